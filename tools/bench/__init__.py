@@ -1,0 +1,1 @@
+"""tools/bench: reports, regression verdicts and the GitHub poster over benchmark results."""

@@ -1,0 +1,85 @@
+"""Records for regression verdicts and the JSON report, shared by checker, renderers and poster.
+
+Exit codes: 0 pass, 1 regression, 2 could not judge (bad input, invalid run, baseline required
+but absent). A warning alone does not fail a run.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from virnucpro.bench.schema import ResultsDocument
+
+REPORT_VERSION = 1
+REPORT_KIND = "virnucpro-benchmark-report"
+
+EXIT_PASS = 0
+EXIT_REGRESSION = 1
+EXIT_CANNOT_JUDGE = 2
+
+JudgementStatus = Literal[
+    "pass",  # within thresholds
+    "improved",  # significantly better beyond the threshold
+    "fail",  # significantly worse beyond the fail threshold (time)
+    "warn",  # utilization / memory / scaling drop beyond its warn threshold
+    "inconclusive",  # too few samples, or noise larger than the threshold
+    "unavailable",  # metric not measured on one side
+    "new",  # metric has no counterpart in the baseline
+]
+Outcome = Literal["pass", "warn", "regression", "could_not_judge", "no_baseline"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MetricJudgement(_Record):
+    name: str
+    unit: str
+    status: JudgementStatus
+    baseline_median: float | None = None
+    candidate_median: float | None = None
+    change: float | None = None  # relative change of the median, signed, "worse" is positive
+    p_value: float | None = None
+    p_adjusted: float | None = None  # Benjamini-Hochberg over all judged metrics
+    threshold: float | None = None
+    reason: str = ""
+
+
+class Verdict(_Record):
+    outcome: Outcome
+    exit_code: int
+    baseline: str | None = None  # what was compared against (baseline id or file)
+    judgements: tuple[MetricJudgement, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def failures(self) -> tuple[MetricJudgement, ...]:
+        return tuple(j for j in self.judgements if j.status == "fail")
+
+    @property
+    def warnings(self) -> tuple[MetricJudgement, ...]:
+        return tuple(j for j in self.judgements if j.status == "warn")
+
+
+class RequirementResult(_Record):
+    """One pass/fail line of the executive summary (e.g. 'fast vs vanilla speedup >= 10x')."""
+
+    name: str
+    passed: bool | None  # None: could not be evaluated (with reason)
+    detail: str
+
+
+class ReportDocument(_Record):
+    """What ``benchmark_YYYYMMDD_HHMMSS.json`` holds; the poster reads it."""
+
+    kind: Literal["virnucpro-benchmark-report"] = REPORT_KIND
+    report_version: int = REPORT_VERSION
+    generated_at: str
+    results: ResultsDocument
+    verdict: Verdict | None = None
+    requirements: tuple[RequirementResult, ...] = ()
+    recommendations: tuple[str, ...] = ()
+    markdown_file: str | None = Field(default=None, description="the sibling markdown report")

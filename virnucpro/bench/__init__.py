@@ -1,0 +1,1 @@
+"""Measuring library shared by the benchmark suites, ``virnucpro benchmark`` and ``tools/bench``."""

@@ -1,0 +1,375 @@
+"""The benchmark results document: one versioned, validated JSON file per benchmark run.
+
+This module is the single definition shared by the suites (``tests/benchmarks``), the measuring
+library (``virnucpro.bench``) and the judging tools (``tools/bench``). Every record is an
+immutable pydantic model; raw per-round samples are kept and statistics are derived from them.
+
+Validation happens when a document is written (:func:`write_document`) and when it is read
+(:func:`read_document`); a wrong ``schema_version`` or a malformed file raises
+:class:`SchemaError` (an :class:`~virnucpro.errors.InputError`, exit code 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from virnucpro.errors import InputError
+
+SCHEMA_VERSION = 1
+DOCUMENT_KIND = "virnucpro-benchmark-results"
+
+Direction = Literal["lower", "higher", "none"]
+MetricStatus = Literal["measured", "unavailable"]
+
+
+class SchemaError(InputError):
+    """A results or baseline document that is malformed or of another schema version."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Metric(_Record):
+    """One measured quantity with its raw samples.
+
+    ``name`` is dotted: ``<suite>.<subject>.<quantity>``, e.g. ``end_to_end.total_time``,
+    ``throughput.esm.tokens_per_s``, ``memory.cuda_peak_allocated``. ``better`` says which
+    direction is an improvement; the regression checker uses it. An unavailable metric keeps
+    no samples and says why (``reason``); it is never recorded as zero.
+    """
+
+    name: str = Field(min_length=1)
+    unit: str
+    better: Direction = "none"
+    status: MetricStatus = "measured"
+    samples: tuple[float, ...] = ()
+    reason: str | None = None
+    stage: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Metric:
+        if self.status == "measured" and not self.samples:
+            raise ValueError(f"metric {self.name!r} is 'measured' but has no samples")
+        if self.status == "unavailable" and not self.reason:
+            raise ValueError(f"metric {self.name!r} is 'unavailable' but gives no reason")
+        if self.status == "unavailable" and self.samples:
+            raise ValueError(f"metric {self.name!r} is 'unavailable' but has samples")
+        if any(not math.isfinite(s) for s in self.samples):
+            raise ValueError(f"metric {self.name!r} has a non-finite sample")
+        return self
+
+    @property
+    def available(self) -> bool:
+        return self.status == "measured"
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.samples) if self.samples else None
+
+    @property
+    def iqr(self) -> float | None:
+        if len(self.samples) < 2:
+            return None
+        q = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return q[2] - q[0]
+
+    @property
+    def minimum(self) -> float | None:
+        return min(self.samples) if self.samples else None
+
+    @property
+    def maximum(self) -> float | None:
+        return max(self.samples) if self.samples else None
+
+
+class EnvironmentFingerprint(_Record):
+    """Hardware and software the run happened on. ``hardware_key`` keys baselines."""
+
+    git_commit: str | None
+    git_dirty: bool | None
+    python: str
+    torch: str
+    cuda: str | None
+    driver: str | None
+    gpu_names: tuple[str, ...] = ()
+    gpu_count: int = 0
+    cpu_model: str
+    cpu_count: int
+    torch_threads: int
+    platform: str
+
+    def hardware_key(self) -> str:
+        """Stable short hash of what decides speed: CPU/GPU model and count, driver, CUDA, torch.
+
+        Two runs with the same key are comparable; a result with another key finds no baseline.
+        """
+        parts = [
+            self.cpu_model,
+            str(self.cpu_count),
+            str(self.torch_threads),
+            ",".join(self.gpu_names),
+            str(self.gpu_count),
+            self.driver or "-",
+            self.cuda or "-",
+            self.torch.split("+")[0],
+            self.platform.split("-")[0],
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+class WorkloadFingerprint(_Record):
+    """What was processed: enough to tell whether two runs measured the same work."""
+
+    name: str  # "tiny" | "small" | ... | "user:<file name>"
+    content_sha256: str
+    reads: int = Field(ge=0)
+    bases: int = Field(ge=0)
+    chunks: int = Field(ge=0)
+    expected_length: int = Field(gt=0)
+    length_histogram: dict[str, int] = Field(default_factory=dict)
+    kept_frames: int = Field(ge=0)
+    dnabert_tokens: int = Field(ge=0)
+    esm_tokens: int = Field(ge=0)
+    seed: int | None = None
+
+    def key(self) -> str:
+        return f"{self.name}:{self.content_sha256[:12]}:{self.expected_length}"
+
+
+class RunInfo(_Record):
+    """How the run was configured."""
+
+    run_id: str
+    created_at: str  # ISO 8601, UTC
+    tier: str  # "quick" | "full" | "vanilla" | "custom"
+    suites: tuple[str, ...]
+    engine: str
+    model_preset: str
+    models_meaningful: bool
+    model_note: str = ""
+    device: str
+    precision: str
+    rounds: int = Field(ge=0)
+    warmup_rounds: int = Field(ge=0)
+    command: str = ""
+
+
+class Validity(_Record):
+    """Whether the machine was fit to measure (MLPerf-style VALID/INVALID), and why not."""
+
+    valid: bool = True
+    reasons: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Validity:
+        if not self.valid and not self.reasons:
+            raise ValueError("an invalid run must say why")
+        return self
+
+
+class StageTiming(_Record):
+    """Per-stage wall time over measured rounds, from the pipeline's run metrics."""
+
+    stage: str
+    seconds: tuple[float, ...]
+    items_in: int = 0
+    items_out: int = 0
+    tokens: int = 0
+
+
+class ScalingPoint(_Record):
+    """End-to-end (or per-stage) time at one rank/GPU count."""
+
+    workers: int = Field(gt=0)
+    kind: Literal["gpu", "rank"]
+    stage: str = "total"
+    seconds: tuple[float, ...]
+
+
+class EquivalenceResult(_Record):
+    """Fast engine against vanilla on the same input."""
+
+    reference_engine: str
+    candidate_engine: str
+    precision: str
+    frames: int = Field(ge=0)
+    label_agreement: float = Field(ge=0.0, le=1.0)
+    chunk_call_agreement: float = Field(ge=0.0, le=1.0)
+    max_score_diff: float = Field(ge=0.0)
+    min_cosine_dnabert: float | None = None
+    min_cosine_esm: float | None = None
+    max_rel_diff_dnabert: float | None = None
+    max_rel_diff_esm: float | None = None
+    speedup: float | None = None
+    passed: bool
+    criteria: str
+
+
+class GpuSample(_Record):
+    """One NVML reading of one device, tagged with the stage that was running."""
+
+    t: float  # seconds since sampling started
+    device: int
+    stage: str | None = None
+    utilization_gpu: float | None = None
+    utilization_mem: float | None = None
+    memory_used_bytes: int | None = None
+    power_w: float | None = None
+    energy_j: float | None = None
+    sm_clock_mhz: int | None = None
+    temperature_c: int | None = None
+    throttle_reasons: tuple[str, ...] = ()
+    other_processes: int | None = None
+
+
+class GpuTelemetry(_Record):
+    """The sampler's output: samples, or ``available=False`` and the reason."""
+
+    available: bool
+    reason: str | None = None
+    interval_s: float | None = None
+    devices: tuple[str, ...] = ()
+    samples: tuple[GpuSample, ...] = ()
+    overhead_fraction: float | None = None  # measured cost of sampling, fraction of throughput
+
+    @model_validator(mode="after")
+    def _check(self) -> GpuTelemetry:
+        if not self.available and not self.reason:
+            raise ValueError("unavailable GPU telemetry must say why")
+        return self
+
+
+class ResultsDocument(_Record):
+    """One benchmark run: everything the reports, the checker and the poster need."""
+
+    kind: Literal["virnucpro-benchmark-results"] = DOCUMENT_KIND
+    schema_version: int
+    run: RunInfo
+    environment: EnvironmentFingerprint
+    workload: WorkloadFingerprint
+    metrics: tuple[Metric, ...]
+    stages: tuple[StageTiming, ...] = ()
+    scaling: tuple[ScalingPoint, ...] = ()
+    equivalence: EquivalenceResult | None = None
+    gpu: GpuTelemetry
+    validity: Validity = Validity()
+    skipped: dict[str, str] = Field(default_factory=dict)  # suite/test -> reason
+    notes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> ResultsDocument:
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(
+                f"schema_version {self.schema_version} is not supported (expected {SCHEMA_VERSION})"
+            )
+        names = [m.name for m in self.metrics]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate metric names: {', '.join(dupes)}")
+        return self
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def metrics_with_prefix(self, prefix: str) -> tuple[Metric, ...]:
+        return tuple(m for m in self.metrics if m.name.startswith(prefix))
+
+    def comparability_key(self) -> str:
+        """Hardware + workload + engine/preset: what a baseline must share to be compared."""
+        return "|".join(
+            [
+                self.environment.hardware_key(),
+                self.workload.key(),
+                self.run.engine,
+                self.run.model_preset,
+                self.run.device.split(":")[0],
+                self.run.precision,
+            ]
+        )
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "<document>"
+    return f"{loc}: {err.get('msg', 'invalid')}"
+
+
+def parse_document(data: object, *, source: str = "<memory>") -> ResultsDocument:
+    """Validate a decoded JSON object as a results document."""
+    if not isinstance(data, dict):
+        raise SchemaError(f"{source}: not a results document (top level is not an object)")
+    if data.get("kind") not in (None, DOCUMENT_KIND):
+        raise SchemaError(f"{source}: not a results document (kind={data.get('kind')!r})")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise SchemaError(
+            f"{source}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})"
+        )
+    try:
+        return ResultsDocument.model_validate(data)
+    except ValidationError as exc:
+        raise SchemaError(f"{source}: invalid results document: {_first_error(exc)}") from None
+
+
+def read_document(path: Path) -> ResultsDocument:
+    """Read and validate a results document; any problem is a one-line :class:`SchemaError`."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{path}: not valid JSON (line {exc.lineno})") from None
+    return parse_document(data, source=str(path))
+
+
+def document_to_json(doc: ResultsDocument) -> str:
+    return json.dumps(doc.model_dump(mode="json"), indent=2, sort_keys=False) + "\n"
+
+
+def write_document(doc: ResultsDocument, path: Path) -> Path:
+    """Validate (by round-tripping) and write atomically."""
+    from virnucpro.atomic import atomic_write_text
+
+    text = document_to_json(doc)
+    parse_document(json.loads(text), source=str(path))
+    atomic_write_text(Path(path), text)
+    return Path(path)
+
+
+def metric_from_samples(
+    name: str,
+    samples: Sequence[float],
+    *,
+    unit: str,
+    better: Direction = "none",
+    stage: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> Metric:
+    return Metric(
+        name=name,
+        unit=unit,
+        better=better,
+        samples=tuple(float(s) for s in samples),
+        stage=stage,
+        labels=labels or {},
+    )
+
+
+def unavailable_metric(
+    name: str, *, unit: str, reason: str, better: Direction = "none", stage: str | None = None
+) -> Metric:
+    return Metric(name=name, unit=unit, better=better, status="unavailable", reason=reason, stage=stage)
