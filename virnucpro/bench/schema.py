@@ -372,4 +372,6 @@ def metric_from_samples(
 def unavailable_metric(
     name: str, *, unit: str, reason: str, better: Direction = "none", stage: str | None = None
 ) -> Metric:
-    return Metric(name=name, unit=unit, better=better, status="unavailable", reason=reason, stage=stage)
+    return Metric(
+        name=name, unit=unit, better=better, status="unavailable", reason=reason, stage=stage
+    )

@@ -1,0 +1,52 @@
+"""The ``virnucpro`` command line: a thin layer over the library API.
+
+Errors the user causes print one line (``virnucpro: error: ...``) and exit 2; failures at run
+time exit 1; no traceback is shown for either. Heavy imports (torch) happen inside commands so
+``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from virnucpro import __version__
+from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, VirnucproError
+
+PROG = "virnucpro"
+EXIT_INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors on one line, with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from virnucpro.cli import benchmark, predict
+
+    parser = OneLineParser(prog=PROG, description="Identify viral DNA among short sequences.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    predict.register(sub)
+    benchmark.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except VirnucproError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MemoryError:
+        print(f"{PROG}: error: out of memory", file=sys.stderr)
+        return EXIT_FAILURE

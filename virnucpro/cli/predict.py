@@ -1,0 +1,111 @@
+"""``virnucpro predict INPUT -o OUTDIR``: wires the pipeline's options to the library."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_LENGTH = 500
+PRESET_HELP = (
+    "model preset: tiny (default; random weights, not biologically meaningful), "
+    "dnabert-s+esm2-35m, dnabert-s+esm2-650m, dnabert-s+esm2-3b (published sizes, random weights)"
+)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="classify the sequences of a FASTA file")
+    p.add_argument("input", type=Path, help="nucleotide FASTA, plain or gzip")
+    p.add_argument("-o", "--outdir", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--expected-length",
+        type=positive_int,
+        default=DEFAULT_LENGTH,
+        help="chunk length the classifier was trained for: 300 or 500 (default 500)",
+    )
+    p.add_argument(
+        "--engine",
+        default="vanilla",
+        help="inference engine: vanilla (the published tool, exactly) or fast",
+    )
+    p.add_argument("--models", default="tiny", help=PRESET_HELP)
+    p.add_argument(
+        "--dnabert",
+        type=Path,
+        help="local DNABERT-S snapshot folder (zhihan1996/DNABERT-S layout); no code from it runs",
+    )
+    p.add_argument(
+        "--esm", type=Path, help="local ESM-2 checkpoint: fair-esm .pt file or Hugging Face folder"
+    )
+    p.add_argument(
+        "--classifier", type=Path, help="classifier state dict (.pth/.pt) or .safetensors"
+    )
+    p.add_argument(
+        "--allow-pickle-classifier",
+        action="store_true",
+        help="allow a pickled whole-module classifier such as the published 300_model.pth/"
+        "500_model.pth; loading it RUNS CODE FROM THE FILE: only for files you trust",
+    )
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument(
+        "--keep-intermediate",
+        action="store_true",
+        help="also write the chunked FASTA, kept-frame FASTAs and per-frame embeddings",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="write into an existing non-empty output folder"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from virnucpro.pipeline import NoKeptFramesWarning, PredictConfig, predict
+
+    config = PredictConfig(
+        input=args.input,
+        outdir=args.outdir,
+        expected_length=args.expected_length,
+        engine=args.engine,
+        models=args.models,
+        dnabert=args.dnabert,
+        esm=args.esm,
+        classifier=args.classifier,
+        allow_pickle_classifier=args.allow_pickle_classifier,
+        device=args.device,
+        keep_intermediate=args.keep_intermediate,
+        force=args.force,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoKeptFramesWarning)
+        result = predict(config)
+    for w in caught:
+        if issubclass(w.category, NoKeptFramesWarning):
+            print(f"virnucpro: warning: {w.message}", file=sys.stderr)
+    if not args.quiet:
+        _summary(result)
+    return 0
+
+
+def _summary(result: object) -> None:
+    m = result.metrics  # type: ignore[attr-defined]
+    paths = result.paths  # type: ignore[attr-defined]
+    print(
+        f"virnucpro predict: {m.reads} reads, {m.chunks} chunks, {m.kept_frames} kept frames "
+        f"in {m.total_seconds:.2f} s (engine {m.engine}, {m.device}, {m.precision})"
+    )
+    if not m.models_meaningful:
+        print(f"note: {m.model_note}")
+    print(f"wrote {paths.predictions} and {paths.highest}")

@@ -1,0 +1,75 @@
+"""The vanilla engine: what the published tool computes, step for step, in float32.
+
+DNABERT-S: one sequence per forward pass, mean of the last hidden state over all tokens
+(``[CLS]``/``[SEP]`` included). ESM-2: fair-esm's length-sorted batches of at most 2048 tokens
+(one extra token per sequence), last layer averaged over residues ``1..min(L, 1024)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+from virnucpro.classify import classify
+from virnucpro.engines.base import Embedding, register_engine
+
+if TYPE_CHECKING:
+    from virnucpro.models.presets import ModelSet
+
+ESM_TOKS_PER_BATCH = 2048
+ESM_EXTRA_TOKS_PER_SEQ = 1
+ESM_POOL_LIMIT = 1024  # truncation_seq_length of the published extract_esm
+
+
+def _empty(width: int) -> Embedding:
+    return Embedding(vectors=torch.empty((0, width), dtype=torch.float32), tokens=0, batches=0)
+
+
+class VanillaEngine:
+    name = "vanilla"
+
+    @property
+    def precision(self) -> str:
+        return "fp32"
+
+    def embed_dna(self, models: ModelSet, sequences: Sequence[str]) -> Embedding:
+        bundle = models.dnabert
+        if not sequences:
+            return _empty(bundle.hidden_size)
+        vectors, tokens = [], 0
+        with torch.no_grad():
+            for sequence in sequences:
+                ids = torch.tensor([bundle.tokenizer.encode(sequence)], device=models.device)
+                hidden = bundle.model(ids)[0]  # [T, H]
+                vectors.append(hidden.mean(dim=0).float().cpu())
+                tokens += ids.shape[1]
+        return Embedding(vectors=torch.stack(vectors), tokens=tokens, batches=len(sequences))
+
+    def embed_protein(self, models: ModelSet, sequences: Sequence[str]) -> Embedding:
+        bundle = models.esm
+        if not sequences:
+            return _empty(bundle.hidden_size)
+        batches = bundle.alphabet.toks_per_batch_indices(
+            [len(s) for s in sequences],
+            toks_per_batch=ESM_TOKS_PER_BATCH,
+            extra_toks_per_seq=ESM_EXTRA_TOKS_PER_SEQ,
+        )
+        out: list[torch.Tensor | None] = [None] * len(sequences)
+        tokens = 0
+        with torch.no_grad():
+            for batch in batches:
+                toks = bundle.alphabet.batch_tokens([sequences[i] for i in batch], truncation=None)
+                reps = bundle.model(toks.to(models.device))  # [B, T, D]
+                tokens += sum(len(sequences[i]) + 2 for i in batch)
+                for row, index in enumerate(batch):
+                    length = min(ESM_POOL_LIMIT, len(sequences[index]))
+                    out[index] = reps[row, 1 : length + 1].mean(0).float().cpu()
+        return Embedding(vectors=torch.stack(out), tokens=tokens, batches=len(batches))  # type: ignore[arg-type]
+
+    def classify(self, models: ModelSet, features: torch.Tensor) -> torch.Tensor:
+        return classify(models.classifier.model, features)
+
+
+register_engine("vanilla", VanillaEngine)

@@ -1,0 +1,140 @@
+"""Run metrics: per-stage wall time, items and tokens, written as ``run_metrics.json``.
+
+The benchmark suites are built on this record, so it is versioned like the results document.
+GPU work is synchronized before a stage clock stops, so stage times are honest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from virnucpro.atomic import atomic_write_text
+
+RUN_METRICS_VERSION = 1
+RUN_METRICS_FILE = "run_metrics.json"
+
+STAGES = (
+    "load_models",
+    "read",
+    "chunk",
+    "translate",
+    "dnabert",
+    "esm",
+    "merge",
+    "classify",
+    "aggregate",
+    "write",
+)
+
+
+@dataclass(frozen=True)
+class StageMetrics:
+    """One stage: wall seconds, what went in and out, and the tokens it processed."""
+
+    name: str
+    seconds: float
+    items_in: int
+    items_out: int
+    tokens: int = 0
+    batches: int = 0
+
+
+@dataclass(frozen=True)
+class RunMetrics:
+    """Everything a run measured about itself."""
+
+    virnucpro_version: str
+    engine: str
+    device: str
+    precision: str
+    expected_length: int
+    input_path: str
+    input_sha256: str
+    reads: int
+    bases: int
+    chunks: int
+    kept_frames: int
+    dnabert_tokens: int
+    esm_tokens: int
+    total_seconds: float
+    stages: tuple[StageMetrics, ...]
+    models: tuple[dict[str, object], ...]
+    models_meaningful: bool
+    model_note: str
+    torch_version: str = torch.__version__
+    torch_threads: int = field(default_factory=torch.get_num_threads)
+    world_size: int = 1
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
+    schema_version: int = RUN_METRICS_VERSION
+
+    def stage(self, name: str) -> StageMetrics | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    def write(self, outdir: Path) -> Path:
+        path = Path(outdir) / RUN_METRICS_FILE
+        atomic_write_text(path, self.to_json())
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> RunMetrics:
+        fields = dict(data)
+        fields["stages"] = tuple(StageMetrics(**s) for s in fields["stages"])  # type: ignore[union-attr]
+        fields["models"] = tuple(fields["models"])  # type: ignore[arg-type]
+        fields["warnings"] = tuple(fields.get("warnings", ()))  # type: ignore[arg-type]
+        return cls(**fields)  # type: ignore[arg-type]
+
+    @classmethod
+    def read(cls, path: Path) -> RunMetrics:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def synchronize(device: torch.device | str | None) -> None:
+    """Wait for queued GPU work so a wall clock around it measures the work itself."""
+    dev = torch.device(device) if device is not None else None
+    if dev is not None and dev.type == "cuda" and torch.cuda.is_available():
+        torch.cuda.synchronize(dev)
+
+
+class StageRecorder:
+    """Collects :class:`StageMetrics` as the pipeline runs; the clock syncs the device."""
+
+    def __init__(self, device: torch.device | str | None = None) -> None:
+        self._device = device
+        self._stages: list[StageMetrics] = []
+
+    @contextmanager
+    def stage(self, name: str, *, items_in: int = 0) -> Iterator[dict[str, int]]:
+        """Time a stage; the body fills ``items_out``/``tokens``/``batches`` in the yielded dict."""
+        counts = {"items_out": 0, "tokens": 0, "batches": 0}
+        synchronize(self._device)
+        start = time.perf_counter()
+        yield counts
+        synchronize(self._device)
+        self._stages.append(
+            StageMetrics(
+                name=name,
+                seconds=time.perf_counter() - start,
+                items_in=items_in,
+                items_out=counts["items_out"],
+                tokens=counts["tokens"],
+                batches=counts["batches"],
+            )
+        )
+
+    def add(self, stage: StageMetrics) -> None:
+        self._stages.append(stage)
+
+    @property
+    def stages(self) -> tuple[StageMetrics, ...]:
+        return tuple(self._stages)
