@@ -40,7 +40,7 @@ def test_probabilities_sum_to_one_and_eval_mode_is_batch_independent(model):
     probs = classify(model, x, batch_size=3)
     assert probs.shape == (10, 2)
     assert torch.allclose(probs.sum(1), torch.ones(10))
-    assert torch.equal(classify(model, x[:1]), probs[:1])
+    assert torch.allclose(classify(model, x[:1]), probs[:1], atol=1e-6)  # BLAS may differ by batch
 
 
 def test_labels_argmax_index_one_is_virus():
