@@ -135,7 +135,7 @@ def _build_dnabert(kind: str, preset: str, device: torch.device) -> DnaBertBundl
         tokenizer = dnabert_tokenizer.build_tiny_tokenizer()
         config = dnabert.TINY_DNABERT_CONFIG
     else:
-        tokenizer = dnabert_tokenizer.build_synthetic_tokenizer(dnabert.DNABERT_S_CONFIG.vocab_size)
+        tokenizer = dnabert_tokenizer.build_synthetic_tokenizer()
         config = dnabert.DNABERT_S_CONFIG
     model = dnabert.build_random_dnabert(config, seed=PRESET_SEED, device=device).eval()
     identity = _random_identity("dnabert", f"{config.name}", model, config.hidden_size, preset)
