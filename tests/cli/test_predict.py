@@ -1,4 +1,4 @@
-"""``virnucpro predict`` through its command line: exit codes, one-line errors, untouched outputs."""
+"""``virnucpro predict`` on the command line: exit codes, one-line errors, untouched outputs."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_predict_success(orf_fasta, tmp_path, capsys):
     out = tmp_path / "out"
     code, stdout, _ = _run(capsys, orf_fasta, "-o", out, "--device", "cpu")
     assert code == 0
-    assert RESULT_FILES == {p.name for p in out.iterdir()}
+    assert {p.name for p in out.iterdir()} == RESULT_FILES
     assert "not biologically meaningful" in stdout
 
 
@@ -113,7 +113,7 @@ def test_nonempty_outdir_refused_and_untouched(orf_fasta, tmp_path, capsys):
     code, _, _ = _run(capsys, orf_fasta, "-o", out, "--device", "cpu", "--force")
     assert code == 0
     assert (out / "keep.txt").read_text() == "precious"
-    assert RESULT_FILES <= {p.name for p in out.iterdir()}
+    assert {p.name for p in out.iterdir()} >= RESULT_FILES
 
 
 def test_unavailable_cuda_is_a_usage_error(orf_fasta, tmp_path, capsys, monkeypatch):
