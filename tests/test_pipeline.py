@@ -4,11 +4,16 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
+from virnucpro.chunking import chunk_records
+from virnucpro.fasta import read_fasta
 from virnucpro.metrics import RunMetrics
 from virnucpro.models.presets import load_model_set
 from virnucpro.pipeline import NoKeptFramesWarning, PredictConfig, predict
+from virnucpro.translate import keep_frames
+from virnucpro.workdir import WORK_DIR_NAME
+
+RESULT_FILES = ["prediction_results.txt", "prediction_results_highestscore.csv", "run_metrics.json"]
 
 
 @pytest.fixture(scope="module")
@@ -20,58 +25,82 @@ def _config(inp, out, **kw):
     return PredictConfig(input=inp, outdir=out, device="cpu", **kw)
 
 
+def _frames(path):
+    return keep_frames(chunk_records(read_fasta(path), 500))
+
+
 def test_end_to_end_tiny_outputs(orf_fasta, tmp_path, tiny_models):
     out = tmp_path / "out"
-    result = predict(_config(orf_fasta, out), models=tiny_models)
+    predict(_config(orf_fasta, out), models=tiny_models)
+    frames = _frames(orf_fasta)
     rows = (out / "prediction_results.txt").read_text().splitlines()
     assert rows[0] == "Sequence_ID\tPrediction\tscore1\tscore2"
-    assert len(rows) - 1 == len(result.frames) > 0
+    assert [r.split("\t")[0] for r in rows[1:]] == [f.id for f in frames]
     first = rows[1].split("\t")
-    assert first[0] == result.frames[0].id
     assert first[1] in ("virus", "others")
     assert abs(float(first[2]) + float(first[3]) - 1) < 1e-6
     calls = (out / "prediction_results_highestscore.csv").read_text().splitlines()
     assert calls[0] == "Modified_ID\tIs_Virus"
     ids = [c.split("\t")[0] for c in calls[1:]]
-    assert ids == sorted(ids)
+    assert ids == sorted({f.chunk_id for f in frames})
     assert {c.split("\t")[1] for c in calls[1:]} <= {"True", "False"}
-    assert sorted(p.name for p in out.iterdir()) == [
-        "prediction_results.txt",
-        "prediction_results_highestscore.csv",
-        "run_metrics.json",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == RESULT_FILES
 
 
 def test_run_metrics_record(orf_fasta, tmp_path, tiny_models):
     out = tmp_path / "out"
     result = predict(_config(orf_fasta, out), models=tiny_models)
+    frames = _frames(orf_fasta)
     metrics = RunMetrics.read(out / "run_metrics.json")
     assert metrics == result.metrics
     assert metrics.reads == 6
-    assert metrics.kept_frames == len(result.frames)
+    assert metrics.kept_frames == len(frames)
     assert metrics.engine == "vanilla" and metrics.precision == "fp32"
     assert not metrics.models_meaningful
     assert "not biologically meaningful" in metrics.model_note
     names = [s.name for s in metrics.stages]
-    assert names[:3] == ["read", "chunk", "translate"]
-    assert {"dnabert", "esm", "merge", "classify", "aggregate", "write"} <= set(names)
-    assert metrics.esm_tokens == sum(len(f.protein) + 2 for f in result.frames)
+    assert {"read", "chunk", "translate", "dnabert", "esm", "merge", "classify", "aggregate"} <= set(
+        names
+    )
+    assert metrics.esm_tokens == sum(len(f.protein) + 2 for f in frames)
     assert metrics.dnabert_tokens > 0
     assert json.loads((out / "run_metrics.json").read_text())["schema_version"] == 1
 
 
+def _rows(path):
+    return [line.split("\t") for line in path.read_text().splitlines()[1:]]
+
+
+def test_shards_give_the_same_calls(orf_fasta, tmp_path, tiny_models):
+    """Smaller shards change ESM-2 batch padding (as the published 10,000-frame files do), so
+    scores move in the last bits; ids, labels and chunk calls stay the same."""
+    whole = tmp_path / "whole"
+    sharded = tmp_path / "sharded"
+    predict(_config(orf_fasta, whole), models=tiny_models)
+    predict(_config(orf_fasta, sharded, shard_frames=2), models=tiny_models)
+    a, b = _rows(whole / RESULT_FILES[0]), _rows(sharded / RESULT_FILES[0])
+    assert [r[:2] for r in a] == [r[:2] for r in b]
+    assert max(abs(float(x[2]) - float(y[2])) for x, y in zip(a, b, strict=True)) < 1e-5
+    assert (whole / RESULT_FILES[1]).read_text() == (sharded / RESULT_FILES[1]).read_text()
+
+
 def test_keep_intermediate_published_names(orf_fasta, tmp_path, tiny_models):
     out = tmp_path / "out"
-    result = predict(_config(orf_fasta, out, keep_intermediate=True), models=tiny_models)
-    assert (out / "reads_chunked500.fa").read_text().startswith(">read0_chunk_1\n")
+    predict(_config(orf_fasta, out, keep_intermediate=True, shard_frames=3), models=tiny_models)
+    frames = _frames(orf_fasta)
+    chunked = (out / "reads_chunked500.fa").read_text().splitlines()
+    assert chunked[0] == ">read0_chunk_1"
+    assert max(len(line) for line in chunked) == 60  # wrapped like Biopython's writer
     nuc = (out / "reads_identified_nucleotide.fa").read_text().splitlines()
     prot = (out / "reads_identified_protein.faa").read_text().splitlines()
-    assert nuc[0::2] == prot[0::2] == [f">{f.id}" for f in result.frames]
-    assert prot[1::2] == [f.protein for f in result.frames]
-    emb = np.load(out / "reads_embeddings.npz")
-    assert list(emb["ids"]) == [f.id for f in result.frames]
-    assert torch.equal(torch.from_numpy(emb["dnabert"]), result.dnabert)
-    assert emb["esm"].shape == (len(result.frames), tiny_models.esm.hidden_size)
+    assert nuc[0::2] == prot[0::2] == [f">{f.id}" for f in frames]
+    assert prot[1::2] == [f.protein for f in frames]
+    assert nuc[1::2] == [f.nucleotide for f in frames]
+    emb = out / "reads_embeddings"
+    assert (emb / "ids.txt").read_text().split() == [f.id for f in frames]
+    assert np.load(emb / "dnabert.npy").shape == (len(frames), tiny_models.dnabert.hidden_size)
+    assert np.load(emb / "esm.npy").shape == (len(frames), tiny_models.esm.hidden_size)
+    assert not (out / WORK_DIR_NAME).exists()
 
 
 def test_no_kept_frame_warns_and_writes_headers(tmp_path, tiny_models):
@@ -80,10 +109,8 @@ def test_no_kept_frame_warns_and_writes_headers(tmp_path, tiny_models):
     out = tmp_path / "out"
     with pytest.warns(NoKeptFramesWarning):
         result = predict(_config(inp, out), models=tiny_models)
-    assert result.frames == ()
-    assert (
-        out / "prediction_results.txt"
-    ).read_text() == "Sequence_ID\tPrediction\tscore1\tscore2\n"
+    assert result.metrics.kept_frames == 0
+    assert (out / "prediction_results.txt").read_text() == "Sequence_ID\tPrediction\tscore1\tscore2\n"
     assert (out / "prediction_results_highestscore.csv").read_text() == "Modified_ID\tIs_Virus\n"
 
 
@@ -94,3 +121,9 @@ def test_deterministic_across_runs(orf_fasta, tmp_path):
         tmp_path / "b" / "prediction_results.txt"
     ).read_bytes()
     assert a.metrics.models == b.metrics.models
+
+
+def test_output_files_are_readable_by_others(orf_fasta, tmp_path, tiny_models):
+    out = tmp_path / "out"
+    predict(_config(orf_fasta, out), models=tiny_models)
+    assert (out / "prediction_results.txt").stat().st_mode & 0o044

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-import torch
 
 from virnucpro.aggregate import ChunkCall, FramePrediction
-from virnucpro.atomic import atomic_writer
 from virnucpro.chunking import Chunk
 from virnucpro.errors import InputError, OutputExistsError
 from virnucpro.translate import KeptFrame
+from virnucpro.workdir import WORK_DIR_NAME
 
 PREDICTIONS_FILE = "prediction_results.txt"
 HIGHEST_FILE = "prediction_results_highestscore.csv"
@@ -62,7 +61,8 @@ class OutputPaths:
 
     @property
     def embeddings(self) -> Path:
-        return self.outdir / f"{self.stem}_embeddings.npz"
+        """A folder: ``ids.txt``, ``dnabert.npy`` [N, D1] and ``esm.npy`` [N, D2] (float32)."""
+        return self.outdir / f"{self.stem}_embeddings"
 
 
 def check_outdir(outdir: Path, *, force: bool) -> None:
@@ -70,9 +70,10 @@ def check_outdir(outdir: Path, *, force: bool) -> None:
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"{outdir}: exists and is not a directory")
     if outdir.is_dir() and any(outdir.iterdir()) and not force:
-        raise OutputExistsError(
-            f"{outdir}: output folder exists and is not empty (use --force to overwrite)"
-        )
+        hint = "--force to overwrite"
+        if (outdir / WORK_DIR_NAME).is_dir():
+            hint = "--resume to continue the interrupted run, or --force to start over"
+        raise OutputExistsError(f"{outdir}: output folder exists and is not empty (use {hint})")
 
 
 def prepare_outdir(outdir: Path, *, force: bool) -> None:
@@ -112,19 +113,6 @@ def write_frames_fasta(handle: TextIO, frames: Iterable[KeptFrame], *, protein: 
         handle.write(f">{frame.id}\n{frame.protein if protein else frame.nucleotide}\n")
 
 
-def write_embeddings(
-    path: Path, ids: Sequence[str], dnabert: torch.Tensor, esm: torch.Tensor
-) -> None:
-    """NumPy ``.npz``: ``ids`` (unicode), ``dnabert`` [N, D1] and ``esm`` [N, D2] float32."""
-    with atomic_writer(path, mode="wb", encoding=None) as handle:
-        np.savez(
-            handle,
-            ids=np.asarray(list(ids), dtype=np.str_),
-            dnabert=dnabert.float().numpy(),
-            esm=esm.float().numpy(),
-        )
-
-
 class StagedOutputs:
     """A staging folder inside OUTDIR whose files are published by rename on success."""
 
@@ -140,6 +128,8 @@ class StagedOutputs:
         published = []
         for name in ordered:
             target = self.final.outdir / name
+            if target.is_dir():
+                shutil.rmtree(target)
             os.replace(self._dir / name, target)
             published.append(target)
         self.discard()

@@ -1,40 +1,31 @@
-"""The ``predict`` pipeline: the stage functions wired in order, timed, written atomically."""
+"""The ``predict`` pipeline: stage functions wired in order, streamed shard by shard.
+
+Reading, chunking and translation run in a background thread (they overlap the embedding of
+the previous shard); each shard's results are written to the resumable work folder; rank 0
+merges them in input order and publishes the result files, ``run_metrics.json`` last.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from virnucpro import __version__
-from virnucpro.aggregate import ChunkCall, FramePrediction, aggregate_chunks
-from virnucpro.chunking import Chunk, chunk_records
-from virnucpro.classify import predicted_labels
 from virnucpro.device import resolve_device
+from virnucpro.distributed import DistContext
 from virnucpro.engines import Engine, get_engine
 from virnucpro.errors import InputError
-from virnucpro.fasta import FastaRecord, input_stem, read_fasta
-from virnucpro.merge import merge_features
-from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageRecorder
+from virnucpro.fasta import input_stem, iter_fasta
+from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
 from virnucpro.models.presets import ModelSet, load_model_set
-from virnucpro.outputs import (
-    HIGHEST_HEADER,
-    PREDICTIONS_HEADER,
-    OutputPaths,
-    StagedOutputs,
-    check_outdir,
-    prepare_outdir,
-    write_chunk_calls,
-    write_chunked_fasta,
-    write_embeddings,
-    write_frames_fasta,
-    write_predictions,
-)
-from virnucpro.translate import KeptFrame, keep_frames
+from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
+from virnucpro.shard_io import IntermediateWriters, merge_shards, process_shard
+from virnucpro.shards import SHARD_FRAMES, Shard, StreamCounts, assign_shards, iter_shards, prefetch
+from virnucpro.workdir import WorkDir
 
 PUBLISHED_LENGTHS = (300, 500)
 NO_FRAMES_WARNING = "no frame was kept (every frame has a stop codon): outputs hold headers only"
@@ -58,26 +49,39 @@ class PredictConfig:
     classifier: Path | None = None
     allow_pickle_classifier: bool = False
     device: str = "auto"
+    precision: str = "auto"
     keep_intermediate: bool = False
     force: bool = False
+    resume: bool = False
+    shard_frames: int = SHARD_FRAMES
 
 
 @dataclass(frozen=True)
 class PredictResult:
     paths: OutputPaths
-    metrics: RunMetrics
-    frames: tuple[KeptFrame, ...]
-    predictions: tuple[FramePrediction, ...]
-    calls: tuple[ChunkCall, ...]
-    dnabert: torch.Tensor
-    esm: torch.Tensor
+    metrics: RunMetrics | None  # None on ranks other than 0
+    rank: int = 0
 
 
-@dataclass(frozen=True)
-class _Embedded:
-    dnabert: torch.Tensor
-    esm: torch.Tensor
-    probabilities: torch.Tensor
+@dataclass
+class _RankTimes:
+    """Stage clocks of this rank (summed over its shards)."""
+
+    stages: dict[str, StageMetrics] = field(default_factory=dict)
+
+    def add(self, stage: StageMetrics) -> None:
+        old = self.stages.get(stage.name)
+        if old is None:
+            self.stages[stage.name] = stage
+            return
+        self.stages[stage.name] = StageMetrics(
+            name=stage.name,
+            seconds=old.seconds + stage.seconds,
+            items_in=old.items_in + stage.items_in,
+            items_out=old.items_out + stage.items_out,
+            tokens=old.tokens + stage.tokens,
+            batches=old.batches + stage.batches,
+        )
 
 
 def _sha256(path: Path) -> str:
@@ -93,165 +97,283 @@ def _check_length(expected_length: int) -> None:
         raise InputError(f"--expected-length must be a positive integer (got {expected_length!r})")
 
 
-def _embed_and_classify(
-    engine: Engine, models: ModelSet, frames: list[KeptFrame], rec: StageRecorder
-) -> _Embedded:
-    with rec.stage("dnabert", items_in=len(frames)) as c:
-        dna = engine.embed_dna(models, [f.nucleotide for f in frames])
-        c.update(items_out=dna.vectors.shape[0], tokens=dna.tokens, batches=dna.batches)
-    with rec.stage("esm", items_in=len(frames)) as c:
-        prot = engine.embed_protein(models, [f.protein for f in frames])
-        c.update(items_out=prot.vectors.shape[0], tokens=prot.tokens, batches=prot.batches)
-    with rec.stage("merge", items_in=len(frames)) as c:
-        features = merge_features(dna.vectors, prot.vectors)
-        c["items_out"] = features.shape[0]
-    with rec.stage("classify", items_in=len(frames)) as c:
-        probabilities = engine.classify(models, features) if frames else torch.empty((0, 2))
-        c["items_out"] = probabilities.shape[0]
-    return _Embedded(dna.vectors, prot.vectors, probabilities)
+def _engine(config: PredictConfig) -> Engine:
+    if config.engine == "vanilla":
+        if config.precision not in ("auto", "fp32"):
+            raise InputError("the vanilla engine runs in fp32 only (as the published tool)")
+        return get_engine("vanilla")
+    return get_engine(config.engine, precision=config.precision)
 
 
-def _predictions(frames: list[KeptFrame], probabilities: torch.Tensor) -> list[FramePrediction]:
-    labels = predicted_labels(probabilities)
-    scores = probabilities.tolist()
-    return [
-        FramePrediction(f.id, label, s[0], s[1])
-        for f, label, s in zip(frames, labels, scores, strict=True)
+def _manifest(
+    config: PredictConfig, engine: Engine, models: ModelSet, sha: str
+) -> dict[str, object]:
+    return {
+        "input_sha256": sha,
+        "expected_length": config.expected_length,
+        "engine": engine.name,
+        "precision": engine.precision,
+        "models": [f"{i.role}:{i.name}:{i.source}:{i.checksum}" for i in models.identities],
+        "shard_frames": config.shard_frames,
+        "keep_intermediate": config.keep_intermediate,
+    }
+
+
+def _load_models(config: PredictConfig, device: object, times: _RankTimes) -> ModelSet:
+    start = time.perf_counter()
+    models = load_model_set(
+        preset=config.models,
+        dnabert=config.dnabert,
+        esm=config.esm,
+        classifier=config.classifier,
+        allow_pickle_classifier=config.allow_pickle_classifier,
+        device=device,  # type: ignore[arg-type]
+    )
+    times.add(StageMetrics("load_models", time.perf_counter() - start, 0, 3))
+    return models
+
+
+def _plan(config: PredictConfig, dist: DistContext) -> set[int] | None:
+    """Shards this rank embeds (None: all). Every rank derives the same plan from the input."""
+    if not dist.active:
+        return None
+    costs = [
+        s.cost
+        for s in iter_shards(
+            iter_fasta(config.input), config.expected_length, shard_frames=config.shard_frames
+        )
     ]
+    return set(assign_shards(costs, dist.world_size)[dist.rank])
 
 
-def _write_outputs(
-    paths: OutputPaths,
-    chunks: list[Chunk],
-    frames: list[KeptFrame],
-    predictions: list[FramePrediction],
-    calls: list[ChunkCall],
-    embedded: _Embedded,
-    *,
-    keep_intermediate: bool,
-) -> None:
-    from virnucpro.atomic import atomic_writer
-
-    with atomic_writer(paths.predictions) as handle:
-        handle.write(PREDICTIONS_HEADER)
-        write_predictions(handle, predictions)
-    with atomic_writer(paths.highest) as handle:
-        handle.write(HIGHEST_HEADER)
-        write_chunk_calls(handle, calls)
-    if not keep_intermediate:
-        return
-    with atomic_writer(paths.chunked) as handle:
-        write_chunked_fasta(handle, chunks)
-    with atomic_writer(paths.nucleotide) as handle:
-        write_frames_fasta(handle, frames, protein=False)
-    with atomic_writer(paths.protein) as handle:
-        write_frames_fasta(handle, frames, protein=True)
-    write_embeddings(paths.embeddings, [f.id for f in frames], embedded.dnabert, embedded.esm)
+def _stream(
+    config: PredictConfig, counts: StreamCounts, writers: IntermediateWriters | None
+) -> Iterator[Shard]:
+    shards = iter_shards(
+        iter_fasta(config.input),
+        config.expected_length,
+        shard_frames=config.shard_frames,
+        counts=counts,
+        sinks=writers.sinks() if writers else None,
+    )
+    return prefetch(shards)
 
 
-def _read_stages(
-    config: PredictConfig, rec: StageRecorder
-) -> tuple[list[FastaRecord], list[Chunk], list[KeptFrame]]:
-    with rec.stage("read") as c:
-        records = read_fasta(config.input)
-        c["items_out"] = len(records)
-    with rec.stage("chunk", items_in=len(records)) as c:
-        chunks = chunk_records(records, config.expected_length)
-        c["items_out"] = len(chunks)
-    with rec.stage("translate", items_in=len(chunks)) as c:
-        frames = keep_frames(chunks)
-        c["items_out"] = len(frames)
-    return records, chunks, frames
-
-
-def _stage_tokens(rec: StageRecorder, name: str) -> int:
-    return sum(s.tokens for s in rec.stages if s.name == name)
+def _run_shards(
+    config: PredictConfig,
+    engine: Engine,
+    models: ModelSet,
+    work: WorkDir,
+    mine: set[int] | None,
+    writers: IntermediateWriters | None,
+    times: _RankTimes,
+) -> tuple[StreamCounts, int]:
+    counts = StreamCounts()
+    n_shards = 0
+    for shard in _stream(config, counts, writers):
+        n_shards += 1
+        if (mine is not None and shard.index not in mine) or work.is_done(shard.index):
+            continue
+        for stage in process_shard(
+            shard, engine, models, work, keep_embeddings=config.keep_intermediate
+        ):
+            times.add(stage)
+        work.mark_done(shard.index)
+    if writers:
+        writers.close()
+    for name, seconds, n_in, n_out in (
+        ("read", counts.read_seconds, 0, counts.reads),
+        ("chunk", counts.chunk_seconds, counts.reads, counts.chunks),
+        ("translate", counts.translate_seconds, counts.chunks, counts.frames),
+    ):
+        times.add(StageMetrics(name, seconds, n_in, n_out))
+    return counts, n_shards
 
 
 def predict(config: PredictConfig, *, models: ModelSet | None = None) -> PredictResult:
-    """Run the whole pipeline on one FASTA file and publish the outputs in ``config.outdir``.
+    """Run the pipeline on one FASTA file and publish the outputs in ``config.outdir``.
 
     ``models`` may be passed in (already loaded) so repeated runs do not pay the load again.
+    Under ``torchrun`` (or ``--gpus``/``--nproc``) every rank calls this; rank 0 publishes.
     """
     _check_length(config.expected_length)
-    device = models.device if models is not None else resolve_device(config.device)
-    engine = get_engine(config.engine)
-    check_outdir(config.outdir, force=config.force)
+    dist = DistContext.from_env()
+    requested = models.device if models is not None else resolve_device(config.device)
+    device = dist.device_for(requested)
+    dist.init(device)
+    try:
+        return _predict(config, models, dist, device)
+    finally:
+        dist.close()
+
+
+def _predict(
+    config: PredictConfig, models: ModelSet | None, dist: DistContext, device: object
+) -> PredictResult:
+    engine = _engine(config)
+    work = WorkDir.inside(config.outdir)
+    if dist.is_main and not (config.resume and work.exists()):
+        check_outdir(config.outdir, force=config.force)
     started = time.perf_counter()
-    rec = StageRecorder(device)
+    times = _RankTimes()
     run_warnings: list[str] = []
     if config.expected_length not in PUBLISHED_LENGTHS:
         run_warnings.append(
             f"expected length {config.expected_length}: "
             "the published models are trained for 300 or 500"
         )
-    records, chunks, frames = _read_stages(config, rec)
     if models is None:
-        with rec.stage("load_models") as c:
-            models = load_model_set(
-                preset=config.models,
-                dnabert=config.dnabert,
-                esm=config.esm,
-                classifier=config.classifier,
-                allow_pickle_classifier=config.allow_pickle_classifier,
-                device=device,
-            )
-            c["items_out"] = 3
-    if not frames:
-        warnings.warn(NO_FRAMES_WARNING, NoKeptFramesWarning, stacklevel=2)
+        models = _load_models(config, device, times)
+    sha = _sha256(Path(config.input))
+    if dist.is_main:
+        prepare_outdir(config.outdir, force=True)
+        work.start(_manifest(config, engine, models, sha), resume=config.resume)
+    dist.barrier()
+    mine = _plan(config, dist)
+    writers = (
+        IntermediateWriters.open(work, config)
+        if dist.is_main and config.keep_intermediate
+        else None
+    )
+    counts, n_shards = _run_shards(config, engine, models, work, mine, writers, times)
+    (work.rank_metrics(dist.rank)).write_text(_rank_json(times), encoding="utf-8")
+    if not dist.all_ok(True):
+        return PredictResult(
+            OutputPaths(config.outdir, input_stem(config.input), config.expected_length),
+            None,
+            dist.rank,
+        )
+    paths = OutputPaths(config.outdir, input_stem(config.input), config.expected_length)
+    if not dist.is_main:
+        return PredictResult(paths, None, dist.rank)
+    if counts.frames == 0:
+        warnings.warn(NO_FRAMES_WARNING, NoKeptFramesWarning, stacklevel=3)
         run_warnings.append(NO_FRAMES_WARNING)
-    embedded = _embed_and_classify(engine, models, frames, rec)
-    with rec.stage("aggregate", items_in=len(frames)) as c:
-        predictions = _predictions(frames, embedded.probabilities)
-        calls = aggregate_chunks(predictions)
-        c["items_out"] = len(calls)
-    prepare_outdir(config.outdir, force=config.force)
-    final = OutputPaths(config.outdir, input_stem(config.input), config.expected_length)
-    staging = StagedOutputs(final)
-    try:
-        with rec.stage("write", items_in=len(predictions)) as c:
-            _write_outputs(
-                staging.staged,
-                chunks,
-                frames,
-                predictions,
-                calls,
-                embedded,
-                keep_intermediate=config.keep_intermediate,
+    metrics = _publish(
+        config,
+        engine,
+        models,
+        dist,
+        work,
+        paths,
+        counts,
+        n_shards,
+        times,
+        sha,
+        started,
+        run_warnings,
+    )
+    return PredictResult(paths, metrics, dist.rank)
+
+
+def _rank_json(times: _RankTimes) -> str:
+    import json
+    from dataclasses import asdict
+
+    return json.dumps([asdict(s) for s in times.stages.values()], indent=1)
+
+
+def _gather_rank_stages(work: WorkDir, dist: DistContext) -> list[list[StageMetrics]]:
+    import json
+
+    per_rank = []
+    for rank in range(dist.world_size):
+        data = json.loads(work.rank_metrics(rank).read_text(encoding="utf-8"))
+        per_rank.append([StageMetrics(**s) for s in data])
+    return per_rank
+
+
+def _combine_stages(
+    per_rank: list[list[StageMetrics]], merge: StageMetrics
+) -> tuple[StageMetrics, ...]:
+    """Across ranks: the slowest rank's wall time; counts summed (input stages: rank 0's)."""
+    order = [
+        "load_models",
+        "read",
+        "chunk",
+        "translate",
+        "dnabert",
+        "esm",
+        "merge",
+        "classify",
+        "aggregate",
+        "write",
+    ]
+    combined = []
+    for name in order:
+        found = [s for stages in per_rank for s in stages if s.name == name]
+        if not found:
+            continue
+        shared = name in ("load_models", "read", "chunk", "translate")
+        combined.append(
+            StageMetrics(
+                name=name,
+                seconds=max(s.seconds for s in found),
+                items_in=found[0].items_in if shared else sum(s.items_in for s in found),
+                items_out=found[0].items_out if shared else sum(s.items_out for s in found),
+                tokens=sum(s.tokens for s in found),
+                batches=sum(s.batches for s in found),
             )
-            c["items_out"] = len(predictions)
+        )
+    combined.append(merge)
+    return tuple(combined)
+
+
+def _publish(
+    config: PredictConfig,
+    engine: Engine,
+    models: ModelSet,
+    dist: DistContext,
+    work: WorkDir,
+    paths: OutputPaths,
+    counts: StreamCounts,
+    n_shards: int,
+    times: _RankTimes,
+    sha: str,
+    started: float,
+    run_warnings: list[str],
+) -> RunMetrics:
+    staging = StagedOutputs(paths)
+    try:
+        merge_start = time.perf_counter()
+        merge_shards(work, n_shards, staging.staged, keep_intermediate=config.keep_intermediate)
+        merged = StageMetrics(
+            "merge_shards", time.perf_counter() - merge_start, n_shards, counts.frames
+        )
+        per_rank = _gather_rank_stages(work, dist)
+        stages = _combine_stages(per_rank, merged)
         metrics = RunMetrics(
             virnucpro_version=__version__,
             engine=engine.name,
-            device=str(device),
+            device=str(models.device),
             precision=engine.precision,
             expected_length=config.expected_length,
             input_path=str(config.input),
-            input_sha256=_sha256(Path(config.input)),
-            reads=len(records),
-            bases=sum(len(r.sequence) for r in records),
-            chunks=len(chunks),
-            kept_frames=len(frames),
-            dnabert_tokens=_stage_tokens(rec, "dnabert"),
-            esm_tokens=_stage_tokens(rec, "esm"),
+            input_sha256=sha,
+            reads=counts.reads,
+            bases=counts.bases,
+            chunks=counts.chunks,
+            kept_frames=counts.frames,
+            dnabert_tokens=sum(s.tokens for s in stages if s.name == "dnabert"),
+            esm_tokens=sum(s.tokens for s in stages if s.name == "esm"),
             total_seconds=time.perf_counter() - started,
-            stages=rec.stages,
+            stages=stages,
             models=tuple(i.as_dict() for i in models.identities),
             models_meaningful=models.meaningful,
             model_note=models.note,
+            world_size=dist.world_size,
             warnings=tuple(run_warnings),
+            extra={
+                "shards": n_shards,
+                "shard_frames": config.shard_frames,
+                "resumed": config.resume,
+                "rank_stage_seconds": [{s.name: s.seconds for s in r} for r in per_rank],
+            },
         )
         metrics.write(staging.staged.outdir)
         staging.publish(last=(RUN_METRICS_FILE,))
     except BaseException:
         staging.discard()
         raise
-    return PredictResult(
-        paths=final,
-        metrics=metrics,
-        frames=tuple(frames),
-        predictions=tuple(predictions),
-        calls=tuple(calls),
-        dnabert=embedded.dnabert,
-        esm=embedded.esm,
-    )
+    work.remove()
+    return metrics

@@ -8,8 +8,11 @@ time exit 1; no traceback is shown for either. Heavy imports (torch) happen insi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from virnucpro import __version__
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, VirnucproError
@@ -36,11 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    del signum, frame
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """SIGTERM stops a run like Ctrl-C: no result is published, the work folder is kept."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
-        return int(args.handler(args) or 0)
+        with _stop_on_sigterm():
+            return int(args.handler(args) or 0)
     except VirnucproError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code

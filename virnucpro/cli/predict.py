@@ -65,14 +65,71 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force", action="store_true", help="write into an existing non-empty output folder"
     )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="fast engine: auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16; vanilla is fp32",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a run that was stopped (SIGINT/SIGTERM/crash) in the same output folder",
+    )
+    p.add_argument(
+        "--gpus",
+        help="run one rank per listed GPU on this node, e.g. 0,1 (torch.distributed, NCCL)",
+    )
+    p.add_argument(
+        "--nproc",
+        type=positive_int,
+        help="run N local ranks (gloo on CPU, NCCL on GPU); multi-node: use torchrun, see README",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(handler=run)
 
 
+def _strip_launch_options(argv: list[str]) -> list[str]:
+    """The rank command line: the same arguments without --gpus/--nproc."""
+    out: list[str] = []
+    skip = False
+    for item in argv:
+        if skip:
+            skip = False
+            continue
+        if item in ("--gpus", "--nproc"):
+            skip = True
+            continue
+        if item.startswith(("--gpus=", "--nproc=")):
+            continue
+        out.append(item)
+    return out
+
+
+def _launch(args: argparse.Namespace) -> int:
+    from virnucpro.distributed import launch_local, parse_gpus
+
+    gpus = parse_gpus(args.gpus) if args.gpus else None
+    nproc = len(gpus) if gpus else args.nproc
+    if gpus:
+        import torch
+
+        if not torch.cuda.is_available():
+            from virnucpro.errors import InputError
+
+            raise InputError("--gpus: CUDA is not available on this machine")
+    return launch_local(_strip_launch_options(args.argv), nproc=nproc, gpus=gpus)
+
+
 def run(args: argparse.Namespace) -> int:
+    import os
     import warnings
 
+    from virnucpro.distributed import LAUNCHED_ENV
     from virnucpro.pipeline import NoKeptFramesWarning, PredictConfig, predict
+
+    if (args.gpus or args.nproc) and not os.environ.get(LAUNCHED_ENV):
+        return _launch(args)
 
     config = PredictConfig(
         input=args.input,
@@ -87,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         keep_intermediate=args.keep_intermediate,
         force=args.force,
+        resume=args.resume,
+        precision=args.precision,
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NoKeptFramesWarning)
@@ -94,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     for w in caught:
         if issubclass(w.category, NoKeptFramesWarning):
             print(f"virnucpro: warning: {w.message}", file=sys.stderr)
-    if not args.quiet:
+    if not args.quiet and result.metrics is not None:
         _summary(result)
     return 0
 

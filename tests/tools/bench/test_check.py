@@ -1,0 +1,260 @@
+"""The regression check on synthetic runs with known noise (seeded)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tools.bench.check import check_regression, judge_metrics, key_differences
+from tools.bench.noise_study import draw_samples, synthetic_document
+from tools.bench.thresholds import DEFAULT_THRESHOLDS
+from tools.bench.verdict import MetricJudgement, Verdict
+from virnucpro.bench.schema import (
+    Direction,
+    Metric,
+    ResultsDocument,
+    metric_from_samples,
+    unavailable_metric,
+)
+
+TOTAL = "end_to_end.total_time"
+QUIET = 0.02
+NOISY = 0.30
+BASE_SEED = 1
+CAND_SEED = 2
+
+
+def _metric(
+    level: float,
+    *,
+    name: str = TOTAL,
+    unit: str = "s",
+    better: Direction = "lower",
+    noise: float = QUIET,
+    n: int = 10,
+    seed: int = BASE_SEED,
+) -> Metric:
+    samples = draw_samples(np.random.default_rng(seed), level=level, noise=noise, count=n)
+    return metric_from_samples(name, samples, unit=unit, better=better)
+
+
+def _doc(*metrics: Metric, **fields: str) -> ResultsDocument:
+    return synthetic_document(metrics, **fields)
+
+
+def _pair(base: float, cand: float, **options: Any) -> tuple[ResultsDocument, ResultsDocument]:
+    return (
+        _doc(_metric(base, seed=BASE_SEED, **options), run_id="base"),
+        _doc(_metric(cand, seed=CAND_SEED, **options), run_id="cand"),
+    )
+
+
+def _only(verdict: Verdict, name: str = TOTAL) -> MetricJudgement:
+    return next(j for j in verdict.judgements if j.name == name)
+
+
+def test_unchanged_run_passes() -> None:
+    base, cand = _pair(100.0, 100.0)
+    verdict = check_regression(cand, base)
+    assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
+    assert _only(verdict).status == "pass"
+    assert verdict.baseline == "base"
+
+
+def test_twenty_percent_slowdown_with_ten_samples_fails() -> None:
+    base, cand = _pair(100.0, 120.0)
+    verdict = check_regression(cand, base)
+    judgement = _only(verdict)
+    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
+    assert judgement.status == "fail"
+    assert judgement.change == pytest.approx(0.20, abs=0.03)
+    assert judgement.p_adjusted is not None and judgement.p_adjusted < 0.05
+    assert verdict.failures == (judgement,)
+
+
+def test_twenty_percent_slowdown_with_three_samples_is_inconclusive() -> None:
+    base, cand = _pair(100.0, 120.0, n=3)
+    verdict = check_regression(cand, base)
+    judgement = _only(verdict)
+    assert judgement.status == "inconclusive"
+    assert "too few samples" in judgement.reason
+    assert judgement.change == pytest.approx(0.20, abs=0.05)
+    assert verdict.exit_code == 0
+
+
+def test_twelve_percent_slowdown_under_thirty_percent_noise_is_inconclusive() -> None:
+    base, cand = _pair(100.0, 112.0, noise=NOISY)
+    judgement = _only(check_regression(cand, base))
+    assert judgement.status == "inconclusive"
+
+
+def test_doubling_under_heavy_noise_still_fails() -> None:
+    base, cand = _pair(100.0, 200.0, noise=NOISY, n=20)
+    assert _only(check_regression(cand, base)).status == "fail"
+
+
+def test_significant_speedup_is_reported_as_improved() -> None:
+    base, cand = _pair(100.0, 80.0)
+    verdict = check_regression(cand, base)
+    assert _only(verdict).status == "improved"
+    assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
+
+
+def test_small_significant_slowdown_within_threshold_passes() -> None:
+    base, cand = _pair(100.0, 105.0, noise=0.005)
+    judgement = _only(check_regression(cand, base))
+    assert judgement.status == "pass"
+    assert judgement.p_adjusted is not None and judgement.p_adjusted < 0.05
+
+
+@pytest.mark.parametrize(("drop", "status"), [(6.0, "warn"), (4.0, "pass")])
+def test_gpu_utilization_drop_warns_beyond_five_points(drop: float, status: str) -> None:
+    options = {"name": "gpu.utilization", "unit": "%", "better": "higher", "noise": 0.01}
+    base, cand = _pair(80.0, 80.0 - drop, **options)
+    verdict = check_regression(cand, base)
+    judgement = _only(verdict, "gpu.utilization")
+    assert judgement.status == status
+    assert "points" in judgement.reason
+    assert verdict.outcome == ("warn" if status == "warn" else "pass")
+    assert verdict.exit_code == 0
+
+
+@pytest.mark.parametrize(("growth", "status"), [(1.25, "warn"), (1.10, "pass")])
+def test_memory_growth_warns_beyond_twenty_percent(growth: float, status: str) -> None:
+    options = {"name": "memory.cuda_peak_allocated", "unit": "bytes", "noise": 0.01}
+    base, cand = _pair(8e9, 8e9 * growth, **options)
+    assert _only(check_regression(cand, base), "memory.cuda_peak_allocated").status == status
+
+
+def test_scaling_efficiency_drop_warns() -> None:
+    options = {"name": "scaling.efficiency.4", "unit": "ratio", "better": "higher", "noise": 0.01}
+    base, cand = _pair(0.90, 0.82, **options)
+    assert _only(check_regression(cand, base), "scaling.efficiency.4").status == "warn"
+
+
+def test_fail_outweighs_warn() -> None:
+    util = {"name": "gpu.utilization", "unit": "%", "better": "higher", "noise": 0.01}
+    base = _doc(_metric(100.0), _metric(80.0, **util), run_id="base")
+    cand = _doc(_metric(125.0, seed=CAND_SEED), _metric(70.0, seed=CAND_SEED, **util))
+    verdict = check_regression(cand, base)
+    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
+    assert len(verdict.warnings) == 1
+
+
+def test_other_hardware_is_no_baseline_and_never_a_regression() -> None:
+    base, cand = _pair(100.0, 150.0)
+    other = base.model_copy(
+        update={"environment": base.environment.model_copy(update={"cpu_model": "other-cpu"})}
+    )
+    verdict = check_regression(cand, other)
+    assert (verdict.outcome, verdict.exit_code) == ("no_baseline", 0)
+    assert verdict.judgements == ()
+    assert "hardware" in verdict.reasons[0]
+    assert key_differences(cand, other) == ["hardware"]
+
+
+def test_invalid_candidate_cannot_be_judged() -> None:
+    base, _ = _pair(100.0, 100.0)
+    cand = _doc(_metric(100.0, seed=CAND_SEED), invalid_reason="GPU clocks throttled")
+    verdict = check_regression(cand, base)
+    assert (verdict.outcome, verdict.exit_code) == ("could_not_judge", 2)
+    assert "GPU clocks throttled" in verdict.reasons
+
+
+def test_invalid_baseline_cannot_be_judged() -> None:
+    _, cand = _pair(100.0, 100.0)
+    base = _doc(_metric(100.0), invalid_reason="another process on the GPU")
+    assert check_regression(cand, base).exit_code == 2
+
+
+@pytest.mark.parametrize(("required", "code"), [(False, 0), (True, 2)])
+def test_missing_baseline(required: bool, code: int) -> None:
+    _, cand = _pair(100.0, 100.0)
+    verdict = check_regression(cand, None, require_baseline=required)
+    assert (verdict.outcome, verdict.exit_code) == ("no_baseline", code)
+
+
+def test_unavailable_new_and_missing_metrics_are_not_regressions() -> None:
+    gone = unavailable_metric("memory.cuda_peak_allocated", unit="bytes", reason="no CUDA")
+    base = _doc(_metric(100.0), gone, _metric(5.0, name="stage.read.time"), run_id="base")
+    cand = _doc(
+        _metric(100.0, seed=CAND_SEED),
+        _metric(8e9, name="memory.cuda_peak_allocated", unit="bytes"),
+        _metric(3.0, name="throughput.new", unit="items/s", better="higher"),
+    )
+    verdict = check_regression(cand, base)
+    statuses = {j.name: j.status for j in verdict.judgements}
+    assert statuses == {
+        TOTAL: "pass",
+        "memory.cuda_peak_allocated": "unavailable",
+        "throughput.new": "new",
+        "stage.read.time": "unavailable",
+    }
+    assert "no CUDA" in _only(verdict, "memory.cuda_peak_allocated").reason
+    assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
+
+
+def test_metric_without_direction_is_not_judged_but_noted() -> None:
+    base = _doc(_metric(100.0), _metric(3.0, name="info.batches", unit="", better="none"))
+    cand = _doc(
+        _metric(100.0, seed=CAND_SEED), _metric(9.0, name="info.batches", unit="", better="none")
+    )
+    verdict = check_regression(cand, base)
+    assert [j.name for j in verdict.judgements] == [TOTAL]
+    assert any("info.batches" in r for r in verdict.reasons)
+
+
+def test_unit_mismatch_is_inconclusive() -> None:
+    base = _doc(_metric(100.0))
+    cand = _doc(_metric(100.0, unit="ms", seed=CAND_SEED))
+    judgement = _only(check_regression(cand, base))
+    assert judgement.status == "inconclusive"
+    assert "units differ" in judgement.reason
+
+
+def test_all_inconclusive_says_nothing_could_be_judged() -> None:
+    base, cand = _pair(100.0, 120.0, n=3)
+    assert "no metric could be judged" in check_regression(cand, base).reasons
+
+
+def _null_runs(seed: int, count: int) -> tuple[ResultsDocument, ResultsDocument]:
+    rng = np.random.default_rng(seed)
+
+    def run(run_id: str) -> ResultsDocument:
+        metrics = [
+            metric_from_samples(
+                f"suite.m{i}.time",
+                draw_samples(rng, level=100.0, noise=0.05, count=10),
+                unit="s",
+                better="lower",
+            )
+            for i in range(count)
+        ]
+        return synthetic_document(metrics, run_id=run_id)
+
+    return run("base"), run("cand")
+
+
+def test_benjamini_hochberg_removes_false_alarms_over_fifty_null_metrics() -> None:
+    base, cand = _null_runs(seed=3, count=50)
+    judgements, _ = judge_metrics(cand, base, thresholds=DEFAULT_THRESHOLDS)
+    raw = [j for j in judgements if j.p_value is not None and j.p_value < 0.05]
+    adjusted = [j for j in judgements if j.p_adjusted is not None and j.p_adjusted < 0.05]
+    assert raw, "the seed should produce at least one raw false positive"
+    assert adjusted == []
+    assert all((j.p_adjusted or 0.0) >= (j.p_value or 0.0) for j in judgements)
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
+def test_null_metrics_rarely_fail(seed: int) -> None:
+    base, cand = _null_runs(seed=seed, count=50)
+    assert len(check_regression(cand, base).failures) <= 1
+
+
+def test_small_change_under_heavy_noise_is_inconclusive_not_pass() -> None:
+    base, cand = _pair(100.0, 103.0, noise=NOISY)
+    judgement = _only(check_regression(cand, base))
+    assert judgement.status == "inconclusive"
+    assert judgement.reason.startswith("noise")

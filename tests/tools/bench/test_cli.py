@@ -1,0 +1,283 @@
+"""``python -m tools.bench``: exit codes, one-line errors, and the wiring of every subcommand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tools.bench.cli import judge, main
+from tools.bench.noise_study import draw_samples, synthetic_document
+from tools.bench.thresholds import DEFAULT_THRESHOLDS
+from tools.bench.verdict import Verdict
+from virnucpro.bench.schema import ResultsDocument, metric_from_samples, write_document
+
+REPO = Path(__file__).resolve().parents[3]
+TOTAL = "end_to_end.total_time"
+
+
+def _doc(level: float, *, seed: int, run_id: str, **fields: str) -> ResultsDocument:
+    samples = draw_samples(np.random.default_rng(seed), level=level, noise=0.02, count=10)
+    metric = metric_from_samples(TOTAL, samples, unit="s", better="lower")
+    return synthetic_document([metric], run_id=run_id, **fields)
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> dict[str, Path]:
+    """Results files: a baseline, an unchanged, a 20% slower and an invalid candidate."""
+    docs = {
+        "base": _doc(100.0, seed=1, run_id="base"),
+        "same": _doc(100.0, seed=2, run_id="same"),
+        "slow": _doc(120.0, seed=3, run_id="slow"),
+        "invalid": _doc(100.0, seed=4, run_id="invalid", invalid_reason="GPU throttled"),
+        "other": _doc(150.0, seed=5, run_id="other", cpu_model="another-cpu"),
+    }
+    return {name: write_document(doc, tmp_path / f"{name}.json") for name, doc in docs.items()}
+
+
+@pytest.fixture
+def store(tmp_path: Path, runs: dict[str, Path]) -> Path:
+    """A baselines folder holding the baseline run."""
+    folder = tmp_path / "baselines"
+    assert main(["baseline", "update", str(runs["base"]), "--baseline-dir", str(folder)]) == 0
+    return folder
+
+
+def _one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tools.bench: error: ")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("run", "code", "outcome"),
+    [("same", 0, "pass"), ("slow", 1, "regression"), ("invalid", 2, "could_not_judge")],
+)
+def test_check_exit_codes_against_the_stored_baseline(
+    runs: dict[str, Path],
+    store: Path,
+    capsys: pytest.CaptureFixture[str],
+    run: str,
+    code: int,
+    outcome: str,
+) -> None:
+    assert main(["check", str(runs[run]), "--baseline-dir", str(store)]) == code
+    assert f"outcome: {outcome} (exit {code})" in capsys.readouterr().out
+
+
+def test_check_against_a_file_of_other_hardware_is_no_baseline(
+    runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(runs["slow"]), "--baseline", str(runs["other"])]) == 0
+    assert "no_baseline" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("flags", "code"), [([], 0), (["--require-baseline"], 2)])
+def test_require_baseline(
+    runs: dict[str, Path], tmp_path: Path, flags: list[str], code: int
+) -> None:
+    empty = tmp_path / "empty"
+    assert main(["check", str(runs["same"]), "--baseline-dir", str(empty), *flags]) == code
+
+
+def test_thresholds_file_in_the_store_then_flags_override_it(
+    runs: dict[str, Path], store: Path
+) -> None:
+    (store / "thresholds.toml").write_text("fail_slowdown = 0.5\n", encoding="utf-8")
+    assert main(["check", str(runs["slow"]), "--baseline-dir", str(store)]) == 0
+    flags = ["--baseline-dir", str(store), "--fail-threshold", "0.1"]
+    assert main(["check", str(runs["slow"]), *flags]) == 1
+
+
+def test_check_writes_the_verdict_as_json(
+    runs: dict[str, Path], store: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "verdict.json"
+    assert main(["check", str(runs["slow"]), "--baseline-dir", str(store), "--json", str(out)]) == 1
+    verdict = Verdict.model_validate_json(out.read_text(encoding="utf-8"))
+    assert verdict.outcome == "regression"
+    assert [j.name for j in verdict.failures] == [TOTAL]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["check", "{missing}"], "no such file"),
+        (["check", "{garbage}"], "not valid JSON"),
+        (["check", "{same}", "--alpha", "abc"], "--alpha"),
+        (["check", "{same}", "--alpha", "0.9"], "alpha"),
+        (["check", "{same}", "--thresholds", "{bad_toml}"], "bogus"),
+        (["frobnicate"], "invalid choice"),
+        (["trend", "--baseline-dir", "{store}", "--key", "../x"], "not a baseline key"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_two(
+    runs: dict[str, Path],
+    store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
+    (tmp_path / "garbage.json").write_text("{not json", encoding="utf-8")
+    (tmp_path / "bad.toml").write_text("bogus = 1\n", encoding="utf-8")
+    paths = {
+        "missing": tmp_path / "missing.json",
+        "garbage": tmp_path / "garbage.json",
+        "bad_toml": tmp_path / "bad.toml",
+        "store": store,
+        **runs,
+    }
+    filled = [a.format(**{k: str(v) for k, v in paths.items()}) for a in argv]
+    assert main(filled) == 2
+    assert message in _one_line_error(capsys.readouterr().err)
+
+
+def test_baseline_show(
+    runs: dict[str, Path], store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["baseline", "show", str(runs["same"]), "--baseline-dir", str(store)]) == 0
+    shown = capsys.readouterr().out
+    assert "from run base" in shown
+    assert TOTAL in shown
+    assert main(["baseline", "show", str(runs["other"]), "--baseline-dir", str(store)]) == 0
+    assert "no baseline stored" in capsys.readouterr().out
+
+
+def test_baseline_update_refuses_an_invalid_run(
+    runs: dict[str, Path], store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["baseline", "update", str(runs["invalid"]), "--baseline-dir", str(store)]) == 2
+    assert "GPU throttled" in _one_line_error(capsys.readouterr().err)
+
+
+def test_history_append_then_trend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "store"
+    for i, level in enumerate([100.0] * 6 + [130.0] * 6):
+        path = write_document(_doc(level, seed=i, run_id=f"r{i}"), tmp_path / f"r{i}.json")
+        assert main(["history", "append", str(path), "--baseline-dir", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["trend", "--baseline-dir", str(folder), "--metric", TOTAL]) == 0
+    out = capsys.readouterr().out
+    assert "(12 runs)" in out
+    assert "#6 " in out  # the change point
+
+
+def test_trend_on_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trend", "--baseline-dir", str(tmp_path)]) == 0
+    assert "no history" in capsys.readouterr().out
+
+
+def test_judge_library_function(runs: dict[str, Path], store: Path) -> None:
+    verdict = judge(
+        runs["slow"], baseline_dir=store, thresholds=DEFAULT_THRESHOLDS, require_baseline=True
+    )
+    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
+    assert verdict.baseline is not None and verdict.baseline.startswith("base (")
+
+
+def test_missing_optional_module_is_a_one_line_error(
+    runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "tools.bench.compare", None)  # as if not installed
+    assert main(["compare", str(runs["base"]), str(runs["slow"])]) == 2
+    assert "tools.bench.compare is not available" in _one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    ("command", "module", "function"),
+    [("post", "github", "main_post"), ("badge", "badge", "main_badge")],
+)
+def test_post_and_badge_delegate_their_arguments(
+    monkeypatch: pytest.MonkeyPatch, command: str, module: str, function: str
+) -> None:
+    seen: list[list[str]] = []
+    fake = types.ModuleType(f"tools.bench.{module}")
+    setattr(fake, function, lambda argv: seen.append(argv) or 7)
+    monkeypatch.setitem(sys.modules, f"tools.bench.{module}", fake)
+    assert main([command, "report.json", "--pr", "3"]) == 7
+    assert seen == [["report.json", "--pr", "3"]]
+
+
+def _needs(module: str) -> pytest.MarkDecorator:
+    missing = importlib.util.find_spec(f"tools.bench.{module}") is None
+    return pytest.mark.skipif(missing, reason=f"tools/bench/{module}.py has not landed yet")
+
+
+@_needs("report")
+def test_report_with_check_writes_both_files(
+    runs: dict[str, Path], store: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "reports"
+    code = main(
+        ["report", str(runs["slow"]), "--out", str(out), "--check", "--baseline-dir", str(store)]
+    )
+    assert code == 1
+    written = sorted(p.suffix for p in out.iterdir())
+    assert written == [".json", ".md"]
+    report = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    assert report["verdict"]["outcome"] == "regression"
+
+
+@_needs("report")
+def test_report_without_check_has_no_verdict(runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    assert main(["report", str(runs["slow"]), "--out", str(out)]) == 0
+    report = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    assert report["verdict"] is None
+
+
+@_needs("compare")
+def test_compare_writes_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "compare.md"
+    assert main(["compare", str(runs["base"]), str(runs["slow"]), "--out", str(out)]) == 0
+    assert TOTAL in out.read_text(encoding="utf-8")
+
+
+@_needs("dashboard")
+def test_dashboard_from_the_history(tmp_path: Path, runs: dict[str, Path]) -> None:
+    folder, out = tmp_path / "store", tmp_path / "dash"
+    for name in ("base", "same", "slow"):
+        assert main(["history", "append", str(runs[name]), "--baseline-dir", str(folder)]) == 0
+    assert main(["dashboard", "--baseline-dir", str(folder), "--out", str(out)]) == 0
+    assert any(p.suffix == ".md" for p in out.iterdir())
+
+
+def test_dashboard_needs_one_key_when_several_exist(
+    tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "store"
+    for name in ("base", "other"):
+        assert main(["history", "append", str(runs[name]), "--baseline-dir", str(folder)]) == 0
+    code = main(["dashboard", "--baseline-dir", str(folder), "--out", str(tmp_path / "d")])
+    assert code == 2
+    assert "--key" in _one_line_error(capsys.readouterr().err)
+
+
+def test_module_entry_point_runs_as_a_process(runs: dict[str, Path], store: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.bench",
+            "check",
+            str(runs["slow"]),
+            "--baseline-dir",
+            str(store),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "outcome: regression" in done.stdout
+    assert "Traceback" not in done.stderr

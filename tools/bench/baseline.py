@@ -1,0 +1,270 @@
+"""The baseline store and the run history, one pair of files per comparability key.
+
+Layout under the baselines folder (default: the repository's ``baselines/``)::
+
+    <hardware_key>/<workload-engine-preset-device-precision slug>.json           baseline
+    <hardware_key>/<workload-engine-preset-device-precision slug>.history.jsonl  history
+
+A baseline file wraps one results document in a small envelope (kind, version, when it was set,
+from which run). It changes only on an explicit :func:`update_baseline`, which refuses invalid
+runs and never overwrites a file it cannot read. The history is append-only, one compact results
+document per line; writers hold a file lock, so two processes appending at once both land
+intact. Reading validates everything and names the file (and line) of any problem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.schema import ResultsDocument, SchemaError, document_to_json, parse_document
+from virnucpro.errors import InputError, RunFailure
+
+BASELINE_KIND = "virnucpro-benchmark-baseline"
+BASELINE_VERSION = 1
+BASELINE_SUFFIX = ".json"
+HISTORY_SUFFIX = ".history.jsonl"
+DEFAULT_BASELINE_DIR = Path(__file__).resolve().parents[2] / "baselines"
+LOCK_TIMEOUT_S = 60.0
+SHA_PREFIX_CHARS = 12
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_KEY_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class BaselineEnvelope(BaseModel):
+    """What a baseline file holds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["virnucpro-benchmark-baseline"] = BASELINE_KIND
+    baseline_version: int
+    created_at: str
+    source_run_id: str
+    results: ResultsDocument
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    """A baseline read from disk: the results it holds and where they came from."""
+
+    path: Path
+    created_at: str
+    source_run_id: str
+    results: ResultsDocument
+
+
+def _slug(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("_") or "_"
+
+
+def storage_key(doc: ResultsDocument) -> str:
+    """``<hardware_key>/<slug>``: where a run's baseline and history live in the folder."""
+    run, work = doc.run, doc.workload
+    parts = [
+        work.name,
+        work.content_sha256[:SHA_PREFIX_CHARS],
+        str(work.expected_length),
+        run.engine,
+        run.model_preset,
+        run.device.split(":")[0],
+        run.precision,
+    ]
+    return f"{doc.environment.hardware_key()}/{'-'.join(_slug(p) for p in parts)}"
+
+
+def _key_path(folder: Path, key: str, suffix: str) -> Path:
+    parts = key.split("/")
+    if len(parts) != 2 or not all(_KEY_PART.match(p) and p not in (".", "..") for p in parts):
+        raise InputError(f"not a baseline key: {key!r} (expected <hardware_key>/<slug>)")
+    return Path(folder) / parts[0] / f"{parts[1]}{suffix}"
+
+
+def baseline_path(doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR) -> Path:
+    return _key_path(folder, storage_key(doc), BASELINE_SUFFIX)
+
+
+def history_path(folder: Path, key: str) -> Path:
+    return _key_path(folder, key, HISTORY_SUFFIX)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the writer lock that sits beside ``path`` (a hidden ``.<name>.lock`` file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path.with_name(f".{path.name}.lock"), timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunFailure(f"{path}: could not lock within {LOCK_TIMEOUT_S:g} s") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _load_json(path: Path) -> object:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{path}: not valid JSON (line {exc.lineno})") from None
+
+
+def _envelope_record(data: dict[str, object], path: Path) -> BaselineRecord:
+    if data.get("kind") != BASELINE_KIND:
+        raise SchemaError(f"{path}: not a baseline (kind={data.get('kind')!r})")
+    version = data.get("baseline_version")
+    if version != BASELINE_VERSION:
+        raise SchemaError(
+            f"{path}: baseline_version {version!r} is not supported (expected {BASELINE_VERSION})"
+        )
+    results = parse_document(data.get("results"), source=f"{path} (results)")
+    try:
+        envelope = BaselineEnvelope.model_validate({**data, "results": results})
+    except ValidationError as exc:
+        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
+        raise SchemaError(f"{path}: invalid baseline envelope: {loc}") from None
+    return BaselineRecord(path, envelope.created_at, envelope.source_run_id, envelope.results)
+
+
+def read_baseline(path: Path) -> BaselineRecord:
+    """Read and validate a baseline file; any problem is a one-line SchemaError."""
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise SchemaError(f"{path}: not a baseline (top level is not an object)")
+    return _envelope_record(data, Path(path))
+
+
+def read_reference(path: Path) -> BaselineRecord:
+    """Read a file to compare against: a baseline file or a plain results document."""
+    data = _load_json(path)
+    if isinstance(data, dict) and data.get("kind") == BASELINE_KIND:
+        return _envelope_record(data, Path(path))
+    doc = parse_document(data, source=str(path))
+    return BaselineRecord(Path(path), doc.run.created_at, doc.run.run_id, doc)
+
+
+def find_baseline(
+    doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR
+) -> BaselineRecord | None:
+    """The stored baseline comparable with ``doc``, or None when there is none."""
+    path = baseline_path(doc, folder)
+    if not path.exists():
+        return None
+    record = read_baseline(path)
+    if record.results.comparability_key() != doc.comparability_key():
+        raise SchemaError(f"{path}: holds a baseline for other hardware or workload")
+    return record
+
+
+def _now_iso(now: datetime | None) -> str:
+    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
+def update_baseline(
+    doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR, *, now: datetime | None = None
+) -> Path:
+    """Make ``doc`` the baseline for its comparability key (explicit, atomic, locked).
+
+    Refuses a run marked invalid, and refuses to replace an existing baseline file that
+    cannot be read (so a damaged file is looked at by a person instead of lost).
+    """
+    if not doc.validity.valid:
+        why = "; ".join(doc.validity.reasons)
+        raise InputError(f"run {doc.run.run_id} is marked invalid ({why}); not set as baseline")
+    path = baseline_path(doc, folder)
+    envelope = BaselineEnvelope(
+        baseline_version=BASELINE_VERSION,
+        created_at=_now_iso(now),
+        source_run_id=doc.run.run_id,
+        results=doc,
+    )
+    with _locked(path):
+        if path.exists():
+            _refuse_if_unreadable(path)
+        text = json.dumps(envelope.model_dump(mode="json"), indent=2) + "\n"
+        atomic_write_text(path, text)
+    return path
+
+
+def _refuse_if_unreadable(path: Path) -> None:
+    try:
+        read_baseline(path)
+    except SchemaError as exc:
+        raise SchemaError(
+            f"existing baseline is unreadable, not overwritten (repair or delete it): {exc}"
+        ) from None
+
+
+def append_history(doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR) -> Path:
+    """Append ``doc`` as one line to its key's history (locked, flushed to disk)."""
+    if not doc.validity.valid:
+        why = "; ".join(doc.validity.reasons)
+        raise InputError(f"run {doc.run.run_id} is marked invalid ({why}); not added to history")
+    path = history_path(folder, storage_key(doc))
+    line = json.dumps(json.loads(document_to_json(doc)), separators=(",", ":")) + "\n"
+    with _locked(path):
+        _refuse_partial_tail(path)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return path
+
+
+def _refuse_partial_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        if handle.read(1) != b"\n":
+            raise SchemaError(f"{path}: ends in a partial line; repair it before appending")
+
+
+def read_history(folder: Path, key: str) -> list[ResultsDocument]:
+    """Every run in a key's history, oldest first; [] when there is none yet.
+
+    A line that is not a valid results document of this key is refused with its line number.
+    """
+    path = history_path(folder, key)
+    if not path.exists():
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    return [_history_line(text, f"{path}:{number}", key) for number, text in enumerate(lines, 1)]
+
+
+def _history_line(text: str, source: str, key: str) -> ResultsDocument:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise SchemaError(f"{source}: not valid JSON") from None
+    doc = parse_document(data, source=source)
+    if storage_key(doc) != key:
+        raise SchemaError(f"{source}: results of another key ({storage_key(doc)})")
+    return doc
+
+
+def history_keys(folder: Path = DEFAULT_BASELINE_DIR) -> list[str]:
+    """Keys that have a history file in the folder, sorted."""
+    root = Path(folder)
+    files = sorted(root.glob(f"*/*{HISTORY_SUFFIX}"))
+    return [f"{f.parent.name}/{f.name[: -len(HISTORY_SUFFIX)]}" for f in files]

@@ -1,0 +1,304 @@
+"""The regression check: judge a candidate run against its baseline, metric by metric.
+
+A metric regresses only when its median moved beyond the metric's threshold in the worse
+direction (``Metric.better``) **and** the move is statistically significant: a two-sided
+Mann-Whitney U test on the raw samples, Benjamini-Hochberg adjusted over every metric tested in
+the run, below ``alpha``. Time metrics (unit ``s``) fail; memory, utilization, scaling and other
+metrics warn (see :mod:`tools.bench.thresholds`).
+
+A metric is *inconclusive* rather than passed or failed when either side has fewer than
+``min_samples`` samples, when a change beyond the threshold is not significant, or when the
+noise (the larger IQR/median of the two sides) exceeds the threshold. A significant change
+beyond the threshold is still reported under such noise when the bootstrap interval of the
+ratio of medians lies wholly beyond the threshold.
+
+``MetricJudgement.change`` and ``.threshold`` are both fractions of the baseline median, worse
+positive; a threshold in points (utilization, scaling efficiency) is converted at the baseline
+median so the two always compare, and the reason names the points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tools.bench import stats
+from tools.bench.thresholds import (
+    DEFAULT_THRESHOLDS,
+    PERCENT_UNIT,
+    MetricRule,
+    Thresholds,
+    relative_threshold,
+    rule_for,
+)
+from tools.bench.verdict import (
+    EXIT_CANNOT_JUDGE,
+    EXIT_PASS,
+    EXIT_REGRESSION,
+    MetricJudgement,
+    Verdict,
+)
+from virnucpro.bench.schema import Metric, ResultsDocument
+
+KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
+KEY_SEPARATOR = "|"
+DIMENSIONLESS_UNITS = frozenset({"", "ratio", "fraction", "x"})
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A metric pair that reached the significance test, waiting for the BH adjustment."""
+
+    baseline: Metric
+    candidate: Metric
+    rule: MetricRule
+    baseline_median: float
+    candidate_median: float
+    change: float  # relative change of the median, worse positive
+    threshold: float  # relative threshold at the baseline median
+    p_value: float
+
+
+def check_regression(
+    candidate: ResultsDocument,
+    baseline: ResultsDocument | None,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    require_baseline: bool = False,
+    baseline_label: str | None = None,
+) -> Verdict:
+    """Judge ``candidate`` against ``baseline``; the verdict carries the exit code.
+
+    Exit 2 when the candidate (or baseline) run is marked invalid, or when no comparable
+    baseline exists and ``require_baseline`` is set; otherwise 1 on any failed metric, else 0.
+    """
+    if not candidate.validity.valid:
+        reasons = ("candidate run is marked invalid", *candidate.validity.reasons)
+        return Verdict(outcome="could_not_judge", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
+    if baseline is None:
+        return _no_baseline("no baseline stored for this run", require_baseline=require_baseline)
+    label = baseline_label or baseline.run.run_id
+    if not baseline.validity.valid:
+        reasons = (f"baseline {label} is marked invalid", *baseline.validity.reasons)
+        return Verdict(
+            outcome="could_not_judge", exit_code=EXIT_CANNOT_JUDGE, baseline=label, reasons=reasons
+        )
+    differences = key_differences(candidate, baseline)
+    if differences:
+        reason = f"baseline {label} is not comparable (different {', '.join(differences)})"
+        return _no_baseline(reason, require_baseline=require_baseline)
+    judgements, notes = judge_metrics(candidate, baseline, thresholds=thresholds)
+    return _verdict(judgements, label=label, notes=(f"compared with baseline {label}", *notes))
+
+
+def key_differences(first: ResultsDocument, second: ResultsDocument) -> list[str]:
+    """Names of the comparability-key parts in which two runs differ (empty: comparable)."""
+    mine = first.comparability_key().split(KEY_SEPARATOR)
+    theirs = second.comparability_key().split(KEY_SEPARATOR)
+    if len(mine) != len(KEY_PARTS) or len(theirs) != len(KEY_PARTS):
+        return [] if mine == theirs else ["comparability key"]
+    return [part for part, a, b in zip(KEY_PARTS, mine, theirs, strict=True) if a != b]
+
+
+def judge_metrics(
+    candidate: ResultsDocument, baseline: ResultsDocument, *, thresholds: Thresholds
+) -> tuple[tuple[MetricJudgement, ...], tuple[str, ...]]:
+    """Judgements for every metric of either run, in candidate order, and notes for the verdict."""
+    slots: list[MetricJudgement | _Pending] = []
+    undirected: list[str] = []
+    for name in _metric_names(candidate, baseline):
+        cand, base = candidate.metric(name), baseline.metric(name)
+        reference = cand or base
+        assert reference is not None  # the name came from one of the two runs
+        if reference.better == "none":
+            undirected.append(name)
+        elif cand is None or base is None:
+            slots.append(_missing(cand, base))
+        else:
+            slots.append(_screen(cand, base, thresholds=thresholds))
+    judgements = _resolve(slots, thresholds=thresholds)
+    notes = _notes(judgements, undirected)
+    return judgements, notes
+
+
+def _metric_names(candidate: ResultsDocument, baseline: ResultsDocument) -> list[str]:
+    names = [m.name for m in candidate.metrics]
+    return names + [m.name for m in baseline.metrics if candidate.metric(m.name) is None]
+
+
+def _judgement(metric: Metric, status: str, reason: str, **fields: object) -> MetricJudgement:
+    return MetricJudgement(
+        name=metric.name, unit=metric.unit, status=status, reason=reason, **fields
+    )
+
+
+def _missing(cand: Metric | None, base: Metric | None) -> MetricJudgement:
+    if cand is not None:
+        return _judgement(cand, "new", "not in the baseline")
+    assert base is not None
+    return _judgement(base, "unavailable", "not in the candidate run")
+
+
+def _screen(cand: Metric, base: Metric, *, thresholds: Thresholds) -> MetricJudgement | _Pending:
+    """Settle a pair that cannot be tested, or prepare it for the significance test."""
+    if not base.available or not cand.available:
+        side, metric = ("baseline", base) if not base.available else ("candidate", cand)
+        return _judgement(cand, "unavailable", f"unavailable in the {side}: {metric.reason}")
+    problem = _untestable(cand, base, thresholds=thresholds)
+    if problem:
+        return _judgement(
+            cand,
+            "inconclusive",
+            problem,
+            baseline_median=base.median,
+            candidate_median=cand.median,
+            change=_worse_change(cand, base),
+        )
+    rule = rule_for(cand, thresholds)
+    base_median = stats.median(base.samples)
+    return _Pending(
+        baseline=base,
+        candidate=cand,
+        rule=rule,
+        baseline_median=base_median,
+        candidate_median=stats.median(cand.samples),
+        change=_worse_change(cand, base) or 0.0,
+        threshold=relative_threshold(rule, base_median),
+        p_value=stats.mann_whitney_p(base.samples, cand.samples),
+    )
+
+
+def _worse_change(cand: Metric, base: Metric) -> float | None:
+    """Relative change of the median, positive when worse; None when undefined."""
+    if cand.median is None or base.median is None or base.median <= 0.0:
+        return None
+    if cand.better == "none" or cand.better != base.better:
+        return None
+    sign = 1.0 if cand.better == "lower" else -1.0
+    return sign * (cand.median - base.median) / base.median
+
+
+def _untestable(cand: Metric, base: Metric, *, thresholds: Thresholds) -> str:
+    """Why the pair cannot be tested, or '' when it can."""
+    if cand.unit != base.unit:
+        return f"units differ ({base.unit} in the baseline, {cand.unit} now)"
+    if cand.better != base.better:
+        return f"direction differs ({base.better} in the baseline, {cand.better} now)"
+    fewest = min(len(base.samples), len(cand.samples))
+    if fewest < thresholds.min_samples:
+        return f"too few samples ({fewest} < {thresholds.min_samples} on one side)"
+    if (base.median or 0.0) <= 0.0:
+        return "baseline median is not positive; relative change undefined"
+    return ""
+
+
+def _resolve(
+    slots: list[MetricJudgement | _Pending], *, thresholds: Thresholds
+) -> tuple[MetricJudgement, ...]:
+    pending = [s for s in slots if isinstance(s, _Pending)]
+    adjusted = iter(stats.benjamini_hochberg([p.p_value for p in pending]))
+    return tuple(
+        _decide(s, next(adjusted), alpha=thresholds.alpha) if isinstance(s, _Pending) else s
+        for s in slots
+    )
+
+
+def _decide(test: _Pending, p_adjusted: float, *, alpha: float) -> MetricJudgement:
+    """Status of a tested metric from its effect size, adjusted p-value and noise."""
+    beyond = abs(test.change) > test.threshold
+    noise = _noise(test)
+    noisy = noise is not None and noise > test.threshold
+    significant = p_adjusted < alpha
+    if significant and beyond and (not noisy or _interval_beyond(test)):
+        status = test.rule.severity if test.change > 0 else "improved"
+        reason = _describe_change(test)
+    elif noisy:
+        status = "inconclusive"
+        reason = f"noise {noise:.1%} (IQR/median) exceeds the {test.threshold:.1%} threshold"
+    elif beyond:
+        status = "inconclusive"
+        reason = f"{_describe_change(test)}, not significant (adjusted p {p_adjusted:.3g})"
+    else:
+        status, reason = "pass", _describe_change(test)
+    return _judgement(
+        test.candidate,
+        status,
+        reason,
+        baseline_median=test.baseline_median,
+        candidate_median=test.candidate_median,
+        change=test.change,
+        p_value=test.p_value,
+        p_adjusted=p_adjusted,
+        threshold=test.threshold,
+    )
+
+
+def _noise(test: _Pending) -> float | None:
+    values = [stats.relative_noise(m.samples) for m in (test.baseline, test.candidate)]
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def _interval_beyond(test: _Pending) -> bool:
+    """Whether the bootstrap interval of the change lies wholly beyond the threshold."""
+    interval = stats.bootstrap_ratio_of_medians(test.baseline.samples, test.candidate.samples)
+    if interval is None:
+        return False
+    if test.candidate.better == "lower":
+        low, high = interval.low - 1.0, interval.high - 1.0
+    else:
+        low, high = 1.0 - interval.high, 1.0 - interval.low
+    return low > test.threshold if test.change > 0 else high < -test.threshold
+
+
+def _display_unit(unit: str) -> str:
+    if unit == PERCENT_UNIT:
+        return " points"
+    return "" if unit in DIMENSIONLESS_UNITS else f" {unit}"
+
+
+def _describe_change(test: _Pending) -> str:
+    """'12.0% worse (threshold 10%)', '6 points better (threshold 5 points)', 'unchanged ...'."""
+    word = "worse" if test.change > 0 else "better"
+    if test.rule.mode == "relative":
+        amount, limit = f"{abs(test.change):.1%}", test.rule.describe()
+    else:
+        unit = _display_unit(test.candidate.unit)
+        delta = abs(test.candidate_median - test.baseline_median)
+        amount, limit = f"{delta:.3g}{unit}", f"{test.rule.threshold:g}{unit}"
+    moved = "unchanged" if test.change == 0.0 else f"{amount} {word}"
+    return f"{moved} (threshold {limit})"
+
+
+def _notes(judgements: tuple[MetricJudgement, ...], undirected: list[str]) -> tuple[str, ...]:
+    notes: list[str] = []
+    for status in ("inconclusive", "unavailable", "new"):
+        names = [j.name for j in judgements if j.status == status]
+        if names:
+            notes.append(f"{len(names)} metric(s) {status}: {', '.join(names)}")
+    if undirected:
+        notes.append(f"not judged (no better direction): {', '.join(undirected)}")
+    if judgements and all(j.status in ("inconclusive", "unavailable", "new") for j in judgements):
+        notes.append("no metric could be judged")
+    return tuple(notes)
+
+
+def _verdict(
+    judgements: tuple[MetricJudgement, ...], *, label: str, notes: tuple[str, ...]
+) -> Verdict:
+    statuses = {j.status for j in judgements}
+    if "fail" in statuses:
+        outcome, code = "regression", EXIT_REGRESSION
+    elif "warn" in statuses:
+        outcome, code = "warn", EXIT_PASS
+    else:
+        outcome, code = "pass", EXIT_PASS
+    return Verdict(
+        outcome=outcome, exit_code=code, baseline=label, judgements=judgements, reasons=notes
+    )
+
+
+def _no_baseline(reason: str, *, require_baseline: bool) -> Verdict:
+    if require_baseline:
+        reasons = (reason, "a baseline is required (--require-baseline)")
+        return Verdict(outcome="no_baseline", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
+    return Verdict(outcome="no_baseline", exit_code=EXIT_PASS, reasons=(reason,))

@@ -1,0 +1,170 @@
+"""Regression thresholds: named defaults, a TOML loader, CLI overrides, and the rule per metric.
+
+Defaults follow the benchmark plan: a run fails when a time metric is more than 10% slower and
+the slowdown is statistically significant; it warns when GPU utilization drops by more than 5
+points, memory grows by more than 20%, or scaling efficiency drops by more than 0.05. Any other
+metric with a direction warns beyond 10%. Significance is judged at ``alpha`` after the
+Benjamini-Hochberg adjustment over all judged metrics; fewer than ``min_samples`` raw samples on
+either side, or noise (IQR/median) larger than the metric's threshold, make a metric
+inconclusive.
+
+A thresholds file is TOML with the field names of :class:`Thresholds` as top-level keys::
+
+    fail_slowdown = 0.10
+    alpha = 0.01
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from virnucpro.bench.schema import Metric, SchemaError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+DEFAULT_FAIL_SLOWDOWN = 0.10
+DEFAULT_UTILIZATION_DROP_POINTS = 5.0
+DEFAULT_MEMORY_GROWTH = 0.20
+DEFAULT_SCALING_EFFICIENCY_DROP = 0.05
+DEFAULT_OTHER_CHANGE = 0.10
+DEFAULT_ALPHA = 0.05
+DEFAULT_MIN_SAMPLES = 5
+THRESHOLDS_FILE_NAME = "thresholds.toml"
+
+TIME_UNITS = frozenset({"s", "ms", "us", "µs", "ns"})
+BYTE_UNITS = frozenset({"B", "bytes", "KB", "KiB", "MB", "MiB", "GB", "GiB"})
+PERCENT_UNIT = "%"
+UTILIZATION_MARKER = "util"
+EFFICIENCY_MARKER = "efficiency"
+PERCENT_PER_FRACTION = 100.0
+
+Category = Literal["time", "memory", "utilization", "scaling", "other"]
+Severity = Literal["fail", "warn"]
+Mode = Literal["relative", "absolute"]
+
+
+class Thresholds(BaseModel):
+    """Every knob of the regression check, validated; build variants with :func:`with_overrides`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fail_slowdown: float = Field(default=DEFAULT_FAIL_SLOWDOWN, gt=0.0, le=10.0)
+    warn_utilization_drop_points: float = Field(
+        default=DEFAULT_UTILIZATION_DROP_POINTS, gt=0.0, le=100.0
+    )
+    warn_memory_growth: float = Field(default=DEFAULT_MEMORY_GROWTH, gt=0.0, le=10.0)
+    warn_scaling_efficiency_drop: float = Field(
+        default=DEFAULT_SCALING_EFFICIENCY_DROP, gt=0.0, le=1.0
+    )
+    warn_other_change: float = Field(default=DEFAULT_OTHER_CHANGE, gt=0.0, le=10.0)
+    alpha: float = Field(default=DEFAULT_ALPHA, gt=0.0, le=0.5)
+    min_samples: int = Field(default=DEFAULT_MIN_SAMPLES, ge=2)
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    """How one metric is judged: its category, what crossing the threshold means, and where.
+
+    ``threshold`` is a fraction of the baseline median when ``mode`` is relative, and an amount
+    in the metric's own unit when ``mode`` is absolute.
+    """
+
+    category: Category
+    severity: Severity
+    mode: Mode
+    threshold: float
+
+    def describe(self) -> str:
+        if self.mode == "relative":
+            return f"{self.threshold:.0%}"
+        return f"{self.threshold:g}"
+
+
+def _error_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "<thresholds>"
+    return f"{loc}: {err.get('msg', 'invalid')}"
+
+
+def thresholds_from_mapping(data: dict[str, object], *, source: str) -> Thresholds:
+    """Validate a mapping of threshold fields; anything wrong is a one-line SchemaError."""
+    try:
+        return Thresholds.model_validate(data)
+    except ValidationError as exc:
+        raise SchemaError(f"{source}: invalid thresholds: {_error_line(exc)}") from None
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    """Read a thresholds TOML file (missing keys keep their defaults)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SchemaError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SchemaError(f"{path}: not valid TOML ({exc})") from None
+    return thresholds_from_mapping(data, source=str(path))
+
+
+def with_overrides(thresholds: Thresholds, **overrides: float | int | None) -> Thresholds:
+    """A copy with the given fields replaced (None leaves a field as it is), validated again."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return thresholds_from_mapping({**thresholds.model_dump(), **given}, source="options")
+
+
+def _in_unit(fraction: float, unit: str) -> float:
+    """An amount given as a fraction of full scale, in the metric's unit (% or fraction)."""
+    return fraction * PERCENT_PER_FRACTION if unit == PERCENT_UNIT else fraction
+
+
+def category_of(metric: Metric) -> Category:
+    """Which rule family a metric belongs to, from its unit first and its name second."""
+    name = metric.name.lower()
+    if metric.unit in TIME_UNITS:
+        return "time"
+    if metric.unit in BYTE_UNITS:
+        return "memory"
+    if UTILIZATION_MARKER in name:
+        return "utilization"
+    if EFFICIENCY_MARKER in name:
+        return "scaling"
+    return "other"
+
+
+def rule_for(metric: Metric, thresholds: Thresholds) -> MetricRule:
+    """The judging rule for a metric: time fails, everything else warns."""
+    category = category_of(metric)
+    if category == "time":
+        return MetricRule(category, "fail", "relative", thresholds.fail_slowdown)
+    if category == "memory":
+        return MetricRule(category, "warn", "relative", thresholds.warn_memory_growth)
+    if category == "utilization":
+        points = thresholds.warn_utilization_drop_points / PERCENT_PER_FRACTION
+        return MetricRule(category, "warn", "absolute", _in_unit(points, metric.unit))
+    if category == "scaling":
+        drop = thresholds.warn_scaling_efficiency_drop
+        return MetricRule(category, "warn", "absolute", _in_unit(drop, metric.unit))
+    return MetricRule(category, "warn", "relative", thresholds.warn_other_change)
+
+
+def relative_threshold(rule: MetricRule, baseline_median: float) -> float:
+    """The rule's threshold as a fraction of the baseline median (absolute rules convert)."""
+    if rule.mode == "relative":
+        return rule.threshold
+    if baseline_median == 0.0:
+        return math.inf
+    return rule.threshold / abs(baseline_median)

@@ -1,0 +1,134 @@
+"""Scale-out over ranks with torch.distributed: NCCL on GPUs, gloo on CPU.
+
+Ranks come from ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``...) or
+from :func:`launch_local`, which ``--gpus``/``--nproc`` use to start the ranks of one node
+themselves. Every rank streams the same input; shards are shared by token count so ranks finish
+together; rank 0 merges the shard results in input order.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+
+from virnucpro.errors import InputError, RunFailure
+
+RENDEZVOUS_TIMEOUT = timedelta(minutes=30)
+LAUNCHED_ENV = "VIRNUCPRO_LAUNCHED"
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    local_world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    @classmethod
+    def from_env(cls) -> DistContext:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return cls()
+        return cls(
+            rank=int(os.environ["RANK"]),
+            world_size=world,
+            local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+            local_world_size=int(os.environ.get("LOCAL_WORLD_SIZE", str(world))),
+        )
+
+    def device_for(self, requested: torch.device) -> torch.device:
+        """One GPU per local rank; CPU ranks stay on CPU."""
+        if requested.type == "cuda" and self.active:
+            return torch.device("cuda", self.local_rank)
+        return requested
+
+    def init(self, device: torch.device) -> None:
+        if not self.active or torch.distributed.is_initialized():
+            return
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        else:
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.local_world_size))
+        torch.distributed.init_process_group(backend=backend, timeout=RENDEZVOUS_TIMEOUT)
+
+    def barrier(self) -> None:
+        if self.active and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+
+    def all_ok(self, ok: bool) -> bool:
+        """True when every rank reports ok (so one failing rank stops the merge everywhere)."""
+        if not (self.active and torch.distributed.is_initialized()):
+            return ok
+        flag = torch.tensor([0 if ok else 1], dtype=torch.int64)
+        if torch.distributed.get_backend() == "nccl":
+            flag = flag.cuda()
+        torch.distributed.all_reduce(flag)
+        return int(flag.item()) == 0
+
+    def close(self) -> None:
+        if self.active and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def parse_gpus(text: str) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"--gpus takes a comma-separated list of GPU ids, got {text!r}") from None
+    if not ids or len(set(ids)) != len(ids) or min(ids) < 0:
+        raise InputError(f"--gpus takes distinct non-negative GPU ids, got {text!r}")
+    return ids
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def launch_local(argv: Sequence[str], *, nproc: int, gpus: Sequence[int] | None) -> int:
+    """Start ``nproc`` ranks of ``python -m virnucpro <argv>`` on this node and wait for them.
+
+    With ``gpus``, rank r sees only GPU ``gpus[r]`` (as ``cuda:0``). Returns the worst exit code.
+    """
+    port = _free_port()
+    procs = []
+    for rank in range(nproc):
+        env = dict(os.environ)
+        env.update(
+            RANK=str(rank),
+            WORLD_SIZE=str(nproc),
+            LOCAL_RANK=str(rank),
+            LOCAL_WORLD_SIZE=str(nproc),
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(port),
+            **{LAUNCHED_ENV: "1"},
+        )
+        if gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = str(gpus[rank])
+            env["LOCAL_RANK"] = "0"
+            env["LOCAL_WORLD_SIZE"] = "1"
+        procs.append(subprocess.Popen([sys.executable, "-m", "virnucpro", *argv], env=env))
+    codes = [p.wait() for p in procs]
+    failed = [c for c in codes if c != 0]
+    if failed and all(c == failed[0] for c in failed):
+        return failed[0]
+    if failed:
+        raise RunFailure(f"ranks exited with codes {codes}")
+    return 0

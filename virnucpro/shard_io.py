@@ -1,0 +1,236 @@
+"""Per-shard computation and files, and the merge of all shards into the published outputs.
+
+A shard's results are three files in the work folder: prediction rows (``pred.tsv``), its
+chunks' partial maxima sorted by ``Modified_ID`` (``calls.tsv``), and, with
+``--keep-intermediate``, its embeddings (``emb.npz``). Merging concatenates the rows in shard
+order and k-way merges the sorted partial calls, so memory stays bounded by one shard.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import numpy as np
+import torch
+
+from virnucpro.aggregate import FRAME_TAG_LENGTH, FramePrediction
+from virnucpro.atomic import atomic_writer
+from virnucpro.chunking import Chunk
+from virnucpro.classify import predicted_labels
+from virnucpro.merge import merge_features
+from virnucpro.metrics import StageMetrics, StageRecorder
+from virnucpro.outputs import (
+    HIGHEST_HEADER,
+    PREDICTIONS_HEADER,
+    OutputPaths,
+    format_score,
+    write_chunked_fasta,
+    write_frames_fasta,
+    write_predictions,
+)
+from virnucpro.shards import Shard, StreamSinks
+from virnucpro.translate import KeptFrame
+
+if TYPE_CHECKING:
+    from virnucpro.engines import Engine
+    from virnucpro.models.presets import ModelSet
+    from virnucpro.pipeline import PredictConfig
+    from virnucpro.workdir import WorkDir
+
+COPY_BLOCK = 1 << 20
+
+
+def _predictions(frames: Sequence[KeptFrame], probabilities: torch.Tensor) -> list[FramePrediction]:
+    labels = predicted_labels(probabilities)
+    scores = probabilities.tolist()
+    return [
+        FramePrediction(f.id, label, s[0], s[1])
+        for f, label, s in zip(frames, labels, scores, strict=True)
+    ]
+
+
+def _partial_calls(predictions: Sequence[FramePrediction]) -> list[tuple[str, float, float]]:
+    best: dict[str, tuple[float, float]] = {}
+    for p in predictions:
+        key = p.id[:-FRAME_TAG_LENGTH]
+        others, virus = best.get(key, (float("-inf"), float("-inf")))
+        best[key] = (max(others, p.score_others), max(virus, p.score_virus))
+    return [(key, *best[key]) for key in sorted(best)]
+
+
+def process_shard(
+    shard: Shard, engine: Engine, models: ModelSet, work: WorkDir, *, keep_embeddings: bool
+) -> tuple[StageMetrics, ...]:
+    """Embed, classify and write one shard; return its stage clocks."""
+    rec = StageRecorder(models.device)
+    frames = shard.frames
+    with rec.stage("dnabert", items_in=len(frames)) as c:
+        dna = engine.embed_dna(models, [f.nucleotide for f in frames])
+        c.update(items_out=dna.vectors.shape[0], tokens=dna.tokens, batches=dna.batches)
+    with rec.stage("esm", items_in=len(frames)) as c:
+        prot = engine.embed_protein(models, [f.protein for f in frames])
+        c.update(items_out=prot.vectors.shape[0], tokens=prot.tokens, batches=prot.batches)
+    with rec.stage("merge", items_in=len(frames)) as c:
+        features = merge_features(dna.vectors, prot.vectors)
+        c["items_out"] = features.shape[0]
+    with rec.stage("classify", items_in=len(frames)) as c:
+        probabilities = engine.classify(models, features)
+        c["items_out"] = probabilities.shape[0]
+    with rec.stage("aggregate", items_in=len(frames)) as c:
+        predictions = _predictions(frames, probabilities)
+        calls = _partial_calls(predictions)
+        c["items_out"] = len(calls)
+    with rec.stage("write", items_in=len(frames)) as c:
+        _write_shard(work, shard.index, predictions, calls)
+        if keep_embeddings:
+            _write_embeddings(
+                work.shard_file(shard.index, "emb.npz"), frames, dna.vectors, prot.vectors
+            )
+        c["items_out"] = len(predictions)
+    return rec.stages
+
+
+def _write_shard(
+    work: WorkDir,
+    index: int,
+    predictions: Sequence[FramePrediction],
+    calls: Sequence[tuple[str, float, float]],
+) -> None:
+    with atomic_writer(work.shard_file(index, "pred.tsv")) as handle:
+        write_predictions(handle, predictions)
+    with atomic_writer(work.shard_file(index, "calls.tsv")) as handle:
+        for key, others, virus in calls:
+            handle.write(f"{key}\t{format_score(others)}\t{format_score(virus)}\n")
+
+
+def _write_embeddings(
+    path: Path, frames: Sequence[KeptFrame], dna: torch.Tensor, esm: torch.Tensor
+) -> None:
+    with atomic_writer(path, mode="wb", encoding=None) as handle:
+        np.savez(
+            handle,
+            ids=np.asarray([f.id for f in frames], dtype=np.str_),
+            dnabert=dna.float().numpy(),
+            esm=esm.float().numpy(),
+        )
+
+
+# --- intermediates written while streaming ------------------------------------------------
+
+
+@dataclass
+class IntermediateWriters:
+    """The published intermediates, streamed into the work folder by rank 0."""
+
+    chunked: TextIO
+    nucleotide: TextIO
+    protein: TextIO
+    work: WorkDir
+
+    @classmethod
+    def open(cls, work: WorkDir, config: PredictConfig) -> IntermediateWriters:
+        del config
+        return cls(
+            chunked=(work.path / "chunked.fa").open("w", encoding="utf-8"),
+            nucleotide=(work.path / "nucleotide.fa").open("w", encoding="utf-8"),
+            protein=(work.path / "protein.faa").open("w", encoding="utf-8"),
+            work=work,
+        )
+
+    def sinks(self) -> StreamSinks:
+        def on_chunks(chunks: Sequence[Chunk]) -> None:
+            write_chunked_fasta(self.chunked, chunks)
+
+        def on_frames(frames: Sequence[KeptFrame]) -> None:
+            write_frames_fasta(self.nucleotide, frames, protein=False)
+            write_frames_fasta(self.protein, frames, protein=True)
+
+        return StreamSinks(on_chunks=on_chunks, on_frames=on_frames)
+
+    def close(self) -> None:
+        for handle in (self.chunked, self.nucleotide, self.protein):
+            handle.close()
+
+
+# --- merge --------------------------------------------------------------------------------
+
+
+def _read_calls(path: Path) -> Iterator[tuple[str, float, float]]:
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            key, others, virus = line.rstrip("\n").split("\t")
+            yield key, float(others), float(virus)
+
+
+def _merged_calls(work: WorkDir, n_shards: int) -> Iterator[tuple[str, bool]]:
+    """K-way merge of the sorted partial calls; a chunk split across shards is combined."""
+    streams = [_read_calls(work.shard_file(i, "calls.tsv")) for i in range(n_shards)]
+    merged = heapq.merge(*streams, key=lambda row: row[0])
+    for key, rows in itertools.groupby(merged, key=lambda row: row[0]):
+        others, virus = float("-inf"), float("-inf")
+        for _, o, v in rows:
+            others, virus = max(others, o), max(virus, v)
+        yield key, virus >= others
+
+
+def _copy_into(handle: TextIO, path: Path) -> None:
+    with path.open(encoding="utf-8") as source:
+        shutil.copyfileobj(source, handle, COPY_BLOCK)
+
+
+def _merge_embeddings(work: WorkDir, n_shards: int, folder: Path) -> None:
+    """``STEM_embeddings/``: ``ids.txt`` (one id a line), ``dnabert.npy`` and ``esm.npy``."""
+    shapes = []
+    for i in range(n_shards):
+        with np.load(work.shard_file(i, "emb.npz")) as data:
+            shapes.append((data["dnabert"].shape, data["esm"].shape))
+    total = sum(s[0][0] for s in shapes)
+    d1 = shapes[0][0][1] if shapes else 0
+    d2 = shapes[0][1][1] if shapes else 0
+    folder.mkdir(parents=True, exist_ok=True)
+    dna = np.lib.format.open_memmap(
+        folder / "dnabert.npy", mode="w+", dtype=np.float32, shape=(total, d1)
+    )
+    esm = np.lib.format.open_memmap(
+        folder / "esm.npy", mode="w+", dtype=np.float32, shape=(total, d2)
+    )
+    row = 0
+    with (folder / "ids.txt").open("w", encoding="utf-8") as ids:
+        for i in range(n_shards):
+            with np.load(work.shard_file(i, "emb.npz")) as data:
+                n = data["dnabert"].shape[0]
+                dna[row : row + n] = data["dnabert"]
+                esm[row : row + n] = data["esm"]
+                ids.writelines(f"{x}\n" for x in data["ids"])
+                row += n
+    dna.flush()
+    esm.flush()
+    del dna, esm
+
+
+def merge_shards(
+    work: WorkDir, n_shards: int, staged: OutputPaths, *, keep_intermediate: bool
+) -> None:
+    """Write the published files into the staging folder from the finished shards."""
+    with atomic_writer(staged.predictions) as handle:
+        handle.write(PREDICTIONS_HEADER)
+        for i in range(n_shards):
+            _copy_into(handle, work.shard_file(i, "pred.tsv"))
+    with atomic_writer(staged.highest) as handle:
+        handle.write(HIGHEST_HEADER)
+        handle.writelines(f"{key}\t{is_virus}\n" for key, is_virus in _merged_calls(work, n_shards))
+    if not keep_intermediate:
+        return
+    for name, target in (
+        ("chunked.fa", staged.chunked),
+        ("nucleotide.fa", staged.nucleotide),
+        ("protein.faa", staged.protein),
+    ):
+        shutil.move(work.path / name, target)
+    _merge_embeddings(work, n_shards, staged.embeddings)

@@ -1,0 +1,154 @@
+"""Streaming the input as shards of kept frames, and sharing shards among ranks.
+
+A shard is up to :data:`SHARD_FRAMES` consecutive kept frames in input order (the published
+tool splits its kept frames into files of 10,000 and batches within each file, so the vanilla
+engine reproduces its ESM-2 batches exactly). Host memory holds one or two shards at a time.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from virnucpro.chunking import Chunk, chunk_record
+from virnucpro.fasta import FastaRecord
+from virnucpro.translate import KeptFrame, kept_frames_of_chunk
+
+SHARD_FRAMES = 10_000  # sequences_per_file of the published tool
+PREFETCH_SHARDS = 2
+ESM_SPECIAL_TOKENS = 2
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int
+    frames: tuple[KeptFrame, ...]
+
+    @property
+    def cost(self) -> int:
+        """Work estimate for balancing ranks: bases embedded by DNABERT-S plus ESM-2 tokens."""
+        return sum(len(f.nucleotide) + len(f.protein) + ESM_SPECIAL_TOKENS for f in self.frames)
+
+
+@dataclass
+class StreamCounts:
+    """What the stream has seen so far (filled as it is consumed)."""
+
+    reads: int = 0
+    bases: int = 0
+    chunks: int = 0
+    frames: int = 0
+    read_seconds: float = 0.0
+    chunk_seconds: float = 0.0
+    translate_seconds: float = 0.0
+
+
+@dataclass
+class StreamSinks:
+    """Optional callbacks for the intermediates written while streaming."""
+
+    on_chunks: Callable[[Sequence[Chunk]], None] | None = None
+    on_frames: Callable[[Sequence[KeptFrame]], None] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def iter_shards(
+    records: Iterable[FastaRecord],
+    expected_length: int,
+    *,
+    shard_frames: int = SHARD_FRAMES,
+    counts: StreamCounts | None = None,
+    sinks: StreamSinks | None = None,
+) -> Iterator[Shard]:
+    """Chunk, translate and group kept frames into shards, in input order."""
+    counts = counts if counts is not None else StreamCounts()
+    sinks = sinks or StreamSinks()
+    buffer: list[KeptFrame] = []
+    index = 0
+    source = iter(records)
+    while True:
+        t0 = time.perf_counter()
+        record = next(source, None)
+        t1 = time.perf_counter()
+        counts.read_seconds += t1 - t0
+        if record is None:
+            break
+        counts.reads += 1
+        counts.bases += len(record.sequence)
+        chunks = chunk_record(record, expected_length)
+        counts.chunks += len(chunks)
+        if sinks.on_chunks:
+            sinks.on_chunks(chunks)
+        t2 = time.perf_counter()
+        counts.chunk_seconds += t2 - t1
+        for chunk in chunks:
+            frames = kept_frames_of_chunk(chunk)
+            counts.frames += len(frames)
+            if sinks.on_frames and frames:
+                sinks.on_frames(frames)
+            buffer.extend(frames)
+        counts.translate_seconds += time.perf_counter() - t2
+        while len(buffer) >= shard_frames:
+            yield Shard(index, tuple(buffer[:shard_frames]))
+            buffer = buffer[shard_frames:]
+            index += 1
+    if buffer:
+        yield Shard(index, tuple(buffer))
+
+
+def assign_shards(costs: Sequence[int], world_size: int) -> list[list[int]]:
+    """Give each rank shards of about equal total cost (longest first, to the least loaded).
+
+    Deterministic: ties go to the lower rank; each rank's list is in shard order.
+    """
+    loads = [0] * world_size
+    owned: list[list[int]] = [[] for _ in range(world_size)]
+    for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        rank = min(range(world_size), key=lambda r: (loads[r], r))
+        loads[rank] += costs[index]
+        owned[rank].append(index)
+    return [sorted(indices) for indices in owned]
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator[Shard], depth: int = PREFETCH_SHARDS) -> Iterator[Shard]:
+    """Produce items in a background thread so reading/translation overlaps with compute.
+
+    An exception in the producer is re-raised in the consumer; closing the consumer early
+    stops the producer.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=produce, name="virnucpro-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
