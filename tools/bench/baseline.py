@@ -27,6 +27,7 @@ from typing import Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tools.bench.verdict import REPORT_KIND
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument, SchemaError, document_to_json, parse_document
 from virnucpro.errors import InputError, RunFailure
@@ -151,12 +152,26 @@ def read_baseline(path: Path) -> BaselineRecord:
     return _envelope_record(data, Path(path))
 
 
+def _results_of(data: object, path: Path) -> ResultsDocument:
+    """The results in a decoded file: a results document, or the one inside a JSON report."""
+    if isinstance(data, dict) and data.get("kind") == REPORT_KIND:
+        from tools.bench.report import parse_report
+
+        return parse_report(data, source=str(path)).results
+    return parse_document(data, source=str(path))
+
+
+def read_results(path: Path) -> ResultsDocument:
+    """Read a results document, or the results inside a ``benchmark_*.json`` report."""
+    return _results_of(_load_json(path), Path(path))
+
+
 def read_reference(path: Path) -> BaselineRecord:
-    """Read a file to compare against: a baseline file or a plain results document."""
+    """Read a file to compare against: a baseline, a results document or a JSON report."""
     data = _load_json(path)
     if isinstance(data, dict) and data.get("kind") == BASELINE_KIND:
         return _envelope_record(data, Path(path))
-    doc = parse_document(data, source=str(path))
+    doc = _results_of(data, Path(path))
     return BaselineRecord(Path(path), doc.run.created_at, doc.run.run_id, doc)
 
 

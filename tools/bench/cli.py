@@ -28,6 +28,7 @@ from tools.bench.baseline import (
     history_keys,
     read_history,
     read_reference,
+    read_results,
     storage_key,
     update_baseline,
 )
@@ -42,7 +43,7 @@ from tools.bench.thresholds import (
 from tools.bench.trend import TrendReport, analyze_history
 from tools.bench.verdict import Verdict
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.schema import ResultsDocument, read_document
+from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_OK, InputError, VirnucproError
 
 PROG = "tools.bench"
@@ -131,7 +132,7 @@ def judge(
 ) -> Verdict:
     """Read a results document and judge it (what ``virnucpro benchmark`` calls)."""
     return judge_document(
-        read_document(results_path),
+        read_results(results_path),
         baseline_dir=baseline_dir,
         thresholds=thresholds,
         require_baseline=require_baseline,
@@ -228,7 +229,7 @@ def _optional_module(name: str) -> ModuleType:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    verdict = _judge_from(args, read_document(args.results))
+    verdict = _judge_from(args, read_results(args.results))
     print(verdict_table(verdict))
     if args.json:
         atomic_write_text(args.json, verdict.model_dump_json(indent=2) + "\n")
@@ -237,7 +238,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     report_module = _optional_module("report")
-    results = read_document(args.results)
+    results = read_results(args.results)
     verdict = _judge_from(args, results) if args.check else None
     report = report_module.build_report(results, verdict=verdict, now=datetime.now(timezone.utc))
     md_path, json_path = report_module.write_reports(report, args.out)
@@ -250,7 +251,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     compare_module = _optional_module("compare")
     baseline = read_reference(args.base).results
-    candidate = read_document(args.candidate)
+    candidate = read_results(args.candidate)
     verdict = check_regression(candidate, baseline, thresholds=_thresholds_from(args))
     text = compare_module.render_comparison(baseline, candidate, verdict=verdict)
     if args.out:
@@ -262,13 +263,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_update(args: argparse.Namespace) -> int:
-    path = update_baseline(read_document(args.results), args.baseline_dir)
+    path = update_baseline(read_results(args.results), args.baseline_dir)
     print(f"baseline set: {path}")
     return EXIT_OK
 
 
 def cmd_baseline_show(args: argparse.Namespace) -> int:
-    results = read_document(args.results)
+    results = read_results(args.results)
     record = find_baseline(results, args.baseline_dir)
     if record is None:
         print(f"no baseline stored for {storage_key(results)} in {args.baseline_dir}")
@@ -283,7 +284,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
 
 
 def cmd_history_append(args: argparse.Namespace) -> int:
-    path = append_history(read_document(args.results), args.baseline_dir)
+    path = append_history(read_results(args.results), args.baseline_dir)
     print(f"appended to {path}")
     return EXIT_OK
 

@@ -178,3 +178,19 @@ def test_append_waits_for_the_writer_lock(tmp_path: Path, monkeypatch: pytest.Mo
     with FileLock(path.with_name(f".{path.name}.lock")), pytest.raises(RunFailure, match="lock"):
         append_history(doc, tmp_path)
     assert not path.exists()
+
+
+def test_read_results_accepts_a_report_json(tmp_path):
+    from datetime import datetime, timezone
+
+    from tools.bench.baseline import read_reference, read_results
+    from tools.bench.report import build_report, write_reports
+    from virnucpro.bench.schema import read_document
+
+    fixture = Path(__file__).parent / "fixtures" / "cpu_run.json"
+    doc = read_document(fixture)
+    report = build_report(doc, verdict=None, now=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    _, json_path = write_reports(report, tmp_path)
+    assert read_results(json_path) == doc
+    assert read_reference(json_path).results == doc
+    assert read_results(fixture) == doc
