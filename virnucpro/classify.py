@@ -7,7 +7,6 @@ attribute names match the published module so its state dict loads unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from torch import nn
 
 from virnucpro.errors import ModelLoadError
+from virnucpro.hashing import file_sha256
 from virnucpro.models.common import LoadReport, ModelIdentity
 
 HIDDEN_DIM = 512
@@ -89,14 +89,6 @@ def predicted_labels(probabilities: torch.Tensor) -> list[str]:
 
 
 # --- checkpoint loading -------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _PublishedUnpickler(pickle.Unpickler):
@@ -177,7 +169,7 @@ def load_classifier(path: Path | str, *, allow_pickle: bool = False) -> Classifi
         n_parameters=sum(p.numel() for p in model.parameters()),
         hidden_size=weight.shape[1],
         meaningful=True,
-        checksum=_sha256(path),
+        checksum=file_sha256(path),
     )
     return ClassifierBundle(model=model.eval(), identity=identity, report=report)
 

@@ -7,7 +7,6 @@ merges them in input order and publishes the result files, ``run_metrics.json`` 
 
 from __future__ import annotations
 
-import hashlib
 import time
 import warnings
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from virnucpro.distributed import DistContext
 from virnucpro.engines import Engine, get_engine
 from virnucpro.errors import InputError
 from virnucpro.fasta import input_stem, iter_fasta
+from virnucpro.hashing import file_sha256
 from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
 from virnucpro.models.presets import ModelSet, load_model_set
 from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
@@ -82,14 +82,6 @@ class _RankTimes:
             tokens=old.tokens + stage.tokens,
             batches=old.batches + stage.batches,
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_length(expected_length: int) -> None:
@@ -224,7 +216,7 @@ def _predict(
         )
     if models is None:
         models = _load_models(config, device, times)
-    sha = _sha256(Path(config.input))
+    sha = file_sha256(config.input)
     if dist.is_main:
         prepare_outdir(config.outdir, force=True)
         work.start(_manifest(config, engine, models, sha), resume=config.resume)

@@ -85,6 +85,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="run N local ranks (gloo on CPU, NCCL on GPU); multi-node: use torchrun, see README",
     )
+    p.add_argument(
+        "--shard-frames",
+        type=positive_int,
+        default=None,
+        help="kept frames per shard (unit of streaming, resume and rank work; default 10000, "
+        "the published tool's file size)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(handler=run)
 
@@ -146,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         resume=args.resume,
         precision=args.precision,
+        **({"shard_frames": args.shard_frames} if args.shard_frames else {}),
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NoKeptFramesWarning)

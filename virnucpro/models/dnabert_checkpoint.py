@@ -9,7 +9,6 @@ is imported or executed, the tokenizer file is parsed by the ``tokenizers`` libr
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from torch import Tensor
 
 from virnucpro.atomic import atomic_write_bytes, atomic_write_text
 from virnucpro.errors import ModelLoadError
+from virnucpro.hashing import file_sha256
 from virnucpro.models.common import LoadReport, ModelIdentity
 from virnucpro.models.dnabert import DnaBert, DnaBertConfig, count_parameters
 from virnucpro.models.dnabert_tokenizer import DnaTokenizer, write_tokenizer_json
@@ -53,7 +53,6 @@ REQUIRED_CONFIG_FIELDS: tuple[str, ...] = (
 )
 OPTIONAL_INT_CONFIG_FIELDS: tuple[str, ...] = ("max_position_embeddings", "type_vocab_size")
 MAX_KEYS_IN_MESSAGE = 3
-HASH_CHUNK_BYTES = 1 << 20
 ROLE = "dnabert"
 
 REMOTE_CODE_FILES: tuple[str, ...] = ("bert_layers.py", "configuration_bert.py")
@@ -187,7 +186,7 @@ def _read_weights(folder: Path) -> _Weights:
         path = folder / name
         if path.is_file():
             tensors = _load_safetensors(path) if name == SAFETENSORS_FILE else _load_bin(path)
-            return _Weights(path=path, tensors=tensors, sha256=sha256_file(path))
+            return _Weights(path=path, tensors=tensors, sha256=file_sha256(path))
     raise ModelLoadError(
         f"{folder} is not a DNABERT-S folder: it has no {' or '.join(WEIGHT_FILES)}"
     )
@@ -254,15 +253,6 @@ def _assign_weights(model: DnaBert, tensors: Mapping[str, Tensor], source: Path)
 def _some(keys: list[str]) -> str:
     shown = ", ".join(keys[:MAX_KEYS_IN_MESSAGE])
     return shown + (" ..." if len(keys) > MAX_KEYS_IN_MESSAGE else "")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _identity(model: DnaBert, folder: Path, weights: _Weights) -> ModelIdentity:

@@ -10,7 +10,6 @@ similar heads are reported as ignored, anything else unknown as unexpected.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import pickle
 import re
@@ -27,6 +26,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from virnucpro.atomic import atomic_write_text, atomic_writer
 from virnucpro.errors import ModelLoadError
+from virnucpro.hashing import files_sha256
 from virnucpro.models.common import LoadReport, ModelIdentity
 from virnucpro.models.esm2 import (
     ESM2,
@@ -55,7 +55,6 @@ IGNORED_KEYS = re.compile(r"^(lm_head|contact_head|pooler)\.|^embeddings\.positi
 INV_FREQ_SUFFIX = "rot_emb.inv_freq"  # recomputable buffer: optional in a checkpoint
 INV_FREQ_RTOL = 1e-2  # loose enough for fp16/bf16 checkpoints, tight enough to catch another base
 FIRST_KEYS_SHOWN = 5
-HASH_CHUNK = 1 << 24
 
 # Hugging Face name fragment <-> fair-esm name fragment (prefix match, first match wins).
 HF_TOP_KEYS = (
@@ -293,15 +292,6 @@ def _read_hf_folder(folder: Path) -> _Source:
 # ---- loading -----------------------------------------------------------------------------------
 
 
-def _sha256(files: Iterable[Path]) -> str:
-    digest = hashlib.sha256()
-    for file in files:
-        with file.open("rb") as handle:
-            while chunk := handle.read(HASH_CHUNK):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _report(source: _Source, wanted: Iterable[str], label: str) -> LoadReport:
     wanted_set, found = set(wanted), set(source.tensors)
     extra = found - wanted_set
@@ -386,7 +376,7 @@ def load_esm(
     except RuntimeError as exc:
         raise _fail(path, f"weights do not fit {source.config.name} ({exc})") from exc
     model.eval().requires_grad_(False)
-    checksum = _sha256(source.files)
+    checksum = files_sha256(source.files)
     identity = esm_identity(model, source=label, meaningful=True, checksum=checksum, fmt=source.fmt)
     return model, model.alphabet, report, identity
 

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from virnucpro.bench import memory
+from virnucpro.bench.memory import (
+    CUDA_PEAK_ALLOCATED,
+    CUDA_PEAK_RESERVED,
+    HOST_PEAK_RSS,
+    HOST_PEAK_RSS_CHILDREN,
+    HOST_PEAK_RSS_PROCESS,
+    NVML_DEVICE_USED,
+    MemoryTracking,
+    nvml_memory_metric,
+    process_memory_metrics,
+    rusage_peak_rss,
+    track_memory,
+)
+from virnucpro.bench.schema import GpuSample, GpuTelemetry
+
+NEVER = 3600.0  # RSS interval never reached: only the start and end readings happen
+GIB = 2**30
+
+
+def _by_name(metrics):
+    return {m.name: m for m in metrics}
+
+
+def test_cpu_region_has_host_peak_and_unavailable_cuda():
+    with track_memory("cpu") as tracking:
+        block = bytearray(32 * 2**20)
+        block[::4096] = b"x" * len(block[::4096])
+    metrics = _by_name(tracking.metrics())
+    assert set(metrics) == {CUDA_PEAK_ALLOCATED, CUDA_PEAK_RESERVED, HOST_PEAK_RSS}
+    for name in (CUDA_PEAK_ALLOCATED, CUDA_PEAK_RESERVED):
+        assert not metrics[name].available
+        assert "cpu" in (metrics[name].reason or "")
+    rss = metrics[HOST_PEAK_RSS]
+    assert rss.available and rss.unit == "bytes" and rss.better == "lower"
+    assert rss.samples[0] > len(block)
+
+
+def test_host_peak_is_the_largest_reading():
+    readings = iter([100, 900, 300])
+    with track_memory(None, rss_reader=lambda: next(readings), interval=NEVER) as tracking:
+        pass
+    # start reading 100, end reading 900 (the iterator's third value is never needed)
+    assert tracking.usage is not None and tracking.usage.host_peak_rss == 900
+
+
+def test_without_psutil_host_rss_is_unavailable(monkeypatch):
+    monkeypatch.setitem(sys.modules, "psutil", None)
+    with track_memory("cpu") as tracking:
+        pass
+    metric = _by_name(tracking.metrics())[HOST_PEAK_RSS]
+    assert not metric.available and "psutil" in (metric.reason or "")
+
+
+def test_metrics_refused_before_block_ends():
+    with pytest.raises(RuntimeError):
+        MemoryTracking().metrics()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA case")
+def test_cuda_device_without_cuda_is_unavailable():
+    with track_memory("cuda:0", rss_reader=lambda: 1, interval=NEVER) as tracking:
+        pass
+    metric = _by_name(tracking.metrics())[CUDA_PEAK_ALLOCATED]
+    assert not metric.available and metric.reason == "CUDA is not available"
+
+
+def test_cuda_peaks_reset_then_read(monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setattr(memory, "synchronize", lambda d: calls.append("sync"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda d: calls.append("reset"))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d: 3 * GIB)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda d: 4 * GIB)
+    with track_memory("cuda:0", rss_reader=lambda: 1, interval=NEVER) as tracking:
+        calls.append("work")
+    assert calls == ["sync", "reset", "work", "sync"]
+    metrics = _by_name(tracking.metrics())
+    assert metrics[CUDA_PEAK_ALLOCATED].samples == (3 * GIB,)
+    assert metrics[CUDA_PEAK_RESERVED].samples == (4 * GIB,)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_peak_on_a_real_gpu():
+    with track_memory("cuda") as tracking:
+        x = torch.empty(256 * 2**20, dtype=torch.uint8, device="cuda")
+        del x
+    usage = tracking.usage
+    assert usage is not None and usage.cuda_peak_allocated is not None
+    assert usage.cuda_peak_allocated >= 256 * 2**20
+    assert usage.cuda_peak_reserved is not None
+    assert usage.cuda_peak_reserved >= usage.cuda_peak_allocated
+
+
+def test_rusage_peaks_in_bytes():
+    own = rusage_peak_rss(resource.RUSAGE_SELF)
+    assert own is not None and own > 10 * 2**20  # this interpreter with torch loaded
+
+
+def test_children_peak_after_a_child_finished():
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    own, children = process_memory_metrics()
+    assert own.name == HOST_PEAK_RSS_PROCESS and own.available
+    assert children.name == HOST_PEAK_RSS_CHILDREN and children.available
+
+
+def test_no_child_peak_is_unavailable(monkeypatch):
+    monkeypatch.setattr(memory, "rusage_peak_rss", lambda who: None)
+    own, children = process_memory_metrics()
+    assert not children.available and "no child" in (children.reason or "")
+    assert not own.available
+
+
+def test_nvml_memory_peaks_per_device():
+    samples = (
+        GpuSample(t=0.0, device=0, memory_used_bytes=GIB),
+        GpuSample(t=0.0, device=1, memory_used_bytes=5 * GIB),
+        GpuSample(t=0.2, device=0, memory_used_bytes=2 * GIB),
+        GpuSample(t=0.2, device=1),
+    )
+    t = GpuTelemetry(available=True, devices=("a", "b"), samples=samples)
+    metric = nvml_memory_metric(t)
+    assert metric.name == NVML_DEVICE_USED and metric.samples == (2 * GIB, 5 * GIB)
+    empty = GpuTelemetry(available=True, devices=("a",), samples=(GpuSample(t=0, device=0),))
+    assert not nvml_memory_metric(empty).available
+    missing = nvml_memory_metric(GpuTelemetry(available=False, reason="no driver"))
+    assert not missing.available and missing.reason == "no driver"

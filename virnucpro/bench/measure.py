@@ -1,0 +1,289 @@
+"""The measurement core: warm up, time rounds honestly, keep raw samples, derive statistics.
+
+:func:`measure` runs a callable ``warmup`` times (the first of them is the cold cost: model
+load, CUDA context, first batch), then ``rounds`` times, synchronizing the GPU before each clock
+starts and before it stops, since GPU work is asynchronous. A :class:`Measurement` keeps every
+raw per-round time; the median, IQR, a confidence interval of the median and the relative noise
+are derived from them.
+
+The confidence interval is distribution-free, from order statistics: the number of samples
+below the true median is Binomial(n, 1/2), so ``[x_(k), x_(n-1-k)]`` (0-based, sorted) covers the
+median with probability ``1 - 2 P(B <= k)``. The narrowest such interval whose coverage reaches
+:data:`CONFIDENCE_LEVEL` is reported with its exact coverage; with too few rounds for that level
+(fewer than 6 for 95 %) there is no interval (``None``), never a made-up one.
+
+Rates (reads/s, frames/s, tokens/s, bp/s) are computed per round from the raw times and become
+schema :class:`~virnucpro.bench.schema.Metric` records; a count of zero gives an *unavailable*
+rate, never ``0/s``. Per-stage times come from the pipeline's own
+:class:`~virnucpro.metrics.RunMetrics`, one per measured round.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+
+from virnucpro.bench.schema import Metric, StageTiming, metric_from_samples, unavailable_metric
+from virnucpro.errors import InputError, RunFailure
+from virnucpro.metrics import RunMetrics, synchronize
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+RoundCallback = Callable[[int, float, T], None]
+
+DEFAULT_ROUNDS = 5
+DEFAULT_WARMUP = 1
+CONFIDENCE_LEVEL = 0.95
+NOISE_WARN_FRACTION = 0.10  # IQR / median above this marks a measurement as noisy
+
+# What each rate counts: kind -> unit. Metric names end in "<kind>_per_s".
+RATE_UNITS: dict[str, str] = {
+    "reads": "reads/s",
+    "chunks": "chunks/s",
+    "frames": "frames/s",
+    "tokens": "tokens/s",
+    "bases": "bp/s",
+}
+SECONDS_UNIT = "s"
+
+
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    """An interval for the median and the exact probability that it covers it."""
+
+    low: float
+    high: float
+    coverage: float
+
+
+def _quartiles(samples: Sequence[float]) -> tuple[float, float]:
+    """Lower and upper quartiles, defined as the results schema defines them."""
+    q = statistics.quantiles(samples, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def _binomial_cdf_half(k: int, n: int) -> float:
+    """P(B <= k) for B ~ Binomial(n, 1/2)."""
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+
+
+def median_confidence_interval(
+    samples: Sequence[float], level: float = CONFIDENCE_LEVEL
+) -> ConfidenceInterval | None:
+    """Order-statistic interval for the median with coverage >= ``level``, or ``None``."""
+    n = len(samples)
+    ordered = sorted(samples)
+    best: ConfidenceInterval | None = None
+    for k in range(n // 2):
+        coverage = 1.0 - 2.0 * _binomial_cdf_half(k, n)
+        if coverage < level:
+            break
+        best = ConfidenceInterval(ordered[k], ordered[n - 1 - k], coverage)
+    return best
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Raw per-round seconds (warm-up kept apart) and the statistics derived from them."""
+
+    samples: tuple[float, ...]
+    warmup: tuple[float, ...] = ()
+    confidence_level: float = CONFIDENCE_LEVEL
+
+    def __post_init__(self) -> None:
+        if not self.samples:
+            raise ValueError("a measurement needs at least one measured round")
+
+    @property
+    def rounds(self) -> int:
+        return len(self.samples)
+
+    @property
+    def cold_seconds(self) -> float | None:
+        """The first warm-up call: includes one-time costs. ``None`` without warm-up."""
+        return self.warmup[0] if self.warmup else None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def minimum(self) -> float:
+        return min(self.samples)
+
+    @property
+    def iqr(self) -> float | None:
+        if len(self.samples) < 2:
+            return None
+        low, high = _quartiles(self.samples)
+        return high - low
+
+    @property
+    def relative_noise(self) -> float | None:
+        """IQR / median; ``None`` with one round or a zero median."""
+        iqr = self.iqr
+        median = self.median
+        return iqr / median if iqr is not None and median > 0 else None
+
+    @property
+    def noisy(self) -> bool:
+        noise = self.relative_noise
+        return noise is not None and noise > NOISE_WARN_FRACTION
+
+    @property
+    def median_ci(self) -> ConfidenceInterval | None:
+        return median_confidence_interval(self.samples, self.confidence_level)
+
+
+def _check_counts(rounds: int, warmup: int) -> None:
+    if rounds < 1:
+        raise InputError(f"rounds must be at least 1, got {rounds}")
+    if warmup < 0:
+        raise InputError(f"warm-up rounds cannot be negative, got {warmup}")
+
+
+def _timed_call(
+    fn: Callable[[], T], device: torch.device | str | None, clock: Clock
+) -> tuple[float, T]:
+    synchronize(device)
+    start = clock()
+    result = fn()
+    synchronize(device)
+    return clock() - start, result
+
+
+def measure(
+    fn: Callable[[], T],
+    *,
+    rounds: int = DEFAULT_ROUNDS,
+    warmup: int = DEFAULT_WARMUP,
+    device: torch.device | str | None = None,
+    on_round: RoundCallback[T] | None = None,
+    clock: Clock = time.perf_counter,
+) -> Measurement:
+    """Call ``fn`` ``warmup`` then ``rounds`` times; time each call with the device synchronized.
+
+    ``on_round(index, seconds, result)`` is called after each measured round (not warm-ups),
+    e.g. to keep the pipeline's :class:`~virnucpro.metrics.RunMetrics` of that round.
+    """
+    _check_counts(rounds, warmup)
+    warm = tuple(_timed_call(fn, device, clock)[0] for _ in range(warmup))
+    samples = []
+    for index in range(rounds):
+        seconds, result = _timed_call(fn, device, clock)
+        samples.append(seconds)
+        if on_round is not None:
+            on_round(index, seconds, result)
+    return Measurement(samples=tuple(samples), warmup=warm)
+
+
+def time_metric(
+    name: str,
+    seconds: Sequence[float],
+    *,
+    stage: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> Metric:
+    """Wall time in seconds, lower is better."""
+    return metric_from_samples(
+        name, seconds, unit=SECONDS_UNIT, better="lower", stage=stage, labels=labels
+    )
+
+
+def measurement_metrics(
+    name: str, measurement: Measurement, *, stage: str | None = None
+) -> tuple[Metric, Metric]:
+    """``<name>`` (steady-state rounds) and ``<name>_cold`` (first warm-up call, or unavailable)."""
+    steady = time_metric(name, measurement.samples, stage=stage)
+    cold_name = f"{name}_cold"
+    if measurement.cold_seconds is None:
+        cold = unavailable_metric(
+            cold_name, unit=SECONDS_UNIT, better="lower", stage=stage, reason="no warm-up round"
+        )
+    else:
+        cold = time_metric(cold_name, (measurement.cold_seconds,), stage=stage)
+    return steady, cold
+
+
+def rate_samples(seconds: Sequence[float], count: int) -> tuple[float, ...]:
+    """Per-round rates ``count / seconds``; rounds that took no measurable time are dropped."""
+    return tuple(count / s for s in seconds if s > 0)
+
+
+def rate_metric(
+    prefix: str,
+    kind: str,
+    seconds: Sequence[float],
+    count: int,
+    *,
+    stage: str | None = None,
+) -> Metric:
+    """``<prefix>.<kind>_per_s`` per round; unavailable (never 0) when nothing was counted."""
+    if kind not in RATE_UNITS:
+        raise ValueError(f"unknown rate kind {kind!r} (expected one of {', '.join(RATE_UNITS)})")
+    name, unit = f"{prefix}.{kind}_per_s", RATE_UNITS[kind]
+    if count <= 0:
+        reason = f"no {kind} were processed (count {count})"
+        return unavailable_metric(name, unit=unit, better="higher", stage=stage, reason=reason)
+    samples = rate_samples(seconds, count)
+    if not samples:
+        reason = "no round took a measurable time"
+        return unavailable_metric(name, unit=unit, better="higher", stage=stage, reason=reason)
+    return metric_from_samples(name, samples, unit=unit, better="higher", stage=stage)
+
+
+def rate_metrics(
+    prefix: str,
+    seconds: Sequence[float],
+    counts: Mapping[str, int],
+    *,
+    stage: str | None = None,
+) -> tuple[Metric, ...]:
+    """One rate metric per ``kind -> count`` entry, all from the same per-round times."""
+    return tuple(rate_metric(prefix, kind, seconds, n, stage=stage) for kind, n in counts.items())
+
+
+def _stage_names(runs: Sequence[RunMetrics]) -> tuple[str, ...]:
+    if not runs:
+        raise RunFailure("no measured rounds to summarise")
+    names = tuple(s.name for s in runs[0].stages)
+    for index, run in enumerate(runs[1:], start=2):
+        if tuple(s.name for s in run.stages) != names:
+            raise RunFailure(f"round {index} ran other stages than round 1")
+    return names
+
+
+def _stage_timing(runs: Sequence[RunMetrics], name: str) -> StageTiming:
+    stages = [run.stage(name) for run in runs]
+    first = stages[0]
+    assert first is not None  # _stage_names checked every round has it
+    work = {(s.items_in, s.items_out, s.tokens) for s in stages if s is not None}
+    if len(work) > 1:
+        raise RunFailure(f"stage {name!r} processed different amounts across rounds: {work}")
+    return StageTiming(
+        stage=name,
+        seconds=tuple(s.seconds for s in stages if s is not None),
+        items_in=first.items_in,
+        items_out=first.items_out,
+        tokens=first.tokens,
+    )
+
+
+def stage_timings(runs: Sequence[RunMetrics]) -> tuple[StageTiming, ...]:
+    """Per-stage times over measured rounds (one :class:`RunMetrics` per round), in run order.
+
+    Every round must run the same stages on the same amount of work, or the times would not be
+    samples of one quantity (:class:`~virnucpro.errors.RunFailure`).
+    """
+    return tuple(_stage_timing(runs, name) for name in _stage_names(runs))
+
+
+def stage_metrics(timings: Sequence[StageTiming]) -> tuple[Metric, ...]:
+    """``stage.<name>.time`` for each stage (seconds, lower is better)."""
+    return tuple(time_metric(f"stage.{t.stage}.time", t.seconds, stage=t.stage) for t in timings)

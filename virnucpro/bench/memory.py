@@ -1,0 +1,193 @@
+"""Peak memory of a measured region: CUDA allocator peaks, host RSS, and NVML's device view.
+
+CUDA peaks come from torch's allocator statistics (reset at the start of the region, read at its
+end) and so must be taken **in the process that does the work**: a multi-process run tracks
+memory in each worker. Host RSS is sampled with psutil during the region (its peak); separately,
+``getrusage`` gives the lifetime peak of this process and of its finished, waited-for children
+(the largest single child, not a sum; on Linux a child starts from its parent's RSS at fork, so
+this figure is at least the parent's size then and tells most about workers larger than the
+parent). Every figure that cannot be measured (no CUDA, no psutil,
+no finished child) becomes an *unavailable* metric with the reason, never zero.
+
+``memory.nvml_device_used`` is NVML's "used" memory of each sampled device (its peak, one sample
+per device): it includes the CUDA context and any other process, so it is larger than the
+allocator's figures.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from virnucpro.bench.schema import GpuTelemetry, Metric, metric_from_samples, unavailable_metric
+from virnucpro.metrics import synchronize
+
+CUDA_PEAK_ALLOCATED = "memory.cuda_peak_allocated"
+CUDA_PEAK_RESERVED = "memory.cuda_peak_reserved"
+NVML_DEVICE_USED = "memory.nvml_device_used"
+HOST_PEAK_RSS = "memory.host_peak_rss"  # this process, peak during the region (psutil)
+HOST_PEAK_RSS_PROCESS = "memory.host_peak_rss_process"  # this process, lifetime (getrusage)
+HOST_PEAK_RSS_CHILDREN = "memory.host_peak_rss_children"  # largest finished child (getrusage)
+BYTES = "bytes"
+RSS_SAMPLE_INTERVAL_S = 0.05
+KIB = 1024  # Linux reports ru_maxrss in KiB, macOS in bytes
+
+RssReader = Callable[[], int]
+
+
+@dataclass(frozen=True)
+class MemoryUsage:
+    """Peaks of one region; a ``None`` figure comes with the reason it is missing."""
+
+    device: str
+    cuda_peak_allocated: int | None
+    cuda_peak_reserved: int | None
+    cuda_reason: str | None
+    host_peak_rss: int | None
+    host_reason: str | None
+
+    def metrics(self) -> tuple[Metric, ...]:
+        return (
+            _bytes_metric(CUDA_PEAK_ALLOCATED, self.cuda_peak_allocated, self.cuda_reason),
+            _bytes_metric(CUDA_PEAK_RESERVED, self.cuda_peak_reserved, self.cuda_reason),
+            _bytes_metric(HOST_PEAK_RSS, self.host_peak_rss, self.host_reason),
+        )
+
+
+def _bytes_metric(name: str, value: int | None, reason: str | None) -> Metric:
+    if value is None:
+        return unavailable_metric(name, unit=BYTES, better="lower", reason=reason or "not measured")
+    return metric_from_samples(name, [value], unit=BYTES, better="lower")
+
+
+def _cuda_device(device: torch.device | str | None) -> tuple[torch.device | None, str | None]:
+    """The CUDA device to track, or ``None`` and why not."""
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type != "cuda":
+        return None, f"device is {dev.type}: no CUDA memory to track"
+    if not torch.cuda.is_available():
+        return None, "CUDA is not available"
+    return dev, None
+
+
+def _psutil_rss() -> RssReader | None:
+    try:
+        import psutil
+    except ImportError:
+        return None
+    process = psutil.Process()
+    return lambda: int(process.memory_info().rss)
+
+
+class RssSampler:
+    """Peak RSS of this process over a region, read every ``interval`` seconds and at both ends."""
+
+    def __init__(self, read: RssReader, interval: float = RSS_SAMPLE_INTERVAL_S) -> None:
+        self._read = read
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self.peak = read()
+
+    def _sample(self) -> None:
+        self.peak = max(self.peak, self._read())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
+class MemoryTracking:
+    """What :func:`track_memory` yields: ``usage`` is set when the block exits."""
+
+    def __init__(self) -> None:
+        self.usage: MemoryUsage | None = None
+
+    def metrics(self) -> tuple[Metric, ...]:
+        if self.usage is None:
+            raise RuntimeError("memory is known only after the tracked block has finished")
+        return self.usage.metrics()
+
+
+@contextmanager
+def track_memory(
+    device: torch.device | str | None,
+    *,
+    rss_reader: RssReader | None = None,
+    interval: float = RSS_SAMPLE_INTERVAL_S,
+) -> Iterator[MemoryTracking]:
+    """Track peak CUDA memory on ``device`` and peak host RSS of this process over the block."""
+    cuda, cuda_reason = _cuda_device(device)
+    read = rss_reader or _psutil_rss()
+    tracking = MemoryTracking()
+    if cuda is not None:
+        synchronize(cuda)
+        torch.cuda.reset_peak_memory_stats(cuda)
+    if read is None:
+        yield tracking
+        peak_rss, host_reason = None, "psutil is not installed"
+    else:
+        with RssSampler(read, interval) as rss:
+            yield tracking
+        peak_rss, host_reason = rss.peak, None
+    allocated = reserved = None
+    if cuda is not None:
+        synchronize(cuda)
+        allocated = int(torch.cuda.max_memory_allocated(cuda))
+        reserved = int(torch.cuda.max_memory_reserved(cuda))
+    tracking.usage = MemoryUsage(
+        device=str(device),
+        cuda_peak_allocated=allocated,
+        cuda_peak_reserved=reserved,
+        cuda_reason=cuda_reason,
+        host_peak_rss=peak_rss,
+        host_reason=host_reason,
+    )
+
+
+def rusage_peak_rss(who: int) -> int | None:
+    """Lifetime peak RSS in bytes from ``getrusage(who)``; ``None`` when it reports none."""
+    raw = resource.getrusage(who).ru_maxrss
+    peak = raw if sys.platform == "darwin" else raw * KIB
+    return peak or None
+
+
+def process_memory_metrics() -> tuple[Metric, Metric]:
+    """Lifetime peak RSS of this process and of its largest finished child (``getrusage``)."""
+    own = rusage_peak_rss(resource.RUSAGE_SELF)
+    children = rusage_peak_rss(resource.RUSAGE_CHILDREN)
+    return (
+        _bytes_metric(HOST_PEAK_RSS_PROCESS, own, "getrusage reported no peak"),
+        _bytes_metric(HOST_PEAK_RSS_CHILDREN, children, "no child process has finished"),
+    )
+
+
+def nvml_memory_metric(telemetry: GpuTelemetry) -> Metric:
+    """``memory.nvml_device_used``: the peak NVML "used" memory of each sampled device."""
+    if not telemetry.available:
+        reason = telemetry.reason or "GPU telemetry unavailable"
+        return unavailable_metric(NVML_DEVICE_USED, unit=BYTES, better="lower", reason=reason)
+    peaks: dict[int, int] = {}
+    for s in telemetry.samples:
+        if s.memory_used_bytes is not None:
+            peaks[s.device] = max(peaks.get(s.device, 0), s.memory_used_bytes)
+    if not peaks:
+        return _bytes_metric(NVML_DEVICE_USED, None, "NVML reported no memory figures")
+    return metric_from_samples(
+        NVML_DEVICE_USED, [peaks[k] for k in sorted(peaks)], unit=BYTES, better="lower"
+    )
