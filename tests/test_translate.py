@@ -96,3 +96,13 @@ def test_six_frames_protein_lengths(seq):
     if "N" not in seq:
         for k, protein in enumerate(proteins):
             assert len(protein) == max(0, (len(seq) - k % 3) // 3)
+
+
+@given(seq=st.text(alphabet="ACGTNRYKMacgtn", min_size=0, max_size=400))
+def test_vectorized_six_frames_equal_the_reference_translation(seq):
+    upper = seq.upper()
+    reverse = reverse_complement(upper)
+    expected = tuple(translate_frame(upper, k) for k in range(3)) + tuple(
+        translate_frame(reverse, k) for k in range(3)
+    )
+    assert six_frames(upper) == expected

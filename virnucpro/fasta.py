@@ -67,6 +67,8 @@ def _check_not_binary(path: Path) -> None:
 def _validate_sequence(path: Path, record_id: str, sequence: str) -> None:
     if not sequence:
         raise InputError(f"{path}: record '{record_id}' has no sequence")
+    if IUPAC_NUCLEOTIDES.issuperset(sequence):
+        return
     for position, letter in enumerate(sequence, start=1):
         if letter not in IUPAC_NUCLEOTIDES:
             raise InputError(

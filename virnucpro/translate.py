@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import product
 
+import numpy as np
+
 from virnucpro.chunking import Chunk
 
 BASES = "TCAG"
@@ -21,6 +23,18 @@ CODON_TABLE: dict[str, str] = {
 COMPLEMENT = str.maketrans("ACGTacgt", "TGCAtgca")
 STOP = "*"
 FRAME_TAGS = ("F1", "F2", "F3", "R1", "R2", "R3")
+
+# Vectorized translation: bases coded 0-3 in TCAG order (the AMINO_ACIDS order), 4 = any other
+# letter; a codon's index is 25a + 5b + c and looks up its amino acid, or 0 (dropped) when it
+# holds a non-ACGT letter.
+_OTHER = 4
+_BASE_CODE = np.full(256, _OTHER, dtype=np.uint8)
+for _i, _b in enumerate(BASES):
+    _BASE_CODE[ord(_b)] = _i
+_COMPLEMENT_CODE = np.array([2, 3, 0, 1, _OTHER], dtype=np.uint8)  # T<->A, C<->G
+_CODON_AA = np.zeros(125, dtype=np.uint8)
+for (_a, _b2, _c), _aa in zip(product(range(4), repeat=3), AMINO_ACIDS, strict=True):
+    _CODON_AA[25 * _a + 5 * _b2 + _c] = ord(_aa)
 
 
 @dataclass(frozen=True)
@@ -45,12 +59,26 @@ def translate_frame(sequence: str, offset: int) -> str:
     )
 
 
+def _strand_proteins(codes: np.ndarray) -> tuple[str, str, str]:
+    if codes.size < 3:
+        return ("", "", "")
+    index = codes[:-2].astype(np.int16) * 25 + codes[1:-1] * 5 + codes[2:]
+    residues = _CODON_AA[index]  # one residue (or 0) per start position
+    out = []
+    for offset in range(3):
+        frame = residues[offset::3]
+        out.append(frame[frame != 0].tobytes().decode("ascii"))
+    return (out[0], out[1], out[2])
+
+
 def six_frames(sequence: str) -> tuple[str, ...]:
-    """Proteins of F1, F2, F3 (offsets 0-2) then R1, R2, R3 on the reverse complement."""
-    reverse = reverse_complement(sequence)
-    return tuple(translate_frame(sequence, k) for k in range(3)) + tuple(
-        translate_frame(reverse, k) for k in range(3)
-    )
+    """Proteins of F1, F2, F3 (offsets 0-2) then R1, R2, R3 on the reverse complement.
+
+    Same result as :func:`translate_frame` on each frame (property-tested), vectorized.
+    """
+    codes = _BASE_CODE[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
+    reverse = _COMPLEMENT_CODE[codes[::-1]]
+    return _strand_proteins(codes) + _strand_proteins(reverse)
 
 
 def frame_slice(sequence: str, frame: int, protein_length: int) -> str:
