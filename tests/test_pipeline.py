@@ -127,3 +127,21 @@ def test_output_files_are_readable_by_others(orf_fasta, tmp_path, tiny_models):
     out = tmp_path / "out"
     predict(_config(orf_fasta, out), models=tiny_models)
     assert (out / "prediction_results.txt").stat().st_mode & 0o044
+
+
+def test_load_reports_recorded_in_run_metrics(orf_fasta, tmp_path):
+    import torch
+
+    from virnucpro.classify import build_random_classifier, save_classifier
+
+    models = load_model_set(preset="tiny", device="cpu")
+    width = models.dnabert.hidden_size + models.esm.hidden_size
+    path = tmp_path / "clf.pth"
+    save_classifier(build_random_classifier(width, seed=1), path)
+    state = torch.load(path, weights_only=True)
+    state["extra.weight"] = torch.zeros(1)
+    torch.save(state, path)
+    result = predict(_config(orf_fasta, tmp_path / "out", classifier=path))
+    reports = {r["source"]: r for r in result.metrics.extra["load_reports"]}
+    assert reports[str(path)]["unexpected"] == ["extra.weight"]
+    assert reports[str(path)]["missing"] == []

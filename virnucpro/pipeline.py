@@ -360,6 +360,15 @@ def _publish(
                 "shard_frames": config.shard_frames,
                 "resumed": config.resume,
                 "rank_stage_seconds": [{s.name: s.seconds for s in r} for r in per_rank],
+                "load_reports": [
+                    {
+                        "source": r.source,
+                        "missing": list(r.missing_keys),
+                        "unexpected": list(r.unexpected_keys),
+                        "ignored": len(r.ignored_keys),
+                    }
+                    for r in models.reports
+                ],
             },
         )
         metrics.write(staging.staged.outdir)

@@ -175,4 +175,10 @@ def _summary(result: object) -> None:
     )
     if not m.models_meaningful:
         print(f"note: {m.model_note}")
+    for report in m.extra.get("load_reports", []):
+        if report["unexpected"]:
+            shown = ", ".join(report["unexpected"][:3])
+            print(
+                f"note: {report['source']}: {len(report['unexpected'])} unexpected keys ({shown})"
+            )
     print(f"wrote {paths.predictions} and {paths.highest}")
