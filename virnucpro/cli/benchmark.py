@@ -1,9 +1,405 @@
-"""``virnucpro benchmark``: placeholder registration until the benchmark command lands."""
+"""``virnucpro benchmark``: run the benchmark suites, judge them, write the reports.
+
+A thin layer over :func:`virnucpro.bench.runner.run_benchmark`: it turns the options into a
+:class:`~virnucpro.bench.options.BenchOptions`, shows a progress bar while the suites run and a
+summary table at the end. Torch is imported only when the command runs, so ``--help`` is
+instant. Exit codes: 0 pass (also "no baseline yet"), 1 regression, 2 could not judge.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from virnucpro.bench.options import (
+    CPU_ONLY_GPUS,
+    DATA_SIZES,
+    DEFAULT_BASELINE_DIR,
+    DEFAULT_OUTPUT_DIR,
+    PRECISIONS,
+    TIERS,
+    BenchOptions,
+    for_tier,
+    resolve_suites,
+)
+from virnucpro.cli.predict import positive_int
+from virnucpro.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from virnucpro.bench.runner import BenchOutcome
+    from virnucpro.bench.schema import ResultsDocument
+
+QUICK_TIER = "quick"
+DESCRIPTION = """\
+Run the benchmark suites (from a source checkout), write markdown and JSON
+reports, and judge the run against the stored baseline for this hardware and
+workload (or against --compare-to)."""
+SUITE_CHOICES = "scaling|throughput|memory|equivalence|end_to_end|all"
+EXAMPLES = """\
+examples:
+  virnucpro benchmark --quick
+      CI validation: every suite on tiny data and models, judged against this
+      machine's baseline (2 to 3 minutes on a 2-core CPU)
+  virnucpro benchmark --suite scaling --gpus 0,1,2,3
+      scaling over 1, 2 and 4 GPUs (without GPUs: 1 vs 2 CPU ranks)
+  virnucpro benchmark --vanilla-baseline --data-size large
+      every suite on large data, also timing the vanilla (published) engine
+      end to end for the fast-vs-vanilla speedup
+
+exit codes: 0 pass (or no baseline for this hardware yet), 1 regression,
+2 could not judge (bad options, a failed suite, an invalid run, --require-baseline
+without a baseline). Reports: <output-dir>/benchmark_YYYYMMDD_HHMMSS.{md,json}.
+"""
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text!r}")
+    return value
+
+
+def _add_workload_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--suite",
+        action="append",
+        metavar=SUITE_CHOICES,
+        help="suite(s) to run: repeat the option or give a comma list (default: all)",
+    )
+    p.add_argument("--data-size", choices=DATA_SIZES, help="generated data size")
+    p.add_argument("--input", type=Path, metavar="FASTA", help="benchmark this FASTA instead")
+    p.add_argument(
+        "--gpus",
+        metavar="IDS",
+        help="GPUs to use, e.g. 0,1,2,3 (default: every visible one; 'none': CPU only)",
+    )
+    p.add_argument("--models", metavar="PRESET", help="model preset (default: the tier's, tiny)")
+    p.add_argument("--engine", help="engine under test: fast (default) or vanilla")
+    p.add_argument("--precision", choices=PRECISIONS, help="fast engine precision (auto)")
+    p.add_argument("--expected-length", type=positive_int, metavar="N", help="chunk length (500)")
+    p.add_argument("--rounds", type=positive_int, metavar="N", help="measured rounds per suite")
+    p.add_argument("--warmup", type=non_negative_int, metavar="N", help="warm-up rounds")
+    p.add_argument(
+        "--threads", type=positive_int, metavar="N", help="torch threads (quick tier: 1)"
+    )
+
+
+def _add_tier_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="the quick tier (same as --tier quick)")
+    p.add_argument("--tier", choices=tuple(TIERS), help="a named set of defaults")
+    p.add_argument(
+        "--vanilla-baseline",
+        action="store_true",
+        default=None,
+        help="also time the vanilla engine end to end (slower)",
+    )
+
+
+def _add_judging_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"reports folder (default: the checkout's {DEFAULT_OUTPUT_DIR})",
+    )
+    p.add_argument(
+        "--compare-to",
+        type=Path,
+        metavar="PATH",
+        help="judge against this results/report/baseline file",
+    )
+    p.add_argument(
+        "--baseline-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"baselines folder (default: the checkout's {DEFAULT_BASELINE_DIR})",
+    )
+    p.add_argument(
+        "--update-baseline",
+        action="store_true",
+        default=None,
+        help="store this run as the baseline for this hardware and workload (refused for "
+        "invalid runs); the exit code then says whether it was stored",
+    )
+    p.add_argument(
+        "--require-baseline",
+        action="store_true",
+        default=None,
+        help="exit 2 when no baseline is found",
+    )
+    p.add_argument(
+        "--append-history", action="store_true", default=None, help="append this run to the history"
+    )
+    p.add_argument("--thresholds", type=Path, metavar="FILE", help="regression thresholds (TOML)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    del sub
+    p = sub.add_parser(
+        "benchmark",
+        help="run the benchmark suites and judge them against the baseline",
+        description=DESCRIPTION,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_tier_options(p)
+    _add_workload_options(p)
+    _add_judging_options(p)
+    p.set_defaults(handler=run)
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def _tier(args: argparse.Namespace) -> str | None:
+    if args.quick and args.tier not in (None, QUICK_TIER):
+        raise InputError(f"--quick and --tier {args.tier} disagree: give one of them")
+    return QUICK_TIER if args.quick else args.tier
+
+
+def _gpus(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() in CPU_ONLY_GPUS:
+        return ()
+    from virnucpro.distributed import parse_gpus
+
+    return parse_gpus(text)
+
+
+def options_from_args(args: argparse.Namespace) -> BenchOptions:
+    """The run's options: the tier's defaults, then every option given on the command line."""
+    return for_tier(
+        _tier(args),
+        suites=resolve_suites(args.suite) if args.suite else None,
+        data_size=args.data_size,
+        input=args.input,
+        gpus=_gpus(args.gpus),
+        models=args.models,
+        engine=args.engine,
+        precision=args.precision,
+        expected_length=args.expected_length,
+        rounds=args.rounds,
+        scaling_rounds=args.rounds,
+        warmup=args.warmup,
+        threads=args.threads,
+        vanilla_baseline=args.vanilla_baseline,
+        output_dir=args.output_dir,
+        baseline_dir=args.baseline_dir,
+        compare_to=args.compare_to,
+        update_baseline=args.update_baseline,
+        require_baseline=args.require_baseline,
+        append_history=args.append_history,
+        thresholds=args.thresholds,
+    )
+
+
+# ----------------------------------------------------------------------------- display
+
+KEY_METRICS = (
+    "end_to_end.total_time",
+    "end_to_end.reads_per_s",
+    "cold.model_load",
+    "throughput.dnabert.tokens_per_s",
+    "throughput.esm.tokens_per_s",
+    "memory.host_peak_rss",
+    "memory.cuda_peak_allocated",
+    "equivalence.speedup",
+    "equivalence.end_to_end_speedup",
+)
+SCALING_PREFIX = "scaling.efficiency."
+LOG_WIDTH = 120  # columns of the summary when the output is not a terminal (CI logs)
+FLAGGED = ("fail", "warn")
+OUTCOME_STYLES = {
+    "pass": "bold green",
+    "warn": "bold yellow",
+    "regression": "bold red",
+    "could_not_judge": "bold red",
+    "no_baseline": "bold cyan",
+}
+
+
+class RichProgress:
+    """A progress bar advanced once per finished suite test. It appears with the runner's first
+    phase, after the options were checked (an option error stays one line), and draws on its
+    own copy of stderr, so pytest's output capture does not swallow it."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._task = self.progress.add_task("preparing", total=None)
+        self._started = False
+
+    def __enter__(self) -> RichProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._started:
+            self.progress.stop()
+
+    def phase(self, text: str) -> None:
+        if not self._started:
+            self.progress.start()
+            self._started = True
+        self.progress.update(self._task, description=text)
+
+    def collected(self, total: int) -> None:
+        self.progress.update(self._task, total=total, completed=0)
+
+    def finished(self, nodeid: str, outcome: str) -> None:
+        from virnucpro.bench.suites import short_test_name
+
+        self.progress.advance(self._task)
+        self.progress.update(self._task, description=f"{short_test_name(nodeid)}: {outcome}")
+
+
+def _progress_stream() -> IO[str]:
+    """A private duplicate of stderr (pytest redirects the descriptors while a test runs)."""
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8")
+    except (AttributeError, OSError, ValueError):
+        return sys.stderr
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from virnucpro.bench.runner import run_benchmark
+
+    options = options_from_args(args)
+    command = " ".join(["virnucpro", *args.argv])
+    stream = _progress_stream()
+    try:
+        with RichProgress(Console(file=stream)) as progress:
+            outcome: BenchOutcome = run_benchmark(options, progress=progress, command=command)
+    finally:
+        if stream is not sys.stderr:
+            stream.close()
+    render_summary(outcome, summary_console())
+    return outcome.exit_code
+
+
+def _check_status(outcome: BenchOutcome, name: str) -> str:
+    verdict = outcome.verdict
+    judgement = next((j for j in verdict.judgements if j.name == name), None) if verdict else None
+    return judgement.status if judgement else ""
+
+
+def _metric_rows(outcome: BenchOutcome, results: ResultsDocument) -> list[tuple[str, ...]]:
+    """(metric, median, IQR, n, check) for the key metrics this run recorded."""
+    from tools.bench.render_util import format_quantity
+
+    names = [*KEY_METRICS, *(m.name for m in results.metrics_with_prefix(SCALING_PREFIX))]
+    rows = []
+    for name in dict.fromkeys(names):
+        metric = results.metric(name)
+        if metric is None:
+            continue
+        check = _check_status(outcome, name)
+        if not metric.available:
+            rows.append((name, "unavailable", "", "", check))
+            continue
+        iqr = "" if metric.iqr is None else format_quantity(metric.iqr, metric.unit)
+        median = format_quantity(metric.median, metric.unit)
+        rows.append((name, median, iqr, str(len(metric.samples)), check))
+    return rows
+
+
+def _metrics_table(outcome: BenchOutcome, results: ResultsDocument) -> Table:
+    from rich.table import Table
+
+    run = results.run
+    title = f"virnucpro benchmark: {run.tier} tier, {run.engine} engine, {run.device}"
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric", no_wrap=True)
+    for header in ("median", "IQR", "n"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    for row in _metric_rows(outcome, results):
+        table.add_row(*row)
+    return table
+
+
+def _result_lines(results: ResultsDocument) -> list[str]:
+    """Why key metrics are unavailable, what was skipped, and the run's notes."""
+    lines = [
+        f"{name} unavailable: {metric.reason}"
+        for name in KEY_METRICS
+        if (metric := results.metric(name)) is not None and not metric.available
+    ]
+    lines += [f"skipped {key}: {reason}" for key, reason in results.skipped.items()]
+    return lines + [f"note: {note}" for note in results.notes]
+
+
+def _verdict_lines(outcome: BenchOutcome) -> list[str]:
+    verdict = outcome.verdict
+    if verdict is None:
+        return []
+    lines = [f"against {verdict.baseline}"] if verdict.baseline else []
+    for j in verdict.judgements:
+        if j.status in FLAGGED:
+            lines.append(f"{j.status.upper()} {j.name}: {j.reason}")
+    return lines + list(verdict.reasons)
+
+
+def _path_lines(outcome: BenchOutcome) -> list[str]:
+    lines = [f"report: {path}" for path in outcome.report_paths]
+    if outcome.results_path:
+        lines.append(f"results: {outcome.results_path}")
+    if outcome.baseline_written:
+        lines.append(f"baseline stored: {outcome.baseline_written}")
+    if outcome.history_written:
+        lines.append(f"history appended: {outcome.history_written}")
+    return lines
+
+
+def render_summary(outcome: BenchOutcome, console: Console) -> None:
+    """The key metrics (median, IQR, check), the verdict and why, and the files written."""
+    results = outcome.results
+    if results is not None:
+        console.print(_metrics_table(outcome, results))
+        for line in _result_lines(results):
+            console.print(f"  {line}", style="dim", highlight=False, markup=False)
+    style = OUTCOME_STYLES.get(outcome.outcome, "bold")
+    word = outcome.outcome.replace("_", " ").upper()
+    console.print(
+        f"verdict: {word} (exit {outcome.exit_code}, {outcome.seconds:.0f} s)",
+        style=style,
+        highlight=False,
+        markup=False,
+    )
+    for line in [*_verdict_lines(outcome), *outcome.messages, *_path_lines(outcome)]:
+        console.print(f"  {line}", highlight=False, markup=False)
+
+
+def summary_console() -> Console:
+    """The console for the summary: the terminal's width, or a wide one for logs."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console.width = LOG_WIDTH
+    return console

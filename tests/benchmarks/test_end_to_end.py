@@ -1,0 +1,92 @@
+"""End-to-end suite: warm-up, then measured rounds of ``predict`` with the models preloaded.
+
+Cold costs are kept apart from the steady state: ``cold.model_load`` (building or loading the
+models once) and ``cold.first_batch`` (the first warm-up round: allocator, kernels, caches).
+Per-stage times come from each round's own run metrics.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING
+
+import psutil
+import pytest
+
+from virnucpro.bench.measure import rate_metrics, stage_metrics, stage_timings, time_metric
+from virnucpro.bench.schema import metric_from_samples, unavailable_metric
+
+if TYPE_CHECKING:
+    from tests.benchmarks.conftest import BenchSession
+
+pytestmark = pytest.mark.benchmark
+
+PREFIX = "end_to_end"
+TOTAL_TIME = f"{PREFIX}.total_time"
+MODEL_LOAD = "cold.model_load"
+FIRST_BATCH = "cold.first_batch"
+OTHERS_CPU = "host.others_cpu_share"
+BUSY_SHARE = 0.25  # other processes above this share of the machine's CPU: note a busy host
+SHARE_SLACK = 0.05  # /proc/stat ticks and the wall clock do not line up exactly
+
+
+def _cold_metrics(bench: BenchSession) -> None:
+    rounds = bench.rounds()
+    load = bench.model_load_seconds
+    assert load is not None  # the rounds loaded the models
+    bench.collector.add_metric(time_metric(MODEL_LOAD, (load,)))
+    first = rounds.measurement.cold_seconds
+    if first is None:
+        reason = "no warm-up round (warm-up 0): the first round was not timed apart"
+        bench.collector.add_metric(
+            unavailable_metric(FIRST_BATCH, unit="s", better="lower", reason=reason)
+        )
+    else:
+        bench.collector.add_metric(time_metric(FIRST_BATCH, (first,)))
+
+
+def test_rounds(bench: BenchSession) -> None:
+    """Total time and reads/frames/bases per second over the measured rounds."""
+    rounds = bench.rounds()
+    seconds = rounds.measurement.samples
+    first = rounds.runs[0]
+    assert len(seconds) == bench.options.rounds
+    assert first.reads == bench.workload_fingerprint.reads
+    assert first.kept_frames == bench.workload_fingerprint.kept_frames
+    counts = {"reads": first.reads, "frames": first.kept_frames, "bases": first.bases}
+    bench.collector.add_metric(time_metric(TOTAL_TIME, seconds))
+    bench.collector.add_metrics(rate_metrics(PREFIX, seconds, counts))
+    _cold_metrics(bench)
+
+
+def test_stages(bench: BenchSession) -> None:
+    """Per-stage wall time of every round, from the pipeline's run metrics."""
+    timings = stage_timings(bench.rounds().runs)
+    names = {t.stage for t in timings}
+    if bench.workload_fingerprint.kept_frames:
+        assert {"dnabert", "esm", "classify"} <= names
+    assert all(len(t.seconds) == bench.options.rounds for t in timings)
+    bench.collector.add_stages(timings)
+    bench.collector.add_metrics(stage_metrics(timings))
+
+
+def test_host_contention(bench: BenchSession) -> None:
+    """The share of the machine's CPU that other processes used during each round: evidence
+    for reading a slow run on a shared machine (recorded, not judged)."""
+    rounds = bench.rounds()
+    cpus = psutil.cpu_count() or 1
+    shares = [
+        max(0.0, r.machine_cpu_seconds - r.own_cpu_seconds) / (wall * cpus)
+        for r, wall in zip(rounds.records, rounds.measurement.samples, strict=True)
+    ]
+    labels = {"cpus": str(cpus)}
+    bench.collector.add_metric(
+        metric_from_samples(OTHERS_CPU, shares, unit="ratio", better="none", labels=labels)
+    )
+    share = statistics.median(shares)
+    if share > BUSY_SHARE:
+        bench.collector.note(
+            f"host busy: other processes used {share:.0%} of the machine's {cpus} CPUs during "
+            "the rounds (median); times read slower than on a quiet machine"
+        )
+    assert all(0.0 <= s <= 1.0 + SHARE_SLACK for s in shares)

@@ -1,0 +1,161 @@
+"""``virnucpro benchmark`` on the command line: help, one-line errors, wiring, one real run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import virnucpro
+from tools.bench.noise_study import synthetic_document
+from tools.bench.verdict import Verdict
+from virnucpro.bench import runner
+from virnucpro.bench.options import BenchOptions
+from virnucpro.bench.schema import metric_from_samples, read_document
+from virnucpro.bench.suites import SuiteRun
+from virnucpro.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = (
+    "virnucpro benchmark --quick",
+    "virnucpro benchmark --suite scaling --gpus 0,1,2,3",
+    "virnucpro benchmark --vanilla-baseline --data-size large",
+)
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(["benchmark", *argv])
+    except SystemExit as exc:  # argparse: --help and usage errors
+        return int(exc.code or 0)
+
+
+def _one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "error" in lines[0] and "Traceback" not in err
+    return lines[0]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+
+
+def test_help_shows_the_three_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _exit_code(["--help"]) == 0
+    out = capsys.readouterr().out
+    for example in EXAMPLES:
+        assert example in out
+    for option in ("--suite", "--data-size", "--gpus", "--output-dir", "--compare-to"):
+        assert option in out
+
+
+def test_parsing_the_command_does_not_import_torch() -> None:
+    code = (
+        "import sys; from virnucpro.cli import build_parser; "
+        "build_parser().parse_args(['benchmark', '--quick']); print('torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True
+    )
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--data-size", "huge"],
+        ["--rounds", "0"],
+        ["--tier", "slow"],
+        ["--suite", "nope"],
+        ["--suite", "memory,nope"],
+        ["--quick", "--tier", "full"],
+        ["--gpus", "a,b"],
+        ["--input", "/nonexistent/reads.fa"],
+    ],
+)
+def test_bad_values_exit_2_with_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_code(argv) == 2
+    _one_line_error(capsys.readouterr().err)
+
+
+def test_outside_a_checkout_exits_2_saying_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(virnucpro, "__file__", str(tmp_path / "site" / "virnucpro" / "x.py"))
+    monkeypatch.chdir(tmp_path)
+    assert _exit_code(["--quick"]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "source checkout" in line and "tests/benchmarks" in line
+
+
+def _outcome(exit_code: int, outcome: str) -> runner.BenchOutcome:
+    metric = metric_from_samples("end_to_end.total_time", [1.0, 1.2, 1.1], unit="s", better="lower")
+    results = synthetic_document([metric])
+    verdict = Verdict(outcome=outcome, exit_code=exit_code, reasons=("why it is so",))  # type: ignore[arg-type]
+    return runner.BenchOutcome(
+        exit_code=exit_code,
+        outcome=outcome,
+        results_path=Path("results.json"),
+        results=results,
+        report_paths=(Path("benchmark_x.md"), Path("benchmark_x.json")),
+        verdict=verdict,
+        suite_run=SuiteRun(0),
+        seconds=12.0,
+    )
+
+
+def test_options_reach_the_runner_and_its_exit_code_is_returned(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[BenchOptions] = []
+
+    def fake_run(options: BenchOptions, **kwargs: object) -> runner.BenchOutcome:
+        seen.append(options)
+        return _outcome(1, "regression")
+
+    monkeypatch.setattr(runner, "run_benchmark", fake_run)
+    argv = ["--quick", "--suite", "scaling", "--suite", "memory,e2e", "--gpus", "none"]
+    argv += ["--rounds", "3", "--vanilla-baseline", "--update-baseline"]
+    assert _exit_code(argv) == 1
+    options = seen[0]
+    assert options.tier == "quick" and options.data_size == "tiny"
+    assert options.suites == ("end_to_end", "memory", "scaling")
+    assert options.gpus == () and options.rounds == 3 and options.launch_rounds == 3
+    assert options.vanilla_baseline and options.update_baseline and not options.require_baseline
+    out = capsys.readouterr().out
+    assert "end_to_end.total_time" in out and "verdict: REGRESSION" in out
+    assert "why it is so" in out and "benchmark_x.md" in out
+
+
+@pytest.mark.slow
+def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
+    """The real thing, restricted to the end-to-end suite and 2 rounds."""
+    reports = tmp_path / "reports"
+    argv = ["--quick", "--suite", "end_to_end", "--rounds", "2", "--output-dir", str(reports)]
+    argv += ["--baseline-dir", str(tmp_path / "baselines")]
+    done = subprocess.run(
+        [sys.executable, "-m", "virnucpro", "benchmark", *argv],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "verdict: NO BASELINE" in done.stdout
+    report = json.loads(next(reports.glob("benchmark_*.json")).read_text())
+    assert next(reports.glob("benchmark_*.md")).read_text().startswith("# VirNucPro Benchmark")
+    doc = read_document(next(reports.glob("runs/*/results.json")))
+    assert report["results"]["run"]["run_id"] == doc.run.run_id
+    assert doc.run.tier == "quick" and doc.run.suites == ("end_to_end",)
+    total = doc.metric("end_to_end.total_time")
+    assert total is not None and len(total.samples) == 2
+    assert not doc.gpu.available and doc.gpu.reason  # CPU: telemetry unavailable, with why
