@@ -74,7 +74,10 @@ def test_is_an_executable_strict_bash_script() -> None:
 def test_runs_tests_then_the_quick_tier_and_prints_them(tmp_path: Path) -> None:
     code, calls, stderr = run_ci(tmp_path, tests_exit=0, bench_exit=0)
     assert code == 0
-    assert [call.split()[-2:] for call in calls] == [["-s", "tests"], ["-s", "bench_quick"]]
+    assert [call.split()[1:] for call in calls] == [
+        ["-s", "tests"],
+        ["-s", "bench_quick", "--", "--no-fail-on-regression"],
+    ]
     assert "nox --non-interactive -s tests" in stderr
     assert "nox --non-interactive -s bench_quick" in stderr
 

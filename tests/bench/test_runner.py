@@ -102,6 +102,14 @@ def test_regression_exits_1(options: BenchOptions) -> None:
     assert outcome.verdict is not None and outcome.verdict.failures[0].name == TOTAL
 
 
+def test_advisory_gate_reports_a_regression_but_exits_0(options: BenchOptions) -> None:
+    _store_baseline(options)
+    outcome = _run(options, FakeSuites(_doc(130.0, seed=3)), fail_on_regression=False)
+    assert (outcome.exit_code, outcome.outcome) == (0, "regression")
+    md = outcome.report_paths[0].read_text()
+    assert "regression" in md.lower()
+
+
 def test_required_baseline_absent_exits_2(options: BenchOptions) -> None:
     outcome = _run(options, FakeSuites(_doc(100.0, seed=2)), require_baseline=True)
     assert (outcome.exit_code, outcome.outcome) == (2, "no_baseline")

@@ -56,6 +56,7 @@ class BenchOptions:
     update_baseline: bool = False
     require_baseline: bool = False
     append_history: bool = False
+    fail_on_regression: bool = True  # False: a regression is reported, exit 0 (advisory gate)
     thresholds: Path | None = None
     threads: int | None = None  # torch threads of the suites' processes; None: torch's default
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL_S

@@ -234,6 +234,8 @@ def _exit_code(
         return 0 if baseline is not None else EXIT_BAD_INPUT
     if refusals:
         return EXIT_BAD_INPUT
+    if verdict.outcome == "regression" and not options.fail_on_regression:
+        return 0
     return verdict.exit_code
 
 

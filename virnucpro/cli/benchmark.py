@@ -140,6 +140,14 @@ def _add_judging_options(p: argparse.ArgumentParser) -> None:
         "--append-history", action="store_true", default=None, help="append this run to the history"
     )
     p.add_argument("--thresholds", type=Path, metavar="FILE", help="regression thresholds (TOML)")
+    p.add_argument(
+        "--no-fail-on-regression",
+        dest="fail_on_regression",
+        action="store_false",
+        default=None,
+        help="report a regression but exit 0 (advisory gate for noisy shared machines); "
+        "runs that cannot be judged still exit 2",
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -199,6 +207,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         require_baseline=args.require_baseline,
         append_history=args.append_history,
         thresholds=args.thresholds,
+        fail_on_regression=args.fail_on_regression,
     )
 
 
