@@ -55,13 +55,12 @@ def test_run_metrics_record(orf_fasta, tmp_path, tiny_models):
     assert metrics == result.metrics
     assert metrics.reads == 6
     assert metrics.kept_frames == len(frames)
-    assert metrics.engine == "vanilla" and metrics.precision == "fp32"
+    assert metrics.engine == "fast" and metrics.precision == "fp32"  # fast is the default
     assert not metrics.models_meaningful
     assert "not biologically meaningful" in metrics.model_note
     names = [s.name for s in metrics.stages]
-    assert {"read", "chunk", "translate", "dnabert", "esm", "merge", "classify", "aggregate"} <= set(
-        names
-    )
+    expected = {"read", "chunk", "translate", "dnabert", "esm", "merge", "classify", "aggregate"}
+    assert expected <= set(names)
     assert metrics.esm_tokens == sum(len(f.protein) + 2 for f in frames)
     assert metrics.dnabert_tokens > 0
     assert json.loads((out / "run_metrics.json").read_text())["schema_version"] == 1
@@ -110,7 +109,8 @@ def test_no_kept_frame_warns_and_writes_headers(tmp_path, tiny_models):
     with pytest.warns(NoKeptFramesWarning):
         result = predict(_config(inp, out), models=tiny_models)
     assert result.metrics.kept_frames == 0
-    assert (out / "prediction_results.txt").read_text() == "Sequence_ID\tPrediction\tscore1\tscore2\n"
+    header = "Sequence_ID\tPrediction\tscore1\tscore2\n"
+    assert (out / "prediction_results.txt").read_text() == header
     assert (out / "prediction_results_highestscore.csv").read_text() == "Modified_ID\tIs_Virus\n"
 
 
@@ -145,3 +145,22 @@ def test_load_reports_recorded_in_run_metrics(orf_fasta, tmp_path):
     reports = {r["source"]: r for r in result.metrics.extra["load_reports"]}
     assert reports[str(path)]["unexpected"] == ["extra.weight"]
     assert reports[str(path)]["missing"] == []
+
+
+def test_check_equivalence_recorded_in_run_metrics(orf_fasta, tmp_path, tiny_models):
+    result = predict(
+        _config(orf_fasta, tmp_path / "out", check_equivalence=True), models=tiny_models
+    )
+    equivalence = result.metrics.extra["equivalence"]
+    assert equivalence["passed"] is True
+    assert equivalence["speedup"] > 0
+    on_disk = json.loads((tmp_path / "out" / "run_metrics.json").read_text())
+    assert on_disk["extra"]["equivalence"]["passed"] is True
+
+
+def test_engine_is_reused_across_runs(orf_fasta, tmp_path, tiny_models):
+    from virnucpro.pipeline import _engine
+
+    config = _config(orf_fasta, tmp_path / "a")
+    assert _engine(config) is _engine(_config(orf_fasta, tmp_path / "b"))
+    assert _engine(config) is not _engine(_config(orf_fasta, tmp_path / "c", engine="vanilla"))

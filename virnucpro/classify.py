@@ -8,6 +8,7 @@ attribute names match the published module so its state dict loads unchanged.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,9 +16,11 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
+from virnucpro.aggregate import FramePrediction
 from virnucpro.errors import ModelLoadError
 from virnucpro.hashing import file_sha256
 from virnucpro.models.common import LoadReport, ModelIdentity
+from virnucpro.translate import KeptFrame
 
 HIDDEN_DIM = 512
 NUM_CLASSES = 2
@@ -86,6 +89,18 @@ def classify(
 def predicted_labels(probabilities: torch.Tensor) -> list[str]:
     """``virus`` when index 1 is the argmax (torch.max picks the first index on ties)."""
     return [LABELS[int(i)] for i in torch.argmax(probabilities, dim=1)]
+
+
+def frame_predictions(
+    frames: Sequence[KeptFrame], probabilities: torch.Tensor
+) -> list[FramePrediction]:
+    """Per-frame label and scores, as the pipeline writes them (stage 8 output)."""
+    scores = probabilities.tolist()
+    labels = predicted_labels(probabilities)
+    return [
+        FramePrediction(f.id, label, s[0], s[1])
+        for f, label, s in zip(frames, labels, scores, strict=True)
+    ]
 
 
 # --- checkpoint loading -------------------------------------------------------------------

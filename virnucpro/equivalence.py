@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from virnucpro.aggregate import ChunkCall, FramePrediction, aggregate_chunks
+from virnucpro.aggregate import ChunkCall, aggregate_chunks
 from virnucpro.chunking import chunk_records
-from virnucpro.classify import predicted_labels
+from virnucpro.classify import frame_predictions
 from virnucpro.errors import RunFailure
 from virnucpro.fasta import read_fasta
 from virnucpro.merge import merge_features
@@ -201,18 +201,6 @@ def compare_engines(reference: PredictionSet, candidate: PredictionSet) -> Equiv
         reference_seconds=reference.seconds,
         candidate_seconds=candidate.seconds,
     )
-
-
-def frame_predictions(
-    frames: Sequence[KeptFrame], probabilities: torch.Tensor
-) -> list[FramePrediction]:
-    """Per-frame label and scores, as the pipeline writes them (stage 8 output)."""
-    scores = probabilities.tolist()
-    labels = predicted_labels(probabilities)
-    return [
-        FramePrediction(f.id, label, s[0], s[1])
-        for f, label, s in zip(frames, labels, scores, strict=True)
-    ]
 
 
 class _StageClock:

@@ -7,6 +7,7 @@ merges them in input order and publishes the result files, ``run_metrics.json`` 
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from virnucpro import __version__
 from virnucpro.device import resolve_device
 from virnucpro.distributed import DistContext
 from virnucpro.engines import Engine, get_engine
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, RunFailure
 from virnucpro.fasta import input_stem, iter_fasta
 from virnucpro.hashing import file_sha256
 from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
@@ -28,6 +29,7 @@ from virnucpro.shards import SHARD_FRAMES, Shard, StreamCounts, assign_shards, i
 from virnucpro.workdir import WorkDir
 
 PUBLISHED_LENGTHS = (300, 500)
+ENGINE_CACHE_SIZE = 4
 NO_FRAMES_WARNING = "no frame was kept (every frame has a stop codon): outputs hold headers only"
 
 
@@ -42,7 +44,7 @@ class PredictConfig:
     input: Path
     outdir: Path
     expected_length: int = 500
-    engine: str = "vanilla"
+    engine: str = "fast"
     models: str = "tiny"
     dnabert: Path | None = None
     esm: Path | None = None
@@ -54,6 +56,7 @@ class PredictConfig:
     force: bool = False
     resume: bool = False
     shard_frames: int = SHARD_FRAMES
+    check_equivalence: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,12 +92,18 @@ def _check_length(expected_length: int) -> None:
         raise InputError(f"--expected-length must be a positive integer (got {expected_length!r})")
 
 
-def _engine(config: PredictConfig) -> Engine:
-    if config.engine == "vanilla":
-        if config.precision not in ("auto", "fp32"):
-            raise InputError("the vanilla engine runs in fp32 only (as the published tool)")
+@functools.lru_cache(maxsize=ENGINE_CACHE_SIZE)
+def _cached_engine(name: str, precision: str) -> Engine:
+    """Engines are reused across runs so a cast model copy is made once, not every call."""
+    if name == "vanilla":
         return get_engine("vanilla")
-    return get_engine(config.engine, precision=config.precision)
+    return get_engine(name, precision=precision)
+
+
+def _engine(config: PredictConfig) -> Engine:
+    if config.engine == "vanilla" and config.precision not in ("auto", "fp32"):
+        raise InputError("the vanilla engine runs in fp32 only (as the published tool)")
+    return _cached_engine(config.engine, config.precision)
 
 
 def _manifest(
@@ -199,63 +208,96 @@ def predict(config: PredictConfig, *, models: ModelSet | None = None) -> Predict
         dist.close()
 
 
-def _predict(
+@dataclass
+class _Run:
+    """What one rank's run carries from stage to stage."""
+
+    config: PredictConfig
+    engine: Engine
+    models: ModelSet
+    dist: DistContext
+    work: WorkDir
+    sha: str
+    started: float
+    times: _RankTimes
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _start(
     config: PredictConfig, models: ModelSet | None, dist: DistContext, device: object
-) -> PredictResult:
+) -> _Run:
     engine = _engine(config)
     work = WorkDir.inside(config.outdir)
     if dist.is_main and not (config.resume and work.exists()):
         check_outdir(config.outdir, force=config.force)
     started = time.perf_counter()
     times = _RankTimes()
-    run_warnings: list[str] = []
+    if models is None:
+        models = _load_models(config, device, times)
+    engine.prepare(models)
+    run = _Run(config, engine, models, dist, work, file_sha256(config.input), started, times)
     if config.expected_length not in PUBLISHED_LENGTHS:
-        run_warnings.append(
+        run.warnings.append(
             f"expected length {config.expected_length}: "
             "the published models are trained for 300 or 500"
         )
-    if models is None:
-        models = _load_models(config, device, times)
-    sha = file_sha256(config.input)
     if dist.is_main:
         prepare_outdir(config.outdir, force=True)
-        work.start(_manifest(config, engine, models, sha), resume=config.resume)
+        work.start(_manifest(config, engine, models, run.sha), resume=config.resume)
     dist.barrier()
+    return run
+
+
+def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
+    config, dist = run.config, run.dist
     mine = _plan(config, dist)
-    writers = (
-        IntermediateWriters.open(work, config)
-        if dist.is_main and config.keep_intermediate
-        else None
-    )
-    counts, n_shards = _run_shards(config, engine, models, work, mine, writers, times)
-    (work.rank_metrics(dist.rank)).write_text(_rank_json(times), encoding="utf-8")
-    if not dist.all_ok(True):
-        return PredictResult(
-            OutputPaths(config.outdir, input_stem(config.input), config.expected_length),
-            None,
-            dist.rank,
+    keep = dist.is_main and config.keep_intermediate
+    writers = IntermediateWriters.open(run.work, config) if keep else None
+    ok = False
+    try:
+        counts, n_shards = _run_shards(
+            config, run.engine, run.models, run.work, mine, writers, run.times
         )
+        run.work.rank_metrics(dist.rank).write_text(_rank_json(run.times), encoding="utf-8")
+        ok = True
+    finally:
+        everyone_ok = dist.all_ok(ok)  # every rank learns of a failure instead of waiting
+    if not everyone_ok:
+        raise RunFailure("another rank failed (see its error); nothing was published")
+    return counts, n_shards
+
+
+def _predict(
+    config: PredictConfig, models: ModelSet | None, dist: DistContext, device: object
+) -> PredictResult:
+    run = _start(config, models, dist, device)
+    counts, n_shards = _embed_my_shards(run)
     paths = OutputPaths(config.outdir, input_stem(config.input), config.expected_length)
     if not dist.is_main:
         return PredictResult(paths, None, dist.rank)
     if counts.frames == 0:
         warnings.warn(NO_FRAMES_WARNING, NoKeptFramesWarning, stacklevel=3)
-        run_warnings.append(NO_FRAMES_WARNING)
-    metrics = _publish(
-        config,
-        engine,
+        run.warnings.append(NO_FRAMES_WARNING)
+    if config.check_equivalence:
+        run.extra["equivalence"] = _check_equivalence(config, run.models)
+    return PredictResult(paths, _publish(run, paths, counts, n_shards), dist.rank)
+
+
+def _check_equivalence(config: PredictConfig, models: ModelSet) -> dict[str, object]:
+    """Fast against vanilla on the same input (a second, vanilla pass over it)."""
+    from virnucpro.equivalence import equivalence_check
+
+    report = equivalence_check(
+        config.input,
         models,
-        dist,
-        work,
-        paths,
-        counts,
-        n_shards,
-        times,
-        sha,
-        started,
-        run_warnings,
+        device=models.device,
+        reference="vanilla",
+        candidate=config.engine,
+        expected_length=config.expected_length,
+        candidate_options={"precision": config.precision},
     )
-    return PredictResult(paths, metrics, dist.rank)
+    return report.as_dict()
 
 
 def _rank_json(times: _RankTimes) -> str:
@@ -311,70 +353,71 @@ def _combine_stages(
     return tuple(combined)
 
 
-def _publish(
-    config: PredictConfig,
-    engine: Engine,
-    models: ModelSet,
-    dist: DistContext,
-    work: WorkDir,
-    paths: OutputPaths,
-    counts: StreamCounts,
-    n_shards: int,
-    times: _RankTimes,
-    sha: str,
-    started: float,
-    run_warnings: list[str],
+def _load_reports(models: ModelSet) -> list[dict[str, object]]:
+    return [
+        {
+            "source": r.source,
+            "missing": list(r.missing_keys),
+            "unexpected": list(r.unexpected_keys),
+            "ignored": len(r.ignored_keys),
+        }
+        for r in models.reports
+    ]
+
+
+def _run_metrics(
+    run: _Run, counts: StreamCounts, n_shards: int, stages: tuple[StageMetrics, ...], per_rank: list
 ) -> RunMetrics:
+    config, models = run.config, run.models
+    return RunMetrics(
+        virnucpro_version=__version__,
+        engine=run.engine.name,
+        device=str(models.device),
+        precision=run.engine.precision,
+        expected_length=config.expected_length,
+        input_path=str(config.input),
+        input_sha256=run.sha,
+        reads=counts.reads,
+        bases=counts.bases,
+        chunks=counts.chunks,
+        kept_frames=counts.frames,
+        dnabert_tokens=sum(s.tokens for s in stages if s.name == "dnabert"),
+        esm_tokens=sum(s.tokens for s in stages if s.name == "esm"),
+        total_seconds=time.perf_counter() - run.started,
+        stages=stages,
+        models=tuple(i.as_dict() for i in models.identities),
+        models_meaningful=models.meaningful,
+        model_note=models.note,
+        world_size=run.dist.world_size,
+        warnings=tuple(run.warnings),
+        extra={
+            "shards": n_shards,
+            "shard_frames": config.shard_frames,
+            "resumed": config.resume,
+            "rank_stage_seconds": [{s.name: s.seconds for s in r} for r in per_rank],
+            "load_reports": _load_reports(models),
+            **run.extra,
+        },
+    )
+
+
+def _publish(run: _Run, paths: OutputPaths, counts: StreamCounts, n_shards: int) -> RunMetrics:
+    """Merge the shards into the staging folder, then move everything into OUTDIR."""
     staging = StagedOutputs(paths)
     try:
         merge_start = time.perf_counter()
-        merge_shards(work, n_shards, staging.staged, keep_intermediate=config.keep_intermediate)
+        merge_shards(
+            run.work, n_shards, staging.staged, keep_intermediate=run.config.keep_intermediate
+        )
         merged = StageMetrics(
             "merge_shards", time.perf_counter() - merge_start, n_shards, counts.frames
         )
-        per_rank = _gather_rank_stages(work, dist)
-        stages = _combine_stages(per_rank, merged)
-        metrics = RunMetrics(
-            virnucpro_version=__version__,
-            engine=engine.name,
-            device=str(models.device),
-            precision=engine.precision,
-            expected_length=config.expected_length,
-            input_path=str(config.input),
-            input_sha256=sha,
-            reads=counts.reads,
-            bases=counts.bases,
-            chunks=counts.chunks,
-            kept_frames=counts.frames,
-            dnabert_tokens=sum(s.tokens for s in stages if s.name == "dnabert"),
-            esm_tokens=sum(s.tokens for s in stages if s.name == "esm"),
-            total_seconds=time.perf_counter() - started,
-            stages=stages,
-            models=tuple(i.as_dict() for i in models.identities),
-            models_meaningful=models.meaningful,
-            model_note=models.note,
-            world_size=dist.world_size,
-            warnings=tuple(run_warnings),
-            extra={
-                "shards": n_shards,
-                "shard_frames": config.shard_frames,
-                "resumed": config.resume,
-                "rank_stage_seconds": [{s.name: s.seconds for s in r} for r in per_rank],
-                "load_reports": [
-                    {
-                        "source": r.source,
-                        "missing": list(r.missing_keys),
-                        "unexpected": list(r.unexpected_keys),
-                        "ignored": len(r.ignored_keys),
-                    }
-                    for r in models.reports
-                ],
-            },
-        )
+        per_rank = _gather_rank_stages(run.work, run.dist)
+        metrics = _run_metrics(run, counts, n_shards, _combine_stages(per_rank, merged), per_rank)
         metrics.write(staging.staged.outdir)
         staging.publish(last=(RUN_METRICS_FILE,))
     except BaseException:
         staging.discard()
         raise
-    work.remove()
+    run.work.remove()
     return metrics

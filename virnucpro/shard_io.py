@@ -22,7 +22,7 @@ import torch
 from virnucpro.aggregate import FRAME_TAG_LENGTH, FramePrediction
 from virnucpro.atomic import atomic_writer
 from virnucpro.chunking import Chunk
-from virnucpro.classify import predicted_labels
+from virnucpro.classify import frame_predictions
 from virnucpro.merge import merge_features
 from virnucpro.metrics import StageMetrics, StageRecorder
 from virnucpro.outputs import (
@@ -44,15 +44,6 @@ if TYPE_CHECKING:
     from virnucpro.workdir import WorkDir
 
 COPY_BLOCK = 1 << 20
-
-
-def _predictions(frames: Sequence[KeptFrame], probabilities: torch.Tensor) -> list[FramePrediction]:
-    labels = predicted_labels(probabilities)
-    scores = probabilities.tolist()
-    return [
-        FramePrediction(f.id, label, s[0], s[1])
-        for f, label, s in zip(frames, labels, scores, strict=True)
-    ]
 
 
 def _partial_calls(predictions: Sequence[FramePrediction]) -> list[tuple[str, float, float]]:
@@ -83,7 +74,7 @@ def process_shard(
         probabilities = engine.classify(models, features)
         c["items_out"] = probabilities.shape[0]
     with rec.stage("aggregate", items_in=len(frames)) as c:
-        predictions = _predictions(frames, probabilities)
+        predictions = frame_predictions(frames, probabilities)
         calls = _partial_calls(predictions)
         c["items_out"] = len(calls)
     with rec.stage("write", items_in=len(frames)) as c:

@@ -34,6 +34,10 @@ class VanillaEngine:
     def precision(self) -> str:
         return "fp32"
 
+    def prepare(self, models: ModelSet) -> ModelSet:
+        """Nothing to prepare: the published tool runs the models as loaded, in float32."""
+        return models
+
     def embed_dna(self, models: ModelSet, sequences: Sequence[str]) -> Embedding:
         bundle = models.dnabert
         if not sequences:

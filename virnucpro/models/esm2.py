@@ -167,7 +167,11 @@ class TransformerLayer(nn.Module):
         attn_impl: AttnImpl,
     ) -> torch.Tensor:
         x = x + self.self_attn(self.self_attn_layer_norm(x), rotary, key_padding, attn_impl)
-        return x + self.fc2(_gelu(self.fc1(self.final_layer_norm(x))))  # [B, T, D]
+        hidden = self.fc1(self.final_layer_norm(x))
+        # eager: fair-esm's own erf formula, bit for bit; sdpa (fast engine): torch's fused GELU,
+        # the same function within ~2e-6 and 10-25% faster on CPU
+        act = F.gelu(hidden) if attn_impl == "sdpa" else _gelu(hidden)
+        return x + self.fc2(act)  # [B, T, D]
 
 
 class ESM2(nn.Module):
