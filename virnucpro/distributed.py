@@ -82,7 +82,9 @@ class DistContext:
         return int(flag.item()) == 0
 
     def close(self) -> None:
+        """Leave together: rank 0 hosts the rendezvous store, so no rank may outlive it mid-call."""
         if self.active and torch.distributed.is_initialized():
+            torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
 

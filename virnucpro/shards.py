@@ -19,6 +19,7 @@ from virnucpro.translate import KeptFrame, kept_frames_of_chunk
 
 SHARD_FRAMES = 10_000  # sequences_per_file of the published tool
 PREFETCH_SHARDS = 2
+PRODUCER_JOIN_S = 5.0
 ESM_SPECIAL_TOKENS = 2
 
 
@@ -152,3 +153,4 @@ def prefetch(items: Iterator[Shard], depth: int = PREFETCH_SHARDS) -> Iterator[S
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+        thread.join(timeout=PRODUCER_JOIN_S)  # no reader thread outlives its consumer

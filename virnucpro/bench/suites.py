@@ -118,7 +118,7 @@ class SuiteProgressPlugin:
         known = self._tests.get(nodeid)
         if report.failed:  # type: ignore[attr-defined]
             if known is None or known.outcome != "failed":
-                details = report.longreprtext  # type: ignore[attr-defined]
+                details = _with_captured_output(report)
                 self._tests[nodeid] = SuiteTest(nodeid, "failed", _last_line(report), details)
         elif report.skipped:  # type: ignore[attr-defined]
             self._tests.setdefault(nodeid, SuiteTest(nodeid, "skipped", _skip_reason(report)))
@@ -142,6 +142,15 @@ def short_test_name(nodeid: str) -> str:
     """``tests/benchmarks/test_scaling.py::test_cpu_ranks`` -> ``scaling::cpu_ranks``."""
     path, _, name = nodeid.partition("::")
     return f"{Path(path).stem.removeprefix('test_')}::{name.removeprefix('test_')}"
+
+
+def _with_captured_output(report: object) -> str:
+    """The failure text plus what the test (and the processes it started) printed."""
+    parts = [str(getattr(report, "longreprtext", ""))]
+    for title, content in getattr(report, "sections", ()):
+        if content.strip():
+            parts.append(f"---- {title} ----\n{content.rstrip()}")
+    return "\n".join(parts)
 
 
 def _last_line(report: object) -> str:
