@@ -21,7 +21,7 @@ from virnucpro.engines import Engine, get_engine
 from virnucpro.errors import InputError, RunFailure
 from virnucpro.fasta import input_stem, iter_fasta
 from virnucpro.hashing import file_sha256
-from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
+from virnucpro.metrics import RUN_METRICS_FILE, STAGES, RunMetrics, StageMetrics
 from virnucpro.models.presets import ModelSet, load_model_set
 from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
 from virnucpro.shard_io import IntermediateWriters, merge_shards, process_shard
@@ -321,20 +321,8 @@ def _combine_stages(
     per_rank: list[list[StageMetrics]], merge: StageMetrics
 ) -> tuple[StageMetrics, ...]:
     """Across ranks: the slowest rank's wall time; counts summed (input stages: rank 0's)."""
-    order = [
-        "load_models",
-        "read",
-        "chunk",
-        "translate",
-        "dnabert",
-        "esm",
-        "merge",
-        "classify",
-        "aggregate",
-        "write",
-    ]
     combined = []
-    for name in order:
+    for name in STAGES:
         found = [s for stages in per_rank for s in stages if s.name == name]
         if not found:
             continue

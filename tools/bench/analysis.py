@@ -13,18 +13,9 @@ from dataclasses import dataclass
 
 from tools.bench import stats
 from virnucpro.bench.schema import GpuSample, ResultsDocument
+from virnucpro.metrics import STAGES
 
-STAGE_ORDER = (
-    "read",
-    "chunk",
-    "translate",
-    "dnabert",
-    "esm",
-    "merge",
-    "classify",
-    "aggregate",
-    "write",
-)
+STAGE_ORDER = tuple(stage for stage in STAGES if stage != "load_models")
 TOTAL_TIME = "end_to_end.total_time"
 GPU_UTIL_METRIC = "gpu.utilization"
 NOT_RECORDED = "not recorded in this run"

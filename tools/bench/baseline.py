@@ -29,7 +29,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tools.bench.verdict import REPORT_KIND
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.schema import ResultsDocument, SchemaError, document_to_json, parse_document
+from virnucpro.bench.schema import (
+    ResultsDocument,
+    SchemaError,
+    document_to_json,
+    parse_document,
+    read_json_file,
+)
 from virnucpro.errors import InputError, RunFailure
 
 BASELINE_KIND = "virnucpro-benchmark-baseline"
@@ -115,16 +121,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _load_json(path: Path) -> object:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{path}: not valid JSON (line {exc.lineno})") from None
+    return read_json_file(path)
 
 
 def _envelope_record(data: dict[str, object], path: Path) -> BaselineRecord:

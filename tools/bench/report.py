@@ -28,7 +28,7 @@ from tools.bench.report_sections import (
 from tools.bench.requirements import derive_recommendations, evaluate_requirements
 from tools.bench.verdict import REPORT_KIND, REPORT_VERSION, ReportDocument, Verdict
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.schema import ResultsDocument, SchemaError
+from virnucpro.bench.schema import ResultsDocument, SchemaError, read_json_file
 
 REPORT_STEM_FORMAT = "benchmark_%Y%m%d_%H%M%S"
 GITHUB_COMMENT_LIMIT = 65536  # characters; GitHub refuses longer comment bodies (422)
@@ -155,14 +155,4 @@ def parse_report(data: object, *, source: str = "<memory>") -> ReportDocument:
 
 def read_report(path: Path) -> ReportDocument:
     """Read a ``benchmark_*.json`` report written by :func:`write_reports`."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{path}: not valid JSON (line {exc.lineno})") from None
-    return parse_report(data, source=str(path))
+    return parse_report(read_json_file(path), source=str(path))

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from virnucpro.bench.schema import Metric, SchemaError
+from virnucpro.bench.schema import Metric, SchemaError, read_text_file
 
 try:
     import tomllib
@@ -107,12 +107,7 @@ def thresholds_from_mapping(data: dict[str, object], *, source: str) -> Threshol
 
 def load_thresholds(path: Path) -> Thresholds:
     """Read a thresholds TOML file (missing keys keep their defaults)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    text = read_text_file(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -321,19 +321,28 @@ def parse_document(data: object, *, source: str = "<memory>") -> ResultsDocument
         raise SchemaError(f"{source}: invalid results document: {_first_error(exc)}") from None
 
 
-def read_document(path: Path) -> ResultsDocument:
-    """Read and validate a results document; any problem is a one-line :class:`SchemaError`."""
+def read_text_file(path: Path) -> str:
+    """A document's text; a missing or unreadable file is a one-line :class:`SchemaError`."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SchemaError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+
+
+def read_json_file(path: Path) -> object:
+    """A decoded JSON document; any problem is a one-line :class:`SchemaError`."""
+    text = read_text_file(path)
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(f"{path}: not valid JSON (line {exc.lineno})") from None
-    return parse_document(data, source=str(path))
+
+
+def read_document(path: Path) -> ResultsDocument:
+    """Read and validate a results document; any problem is a one-line :class:`SchemaError`."""
+    return parse_document(read_json_file(path), source=str(path))
 
 
 def document_to_json(doc: ResultsDocument) -> str:
