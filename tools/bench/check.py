@@ -39,6 +39,8 @@ from tools.bench.verdict import (
 )
 from virnucpro.bench.schema import Metric, ResultsDocument
 
+TOTAL_TIME_METRIC = "end_to_end.total_time"
+
 KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
 KEY_SEPARATOR = "|"
 DIMENSIONLESS_UNITS = frozenset({"", "ratio", "fraction", "x"})
@@ -56,6 +58,7 @@ class _Pending:
     change: float  # relative change of the median, worse positive
     threshold: float  # relative threshold at the baseline median
     p_value: float
+    floor: float | None = None  # smallest absolute slowdown that matters (time parts of a run)
 
 
 def check_regression(
@@ -105,6 +108,7 @@ def judge_metrics(
     """Judgements for every metric of either run, in candidate order, and notes for the verdict."""
     slots: list[MetricJudgement | _Pending] = []
     undirected: list[str] = []
+    floor = _time_floor(baseline, thresholds)
     for name in _metric_names(candidate, baseline):
         cand, base = candidate.metric(name), baseline.metric(name)
         reference = cand or base
@@ -114,7 +118,7 @@ def judge_metrics(
         elif cand is None or base is None:
             slots.append(_missing(cand, base))
         else:
-            slots.append(_screen(cand, base, thresholds=thresholds))
+            slots.append(_screen(cand, base, thresholds=thresholds, floor=floor))
     judgements = _resolve(slots, thresholds=thresholds)
     notes = _notes(judgements, undirected)
     return judgements, notes
@@ -138,7 +142,17 @@ def _missing(cand: Metric | None, base: Metric | None) -> MetricJudgement:
     return _judgement(base, "unavailable", "not in the candidate run")
 
 
-def _screen(cand: Metric, base: Metric, *, thresholds: Thresholds) -> MetricJudgement | _Pending:
+def _time_floor(baseline: ResultsDocument, thresholds: Thresholds) -> float | None:
+    """Seconds a part of the run must slow down by to matter: a share of the total time."""
+    total = baseline.metric(TOTAL_TIME_METRIC)
+    if total is None or not total.available or thresholds.min_time_share == 0:
+        return None
+    return thresholds.min_time_share * stats.median(total.samples)
+
+
+def _screen(
+    cand: Metric, base: Metric, *, thresholds: Thresholds, floor: float | None = None
+) -> MetricJudgement | _Pending:
     """Settle a pair that cannot be tested, or prepare it for the significance test."""
     if not base.available or not cand.available:
         side, metric = ("baseline", base) if not base.available else ("candidate", cand)
@@ -164,6 +178,7 @@ def _screen(cand: Metric, base: Metric, *, thresholds: Thresholds) -> MetricJudg
         change=_worse_change(cand, base) or 0.0,
         threshold=relative_threshold(rule, base_median),
         p_value=stats.mann_whitney_p(base.samples, cand.samples),
+        floor=floor if rule.category == "time" and cand.name != TOTAL_TIME_METRIC else None,
     )
 
 
@@ -211,6 +226,9 @@ def _decide(test: _Pending, p_adjusted: float, *, alpha: float) -> MetricJudgeme
     if significant and beyond and (not noisy or _interval_beyond(test)):
         status = test.rule.severity if test.change > 0 else "improved"
         reason = _describe_change(test)
+        if status == "fail" and _immaterial(test):
+            status = "pass"
+            reason += f", immaterial: under {test.floor:.3g} s, the floor share of the total time"
     elif noisy:
         status = "inconclusive"
         reason = f"noise {noise:.1%} (IQR/median) exceeds the {test.threshold:.1%} threshold"
@@ -230,6 +248,10 @@ def _decide(test: _Pending, p_adjusted: float, *, alpha: float) -> MetricJudgeme
         p_adjusted=p_adjusted,
         threshold=test.threshold,
     )
+
+
+def _immaterial(test: _Pending) -> bool:
+    return test.floor is not None and test.candidate_median - test.baseline_median < test.floor
 
 
 def _noise(test: _Pending) -> float | None:

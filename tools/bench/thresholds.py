@@ -37,6 +37,10 @@ DEFAULT_SCALING_EFFICIENCY_DROP = 0.05
 DEFAULT_OTHER_CHANGE = 0.10
 DEFAULT_ALPHA = 0.05
 DEFAULT_MIN_SAMPLES = 5
+# A part of the run (a stage, a cold cost) fails only when its slowdown also amounts to this
+# share of the end-to-end total time: on shared machines, millisecond stages (file writes,
+# merges) shift by 20-30% between unchanged runs, and such shifts do not matter to anyone.
+DEFAULT_MIN_TIME_SHARE = 0.02
 THRESHOLDS_FILE_NAME = "thresholds.toml"
 
 TIME_UNITS = frozenset({"s", "ms", "us", "µs", "ns"})
@@ -67,6 +71,7 @@ class Thresholds(BaseModel):
     warn_other_change: float = Field(default=DEFAULT_OTHER_CHANGE, gt=0.0, le=10.0)
     alpha: float = Field(default=DEFAULT_ALPHA, gt=0.0, le=0.5)
     min_samples: int = Field(default=DEFAULT_MIN_SAMPLES, ge=2)
+    min_time_share: float = Field(default=DEFAULT_MIN_TIME_SHARE, ge=0.0, le=1.0)
 
 
 DEFAULT_THRESHOLDS = Thresholds()

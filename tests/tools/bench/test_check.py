@@ -258,3 +258,42 @@ def test_small_change_under_heavy_noise_is_inconclusive_not_pass() -> None:
     judgement = _only(check_regression(cand, base))
     assert judgement.status == "inconclusive"
     assert judgement.reason.startswith("noise")
+
+
+def _stage_pair(stage_base: float, stage_cand: float) -> tuple[ResultsDocument, ResultsDocument]:
+    stage = "stage.write.time"
+    base = _doc(
+        _metric(100.0, seed=BASE_SEED),
+        _metric(stage_base, name=stage, seed=BASE_SEED + 10),
+        run_id="base",
+    )
+    cand = _doc(
+        _metric(100.0, seed=CAND_SEED),
+        _metric(stage_cand, name=stage, seed=CAND_SEED + 10),
+        run_id="cand",
+    )
+    return base, cand
+
+
+def test_a_small_stage_slowing_down_is_immaterial() -> None:
+    base, cand = _stage_pair(1.0, 1.3)  # +30% of a stage worth 1% of the total: +0.3%
+    judgement = _only(check_regression(cand, base), "stage.write.time")
+    assert judgement.status == "pass"
+    assert "immaterial" in judgement.reason
+
+
+def test_a_large_stage_slowing_down_fails() -> None:
+    base, cand = _stage_pair(50.0, 65.0)  # +30% of half the total: +15% of the run
+    verdict = check_regression(cand, base)
+    assert _only(verdict, "stage.write.time").status == "fail"
+    assert verdict.exit_code == 1
+
+
+def test_the_floor_can_be_switched_off() -> None:
+    from tools.bench.thresholds import with_overrides
+
+    base, cand = _stage_pair(1.0, 1.3)
+    strict = with_overrides(DEFAULT_THRESHOLDS, min_time_share=0.0)
+    assert (
+        _only(check_regression(cand, base, thresholds=strict), "stage.write.time").status == "fail"
+    )
