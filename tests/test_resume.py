@@ -44,7 +44,7 @@ def _argv(inp, out, *extra):
 @pytest.fixture(scope="module")
 def uninterrupted(reads_fasta, tmp_path_factory):
     out = tmp_path_factory.mktemp("full") / "out"
-    assert main(_argv(reads_fasta, out)) == 0
+    assert main(_argv(reads_fasta, out, "--threads", "1")) == 0
     return out
 
 
@@ -68,7 +68,7 @@ def _stop_after_some_shards(argv, work, sig):
 def test_stop_then_resume_gives_identical_output(sig, reads_fasta, uninterrupted, tmp_path, capsys):
     out = tmp_path / "out"
     work = out / WORK_DIR_NAME
-    code, err = _stop_after_some_shards(_argv(reads_fasta, out), work, sig)
+    code, err = _stop_after_some_shards(_argv(reads_fasta, out, "--threads", "1"), work, sig)
     assert code == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert not any((out / name).exists() for name in (*RESULT_FILES, "run_metrics.json"))
@@ -82,6 +82,8 @@ def test_stop_then_resume_gives_identical_output(sig, reads_fasta, uninterrupted
     # without --resume or --force the folder is refused, with a hint
     assert main(_argv(reads_fasta, out)) == 2
     assert "--resume" in capsys.readouterr().err
+    # no --threads: the resumed run adopts the interrupted run's thread count, so the remaining
+    # shards compute exactly as they would have
     assert main(_argv(reads_fasta, out, "--resume")) == 0
     for name in RESULT_FILES:
         assert (out / name).read_bytes() == (uninterrupted / name).read_bytes()
@@ -96,3 +98,25 @@ def test_resume_with_other_options_is_refused(reads_fasta, tmp_path, capsys):
     assert main(_argv(reads_fasta, out, "--resume")) == 2
     err = capsys.readouterr().err
     assert "cannot resume" in err and "expected_length" in err
+
+
+def test_resume_adopts_the_recorded_thread_count(tmp_path):
+    import torch
+
+    from virnucpro.pipeline import PredictConfig, _adopt_recorded_threads
+    from virnucpro.workdir import WorkDir
+
+    work = WorkDir.inside(tmp_path)
+    work.start({"torch_threads": 1}, resume=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        config = PredictConfig(input=tmp_path / "x.fa", outdir=tmp_path, resume=True)
+        assert "1 torch threads" in (_adopt_recorded_threads(config, work) or "")
+        assert torch.get_num_threads() == 1
+        fresh = PredictConfig(input=tmp_path / "x.fa", outdir=tmp_path, resume=False)
+        torch.set_num_threads(2)
+        assert _adopt_recorded_threads(fresh, work) is None
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

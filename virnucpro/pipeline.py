@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from virnucpro import __version__
 from virnucpro.device import resolve_device
 from virnucpro.distributed import DistContext
@@ -57,6 +59,7 @@ class PredictConfig:
     resume: bool = False
     shard_frames: int = SHARD_FRAMES
     check_equivalence: bool = False
+    threads: int | None = None  # torch CPU threads (None: torch's default, or cores per rank)
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,9 @@ def _manifest(
         "models": [f"{i.role}:{i.name}:{i.source}:{i.checksum}" for i in models.identities],
         "shard_frames": config.shard_frames,
         "keep_intermediate": config.keep_intermediate,
+        # CPU matmul results can differ in the last bits with the thread count: a resumed run
+        # must compute its remaining shards with the threads the finished ones used
+        "torch_threads": torch.get_num_threads(),
     }
 
 
@@ -202,9 +208,13 @@ def predict(config: PredictConfig, *, models: ModelSet | None = None) -> Predict
     requested = models.device if models is not None else resolve_device(config.device)
     device = dist.device_for(requested)
     dist.init(device)
+    threads_before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
     try:
         return _predict(config, models, dist, device)
     finally:
+        torch.set_num_threads(threads_before)
         dist.close()
 
 
@@ -224,6 +234,15 @@ class _Run:
     extra: dict[str, object] = field(default_factory=dict)
 
 
+def _adopt_recorded_threads(config: PredictConfig, work: WorkDir) -> str | None:
+    """On resume, compute with the thread count of the interrupted run (exact same results)."""
+    recorded = work.manifest().get("torch_threads") if config.resume else None
+    if not isinstance(recorded, int) or config.threads or recorded == torch.get_num_threads():
+        return None
+    torch.set_num_threads(recorded)
+    return f"resumed with {recorded} torch threads, as the interrupted run used"
+
+
 def _start(
     config: PredictConfig, models: ModelSet | None, dist: DistContext, device: object
 ) -> _Run:
@@ -231,12 +250,15 @@ def _start(
     work = WorkDir.inside(config.outdir)
     if dist.is_main and not (config.resume and work.exists()):
         check_outdir(config.outdir, force=config.force)
+    adopted = _adopt_recorded_threads(config, work)
     started = time.perf_counter()
     times = _RankTimes()
     if models is None:
         models = _load_models(config, device, times)
     engine.prepare(models)
     run = _Run(config, engine, models, dist, work, file_sha256(config.input), started, times)
+    if adopted:
+        run.warnings.append(adopted)
     if config.expected_length not in PUBLISHED_LENGTHS:
         run.warnings.append(
             f"expected length {config.expected_length}: "

@@ -44,10 +44,16 @@ class WorkDir:
     def rank_metrics(self, rank: int) -> Path:
         return self.path / f"rank_{rank:04d}.metrics.json"
 
+    def manifest(self) -> dict[str, object]:
+        """The recorded manifest of an earlier run ({} when there is none)."""
+        if not self.exists():
+            return {}
+        return json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+
     def start(self, manifest: dict[str, object], *, resume: bool) -> int:
         """Create or reopen the folder; return how many shards were already done."""
         if resume and self.exists():
-            found = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+            found = self.manifest()
             diff = sorted(k for k in set(found) | set(manifest) if found.get(k) != manifest.get(k))
             if diff:
                 where = self.path.parent

@@ -94,6 +94,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the published tool's file size)",
     )
     p.add_argument(
+        "--threads",
+        type=positive_int,
+        help="torch CPU threads (default: torch's choice; with --nproc, cores per rank)",
+    )
+    p.add_argument(
         "--check-equivalence",
         action="store_true",
         help="also run the vanilla engine on the same input and record fast-vs-vanilla agreement "
@@ -161,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         precision=args.precision,
         check_equivalence=args.check_equivalence,
+        threads=args.threads,
         **({"shard_frames": args.shard_frames} if args.shard_frames else {}),
     )
     with warnings.catch_warnings(record=True) as caught:
