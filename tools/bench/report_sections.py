@@ -23,6 +23,7 @@ from tools.bench.render_util import (
     worker_count,
 )
 from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
+from virnucpro.bench.intervals import median_confidence_interval, min_samples_for
 from virnucpro.bench.schema import EquivalenceResult, Metric, ResultsDocument
 
 TITLE = "# VirNucPro Benchmark Report"
@@ -153,18 +154,29 @@ def inconclusive_notes(verdict: Verdict) -> str | None:
     return bullet_list(items) if items else None
 
 
+def _median_interval(metric: Metric) -> str:
+    interval = median_confidence_interval(metric.samples)
+    if interval is None:
+        return f"n/a (n < {min_samples_for()})"
+    low = format_quantity(interval.low, metric.unit)
+    return f"{low} .. {format_quantity(interval.high, metric.unit)}"
+
+
 def metrics_table(metrics: Sequence[Metric]) -> str:
-    """One row per metric: median, IQR, min, max, n, IQR/median; unavailable ones say why."""
+    """One row per metric: median, its 95% CI, IQR, min, max, n, IQR/median; unavailable: why."""
     rows = []
     for m in metrics:
         if not m.available:
-            rows.append((f"`{m.name}`", unavailable(m.reason), EMPTY, EMPTY, EMPTY, EMPTY, EMPTY))
+            rows.append(
+                (f"`{m.name}`", unavailable(m.reason), EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY)
+            )
             continue
         spread = m.iqr / abs(m.median) if m.iqr is not None and m.median else None
         rows.append(
             (
                 f"`{m.name}`",
                 format_quantity(m.median, m.unit),
+                _median_interval(m),
                 format_quantity(m.iqr, m.unit, reason="n < 2"),
                 format_quantity(m.minimum, m.unit),
                 format_quantity(m.maximum, m.unit),
@@ -172,7 +184,8 @@ def metrics_table(metrics: Sequence[Metric]) -> str:
                 format_percent(spread) if spread is not None else "n/a",
             )
         )
-    return table(("metric", "median", "IQR", "min", "max", "n", "IQR/median"), rows)
+    headers = ("metric", "median", "95% CI of median", "IQR", "min", "max", "n", "IQR/median")
+    return table(headers, rows)
 
 
 # --- sections -------------------------------------------------------------------------------

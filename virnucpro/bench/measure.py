@@ -20,7 +20,6 @@ rate, never ``0/s``. Per-stage times come from the pipeline's own
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +28,11 @@ from typing import TypeVar
 
 import torch
 
+from virnucpro.bench.intervals import (
+    CONFIDENCE_LEVEL,
+    ConfidenceInterval,
+    median_confidence_interval,
+)
 from virnucpro.bench.schema import Metric, StageTiming, metric_from_samples, unavailable_metric
 from virnucpro.errors import InputError, RunFailure
 from virnucpro.metrics import RunMetrics, synchronize
@@ -39,7 +43,6 @@ RoundCallback = Callable[[int, float, T], None]
 
 DEFAULT_ROUNDS = 5
 DEFAULT_WARMUP = 1
-CONFIDENCE_LEVEL = 0.95
 NOISE_WARN_FRACTION = 0.10  # IQR / median above this marks a measurement as noisy
 
 # What each rate counts: kind -> unit. Metric names end in "<kind>_per_s".
@@ -53,39 +56,10 @@ RATE_UNITS: dict[str, str] = {
 SECONDS_UNIT = "s"
 
 
-@dataclass(frozen=True)
-class ConfidenceInterval:
-    """An interval for the median and the exact probability that it covers it."""
-
-    low: float
-    high: float
-    coverage: float
-
-
 def _quartiles(samples: Sequence[float]) -> tuple[float, float]:
     """Lower and upper quartiles, defined as the results schema defines them."""
     q = statistics.quantiles(samples, n=4, method="inclusive")
     return q[0], q[2]
-
-
-def _binomial_cdf_half(k: int, n: int) -> float:
-    """P(B <= k) for B ~ Binomial(n, 1/2)."""
-    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-
-
-def median_confidence_interval(
-    samples: Sequence[float], level: float = CONFIDENCE_LEVEL
-) -> ConfidenceInterval | None:
-    """Order-statistic interval for the median with coverage >= ``level``, or ``None``."""
-    n = len(samples)
-    ordered = sorted(samples)
-    best: ConfidenceInterval | None = None
-    for k in range(n // 2):
-        coverage = 1.0 - 2.0 * _binomial_cdf_half(k, n)
-        if coverage < level:
-            break
-        best = ConfidenceInterval(ordered[k], ordered[n - 1 - k], coverage)
-    return best
 
 
 @dataclass(frozen=True)

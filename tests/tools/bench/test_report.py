@@ -257,3 +257,15 @@ def test_read_report_errors_are_one_line(tmp_path: Path, content: str | None, me
     with pytest.raises(SchemaError, match=message) as info:
         read_report(path)
     assert "\n" not in str(info.value)
+
+
+def test_metric_tables_give_the_median_interval_from_the_samples() -> None:
+    from tools.bench.report_sections import metrics_table
+    from virnucpro.bench.schema import metric_from_samples
+
+    six = metric_from_samples("end_to_end.total_time", [6, 1, 5, 2, 4, 3], unit="s", better="lower")
+    five = metric_from_samples("stage.esm.time", [1, 2, 3, 4, 5], unit="s", better="lower")
+    rows = metrics_table([six, five]).splitlines()
+    assert "95% CI of median" in rows[0]
+    assert "1.00 s .. 6.00 s" in rows[2]  # with 6 samples the 95% interval is the full range
+    assert "n/a (n < 6)" in rows[3]
