@@ -29,10 +29,20 @@ class ChunkCall:
     is_virus: bool
 
 
-def aggregate_chunks(predictions: Sequence[FramePrediction]) -> list[ChunkCall]:
+def chunk_maxima(predictions: Sequence[FramePrediction]) -> list[tuple[str, float, float]]:
+    """``(Modified_ID, max score1, max score2)`` per chunk, sorted by ``Modified_ID``."""
     best: dict[str, tuple[float, float]] = {}
     for p in predictions:
         key = p.id[:-FRAME_TAG_LENGTH]
         others, virus = best.get(key, (float("-inf"), float("-inf")))
         best[key] = (max(others, p.score_others), max(virus, p.score_virus))
-    return [ChunkCall(key, best[key][1] >= best[key][0]) for key in sorted(best)]
+    return [(key, *best[key]) for key in sorted(best)]
+
+
+def is_virus(max_others: float, max_virus: float) -> bool:
+    """The published call: ties go to virus."""
+    return max_virus >= max_others
+
+
+def aggregate_chunks(predictions: Sequence[FramePrediction]) -> list[ChunkCall]:
+    return [ChunkCall(key, is_virus(o, v)) for key, o, v in chunk_maxima(predictions)]

@@ -132,9 +132,6 @@ class StageRecorder:
             )
         )
 
-    def add(self, stage: StageMetrics) -> None:
-        self._stages.append(stage)
-
     @property
     def stages(self) -> tuple[StageMetrics, ...]:
         return tuple(self._stages)

@@ -17,7 +17,7 @@ from typing import TextIO
 
 import numpy as np
 
-from virnucpro.aggregate import ChunkCall, FramePrediction
+from virnucpro.aggregate import FramePrediction
 from virnucpro.chunking import Chunk
 from virnucpro.errors import InputError, OutputExistsError
 from virnucpro.translate import KeptFrame
@@ -92,11 +92,6 @@ def write_predictions(handle: TextIO, predictions: Iterable[FramePrediction]) ->
         handle.write(
             f"{p.id}\t{p.label}\t{format_score(p.score_others)}\t{format_score(p.score_virus)}\n"
         )
-
-
-def write_chunk_calls(handle: TextIO, calls: Iterable[ChunkCall]) -> None:
-    for call in calls:
-        handle.write(f"{call.modified_id}\t{call.is_virus}\n")
 
 
 def _wrap(sequence: str, width: int) -> str:

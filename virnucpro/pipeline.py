@@ -275,7 +275,7 @@ def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
     config, dist = run.config, run.dist
     mine = _plan(config, dist)
     keep = dist.is_main and config.keep_intermediate
-    writers = IntermediateWriters.open(run.work, config) if keep else None
+    writers = IntermediateWriters.open(run.work) if keep else None
     ok = False
     try:
         counts, n_shards = _run_shards(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 import torch
 
-from virnucpro.aggregate import FRAME_TAG_LENGTH, FramePrediction
+from virnucpro.aggregate import FramePrediction, chunk_maxima, is_virus
 from virnucpro.atomic import atomic_writer
 from virnucpro.chunking import Chunk
 from virnucpro.classify import frame_predictions
@@ -40,19 +40,9 @@ from virnucpro.translate import KeptFrame
 if TYPE_CHECKING:
     from virnucpro.engines import Engine
     from virnucpro.models.presets import ModelSet
-    from virnucpro.pipeline import PredictConfig
     from virnucpro.workdir import WorkDir
 
 COPY_BLOCK = 1 << 20
-
-
-def _partial_calls(predictions: Sequence[FramePrediction]) -> list[tuple[str, float, float]]:
-    best: dict[str, tuple[float, float]] = {}
-    for p in predictions:
-        key = p.id[:-FRAME_TAG_LENGTH]
-        others, virus = best.get(key, (float("-inf"), float("-inf")))
-        best[key] = (max(others, p.score_others), max(virus, p.score_virus))
-    return [(key, *best[key]) for key in sorted(best)]
 
 
 def process_shard(
@@ -75,7 +65,7 @@ def process_shard(
         c["items_out"] = probabilities.shape[0]
     with rec.stage("aggregate", items_in=len(frames)) as c:
         predictions = frame_predictions(frames, probabilities)
-        calls = _partial_calls(predictions)
+        calls = chunk_maxima(predictions)
         c["items_out"] = len(calls)
     with rec.stage("write", items_in=len(frames)) as c:
         _write_shard(work, shard.index, predictions, calls)
@@ -125,8 +115,7 @@ class IntermediateWriters:
     work: WorkDir
 
     @classmethod
-    def open(cls, work: WorkDir, config: PredictConfig) -> IntermediateWriters:
-        del config
+    def open(cls, work: WorkDir) -> IntermediateWriters:
         return cls(
             chunked=(work.path / "chunked.fa").open("w", encoding="utf-8"),
             nucleotide=(work.path / "nucleotide.fa").open("w", encoding="utf-8"),
@@ -167,7 +156,7 @@ def _merged_calls(work: WorkDir, n_shards: int) -> Iterator[tuple[str, bool]]:
         others, virus = float("-inf"), float("-inf")
         for _, o, v in rows:
             others, virus = max(others, o), max(virus, v)
-        yield key, virus >= others
+        yield key, is_virus(others, virus)
 
 
 def _copy_into(handle: TextIO, path: Path) -> None:

@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from virnucpro.chunking import Chunk, chunk_record
 from virnucpro.fasta import FastaRecord
@@ -53,7 +53,6 @@ class StreamSinks:
 
     on_chunks: Callable[[Sequence[Chunk]], None] | None = None
     on_frames: Callable[[Sequence[KeptFrame]], None] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def iter_shards(
