@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from virnucpro.bench.options import BenchOptions
 from virnucpro.translate import CODON_TABLE
 
 SENSE_CODONS = sorted(c for c, aa in CODON_TABLE.items() if aa != "*")
@@ -29,3 +30,16 @@ def write_orf_fasta(path: Path, lengths: list[int], *, seed: int = 7) -> Path:
 @pytest.fixture
 def orf_fasta(tmp_path: Path) -> Path:
     return write_orf_fasta(tmp_path / "reads.fasta", [180, 300, 500, 501, 1200, 777])
+
+
+@pytest.fixture
+def bench_options(tmp_path: Path) -> BenchOptions:
+    """Benchmark options for a stubbed run: one suite, the vanilla engine, CPU, folders in tmp."""
+    return BenchOptions(
+        suites=("end_to_end",),
+        data_size="tiny",
+        engine="vanilla",
+        gpus=(),
+        output_dir=tmp_path / "reports",
+        baseline_dir=tmp_path / "baselines",
+    )

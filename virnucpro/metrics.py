@@ -20,19 +20,6 @@ from virnucpro.atomic import atomic_write_text
 RUN_METRICS_VERSION = 1
 RUN_METRICS_FILE = "run_metrics.json"
 
-STAGES = (
-    "load_models",
-    "read",
-    "chunk",
-    "translate",
-    "dnabert",
-    "esm",
-    "merge",
-    "classify",
-    "aggregate",
-    "write",
-)
-
 
 @dataclass(frozen=True)
 class StageMetrics:

@@ -23,11 +23,12 @@ from virnucpro.engines import Engine, get_engine
 from virnucpro.errors import InputError, RunFailure
 from virnucpro.fasta import input_stem, iter_fasta
 from virnucpro.hashing import file_sha256
-from virnucpro.metrics import RUN_METRICS_FILE, STAGES, RunMetrics, StageMetrics
+from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
 from virnucpro.models.presets import ModelSet, load_model_set
 from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
 from virnucpro.shard_io import IntermediateWriters, merge_shards, process_shard
 from virnucpro.shards import SHARD_FRAMES, Shard, StreamCounts, assign_shards, iter_shards, prefetch
+from virnucpro.stages import STAGES
 from virnucpro.workdir import WorkDir
 
 PUBLISHED_LENGTHS = (300, 500)

@@ -1,188 +1,55 @@
-"""The runner: exit codes, reports and baselines around a stubbed suite run; the pytest plugin."""
+"""The measuring runner: finding the checkout, refusing bad options, reading back the results."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import virnucpro
-from tools.bench.baseline import update_baseline
-from tools.bench.noise_study import draw_samples, synthetic_document
-from virnucpro.bench.options import BenchOptions, read_session_config
-from virnucpro.bench.runner import (
-    FAILURES_FILE,
-    NO_BASELINE_NOTE,
-    BenchOutcome,
-    find_checkout,
-    run_benchmark,
-)
-from virnucpro.bench.schema import ResultsDocument, metric_from_samples, write_document
+from tools.bench.noise_study import synthetic_document
+from virnucpro.bench.options import BenchOptions
+from virnucpro.bench.runner import FAILURES_FILE, find_checkout, measure, plan_run
+from virnucpro.bench.schema import metric_from_samples, write_document
 from virnucpro.bench.suites import NullProgress, ProgressSink, SuiteRequest, SuiteRun, SuiteTest
 from virnucpro.errors import InputError
 
-TOTAL = "end_to_end.total_time"
 FAILED_TEST = "tests/benchmarks/test_end_to_end.py::test_rounds"
 
 
-def _doc(
-    level: float, *, seed: int, run_id: str = "run", invalid: str | None = None
-) -> ResultsDocument:
-    samples = draw_samples(np.random.default_rng(seed), level=level, noise=0.01, count=12)
-    metric = metric_from_samples(TOTAL, samples, unit="s", better="lower")
-    return synthetic_document([metric], run_id=run_id, invalid_reason=invalid)
-
-
-class FakeSuites:
-    """Stands in for the pytest run: writes a prepared document and reports a prepared run."""
-
-    def __init__(self, doc: ResultsDocument | None, run: SuiteRun | None = None) -> None:
-        self.doc = doc
-        self.run = run or SuiteRun(0, (SuiteTest(FAILED_TEST, "passed"),))
-        self.requests: list[SuiteRequest] = []
-
-    def __call__(self, request: SuiteRequest, progress: ProgressSink) -> SuiteRun:
-        self.requests.append(request)
-        progress.collected(len(self.run.tests))
-        for test in self.run.tests:
-            progress.finished(test.nodeid, test.outcome)
-        if self.doc is not None:
-            write_document(self.doc, request.results_path)
-        return self.run
-
-
 @pytest.fixture
-def options(tmp_path: Path) -> BenchOptions:
-    return BenchOptions(
-        suites=("end_to_end",),
-        data_size="tiny",
-        engine="vanilla",
-        gpus=(),
-        output_dir=tmp_path / "reports",
-        baseline_dir=tmp_path / "baselines",
-    )
+def options(bench_options: BenchOptions) -> BenchOptions:
+    return bench_options
 
 
-def _run(options: BenchOptions, fake: FakeSuites, **changes: object) -> BenchOutcome:
-    return run_benchmark(replace(options, **changes), suite_runner=fake, progress=NullProgress())
+def _suites(run: SuiteRun, *, write: bool) -> object:
+    def fake(request: SuiteRequest, progress: ProgressSink) -> SuiteRun:
+        if write:
+            metric = metric_from_samples("a.time", [1.0, 1.1, 1.2], unit="s", better="lower")
+            write_document(synthetic_document([metric]), request.results_path)
+        return run
+
+    return fake
 
 
-def _store_baseline(options: BenchOptions) -> None:
-    update_baseline(_doc(100.0, seed=1, run_id="base"), options.baseline_dir)
+def test_a_clean_run_is_read_back(options: BenchOptions) -> None:
+    plan = plan_run(options, run_id="r1", command="test")
+    run = SuiteRun(0, (SuiteTest(FAILED_TEST, "passed"),))
+    measured = measure(plan, NullProgress(), _suites(run, write=True))  # type: ignore[arg-type]
+    assert measured.problems == () and measured.failures_log is None
+    assert measured.results is not None and measured.results.metric("a.time") is not None
+    assert plan.request.config_path.is_file()
 
 
-def test_no_baseline_passes_and_writes_reports(options: BenchOptions) -> None:
-    suites = FakeSuites(_doc(100.0, seed=2))
-    outcome = _run(options, suites)
-    assert (outcome.exit_code, outcome.outcome) == (0, "no_baseline")
-    assert NO_BASELINE_NOTE in outcome.messages
-    md, js = outcome.report_paths
-    assert md.suffix == ".md" and md.is_file() and md.parent == options.output_dir
-    assert json.loads(js.read_text())["kind"] == "virnucpro-benchmark-report"
-    assert outcome.results_path is not None and outcome.results_path.is_file()
-    config = read_session_config(suites.requests[0].config_path)
-    assert config.options.suites == ("end_to_end",)
-    assert config.results == suites.requests[0].results_path
-
-
-def test_pass_against_the_stored_baseline(options: BenchOptions) -> None:
-    _store_baseline(options)
-    outcome = _run(options, FakeSuites(_doc(100.0, seed=2)))
-    assert (outcome.exit_code, outcome.outcome) == (0, "pass")
-    assert outcome.verdict is not None and "base" in (outcome.verdict.baseline or "")
-
-
-def test_regression_exits_1(options: BenchOptions) -> None:
-    _store_baseline(options)
-    outcome = _run(options, FakeSuites(_doc(130.0, seed=3)))
-    assert (outcome.exit_code, outcome.outcome) == (1, "regression")
-    assert outcome.verdict is not None and outcome.verdict.failures[0].name == TOTAL
-
-
-def test_advisory_gate_reports_a_regression_but_exits_0(options: BenchOptions) -> None:
-    _store_baseline(options)
-    outcome = _run(options, FakeSuites(_doc(130.0, seed=3)), fail_on_regression=False)
-    assert (outcome.exit_code, outcome.outcome) == (0, "regression")
-    md = outcome.report_paths[0].read_text()
-    assert "regression" in md.lower()
-
-
-def test_required_baseline_absent_exits_2(options: BenchOptions) -> None:
-    outcome = _run(options, FakeSuites(_doc(100.0, seed=2)), require_baseline=True)
-    assert (outcome.exit_code, outcome.outcome) == (2, "no_baseline")
-
-
-def test_failing_suite_exits_2_and_names_the_test(options: BenchOptions) -> None:
+def test_a_failed_test_and_a_missing_document_are_problems(options: BenchOptions) -> None:
+    plan = plan_run(options, run_id="r2", command="test")
     failed = SuiteTest(FAILED_TEST, "failed", "AssertionError: boom", "Traceback ...\nE boom")
-    suites = FakeSuites(_doc(100.0, seed=2), SuiteRun(1, (failed,)))
-    outcome = _run(options, suites)
-    assert (outcome.exit_code, outcome.outcome) == (2, "could_not_judge")
-    assert outcome.verdict is not None
-    assert any(FAILED_TEST in reason for reason in outcome.verdict.reasons)
-    log = suites.requests[0].results_path.with_name(FAILURES_FILE)
-    assert "E boom" in log.read_text()
-    assert len(outcome.report_paths) == 2  # the partial document is still reported
-
-
-def test_no_results_document_exits_2(options: BenchOptions) -> None:
-    outcome = _run(options, FakeSuites(None))
-    assert (outcome.exit_code, outcome.outcome) == (2, "could_not_judge")
-    assert outcome.report_paths == () and outcome.results is None
-
-
-def test_invalid_run_is_not_judged_nor_stored(options: BenchOptions) -> None:
-    doc = _doc(100.0, seed=2, invalid="GPU 0 throttled")
-    outcome = _run(options, FakeSuites(doc), update_baseline=True)
-    assert outcome.exit_code == 2
-    assert outcome.baseline_written is None
-    assert any("not stored" in m for m in outcome.messages)
-    assert not list(options.baseline_dir.rglob("*.json"))
-
-
-def test_update_baseline_stores_even_after_a_regression(options: BenchOptions) -> None:
-    _store_baseline(options)
-    outcome = _run(options, FakeSuites(_doc(130.0, seed=3, run_id="new")), update_baseline=True)
-    assert outcome.outcome == "regression"  # against the previous baseline
-    assert outcome.exit_code == 0 and outcome.baseline_written is not None
-    assert json.loads(outcome.baseline_written.read_text())["source_run_id"] == "new"
-
-
-def test_history_only_when_asked(options: BenchOptions) -> None:
-    assert _run(options, FakeSuites(_doc(100.0, seed=2))).history_written is None
-    outcome = _run(options, FakeSuites(_doc(100.0, seed=2)), append_history=True)
-    assert outcome.history_written is not None
-    assert len(outcome.history_written.read_text().splitlines()) == 1
-
-
-def test_compare_to_a_previous_report(options: BenchOptions) -> None:
-    first = _run(options, FakeSuites(_doc(100.0, seed=1, run_id="first")))
-    report_json = first.report_paths[1]
-    outcome = _run(options, FakeSuites(_doc(130.0, seed=3)), compare_to=report_json)
-    assert (outcome.exit_code, outcome.outcome) == (1, "regression")
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"suites": ("nope",)}, "unknown suite"),
-        ({"data_size": "huge"}, "--data-size"),
-        ({"rounds": 0}, "--rounds"),
-        ({"engine": "warp"}, "unknown engine"),
-        ({"models": "giant"}, "unknown preset"),
-        ({"input": Path("/nonexistent/reads.fa")}, "no such file"),
-        ({"compare_to": Path("/nonexistent/report.json")}, "no such file"),
-    ],
-)
-def test_bad_options_are_refused_before_running(
-    options: BenchOptions, changes: dict[str, object], message: str
-) -> None:
-    suites = FakeSuites(_doc(100.0, seed=2))
-    with pytest.raises(InputError, match=message):
-        _run(options, suites, **changes)
-    assert suites.requests == []
+    measured = measure(plan, NullProgress(), _suites(SuiteRun(1, (failed,)), write=False))  # type: ignore[arg-type]
+    assert measured.results is None
+    assert any(FAILED_TEST in p for p in measured.problems)
+    assert any("no results document" in p for p in measured.problems)
+    assert measured.failures_log == plan.request.results_path.with_name(FAILURES_FILE)
+    assert "E boom" in measured.failures_log.read_text()
 
 
 def test_outside_a_checkout_says_what_is_missing(

@@ -24,7 +24,6 @@ import pytest
 from virnucpro.bench.collector import ResultsCollector, new_run_id, utc_now
 from virnucpro.bench.options import (
     DATA_SIZES,
-    FALLBACK_ENGINE,
     TIERS,
     BenchOptions,
     SessionConfig,
@@ -35,7 +34,8 @@ from virnucpro.bench.options import (
     resolve_precision,
 )
 from virnucpro.bench.suites import short_test_name
-from virnucpro.bench.workloads import Workload, prepare_workload
+from virnucpro.bench.workload_prepare import Workload, prepare_workload
+from virnucpro.engines.registry import VANILLA
 
 if TYPE_CHECKING:
     import torch
@@ -194,7 +194,7 @@ class BenchSession:
 
     def precision_option(self, engine: str) -> str:
         """The ``--precision`` a run of ``engine`` takes (vanilla accepts only fp32/auto)."""
-        return "auto" if engine == FALLBACK_ENGINE else self.options.precision
+        return "auto" if engine == VANILLA else self.options.precision
 
     def run_predict(self, config: PredictConfig) -> RunMetrics:
         """One in-process predict with the preloaded models; its warnings become notes."""
@@ -273,7 +273,7 @@ class BenchSession:
     def _workload_record(self) -> WorkloadFingerprint:
         tokens = self.dna_tokens
         if tokens is None and self._models is not None:
-            from virnucpro.bench.workload import tokenizer_counter, workload_fingerprint
+            from virnucpro.bench.workload_fingerprint import tokenizer_counter, workload_fingerprint
 
             counted = workload_fingerprint(
                 self.workload.name,
@@ -335,7 +335,7 @@ def start_session(
 
     from virnucpro.bench.envinfo import environment_fingerprint
     from virnucpro.bench.nvml import GpuSampler
-    from virnucpro.bench.workload import workload_fingerprint
+    from virnucpro.bench.workload_fingerprint import workload_fingerprint
 
     options = config.options
     if options.threads is not None:
@@ -343,9 +343,7 @@ def start_session(
     workload = prepare_workload(options)
     gpus = resolve_gpus(options.gpus)
     device = torch.device("cuda", gpus[0]) if gpus else torch.device("cpu")
-    engine, why = resolve_engine(options.engine)
-    if why:
-        collector.note(why)
+    engine = resolve_engine(options.engine)
     sampler = GpuSampler(interval=options.sample_interval)
     fingerprint = workload_fingerprint(
         workload.name,

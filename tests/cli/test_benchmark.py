@@ -13,11 +13,10 @@ import pytest
 import virnucpro
 from tools.bench.noise_study import synthetic_document
 from tools.bench.verdict import Verdict
-from virnucpro.bench import runner
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.schema import metric_from_samples, read_document
 from virnucpro.bench.suites import SuiteRun
-from virnucpro.cli import main
+from virnucpro.cli import bench_run, main
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = (
@@ -95,11 +94,11 @@ def test_outside_a_checkout_exits_2_saying_what_is_missing(
     assert "source checkout" in line and "tests/benchmarks" in line
 
 
-def _outcome(exit_code: int, outcome: str) -> runner.BenchOutcome:
+def _outcome(exit_code: int, outcome: str) -> bench_run.BenchOutcome:
     metric = metric_from_samples("end_to_end.total_time", [1.0, 1.2, 1.1], unit="s", better="lower")
     results = synthetic_document([metric])
     verdict = Verdict(outcome=outcome, exit_code=exit_code, reasons=("why it is so",))  # type: ignore[arg-type]
-    return runner.BenchOutcome(
+    return bench_run.BenchOutcome(
         exit_code=exit_code,
         outcome=outcome,
         results_path=Path("results.json"),
@@ -116,11 +115,11 @@ def test_options_reach_the_runner_and_its_exit_code_is_returned(
 ) -> None:
     seen: list[BenchOptions] = []
 
-    def fake_run(options: BenchOptions, **kwargs: object) -> runner.BenchOutcome:
+    def fake_run(options: BenchOptions, **kwargs: object) -> bench_run.BenchOutcome:
         seen.append(options)
         return _outcome(1, "regression")
 
-    monkeypatch.setattr(runner, "run_benchmark", fake_run)
+    monkeypatch.setattr(bench_run, "run_benchmark", fake_run)
     argv = ["--quick", "--suite", "scaling", "--suite", "memory,e2e", "--gpus", "none"]
     argv += ["--rounds", "3", "--vanilla-baseline", "--update-baseline"]
     assert _exit_code(argv) == 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tools.bench import stats
 from virnucpro.bench.schema import GpuSample, ResultsDocument
-from virnucpro.metrics import STAGES
+from virnucpro.stages import STAGES
 
 STAGE_ORDER = tuple(stage for stage in STAGES if stage != "load_models")
 TOTAL_TIME = "end_to_end.total_time"

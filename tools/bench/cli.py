@@ -15,14 +15,12 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from types import ModuleType
 from typing import NoReturn
 
 from tabulate import tabulate
 
 from tools.bench.baseline import (
     DEFAULT_BASELINE_DIR,
-    BaselineRecord,
     append_history,
     find_baseline,
     history_keys,
@@ -33,13 +31,8 @@ from tools.bench.baseline import (
     update_baseline,
 )
 from tools.bench.check import check_regression
-from tools.bench.thresholds import (
-    DEFAULT_THRESHOLDS,
-    THRESHOLDS_FILE_NAME,
-    Thresholds,
-    load_thresholds,
-    with_overrides,
-)
+from tools.bench.judging import judge_document, resolve_thresholds
+from tools.bench.thresholds import THRESHOLDS_FILE_NAME, Thresholds
 from tools.bench.trend import TrendReport, analyze_history
 from tools.bench.verdict import Verdict
 from virnucpro.atomic import atomic_write_text
@@ -80,64 +73,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
-
-
-# ----------------------------------------------------------------------------- library API
-
-
-def resolve_thresholds(
-    *, file: Path | None, baseline_dir: Path, overrides: dict[str, float | int | None]
-) -> Thresholds:
-    """Thresholds from ``file``, else ``<baseline_dir>/thresholds.toml`` if present, then flags."""
-    default_file = Path(baseline_dir) / THRESHOLDS_FILE_NAME
-    if file is not None:
-        base = load_thresholds(file)
-    elif default_file.is_file():
-        base = load_thresholds(default_file)
-    else:
-        base = DEFAULT_THRESHOLDS
-    return with_overrides(base, **overrides)
-
-
-def judge_document(
-    results: ResultsDocument,
-    *,
-    baseline_dir: Path = DEFAULT_BASELINE_DIR,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    require_baseline: bool = False,
-    baseline_file: Path | None = None,
-) -> Verdict:
-    """Verdict of a run against ``baseline_file``, or else its stored baseline."""
-    record: BaselineRecord | None
-    if baseline_file is not None:
-        record = read_reference(baseline_file)
-    else:
-        record = find_baseline(results, baseline_dir)
-    return check_regression(
-        results,
-        record.results if record else None,
-        thresholds=thresholds,
-        require_baseline=require_baseline,
-        baseline_label=f"{record.source_run_id} ({record.path})" if record else None,
-    )
-
-
-def judge(
-    results_path: Path,
-    *,
-    baseline_dir: Path = DEFAULT_BASELINE_DIR,
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    require_baseline: bool = False,
-    baseline_file: Path | None = None,
-) -> Verdict:
-    """Read a results document and judge it (what ``virnucpro benchmark`` calls)."""
-    return judge_document(
-        read_results(results_path),
-        baseline_dir=baseline_dir,
-        thresholds=thresholds,
-        require_baseline=require_baseline,
-        baseline_file=baseline_file,
-    )
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -217,17 +152,6 @@ def _judge_from(args: argparse.Namespace, results: ResultsDocument) -> Verdict:
     )
 
 
-def _optional_module(name: str) -> ModuleType:
-    """Import ``tools.bench.<name>``; a module that has not landed is a one-line error."""
-    qualified = f"tools.bench.{name}"
-    try:
-        return importlib.import_module(qualified)
-    except ModuleNotFoundError as exc:
-        if exc.name != qualified:
-            raise
-        raise InputError(f"{qualified} is not available (tools/bench/{name}.py missing)") from None
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     verdict = _judge_from(args, read_results(args.results))
     print(verdict_table(verdict))
@@ -237,11 +161,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    report_module = _optional_module("report")
+    from tools.bench.report import build_report, write_reports
+
     results = read_results(args.results)
     verdict = _judge_from(args, results) if args.check else None
-    report = report_module.build_report(results, verdict=verdict, now=datetime.now(timezone.utc))
-    md_path, json_path = report_module.write_reports(report, args.out)
+    report = build_report(results, verdict=verdict, now=datetime.now(timezone.utc))
+    md_path, json_path = write_reports(report, args.out)
     print(f"wrote {md_path}\nwrote {json_path}")
     if verdict is not None:
         print(verdict_table(verdict))
@@ -249,11 +174,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    compare_module = _optional_module("compare")
+    from tools.bench.compare import render_comparison
+
     baseline = read_reference(args.base).results
     candidate = read_results(args.candidate)
     verdict = check_regression(candidate, baseline, thresholds=_thresholds_from(args))
-    text = compare_module.render_comparison(baseline, candidate, verdict=verdict)
+    text = render_comparison(baseline, candidate, verdict=verdict)
     if args.out:
         atomic_write_text(args.out, text)
         print(f"wrote {args.out}")
@@ -310,20 +236,23 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    dashboard_module = _optional_module("dashboard")
+    from tools.bench.dashboard import write_dashboard
+
     keys = _keys(args)
     if len(keys) != 1:
         found = ", ".join(keys) or "none"
         raise InputError(f"choose one history with --key (found: {found})")
     history = read_history(args.baseline_dir, keys[0])
-    path = dashboard_module.write_dashboard(history, args.out, metrics=args.metric)
+    path = write_dashboard(history, args.out, metrics=args.metric)
     print(f"wrote {path}")
     return EXIT_OK
 
 
 def _delegate(command: str, argv: Sequence[str]) -> int:
     module_name, function = DELEGATED[command]
-    entry: Callable[[list[str]], int] = getattr(_optional_module(module_name), function)
+    entry: Callable[[list[str]], int] = getattr(
+        importlib.import_module(f"tools.bench.{module_name}"), function
+    )
     return int(entry(list(argv)))
 
 

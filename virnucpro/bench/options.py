@@ -42,7 +42,7 @@ class BenchOptions:
     data_size: str = "small"
     input: Path | None = None  # any user FASTA replaces the generated data
     models: str = "tiny"
-    engine: str = "fast"  # falls back to vanilla (recorded) while "fast" is not registered
+    engine: str = "fast"
     precision: str = "auto"
     gpus: tuple[int, ...] | None = None  # None: auto-detect; (): CPU only
     rounds: int = DEFAULT_ROUNDS  # measured rounds of the in-process suites
@@ -237,8 +237,6 @@ def read_session_config(path: Path) -> SessionConfig:
 
 # ----------------------------------------------------------------------------- this machine
 
-FALLBACK_ENGINE = "vanilla"
-
 
 def resolve_gpus(requested: tuple[int, ...] | None) -> tuple[int, ...]:
     """The CUDA devices to use: the requested ones (checked), or every visible one."""
@@ -255,31 +253,29 @@ def resolve_gpus(requested: tuple[int, ...] | None) -> tuple[int, ...]:
     return requested
 
 
-def resolve_engine(requested: str) -> tuple[str, str | None]:
-    """The engine the suites run and, when it is not the one requested, why not.
+def resolve_engine(requested: str) -> str:
+    """The engine the suites run: ``requested``, checked to be known and importable.
 
-    ``fast`` falls back to ``vanilla`` while it is not registered (the run says so); any other
-    unknown name is an input error.
+    An unknown name is an :class:`InputError`; an engine that fails to import is an
+    :class:`~virnucpro.engines.registry.EngineImportError`. There is no fallback engine.
     """
-    from virnucpro.engines.base import engine_names
+    from virnucpro.engines.registry import engine_factory
 
-    names = engine_names()
-    if requested in names:
-        return requested, None
-    if requested == "fast":
-        why = "engine 'fast' is not registered here: the suites ran the vanilla engine instead"
-        return FALLBACK_ENGINE, why
-    raise InputError(f"--engine: unknown engine {requested!r} (choose from {', '.join(names)})")
+    try:
+        engine_factory(requested)
+    except InputError as exc:
+        raise InputError(f"--engine: {exc}") from None
+    return requested
 
 
 def resolve_precision(engine: str, requested: str, device: object) -> str:
     """The concrete precision a run of ``engine`` on ``device`` uses (vanilla is fp32)."""
-    if engine == FALLBACK_ENGINE:
+    from virnucpro.engines.registry import VANILLA
+
+    if engine == VANILLA:
         if requested not in ("auto", "fp32"):
             raise InputError("the vanilla engine runs in fp32 only (as the published tool)")
         return "fp32"
-    try:
-        from virnucpro.engines.precision import resolve_precision as concrete
-    except ModuleNotFoundError:
-        return requested
+    from virnucpro.engines.precision import resolve_precision as concrete
+
     return concrete(requested, device)  # type: ignore[arg-type]

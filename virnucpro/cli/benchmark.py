@@ -1,9 +1,13 @@
 """``virnucpro benchmark``: run the benchmark suites, judge them, write the reports.
 
-A thin layer over :func:`virnucpro.bench.runner.run_benchmark`: it turns the options into a
+A thin layer over :func:`virnucpro.cli.bench_run.run_benchmark`: it turns the options into a
 :class:`~virnucpro.bench.options.BenchOptions`, shows a progress bar while the suites run and a
 summary table at the end. Torch is imported only when the command runs, so ``--help`` is
 instant. Exit codes: 0 pass (also "no baseline yet"), 1 regression, 2 could not judge.
+
+The judging tools (``tools.bench``) are not installed into site-packages: they live in the
+source checkout, which the benchmark suites need anyway. :func:`checkout_importable` finds the
+checkout and puts it on ``sys.path`` before anything from ``tools`` is imported.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -32,8 +37,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from virnucpro.bench.runner import BenchOutcome
     from virnucpro.bench.schema import ResultsDocument
+    from virnucpro.cli.bench_run import BenchOutcome
 
 QUICK_TIER = "quick"
 DESCRIPTION = """\
@@ -293,11 +298,30 @@ def _progress_stream() -> IO[str]:
         return sys.stderr
 
 
+def checkout_importable(cwd: Path | None = None) -> Path:
+    """The source checkout (see :func:`~virnucpro.bench.runner.find_checkout`), on ``sys.path``.
+
+    ``tools.bench`` is imported from there, never from site-packages.
+    """
+    from virnucpro.bench.runner import find_checkout
+
+    root = find_checkout(cwd)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return root
+
+
+def _run_benchmark() -> Callable[..., BenchOutcome]:
+    checkout_importable()
+    from virnucpro.cli.bench_run import run_benchmark
+
+    return run_benchmark
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from virnucpro.bench.runner import run_benchmark
-
+    run_benchmark = _run_benchmark()
     options = options_from_args(args)
     command = " ".join(["virnucpro", *args.argv])
     stream = _progress_stream()

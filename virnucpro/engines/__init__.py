@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from virnucpro.engines.base import Embedding, Engine, get_engine, register_engine
+from virnucpro.engines.base import Embedding, Engine
+from virnucpro.engines.registry import EngineImportError, engine_names, get_engine
 
-__all__ = ["Embedding", "Engine", "get_engine", "register_engine"]
+__all__ = ["Embedding", "Engine", "EngineImportError", "engine_names", "get_engine"]

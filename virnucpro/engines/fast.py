@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from virnucpro.classify import NUM_CLASSES
-from virnucpro.engines.base import Embedding, register_engine
+from virnucpro.engines.base import Embedding
 from virnucpro.engines.batching import (
     Ragged,
     check_token_budget,
@@ -163,6 +163,3 @@ class FastEngine:
         with torch.inference_mode():
             logits = model(features.to(models.device, torch.float32))
             return torch.softmax(logits, dim=1).to("cpu", torch.float32)
-
-
-register_engine("fast", FastEngine)

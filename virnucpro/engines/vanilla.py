@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from virnucpro.classify import classify
-from virnucpro.engines.base import Embedding, register_engine
+from virnucpro.engines.base import Embedding
 
 if TYPE_CHECKING:
     from virnucpro.models.presets import ModelSet
@@ -74,6 +74,3 @@ class VanillaEngine:
 
     def classify(self, models: ModelSet, features: torch.Tensor) -> torch.Tensor:
         return classify(models.classifier.model, features)
-
-
-register_engine("vanilla", VanillaEngine)

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.bench.cli import judge, main
+from tools.bench.cli import main
 from tools.bench.noise_study import draw_samples, synthetic_document
-from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from tools.bench.verdict import Verdict
 from virnucpro.bench.schema import ResultsDocument, metric_from_samples, write_document
 
@@ -174,22 +173,6 @@ def test_history_append_then_trend(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_trend_on_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trend", "--baseline-dir", str(tmp_path)]) == 0
     assert "no history" in capsys.readouterr().out
-
-
-def test_judge_library_function(runs: dict[str, Path], store: Path) -> None:
-    verdict = judge(
-        runs["slow"], baseline_dir=store, thresholds=DEFAULT_THRESHOLDS, require_baseline=True
-    )
-    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
-    assert verdict.baseline is not None and verdict.baseline.startswith("base (")
-
-
-def test_missing_optional_module_is_a_one_line_error(
-    runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setitem(sys.modules, "tools.bench.compare", None)  # as if not installed
-    assert main(["compare", str(runs["base"]), str(runs["slow"])]) == 2
-    assert "tools.bench.compare is not available" in _one_line_error(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(

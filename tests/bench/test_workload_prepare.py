@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from virnucpro.bench.options import BenchOptions
-from virnucpro.bench.workloads import cached_path, prepare_workload
+from virnucpro.bench.workload_prepare import cached_path, prepare_workload
 from virnucpro.errors import InputError
 
 

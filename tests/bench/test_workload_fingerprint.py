@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from virnucpro.bench.data import make_reads, write_fasta
-from virnucpro.bench.workload import (
+from virnucpro.bench.workload_fingerprint import (
     LENGTH_BINS,
     esm_token_count,
     file_sha256,
