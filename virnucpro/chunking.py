@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from virnucpro.errors import InputError
 from virnucpro.fasta import FastaRecord
 
-SUPPORTED_LENGTHS = (300, 500)
-
 
 @dataclass(frozen=True)
 class Chunk:

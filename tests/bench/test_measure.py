@@ -10,7 +10,6 @@ from virnucpro.bench.measure import (
     DEFAULT_WARMUP,
     Measurement,
     measure,
-    measurement_metrics,
     median_confidence_interval,
     rate_metric,
     rate_metrics,
@@ -82,8 +81,6 @@ def test_defaults_are_named():
 def test_no_warmup_has_no_cold_cost():
     m = Measurement(samples=(1.0, 2.0))
     assert m.cold_seconds is None
-    _, cold = measurement_metrics("end_to_end.total_time", m)
-    assert not cold.available and cold.reason
 
 
 def test_statistics_from_samples():
@@ -120,17 +117,6 @@ def test_median_ci_narrows_with_more_rounds():
     assert (ci.low, ci.high) == (6.0, 15.0)
     assert ci.coverage == pytest.approx(0.958610535)
     assert ci.low <= Measurement(samples=tuple(samples)).median <= ci.high
-
-
-def test_measurement_metrics_directions_and_units():
-    steady, cold = measurement_metrics("end_to_end.total_time", Measurement((2.0, 3.0), (9.0,)))
-    assert (steady.name, steady.unit, steady.better, steady.samples) == (
-        "end_to_end.total_time",
-        "s",
-        "lower",
-        (2.0, 3.0),
-    )
-    assert (cold.name, cold.samples) == ("end_to_end.total_time_cold", (9.0,))
 
 
 def test_rates_per_round():

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -35,7 +34,7 @@ from tools.bench.github_api import (
     parse_cli,
     run_guarded,
 )
-from tools.bench.render_util import format_change
+from tools.bench.report import render_pr_comment
 from tools.bench.verdict import ReportDocument
 from virnucpro.atomic import atomic_write_bytes
 from virnucpro.errors import InputError, RunFailure
@@ -126,38 +125,9 @@ def status_description(report: ReportDocument) -> str:
     return shorten(headline(report), MAX_DESCRIPTION_CHARS)
 
 
-def fallback_markdown(report: ReportDocument) -> str:
-    """A minimal comment body, used until ``tools.bench.report.render_pr_comment`` exists."""
-    verdict = report.verdict
-    lines = [f"### VirNucPro benchmark: {headline(report)}", ""]
-    if verdict is not None:
-        if verdict.baseline:
-            lines.append(f"Compared with `{verdict.baseline}`.")
-        lines += [
-            f"- **{j.status}** `{j.name}`: {format_change(j.change)}"
-            + (f" ({j.reason})" if j.reason else "")
-            for j in (*verdict.failures, *verdict.warnings)
-        ]
-        lines += [f"- {reason}" for reason in verdict.reasons]
-    if report.markdown_file:
-        lines.append(f"\nFull report: `{report.markdown_file}` in the run's artifacts.")
-    return "\n".join(lines) + "\n"
-
-
-def _pr_comment_renderer() -> Callable[..., str] | None:
-    try:
-        module = importlib.import_module("tools.bench.report")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tools.bench.report":
-            raise
-        return None
-    return getattr(module, "render_pr_comment", None)
-
-
 def render_markdown(report: ReportDocument, *, max_chars: int) -> str:
-    """The PR comment markdown from the report renderer, or the small fallback."""
-    renderer = _pr_comment_renderer()
-    return renderer(report, max_chars=max_chars) if renderer else fallback_markdown(report)
+    """The PR comment markdown (the report renderer's PR comment)."""
+    return render_pr_comment(report, max_chars=max_chars)
 
 
 def _size(text: str, unit: SizeUnit) -> int:

@@ -170,21 +170,6 @@ def time_metric(
     )
 
 
-def measurement_metrics(
-    name: str, measurement: Measurement, *, stage: str | None = None
-) -> tuple[Metric, Metric]:
-    """``<name>`` (steady-state rounds) and ``<name>_cold`` (first warm-up call, or unavailable)."""
-    steady = time_metric(name, measurement.samples, stage=stage)
-    cold_name = f"{name}_cold"
-    if measurement.cold_seconds is None:
-        cold = unavailable_metric(
-            cold_name, unit=SECONDS_UNIT, better="lower", stage=stage, reason="no warm-up round"
-        )
-    else:
-        cold = time_metric(cold_name, (measurement.cold_seconds,), stage=stage)
-    return steady, cold
-
-
 def rate_samples(seconds: Sequence[float], count: int) -> tuple[float, ...]:
     """Per-round rates ``count / seconds``; rounds that took no measurable time are dropped."""
     return tuple(count / s for s in seconds if s > 0)

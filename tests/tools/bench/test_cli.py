@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -190,12 +189,6 @@ def test_post_and_badge_delegate_their_arguments(
     assert seen == [["report.json", "--pr", "3"]]
 
 
-def _needs(module: str) -> pytest.MarkDecorator:
-    missing = importlib.util.find_spec(f"tools.bench.{module}") is None
-    return pytest.mark.skipif(missing, reason=f"tools/bench/{module}.py has not landed yet")
-
-
-@_needs("report")
 def test_report_with_check_writes_both_files(
     runs: dict[str, Path], store: Path, tmp_path: Path
 ) -> None:
@@ -210,7 +203,6 @@ def test_report_with_check_writes_both_files(
     assert report["verdict"]["outcome"] == "regression"
 
 
-@_needs("report")
 def test_report_without_check_has_no_verdict(runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "reports"
     assert main(["report", str(runs["slow"]), "--out", str(out)]) == 0
@@ -218,14 +210,12 @@ def test_report_without_check_has_no_verdict(runs: dict[str, Path], tmp_path: Pa
     assert report["verdict"] is None
 
 
-@_needs("compare")
 def test_compare_writes_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "compare.md"
     assert main(["compare", str(runs["base"]), str(runs["slow"]), "--out", str(out)]) == 0
     assert TOTAL in out.read_text(encoding="utf-8")
 
 
-@_needs("dashboard")
 def test_dashboard_from_the_history(tmp_path: Path, runs: dict[str, Path]) -> None:
     folder, out = tmp_path / "store", tmp_path / "dash"
     for name in ("base", "same", "slow"):

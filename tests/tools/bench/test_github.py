@@ -37,10 +37,10 @@ from tools.bench.github import (
     PostConfig,
     PostOutcome,
     event_pr_and_sha,
-    fallback_markdown,
     main_post,
     normalize_marker,
     post_report,
+    render_markdown,
     status_description,
     status_state,
     truncate,
@@ -301,7 +301,7 @@ def test_job_summary_is_appended_after_what_was_there(fake, tmp_path, sleeps):
 
 
 def test_job_summary_stays_within_one_mib(fake, tmp_path, sleeps, monkeypatch):
-    monkeypatch.setattr(github, "_pr_comment_renderer", lambda: lambda r, max_chars: "é" * 90_000)
+    monkeypatch.setattr(github, "render_pr_comment", lambda r, max_chars: "é" * 90_000)
     summary = tmp_path / "summary.md"
     summary.write_text("x" * (MAX_SUMMARY_BYTES - 50_000), encoding="utf-8")
     outcome = _post(fake, tmp_path, sleeps)
@@ -313,7 +313,7 @@ def test_job_summary_stays_within_one_mib(fake, tmp_path, sleeps, monkeypatch):
 
 def test_long_comment_is_truncated_to_githubs_limit(fake, tmp_path, sleeps, monkeypatch):
     line = "| metric | value |\n"
-    monkeypatch.setattr(github, "_pr_comment_renderer", lambda: lambda r, max_chars: line * 9000)
+    monkeypatch.setattr(github, "render_pr_comment", lambda r, max_chars: line * 9000)
     _post(fake, tmp_path, sleeps)
     (ours,) = _marked(fake)
     assert len(ours.body) <= MAX_COMMENT_CHARS
@@ -321,7 +321,7 @@ def test_long_comment_is_truncated_to_githubs_limit(fake, tmp_path, sleeps, monk
 
 
 def test_comment_over_githubs_limit_is_a_422_failure(fake, tmp_path, sleeps, monkeypatch):
-    monkeypatch.setattr(github, "_pr_comment_renderer", lambda: lambda r, max_chars: "y" * 70_000)
+    monkeypatch.setattr(github, "render_pr_comment", lambda r, max_chars: "y" * 70_000)
     with pytest.raises(GitHubError) as caught:
         _post(fake, tmp_path, sleeps, max_comment_chars=80_000)
     assert caught.value.status == 422 and caught.value.exit_code == 1
@@ -338,10 +338,13 @@ def test_truncate_cuts_at_a_line_and_closes_a_code_fence():
     assert truncate("short", 300) == "short"
 
 
-def test_fallback_body_names_the_failing_metrics():
-    body = fallback_markdown(REGRESSION)
-    assert body.startswith("### VirNucPro benchmark: regression")
-    assert "`end_to_end.total_time`: +14.2%" in body and "`gpu.utilization`: +6.0%" in body
+def test_comment_body_names_the_failing_metrics():
+    body = render_markdown(REGRESSION, max_chars=MAX_COMMENT_CHARS)
+    assert body.startswith("### VirNucPro benchmark: REGRESSION")
+    rows = {line.split("|")[1].strip(): line for line in body.splitlines() if "| `" in line}
+    total, utilization = rows["`end_to_end.total_time`"], rows["`gpu.utilization`"]
+    assert "FAIL" in total and "+14.2%" in total
+    assert "WARN" in utilization and "+6.0%" in utilization
 
 
 # --- retries and rate limits ------------------------------------------------------------------
