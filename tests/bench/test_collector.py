@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tools.bench.noise_study import synthetic_document
+from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.collector import DuplicateRecordError, ResultsCollector, new_run_id
 from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
     EquivalenceResult,
     GpuTelemetry,
     ResultsDocument,
@@ -55,7 +56,7 @@ def _build(collector: ResultsCollector, **kwargs: object) -> ResultsDocument:
 @pytest.fixture
 def collector() -> ResultsCollector:
     c = ResultsCollector()
-    c.add_metric(_time("end_to_end.total_time", 2.0, 2.1, 1.9))
+    c.add_metric(_time(TOTAL_TIME_METRIC, 2.0, 2.1, 1.9))
     c.add_unavailable(
         "memory.cuda_peak_allocated", unit="bytes", better="lower", reason="device is cpu"
     )
@@ -72,11 +73,11 @@ def test_builds_a_document_that_round_trips(collector: ResultsCollector, tmp_pat
     path = write_document(doc, tmp_path / "results.json")
     back = read_document(path)
     assert [m.name for m in back.metrics] == [
-        "end_to_end.total_time",
+        TOTAL_TIME_METRIC,
         "memory.cuda_peak_allocated",
         "gpu.extra",
     ]
-    assert back.metric("end_to_end.total_time").samples == (2.0, 2.1, 1.9)
+    assert back.metric(TOTAL_TIME_METRIC).samples == (2.0, 2.1, 1.9)
     assert back.stages[0].stage == "esm" and back.scaling[0].workers == 1
     assert back.equivalence is not None and back.equivalence.passed
     assert back.skipped == {"scaling.over_gpus": "needs 2 GPUs"}
@@ -95,7 +96,7 @@ def test_unavailable_metrics_carry_their_reason(collector: ResultsCollector) -> 
 @pytest.mark.parametrize(
     "record",
     [
-        lambda c: c.add_metric(_time("end_to_end.total_time")),
+        lambda c: c.add_metric(_time(TOTAL_TIME_METRIC)),
         lambda c: c.add_stages([StageTiming(stage="esm", seconds=(1.0,))]),
         lambda c: c.add_scaling([ScalingPoint(workers=1, kind="rank", seconds=(2.0,))]),
         lambda c: c.set_equivalence(_equivalence()),
@@ -110,7 +111,7 @@ def test_refuses_a_second_record_of_the_same_thing(collector: ResultsCollector, 
 
 def test_refuses_extra_metrics_that_clash(collector: ResultsCollector) -> None:
     with pytest.raises(DuplicateRecordError, match=r"end_to_end\.total_time"):
-        _build(collector, extra_metrics=[_time("end_to_end.total_time")])
+        _build(collector, extra_metrics=[_time(TOTAL_TIME_METRIC)])
     with pytest.raises(DuplicateRecordError, match=r"gpu\.twice"):
         _build(collector, extra_metrics=[_time("gpu.twice"), _time("gpu.twice")])
 

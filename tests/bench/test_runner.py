@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import virnucpro
-from tools.bench.noise_study import synthetic_document
+from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.runner import FAILURES_FILE, find_checkout, measure, plan_run
 from virnucpro.bench.schema import metric_from_samples, write_document

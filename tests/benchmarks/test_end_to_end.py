@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from virnucpro.bench.measure import rate_metrics, stage_metrics, stage_timings, time_metric
-from virnucpro.bench.schema import metric_from_samples, unavailable_metric
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:
     from tests.benchmarks.conftest import BenchSession
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.benchmark
 
 PREFIX = "end_to_end"
-TOTAL_TIME = f"{PREFIX}.total_time"
 MODEL_LOAD = "cold.model_load"
 FIRST_BATCH = "cold.first_batch"
 OTHERS_CPU = "host.others_cpu_share"
@@ -54,7 +53,7 @@ def test_rounds(bench: BenchSession) -> None:
     assert first.reads == bench.workload_fingerprint.reads
     assert first.kept_frames == bench.workload_fingerprint.kept_frames
     counts = {"reads": first.reads, "frames": first.kept_frames, "bases": first.bases}
-    bench.collector.add_metric(time_metric(TOTAL_TIME, seconds))
+    bench.collector.add_metric(time_metric(TOTAL_TIME_METRIC, seconds))
     bench.collector.add_metrics(rate_metrics(PREFIX, seconds, counts))
     _cold_metrics(bench)
 

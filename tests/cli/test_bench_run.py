@@ -10,15 +10,19 @@ import numpy as np
 import pytest
 
 from tools.bench.baseline import update_baseline
-from tools.bench.noise_study import draw_samples, synthetic_document
+from tools.bench.synthetic import draw_samples, synthetic_document
 from virnucpro.bench.options import BenchOptions, read_session_config
 from virnucpro.bench.runner import FAILURES_FILE
-from virnucpro.bench.schema import ResultsDocument, metric_from_samples, write_document
+from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
+    ResultsDocument,
+    metric_from_samples,
+    write_document,
+)
 from virnucpro.bench.suites import NullProgress, ProgressSink, SuiteRequest, SuiteRun, SuiteTest
 from virnucpro.cli.bench_run import NO_BASELINE_NOTE, BenchOutcome, run_benchmark
 from virnucpro.errors import InputError
 
-TOTAL = "end_to_end.total_time"
 FAILED_TEST = "tests/benchmarks/test_end_to_end.py::test_rounds"
 
 
@@ -26,7 +30,7 @@ def _doc(
     level: float, *, seed: int, run_id: str = "run", invalid: str | None = None
 ) -> ResultsDocument:
     samples = draw_samples(np.random.default_rng(seed), level=level, noise=0.01, count=12)
-    metric = metric_from_samples(TOTAL, samples, unit="s", better="lower")
+    metric = metric_from_samples(TOTAL_TIME_METRIC, samples, unit="s", better="lower")
     return synthetic_document([metric], run_id=run_id, invalid_reason=invalid)
 
 
@@ -86,7 +90,7 @@ def test_regression_exits_1(options: BenchOptions) -> None:
     _store_baseline(options)
     outcome = _run(options, FakeSuites(_doc(130.0, seed=3)))
     assert (outcome.exit_code, outcome.outcome) == (1, "regression")
-    assert outcome.verdict is not None and outcome.verdict.failures[0].name == TOTAL
+    assert outcome.verdict is not None and outcome.verdict.failures[0].name == TOTAL_TIME_METRIC
 
 
 def test_advisory_gate_reports_a_regression_but_exits_0(options: BenchOptions) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import virnucpro
-from tools.bench.noise_study import synthetic_document
+from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import Verdict
 from virnucpro.bench.options import BenchOptions
-from virnucpro.bench.schema import metric_from_samples, read_document
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, metric_from_samples, read_document
 from virnucpro.bench.suites import SuiteRun
 from virnucpro.cli import bench_run, main
 
@@ -95,7 +95,7 @@ def test_outside_a_checkout_exits_2_saying_what_is_missing(
 
 
 def _outcome(exit_code: int, outcome: str) -> bench_run.BenchOutcome:
-    metric = metric_from_samples("end_to_end.total_time", [1.0, 1.2, 1.1], unit="s", better="lower")
+    metric = metric_from_samples(TOTAL_TIME_METRIC, [1.0, 1.2, 1.1], unit="s", better="lower")
     results = synthetic_document([metric])
     verdict = Verdict(outcome=outcome, exit_code=exit_code, reasons=("why it is so",))  # type: ignore[arg-type]
     return bench_run.BenchOutcome(
@@ -129,7 +129,7 @@ def test_options_reach_the_runner_and_its_exit_code_is_returned(
     assert options.gpus == () and options.rounds == 3 and options.launch_rounds == 3
     assert options.vanilla_baseline and options.update_baseline and not options.require_baseline
     out = capsys.readouterr().out
-    assert "end_to_end.total_time" in out and "verdict: REGRESSION" in out
+    assert TOTAL_TIME_METRIC in out and "verdict: REGRESSION" in out
     assert "why it is so" in out and "benchmark_x.md" in out
 
 
@@ -155,6 +155,6 @@ def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
     doc = read_document(next(reports.glob("runs/*/results.json")))
     assert report["results"]["run"]["run_id"] == doc.run.run_id
     assert doc.run.tier == "quick" and doc.run.suites == ("end_to_end",)
-    total = doc.metric("end_to_end.total_time")
+    total = doc.metric(TOTAL_TIME_METRIC)
     assert total is not None and len(total.samples) == 2
     assert not doc.gpu.available and doc.gpu.reason  # CPU: telemetry unavailable, with why

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tools.bench import stats
-from virnucpro.bench.schema import GpuSample, ResultsDocument
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, GpuSample, ResultsDocument
 from virnucpro.stages import STAGES
 
 STAGE_ORDER = tuple(stage for stage in STAGES if stage != "load_models")
-TOTAL_TIME = "end_to_end.total_time"
 GPU_UTIL_METRIC = "gpu.utilization"
 NOT_RECORDED = "not recorded in this run"
 
@@ -112,7 +111,7 @@ def stage_breakdown(results: ResultsDocument) -> StageBreakdown:
         if metric.name == f"stage.{stage}.time" and metric.available and stage not in timings:
             timings[stage] = (metric.samples, 0, 0)
     summaries = {stage: SampleSummary.of(seconds) for stage, (seconds, _, _) in timings.items()}
-    total = measured_median(results, TOTAL_TIME)
+    total = measured_median(results, TOTAL_TIME_METRIC)
     basis = "median end-to-end total time"
     if total is None:
         total = sum(s.median for s in summaries.values() if s is not None)

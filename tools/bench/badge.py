@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 import requests
 
-from tools.bench.analysis import TOTAL_TIME
 from tools.bench.github_api import (
     GitHubClient,
     GitHubError,
@@ -33,6 +32,7 @@ from tools.bench.github_api import (
 from tools.bench.render_util import format_change, format_quantity
 from tools.bench.verdict import MetricJudgement, ReportDocument
 from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.schema import TOTAL_TIME_METRIC
 from virnucpro.errors import InputError
 
 BADGE_SCHEMA_VERSION = 1  # shields.io endpoint format
@@ -66,7 +66,7 @@ def worst(judgements: Sequence[MetricJudgement]) -> MetricJudgement | None:
 
 def total_time_text(report: ReportDocument) -> str | None:
     """The end-to-end median time in its unit, or None when not measured."""
-    metric = report.results.metric(TOTAL_TIME)
+    metric = report.results.metric(TOTAL_TIME_METRIC)
     if metric is None or not metric.available:
         return None
     return format_quantity(metric.median, metric.unit)

@@ -33,6 +33,7 @@ from virnucpro.bench.schema import (
     ResultsDocument,
     SchemaError,
     document_to_json,
+    first_error_line,
     parse_document,
     read_json_file,
 )
@@ -136,8 +137,8 @@ def _envelope_record(data: dict[str, object], path: Path) -> BaselineRecord:
     try:
         envelope = BaselineEnvelope.model_validate({**data, "results": results})
     except ValidationError as exc:
-        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
-        raise SchemaError(f"{path}: invalid baseline envelope: {loc}") from None
+        line = first_error_line(exc, whole="<envelope>")
+        raise SchemaError(f"{path}: invalid baseline envelope: {line}") from None
     return BaselineRecord(path, envelope.created_at, envelope.source_run_id, envelope.results)
 
 

@@ -37,9 +37,7 @@ from tools.bench.verdict import (
     MetricJudgement,
     Verdict,
 )
-from virnucpro.bench.schema import Metric, ResultsDocument
-
-TOTAL_TIME_METRIC = "end_to_end.total_time"
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, Metric, ResultsDocument
 
 KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
 KEY_SEPARATOR = "|"

@@ -29,17 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from tools.bench.check import check_regression
+from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import (
-    SCHEMA_VERSION,
-    EnvironmentFingerprint,
-    GpuTelemetry,
-    Metric,
+    TOTAL_TIME_METRIC,
     ResultsDocument,
-    RunInfo,
-    Validity,
-    WorkloadFingerprint,
     metric_from_samples,
     read_document,
 )
@@ -54,70 +49,6 @@ DEFAULT_RUNS = 10
 DEFAULT_METRICS = 1
 DEFAULT_SLOWDOWNS = (0.05, 0.10, 0.15, 0.20, 0.30)
 SYNTHETIC_LEVEL_S = 100.0
-SYNTHETIC_METRIC = "end_to_end.total_time"
-SYNTHETIC_CPU = "synthetic-cpu"
-SYNTHETIC_CREATED_AT = "2025-01-01T00:00:00+00:00"
-
-
-def synthetic_document(
-    metrics: Sequence[Metric],
-    *,
-    run_id: str = "synthetic",
-    cpu_model: str = SYNTHETIC_CPU,
-    invalid_reason: str | None = None,
-    created_at: str = SYNTHETIC_CREATED_AT,
-) -> ResultsDocument:
-    """A minimal valid results document around the given metrics (CPU, tiny workload)."""
-    validity = Validity(valid=False, reasons=(invalid_reason,)) if invalid_reason else Validity()
-    return ResultsDocument(
-        schema_version=SCHEMA_VERSION,
-        run=RunInfo(
-            run_id=run_id,
-            created_at=created_at,
-            tier="quick",
-            suites=("end_to_end",),
-            engine="fast",
-            model_preset="tiny",
-            models_meaningful=False,
-            device="cpu",
-            precision="float32",
-            rounds=max((len(m.samples) for m in metrics), default=0),
-            warmup_rounds=1,
-        ),
-        environment=EnvironmentFingerprint(
-            git_commit=None,
-            git_dirty=None,
-            python="3.11.7",
-            torch="2.13.0+cpu",
-            cuda=None,
-            driver=None,
-            cpu_model=cpu_model,
-            cpu_count=2,
-            torch_threads=1,
-            platform="Linux-6.1-x86_64",
-        ),
-        workload=WorkloadFingerprint(
-            name="tiny",
-            content_sha256="0" * 64,
-            reads=10,
-            bases=5000,
-            chunks=10,
-            expected_length=500,
-            kept_frames=10,
-            dnabert_tokens=100,
-            esm_tokens=100,
-        ),
-        metrics=tuple(metrics),
-        gpu=GpuTelemetry(available=False, reason="synthetic run"),
-        validity=validity,
-    )
-
-
-def draw_samples(
-    rng: np.random.Generator, *, level: float, noise: float, count: int
-) -> tuple[float, ...]:
-    """``count`` log-normal samples around ``level`` with relative spread ``noise`` (sigma)."""
-    return tuple(float(v) for v in level * np.exp(noise * rng.standard_normal(count)))
 
 
 @dataclass(frozen=True)
@@ -195,7 +126,7 @@ def synthetic_runs(
         level = SYNTHETIC_LEVEL_S * (1.0 + slowdown) * float(np.exp(run_noise * rng.normal()))
         drawn = [
             metric_from_samples(
-                f"{SYNTHETIC_METRIC}_{k}" if k else SYNTHETIC_METRIC,
+                f"{TOTAL_TIME_METRIC}_{k}" if k else TOTAL_TIME_METRIC,
                 draw_samples(rng, level=level, noise=noise, count=samples),
                 unit="s",
                 better="lower",

@@ -28,7 +28,7 @@ from tools.bench.report_sections import (
 from tools.bench.requirements import derive_recommendations, evaluate_requirements
 from tools.bench.verdict import REPORT_KIND, REPORT_VERSION, ReportDocument, Verdict
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.schema import ResultsDocument, SchemaError, read_json_file
+from virnucpro.bench.schema import ResultsDocument, SchemaError, first_error_line, read_json_file
 
 REPORT_STEM_FORMAT = "benchmark_%Y%m%d_%H%M%S"
 GITHUB_COMMENT_LIMIT = 65536  # characters; GitHub refuses longer comment bodies (422)
@@ -130,12 +130,6 @@ def write_reports(report: ReportDocument, out_dir: Path) -> tuple[Path, Path]:
     return md_path, json_path
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "<report>"
-    return f"{loc}: {err.get('msg', 'invalid')}"
-
-
 def parse_report(data: object, *, source: str = "<memory>") -> ReportDocument:
     """Validate a decoded JSON object as a report; any problem is a one-line SchemaError."""
     if not isinstance(data, dict):
@@ -150,7 +144,8 @@ def parse_report(data: object, *, source: str = "<memory>") -> ReportDocument:
     try:
         return ReportDocument.model_validate(data)
     except ValidationError as exc:
-        raise SchemaError(f"{source}: invalid benchmark report: {_first_error(exc)}") from None
+        line = first_error_line(exc, whole="<report>")
+        raise SchemaError(f"{source}: invalid benchmark report: {line}") from None
 
 
 def read_report(path: Path) -> ReportDocument:

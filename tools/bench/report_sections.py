@@ -24,7 +24,7 @@ from tools.bench.render_util import (
 )
 from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
 from virnucpro.bench.intervals import median_confidence_interval, min_samples_for
-from virnucpro.bench.schema import EquivalenceResult, Metric, ResultsDocument
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, EquivalenceResult, Metric, ResultsDocument
 
 TITLE = "# VirNucPro Benchmark Report"
 NOT_MEANINGFUL = "models: tiny random weights -- predictions not biologically meaningful"
@@ -111,7 +111,7 @@ def _gpu_util_text(results: ResultsDocument) -> str:
 def key_metric_rows(results: ResultsDocument) -> list[tuple[str, str]]:
     """(label, value) pairs of the executive summary: time, rates, memory, GPU utilization."""
     rows = [
-        ("total time (median ± IQR)", metric_summary(results.metric(analysis.TOTAL_TIME))),
+        ("total time (median ± IQR)", metric_summary(results.metric(TOTAL_TIME_METRIC))),
         ("reads/s", metric_summary(results.metric("end_to_end.reads_per_s"))),
     ]
     tokens = [

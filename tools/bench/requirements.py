@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tools.bench.analysis import (
-    TOTAL_TIME,
     gpu_utilization,
     measured_median,
     skip_reason,
@@ -26,7 +25,7 @@ from tools.bench.render_util import (
     worker_count,
 )
 from tools.bench.verdict import MetricJudgement, RequirementResult, Verdict
-from virnucpro.bench.schema import Metric, ResultsDocument
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, Metric, ResultsDocument
 
 # Requirement thresholds.
 MIN_SPEEDUP = 10.0  # fast engine against vanilla, end to end
@@ -71,9 +70,9 @@ def total_time_requirement(verdict: Verdict | None) -> RequirementResult:
     name = REQ_TOTAL_TIME
     if verdict is None:
         return _requirement(name, None, "no baseline comparison in this report")
-    judgement = _judgement(verdict, TOTAL_TIME)
+    judgement = _judgement(verdict, TOTAL_TIME_METRIC)
     if judgement is None:
-        return _requirement(name, None, f"verdict ({verdict.outcome}) has no `{TOTAL_TIME}`")
+        return _requirement(name, None, f"verdict ({verdict.outcome}) has no `{TOTAL_TIME_METRIC}`")
     change = f" {format_change(judgement.change)}" if judgement.change is not None else ""
     detail = f"{judgement.status}{change} against {verdict.baseline or 'the baseline'}"
     if judgement.status in REGRESSED_STATUSES:
@@ -311,7 +310,10 @@ def _rec_speedup(results: ResultsDocument, verdict: Verdict | None) -> list[str]
 
 
 def _rec_cold_start(results: ResultsDocument, verdict: Verdict | None) -> list[str]:
-    load, total = measured_median(results, MODEL_LOAD_METRIC), measured_median(results, TOTAL_TIME)
+    load, total = (
+        measured_median(results, MODEL_LOAD_METRIC),
+        measured_median(results, TOTAL_TIME_METRIC),
+    )
     if load is None or not total or load / total <= COLD_SHARE_NOTABLE:
         return []
     return [

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from virnucpro.bench.schema import Metric, SchemaError, read_text_file
+from virnucpro.bench.schema import Metric, SchemaError, first_error_line, read_text_file
 
 try:
     import tomllib
@@ -96,18 +96,13 @@ class MetricRule:
         return f"{self.threshold:g}"
 
 
-def _error_line(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "<thresholds>"
-    return f"{loc}: {err.get('msg', 'invalid')}"
-
-
 def thresholds_from_mapping(data: dict[str, object], *, source: str) -> Thresholds:
     """Validate a mapping of threshold fields; anything wrong is a one-line SchemaError."""
     try:
         return Thresholds.model_validate(data)
     except ValidationError as exc:
-        raise SchemaError(f"{source}: invalid thresholds: {_error_line(exc)}") from None
+        line = first_error_line(exc, whole="<thresholds>")
+        raise SchemaError(f"{source}: invalid thresholds: {line}") from None
 
 
 def load_thresholds(path: Path) -> Thresholds:

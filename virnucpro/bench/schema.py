@@ -26,6 +26,9 @@ from virnucpro.errors import InputError
 SCHEMA_VERSION = 1
 DOCUMENT_KIND = "virnucpro-benchmark-results"
 
+# The headline metric: end-to-end wall time of one predict (written by the end-to-end suite).
+TOTAL_TIME_METRIC = "end_to_end.total_time"
+
 Direction = Literal["lower", "higher", "none"]
 MetricStatus = Literal["measured", "unavailable"]
 
@@ -298,9 +301,11 @@ class ResultsDocument(_Record):
         )
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error_line(exc: ValidationError, *, whole: str = "<document>") -> str:
+    """The first validation error as one line, ``<field path>: <message>`` (``whole`` when the
+    error is about the whole record)."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "<document>"
+    loc = ".".join(str(p) for p in err.get("loc", ())) or whole
     return f"{loc}: {err.get('msg', 'invalid')}"
 
 
@@ -318,7 +323,7 @@ def parse_document(data: object, *, source: str = "<memory>") -> ResultsDocument
     try:
         return ResultsDocument.model_validate(data)
     except ValidationError as exc:
-        raise SchemaError(f"{source}: invalid results document: {_first_error(exc)}") from None
+        raise SchemaError(f"{source}: invalid results document: {first_error_line(exc)}") from None
 
 
 def read_text_file(path: Path) -> str:

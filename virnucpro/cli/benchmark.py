@@ -30,6 +30,7 @@ from virnucpro.bench.options import (
     for_tier,
     resolve_suites,
 )
+from virnucpro.bench.schema import TOTAL_TIME_METRIC
 from virnucpro.cli.predict import positive_int
 from virnucpro.errors import InputError
 
@@ -219,7 +220,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
 # ----------------------------------------------------------------------------- display
 
 KEY_METRICS = (
-    "end_to_end.total_time",
+    TOTAL_TIME_METRIC,
     "end_to_end.reads_per_s",
     "cold.model_load",
     "throughput.dnabert.tokens_per_s",

@@ -22,14 +22,12 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tools.bench.analysis import TOTAL_TIME
+from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import MetricJudgement, Outcome, ReportDocument, Verdict
 from virnucpro.bench.schema import (
-    SCHEMA_VERSION,
-    EnvironmentFingerprint,
+    TOTAL_TIME_METRIC,
     GpuTelemetry,
     ResultsDocument,
-    RunInfo,
     WorkloadFingerprint,
     metric_from_samples,
 )
@@ -360,33 +358,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_results(*, total_time: Iterable[float] = (12.3, 12.25, 12.4)) -> ResultsDocument:
     """The smallest valid results document: one end-to-end time metric, no GPU."""
-    return ResultsDocument(
-        schema_version=SCHEMA_VERSION,
-        run=RunInfo(
-            run_id="run-1",
-            created_at="2025-03-05T12:00:00Z",
-            tier="quick",
-            suites=("end_to_end",),
-            engine="fast",
-            model_preset="tiny-random",
-            models_meaningful=False,
-            device="cpu",
-            precision="fp32",
-            rounds=3,
-            warmup_rounds=1,
-        ),
-        environment=EnvironmentFingerprint(
-            git_commit=HEAD_SHA,
-            git_dirty=False,
-            python="3.11.7",
-            torch="2.13.0+cpu",
-            cuda=None,
-            driver=None,
-            cpu_model="Test CPU",
-            cpu_count=2,
-            torch_threads=1,
-            platform="Linux-6.0-x86_64",
-        ),
+    return synthetic_document(
+        [metric_from_samples(TOTAL_TIME_METRIC, list(total_time), unit="s", better="lower")],
+        run_id="run-1",
+        created_at="2025-03-05T12:00:00Z",
+        cpu_model="Test CPU",
+        run={"model_preset": "tiny-random", "precision": "fp32"},
+        environment={"git_commit": HEAD_SHA, "git_dirty": False, "platform": "Linux-6.0-x86_64"},
         workload=WorkloadFingerprint(
             name="tiny",
             content_sha256="ab" * 32,
@@ -398,7 +376,6 @@ def make_results(*, total_time: Iterable[float] = (12.3, 12.25, 12.4)) -> Result
             dnabert_tokens=600,
             esm_tokens=1000,
         ),
-        metrics=(metric_from_samples(TOTAL_TIME, list(total_time), unit="s", better="lower"),),
         gpu=GpuTelemetry(available=False, reason="no GPU in the tests"),
     )
 

@@ -23,16 +23,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tools.bench.analysis import STAGE_ORDER
+from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import MetricJudgement, Verdict
 from virnucpro.bench.schema import (
-    SCHEMA_VERSION,
-    EnvironmentFingerprint,
+    TOTAL_TIME_METRIC,
     EquivalenceResult,
     GpuSample,
     GpuTelemetry,
     Metric,
     ResultsDocument,
-    RunInfo,
     ScalingPoint,
     StageTiming,
     Validity,
@@ -69,21 +68,21 @@ def samples(centre: float, *, spread: float = NOISE, n: int = ROUNDS) -> tuple[f
     return tuple(round(centre * (1 + spread * o), 6) for o in OFFSETS[:n])
 
 
-def _environment(*, gpu: bool, commit: str) -> EnvironmentFingerprint:
-    return EnvironmentFingerprint(
-        git_commit=commit,
-        git_dirty=False,
-        python="3.11.9",
-        torch="2.13.0+cu124" if gpu else "2.13.0+cpu",
-        cuda="12.4" if gpu else None,
-        driver="550.54.15" if gpu else None,
-        gpu_names=("NVIDIA H100 80GB HBM3",) * GPU_COUNT if gpu else (),
-        gpu_count=GPU_COUNT if gpu else 0,
-        cpu_model="Intel(R) Xeon(R) Platinum 8480+" if gpu else "AMD EPYC 7B13",
-        cpu_count=16 if gpu else 2,
-        torch_threads=16 if gpu else 2,
-        platform="Linux-6.1.0-x86_64-with-glibc2.36",
-    )
+def _environment(*, gpu: bool, commit: str) -> dict[str, object]:
+    return {
+        "git_commit": commit,
+        "git_dirty": False,
+        "python": "3.11.9",
+        "torch": "2.13.0+cu124" if gpu else "2.13.0+cpu",
+        "cuda": "12.4" if gpu else None,
+        "driver": "550.54.15" if gpu else None,
+        "gpu_names": ("NVIDIA H100 80GB HBM3",) * GPU_COUNT if gpu else (),
+        "gpu_count": GPU_COUNT if gpu else 0,
+        "cpu_model": "Intel(R) Xeon(R) Platinum 8480+" if gpu else "AMD EPYC 7B13",
+        "cpu_count": 16 if gpu else 2,
+        "torch_threads": 16 if gpu else 2,
+        "platform": "Linux-6.1.0-x86_64-with-glibc2.36",
+    }
 
 
 def _workload(name: str) -> WorkloadFingerprint:
@@ -114,24 +113,22 @@ def _stage_items(wl: WorkloadFingerprint, stage: str) -> tuple[int, int]:
     return wl.kept_frames, tokens
 
 
-def _run(*, gpu: bool, run_id: str, created_at: str) -> RunInfo:
-    return RunInfo(
-        run_id=run_id,
-        created_at=created_at,
-        tier="full" if gpu else "quick",
-        suites=("end_to_end", "stages", "memory", "scaling", "equivalence")
+def _run(*, gpu: bool) -> dict[str, object]:
+    return {
+        "tier": "full" if gpu else "quick",
+        "suites": ("end_to_end", "stages", "memory", "scaling", "equivalence")
         if gpu
         else ("end_to_end", "stages", "memory"),
-        engine="fast",
-        model_preset="published" if gpu else "tiny",
-        models_meaningful=gpu,
-        model_note="" if gpu else "tiny random weights (seed 0)",
-        device="cuda:0" if gpu else "cpu",
-        precision="bfloat16" if gpu else "float32",
-        rounds=ROUNDS,
-        warmup_rounds=1,
-        command="virnucpro benchmark --tier full" if gpu else "virnucpro benchmark --quick",
-    )
+        "engine": "fast",
+        "model_preset": "published" if gpu else "tiny",
+        "models_meaningful": gpu,
+        "model_note": "" if gpu else "tiny random weights (seed 0)",
+        "device": "cuda:0" if gpu else "cpu",
+        "precision": "bfloat16" if gpu else "float32",
+        "rounds": ROUNDS,
+        "warmup_rounds": 1,
+        "command": "virnucpro benchmark --tier full" if gpu else "virnucpro benchmark --quick",
+    }
 
 
 def _stage_seconds(workload: str, slowdown: dict[str, float]) -> dict[str, float]:
@@ -186,9 +183,7 @@ def _throughput_metrics(
 def _common_metrics(
     wl: WorkloadFingerprint, total: float, seconds: dict[str, float]
 ) -> list[Metric]:
-    metrics = [
-        metric_from_samples("end_to_end.total_time", samples(total), unit="s", better="lower")
-    ]
+    metrics = [metric_from_samples(TOTAL_TIME_METRIC, samples(total), unit="s", better="lower")]
     metrics += _throughput_metrics(wl, total, seconds)
     metrics += [
         metric_from_samples(
@@ -221,12 +216,13 @@ def cpu_run() -> ResultsDocument:
         metric_from_samples("cold.first_batch", samples(0.21), unit="s", better="lower"),
         metric_from_samples("custom.io_wait", samples(0.12), unit="s", better="lower"),
     ]
-    return ResultsDocument(
-        schema_version=SCHEMA_VERSION,
-        run=_run(gpu=False, run_id="cpu-20250301-0900", created_at="2025-03-01T09:00:00+00:00"),
+    return synthetic_document(
+        metrics,
+        run_id="cpu-20250301-0900",
+        created_at="2025-03-01T09:00:00+00:00",
+        run=_run(gpu=False),
         environment=_environment(gpu=False, commit="1a2b3c4d5e6f"),
         workload=wl,
-        metrics=tuple(metrics),
         stages=_stage_records(wl, seconds),
         gpu=GpuTelemetry(available=False, reason="NVML unavailable: NVMLError_LibraryNotFound"),
         skipped={
@@ -333,12 +329,13 @@ def gpu_run(
         for n, eff in efficiency.items()
         if n > 1
     ]
-    return ResultsDocument(
-        schema_version=SCHEMA_VERSION,
-        run=_run(gpu=True, run_id=run_id, created_at=created_at),
+    return synthetic_document(
+        metrics,
+        run_id=run_id,
+        created_at=created_at,
+        run=_run(gpu=True),
         environment=_environment(gpu=True, commit=commit),
         workload=wl,
-        metrics=tuple(metrics),
         stages=_stage_records(wl, seconds),
         scaling=_scaling(total * GPU_COUNT * efficiency[GPU_COUNT], efficiency, "total")
         + _scaling(seconds["esm"] * GPU_COUNT * 0.95, {1: 1.0, 2: 0.99, 4: 0.95}, "esm"),
@@ -373,7 +370,7 @@ def regression_run() -> ResultsDocument:
 
 
 JUDGED = (  # name, status, p, p_adjusted, threshold, reason
-    ("end_to_end.total_time", "fail", 0.0079, 0.0316, 0.10, ""),
+    (TOTAL_TIME_METRIC, "fail", 0.0079, 0.0316, 0.10, ""),
     ("stage.esm.time", "fail", 0.0079, 0.0316, 0.10, ""),
     ("gpu.utilization", "warn", 0.0079, 0.0316, 0.057, "median dropped 9.5 points"),
     ("memory.cuda_peak_allocated", "pass", 1.0, 1.0, 0.20, ""),

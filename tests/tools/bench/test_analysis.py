@@ -6,7 +6,7 @@ import pytest
 
 from tests.tools.bench import make_fixtures as mf
 from tools.bench import analysis
-from virnucpro.bench.schema import GpuSample, GpuTelemetry, ScalingPoint
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, GpuSample, GpuTelemetry, ScalingPoint
 
 
 def test_sample_summary_matches_the_metric_record() -> None:
@@ -22,7 +22,7 @@ def test_stage_breakdown_shares_and_rates() -> None:
     breakdown = analysis.stage_breakdown(doc)
     assert [s.stage for s in breakdown.stages] == list(analysis.STAGE_ORDER)
     esm = next(s for s in breakdown.stages if s.stage == "esm")
-    total = doc.metric("end_to_end.total_time").median
+    total = doc.metric(TOTAL_TIME_METRIC).median
     assert esm.share == pytest.approx(1450.0 / total)
     assert esm.items_per_s == pytest.approx(310_000 / 1450.0)
     assert esm.tokens_per_s == pytest.approx(51_700_000 / 1450.0)
@@ -34,7 +34,7 @@ def test_stage_breakdown_shares_and_rates() -> None:
 def test_stage_breakdown_without_total_time_uses_the_stage_sum() -> None:
     doc = mf.load_fixture("cpu_run")
     doc = doc.model_copy(
-        update={"metrics": tuple(m for m in doc.metrics if m.name != analysis.TOTAL_TIME)}
+        update={"metrics": tuple(m for m in doc.metrics if m.name != TOTAL_TIME_METRIC)}
     )
     breakdown = analysis.stage_breakdown(doc)
     assert sum(s.share for s in breakdown.stages) == pytest.approx(1.0)

@@ -19,7 +19,6 @@ from tests.tools.bench.fake_github import (
     make_report,
     write_report,
 )
-from tools.bench.analysis import TOTAL_TIME
 from tools.bench.badge import (
     DEFAULT_COMMIT_MESSAGE,
     DEFAULT_PUBLISH_PATH,
@@ -28,11 +27,12 @@ from tools.bench.badge import (
     make_badge,
 )
 from tools.bench.verdict import ReportDocument
+from virnucpro.bench.schema import TOTAL_TIME_METRIC
 
 BRANCH = "badges"
 BADGE_PATH = "bench/badge.json"
 CONTENTS = f"/repos/{REPO}/contents/{BADGE_PATH}"
-REGRESSION = make_report("regression", judgements=(judgement(TOTAL_TIME, "fail", 0.14),))
+REGRESSION = make_report("regression", judgements=(judgement(TOTAL_TIME_METRIC, "fail", 0.14),))
 
 
 @pytest.fixture
@@ -85,7 +85,10 @@ def test_badge_message_and_color_follow_the_verdict(report, message, color):
 def test_headline_names_the_worst_failure():
     report = make_report(
         "regression",
-        judgements=(judgement("stage.esm.time", "fail", 0.12), judgement(TOTAL_TIME, "fail", 0.3)),
+        judgements=(
+            judgement("stage.esm.time", "fail", 0.12),
+            judgement(TOTAL_TIME_METRIC, "fail", 0.3),
+        ),
     )
     assert headline(report) == "regression: end_to_end.total_time +30.0% (and 1 more)"
 

@@ -23,8 +23,14 @@ from tools.bench.baseline import (
     storage_key,
     update_baseline,
 )
-from tools.bench.noise_study import synthetic_document
-from virnucpro.bench.schema import ResultsDocument, SchemaError, metric_from_samples, write_document
+from tools.bench.synthetic import synthetic_document
+from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
+    ResultsDocument,
+    SchemaError,
+    metric_from_samples,
+    write_document,
+)
 from virnucpro.errors import InputError, RunFailure
 
 NOW = datetime(2025, 3, 2, 10, 0, tzinfo=timezone.utc)
@@ -34,7 +40,7 @@ APPENDS = 30
 
 def _doc(run_id: str = "run-1", *, level: float = 10.0, **fields: str) -> ResultsDocument:
     samples = [level, level * 1.01, level * 0.99, level * 1.02, level * 0.98]
-    metric = metric_from_samples("end_to_end.total_time", samples, unit="s", better="lower")
+    metric = metric_from_samples(TOTAL_TIME_METRIC, samples, unit="s", better="lower")
     return synthetic_document([metric], run_id=run_id, **fields)
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from tools.bench.check import check_regression, judge_metrics, key_differences
-from tools.bench.noise_study import draw_samples, synthetic_document
+from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from tools.bench.verdict import MetricJudgement, Verdict
 from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
     Direction,
     Metric,
     ResultsDocument,
@@ -19,7 +20,6 @@ from virnucpro.bench.schema import (
     unavailable_metric,
 )
 
-TOTAL = "end_to_end.total_time"
 QUIET = 0.02
 NOISY = 0.30
 BASE_SEED = 1
@@ -29,7 +29,7 @@ CAND_SEED = 2
 def _metric(
     level: float,
     *,
-    name: str = TOTAL,
+    name: str = TOTAL_TIME_METRIC,
     unit: str = "s",
     better: Direction = "lower",
     noise: float = QUIET,
@@ -51,7 +51,7 @@ def _pair(base: float, cand: float, **options: Any) -> tuple[ResultsDocument, Re
     )
 
 
-def _only(verdict: Verdict, name: str = TOTAL) -> MetricJudgement:
+def _only(verdict: Verdict, name: str = TOTAL_TIME_METRIC) -> MetricJudgement:
     return next(j for j in verdict.judgements if j.name == name)
 
 
@@ -187,7 +187,7 @@ def test_unavailable_new_and_missing_metrics_are_not_regressions() -> None:
     verdict = check_regression(cand, base)
     statuses = {j.name: j.status for j in verdict.judgements}
     assert statuses == {
-        TOTAL: "pass",
+        TOTAL_TIME_METRIC: "pass",
         "memory.cuda_peak_allocated": "unavailable",
         "throughput.new": "new",
         "stage.read.time": "unavailable",
@@ -202,7 +202,7 @@ def test_metric_without_direction_is_not_judged_but_noted() -> None:
         _metric(100.0, seed=CAND_SEED), _metric(9.0, name="info.batches", unit="", better="none")
     )
     verdict = check_regression(cand, base)
-    assert [j.name for j in verdict.judgements] == [TOTAL]
+    assert [j.name for j in verdict.judgements] == [TOTAL_TIME_METRIC]
     assert any("info.batches" in r for r in verdict.reasons)
 
 

@@ -12,17 +12,21 @@ import numpy as np
 import pytest
 
 from tools.bench.cli import main
-from tools.bench.noise_study import draw_samples, synthetic_document
+from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.verdict import Verdict
-from virnucpro.bench.schema import ResultsDocument, metric_from_samples, write_document
+from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
+    ResultsDocument,
+    metric_from_samples,
+    write_document,
+)
 
 REPO = Path(__file__).resolve().parents[3]
-TOTAL = "end_to_end.total_time"
 
 
 def _doc(level: float, *, seed: int, run_id: str, **fields: str) -> ResultsDocument:
     samples = draw_samples(np.random.default_rng(seed), level=level, noise=0.02, count=10)
-    metric = metric_from_samples(TOTAL, samples, unit="s", better="lower")
+    metric = metric_from_samples(TOTAL_TIME_METRIC, samples, unit="s", better="lower")
     return synthetic_document([metric], run_id=run_id, **fields)
 
 
@@ -102,7 +106,7 @@ def test_check_writes_the_verdict_as_json(
     assert main(["check", str(runs["slow"]), "--baseline-dir", str(store), "--json", str(out)]) == 1
     verdict = Verdict.model_validate_json(out.read_text(encoding="utf-8"))
     assert verdict.outcome == "regression"
-    assert [j.name for j in verdict.failures] == [TOTAL]
+    assert [j.name for j in verdict.failures] == [TOTAL_TIME_METRIC]
 
 
 @pytest.mark.parametrize(
@@ -145,7 +149,7 @@ def test_baseline_show(
     assert main(["baseline", "show", str(runs["same"]), "--baseline-dir", str(store)]) == 0
     shown = capsys.readouterr().out
     assert "from run base" in shown
-    assert TOTAL in shown
+    assert TOTAL_TIME_METRIC in shown
     assert main(["baseline", "show", str(runs["other"]), "--baseline-dir", str(store)]) == 0
     assert "no baseline stored" in capsys.readouterr().out
 
@@ -163,7 +167,7 @@ def test_history_append_then_trend(tmp_path: Path, capsys: pytest.CaptureFixture
         path = write_document(_doc(level, seed=i, run_id=f"r{i}"), tmp_path / f"r{i}.json")
         assert main(["history", "append", str(path), "--baseline-dir", str(folder)]) == 0
     capsys.readouterr()
-    assert main(["trend", "--baseline-dir", str(folder), "--metric", TOTAL]) == 0
+    assert main(["trend", "--baseline-dir", str(folder), "--metric", TOTAL_TIME_METRIC]) == 0
     out = capsys.readouterr().out
     assert "(12 runs)" in out
     assert "#6 " in out  # the change point
@@ -213,7 +217,7 @@ def test_report_without_check_has_no_verdict(runs: dict[str, Path], tmp_path: Pa
 def test_compare_writes_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "compare.md"
     assert main(["compare", str(runs["base"]), str(runs["slow"]), "--out", str(out)]) == 0
-    assert TOTAL in out.read_text(encoding="utf-8")
+    assert TOTAL_TIME_METRIC in out.read_text(encoding="utf-8")
 
 
 def test_dashboard_from_the_history(tmp_path: Path, runs: dict[str, Path]) -> None:

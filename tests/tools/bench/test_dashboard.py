@@ -9,10 +9,10 @@ from PIL import Image
 
 from tests.tools.bench import make_fixtures as mf
 from tools.bench.dashboard import DASHBOARD_FILE, png_name, sparkline, write_dashboard
-from virnucpro.bench.schema import ResultsDocument, unavailable_metric
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, ResultsDocument, unavailable_metric
 from virnucpro.errors import InputError
 
-CHARTED = ("end_to_end.total_time", "gpu.utilization", "memory.cuda_peak_allocated")
+CHARTED = (TOTAL_TIME_METRIC, "gpu.utilization", "memory.cuda_peak_allocated")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -44,7 +44,7 @@ def test_runs_are_ordered_by_creation_time(tmp_path: Path) -> None:
     assert [runs.index(f"`gpu-h{k}`") for k in range(4)] == sorted(
         runs.index(f"`gpu-h{k}`") for k in range(4)
     )
-    total = _row(text, "end_to_end.total_time")
+    total = _row(text, TOTAL_TIME_METRIC)
     assert total[3] == "`▂▁▃█`"  # esm drift 1.0, 0.98, 1.03, 1.14 in date order
     assert total[2] == "42 min 09.0 s" and total[6] == "4/4"
 
@@ -78,9 +78,7 @@ def test_default_metrics_chart_everything_measured(tmp_path: Path) -> None:
 
 def test_invalid_and_mixed_history_is_flagged(tmp_path: Path) -> None:
     runs = [*mf.history(), mf.load_fixture("invalid_run"), mf.load_fixture("cpu_run")]
-    text = write_dashboard(runs, tmp_path, metrics=["end_to_end.total_time"]).read_text(
-        encoding="utf-8"
-    )
+    text = write_dashboard(runs, tmp_path, metrics=[TOTAL_TIME_METRIC]).read_text(encoding="utf-8")
     assert "the history mixes 2 hardware/workload setups" in text
     assert "Invalid runs (marked x in the charts): gpu-20250303-1100." in text
 

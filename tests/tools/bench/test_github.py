@@ -26,7 +26,6 @@ from tests.tools.bench.fake_github import (
     write_report,
 )
 from tools.bench import github
-from tools.bench.analysis import TOTAL_TIME
 from tools.bench.github import (
     DEFAULT_MARKER,
     FENCE,
@@ -50,6 +49,7 @@ from tools.bench.github_api import (
     GitHubError,
 )
 from tools.bench.verdict import ReportDocument
+from virnucpro.bench.schema import TOTAL_TIME_METRIC
 from virnucpro.errors import InputError
 
 MERGE_SHA = "ee" * 20  # GITHUB_SHA of a pull_request event: the merge commit, not the head
@@ -59,7 +59,7 @@ PASS = make_report("pass")
 REGRESSION = make_report(
     "regression",
     judgements=(
-        judgement(TOTAL_TIME, "fail", 0.142),
+        judgement(TOTAL_TIME_METRIC, "fail", 0.142),
         judgement("stage.esm.time", "fail", 0.11),
         judgement("gpu.utilization", "warn", 0.06),
     ),
@@ -297,7 +297,7 @@ def test_job_summary_is_appended_after_what_was_there(fake, tmp_path, sleeps):
     _post(fake, tmp_path, sleeps, REGRESSION)
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("## earlier step\n")
-    assert "regression" in text.lower() and "end_to_end.total_time" in text
+    assert "regression" in text.lower() and TOTAL_TIME_METRIC in text
 
 
 def test_job_summary_stays_within_one_mib(fake, tmp_path, sleeps, monkeypatch):

@@ -9,16 +9,19 @@ import pytest
 
 from tools.bench.baseline import update_baseline
 from tools.bench.judging import judge, judge_document, resolve_thresholds
-from tools.bench.noise_study import draw_samples, synthetic_document
+from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, THRESHOLDS_FILE_NAME
-from virnucpro.bench.schema import ResultsDocument, metric_from_samples, write_document
-
-TOTAL = "end_to_end.total_time"
+from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
+    ResultsDocument,
+    metric_from_samples,
+    write_document,
+)
 
 
 def _doc(level: float, *, seed: int, run_id: str) -> ResultsDocument:
     samples = draw_samples(np.random.default_rng(seed), level=level, noise=0.02, count=10)
-    metric = metric_from_samples(TOTAL, samples, unit="s", better="lower")
+    metric = metric_from_samples(TOTAL_TIME_METRIC, samples, unit="s", better="lower")
     return synthetic_document([metric], run_id=run_id)
 
 

@@ -8,6 +8,7 @@ from tests.tools.bench import make_fixtures as mf
 from tools.bench import requirements as req
 from tools.bench.verdict import MetricJudgement, RequirementResult, Verdict
 from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
     EquivalenceResult,
     ResultsDocument,
     Validity,
@@ -33,7 +34,7 @@ def _with(doc: ResultsDocument, *metrics) -> ResultsDocument:
     return doc.model_copy(update={"metrics": kept + tuple(metrics)})
 
 
-def _verdict(status: str, *, change: float = 0.12, name: str = req.TOTAL_TIME) -> Verdict:
+def _verdict(status: str, *, change: float = 0.12, name: str = TOTAL_TIME_METRIC) -> Verdict:
     judgement = MetricJudgement(name=name, unit="s", status=status, change=change, reason="why")
     return Verdict(outcome="pass", exit_code=0, baseline="main", judgements=(judgement,))
 
@@ -205,7 +206,7 @@ def test_cold_start_dominating_is_recommended() -> None:
 def test_quiet_run_without_findings_says_so() -> None:
     doc = mf.load_fixture("cpu_run").model_copy(
         update={
-            "metrics": (metric_from_samples("end_to_end.total_time", [1.0, 1.01], unit="s"),),
+            "metrics": (metric_from_samples(TOTAL_TIME_METRIC, [1.0, 1.01], unit="s"),),
             "stages": (),
             "validity": Validity(),
         }

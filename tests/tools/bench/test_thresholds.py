@@ -13,7 +13,7 @@ from tools.bench.thresholds import (
     rule_for,
     with_overrides,
 )
-from virnucpro.bench.schema import Metric, SchemaError, metric_from_samples
+from virnucpro.bench.schema import TOTAL_TIME_METRIC, Metric, SchemaError, metric_from_samples
 
 
 def _metric(name: str, unit: str) -> Metric:
@@ -74,7 +74,7 @@ def test_overrides_skip_none_and_are_validated() -> None:
 @pytest.mark.parametrize(
     ("name", "unit", "category", "severity", "mode", "threshold"),
     [
-        ("end_to_end.total_time", "s", "time", "fail", "relative", 0.10),
+        (TOTAL_TIME_METRIC, "s", "time", "fail", "relative", 0.10),
         ("memory.cuda_peak_allocated", "bytes", "memory", "warn", "relative", 0.20),
         ("gpu.utilization", "%", "utilization", "warn", "absolute", 5.0),
         ("stage.esm.gpu_utilization", "fraction", "utilization", "warn", "absolute", 0.05),

@@ -7,16 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from tools.bench.noise_study import draw_samples, synthetic_document
+from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.trend import analyze_history, analyze_trend, detect_change_points, fit_line
 from virnucpro.bench.schema import (
+    TOTAL_TIME_METRIC,
     Direction,
     ResultsDocument,
     metric_from_samples,
     unavailable_metric,
 )
 
-METRIC = "end_to_end.total_time"
 NOISE = 0.01
 SAMPLES = 10
 
@@ -29,7 +29,7 @@ def _history(
         synthetic_document(
             [
                 metric_from_samples(
-                    METRIC,
+                    TOTAL_TIME_METRIC,
                     draw_samples(rng, level=level, noise=NOISE, count=SAMPLES),
                     unit="s",
                     better=better,
@@ -43,7 +43,7 @@ def _history(
 
 def test_step_is_found_at_the_right_index() -> None:
     history = _history([100.0] * 12 + [120.0] * 12)
-    points = detect_change_points(history, METRIC)
+    points = detect_change_points(history, TOTAL_TIME_METRIC)
     assert [p.index for p in points] == [12]
     assert points[0].run_id == "run-12"
     assert points[0].level_before == pytest.approx(100.0, rel=0.02)
@@ -52,11 +52,11 @@ def test_step_is_found_at_the_right_index() -> None:
 
 def test_two_steps_are_both_found() -> None:
     history = _history([100.0] * 8 + [115.0] * 8 + [95.0] * 8)
-    assert [p.index for p in detect_change_points(history, METRIC)] == [8, 16]
+    assert [p.index for p in detect_change_points(history, TOTAL_TIME_METRIC)] == [8, 16]
 
 
 def test_flat_history_has_no_change_point_and_no_prediction() -> None:
-    report = analyze_trend(_history([100.0] * 20), METRIC)
+    report = analyze_trend(_history([100.0] * 20), TOTAL_TIME_METRIC)
     assert report is not None
     assert report.change_points == ()
     assert report.predicted_crossing is None
@@ -64,7 +64,7 @@ def test_flat_history_has_no_change_point_and_no_prediction() -> None:
 
 def test_steady_ramp_is_a_slope_not_a_step() -> None:
     ramp = [100.0 + 0.5 * i for i in range(12)]
-    report = analyze_trend(_history(ramp), METRIC)
+    report = analyze_trend(_history(ramp), TOTAL_TIME_METRIC)
     assert report is not None
     assert report.change_points == ()
     assert report.slope == pytest.approx(0.5, abs=0.1)
@@ -78,7 +78,7 @@ def test_steady_ramp_is_a_slope_not_a_step() -> None:
 
 def test_drift_after_a_flat_stretch_predicts_from_the_flat_level() -> None:
     levels = [100.0] * 10 + [100.0 + (i + 1) for i in range(8)]
-    report = analyze_trend(_history(levels), METRIC)
+    report = analyze_trend(_history(levels), TOTAL_TIME_METRIC)
     assert report is not None
     assert report.reference_level == pytest.approx(100.0, rel=0.01)
     assert report.predicted_crossing is not None
@@ -86,13 +86,15 @@ def test_drift_after_a_flat_stretch_predicts_from_the_flat_level() -> None:
 
 
 def test_improving_ramp_predicts_nothing() -> None:
-    report = analyze_trend(_history([100.0 - 0.5 * i for i in range(12)]), METRIC)
+    report = analyze_trend(_history([100.0 - 0.5 * i for i in range(12)]), TOTAL_TIME_METRIC)
     assert report is not None
     assert (report.predicted_crossing, report.note) == (None, "not worsening")
 
 
 def test_higher_is_better_metric_worsens_downwards() -> None:
-    report = analyze_trend(_history([100.0 - 0.5 * i for i in range(12)], better="higher"), METRIC)
+    report = analyze_trend(
+        _history([100.0 - 0.5 * i for i in range(12)], better="higher"), TOTAL_TIME_METRIC
+    )
     assert report is not None
     assert report.threshold_level == pytest.approx(0.9 * report.reference_level)
     assert report.predicted_crossing is not None
@@ -101,13 +103,14 @@ def test_higher_is_better_metric_worsens_downwards() -> None:
 def test_unavailable_runs_are_left_out_of_the_series() -> None:
     history = _history([100.0] * 5)
     gap = synthetic_document(
-        [unavailable_metric(METRIC, unit="s", reason="crashed", better="lower")], run_id="gap"
+        [unavailable_metric(TOTAL_TIME_METRIC, unit="s", reason="crashed", better="lower")],
+        run_id="gap",
     )
-    report = analyze_trend([*history[:2], gap, *history[2:]], METRIC)
+    report = analyze_trend([*history[:2], gap, *history[2:]], TOTAL_TIME_METRIC)
     assert report is not None
     assert "gap" not in report.run_ids
     assert len(report.medians) == 5
-    assert analyze_trend([gap], METRIC) is None
+    assert analyze_trend([gap], TOTAL_TIME_METRIC) is None
 
 
 def test_fit_line_recovers_slope_and_needs_three_points() -> None:
@@ -119,4 +122,4 @@ def test_fit_line_recovers_slope_and_needs_three_points() -> None:
 
 def test_analyze_history_covers_every_metric() -> None:
     reports = analyze_history(_history([100.0] * 6))
-    assert [r.metric for r in reports] == [METRIC]
+    assert [r.metric for r in reports] == [TOTAL_TIME_METRIC]
