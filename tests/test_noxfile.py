@@ -18,6 +18,7 @@ REQUIRED_SESSIONS = (
     "bench_full",
     "bench_vanilla",
     "bench_update_baseline",
+    "gpu_check",
 )
 BENCH_TIERS = ("bench_quick", "bench_full", "bench_vanilla")
 
@@ -151,6 +152,21 @@ def test_bench_tools_runs_the_given_tools_bench_command(noxfile: ModuleType) -> 
     noxfile.bench_tools(session)
     expected = ("python", "-m", "tools.bench", "post", "tests/reports/benchmark_1.json")
     assert session.commands("run") == [expected]
+
+
+@pytest.mark.usefixtures("default_torch_env")
+def test_gpu_check_runs_the_plain_script_with_the_posargs(noxfile: ModuleType) -> None:
+    session = FakeSession(posargs=["out/gpu", "--dry-run"])
+    noxfile.gpu_check(session)
+    assert session.commands("run") == [("python", "scripts/gpu_check.py", "out/gpu", "--dry-run")]
+    assert session.commands("install") == [("torch==2.13.0",), ("-e", ".[dev]")]
+
+
+def test_gpu_check_without_an_output_folder_stops_before_installing(noxfile: ModuleType) -> None:
+    session = FakeSession()
+    with pytest.raises(SessionError, match="output folder"):
+        noxfile.gpu_check(session)
+    assert session.calls == []
 
 
 def test_bench_tools_without_a_command_stops_before_installing(noxfile: ModuleType) -> None:

@@ -295,3 +295,24 @@ def test_half_precision_on_gpu(dtype: torch.dtype) -> None:
             assert torch.isfinite(pooled).all()
             cosine = torch.nn.functional.cosine_similarity(pooled, expected, dim=-1)
             assert cosine.min().item() > 0.99
+
+
+def test_weights_drawn_on_the_device_are_seeded_in_the_dtype_asked() -> None:
+    first = build_random_dnabert(
+        TINY_DNABERT_CONFIG, seed=5, dtype=torch.bfloat16, draw_on_device=True
+    )
+    again = build_random_dnabert(
+        TINY_DNABERT_CONFIG, seed=5, dtype=torch.bfloat16, draw_on_device=True
+    )
+    for (name, a), b in zip(first.named_parameters(), again.parameters(), strict=True):
+        assert a.dtype == torch.bfloat16 and torch.equal(a, b), name
+    weights = dict(first.named_parameters())
+    assert any(float(w.detach().float().std()) > 0.01 for n, w in weights.items() if "weight" in n)
+
+
+def test_cpu_draws_are_unchanged_by_the_device_option() -> None:
+    before = build_random_dnabert(TINY_DNABERT_CONFIG, seed=5)
+    same = build_random_dnabert(TINY_DNABERT_CONFIG, seed=5, draw_on_device=False)
+    assert all(
+        torch.equal(a, b) for a, b in zip(before.parameters(), same.parameters(), strict=True)
+    )

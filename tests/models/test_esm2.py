@@ -199,3 +199,16 @@ def test_low_precision_sdpa_on_gpu_tracks_fp32_eager(dtype: torch.dtype) -> None
     got = fast(tokens.cuda(), attn_impl="sdpa").float().cpu()[keep]
     cosine = torch.nn.functional.cosine_similarity(got, expected, dim=-1)
     assert float(cosine.min()) > 0.999
+
+
+def test_weights_drawn_on_the_device_are_seeded_and_normal() -> None:
+    first = build_random_esm(TINY_ESM_CONFIG, seed=5, draw_on_device=True)
+    again = build_random_esm(TINY_ESM_CONFIG, seed=5, draw_on_device=True)
+    other = build_random_esm(TINY_ESM_CONFIG, seed=6, draw_on_device=True)
+    for (name, a), b, c in zip(
+        first.named_parameters(), again.parameters(), other.parameters(), strict=True
+    ):
+        assert torch.equal(a, b), name
+        if "layer_norm" not in name and a.numel() > 100:
+            assert not torch.equal(a, c), name
+            assert abs(float(a.std()) - 0.02) < 0.005, name

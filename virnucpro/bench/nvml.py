@@ -140,6 +140,20 @@ def driver_version(module: ModuleType | None = None) -> str | None:
         shutdown_nvml(nvml)
 
 
+def gpu_names(module: ModuleType | None = None) -> tuple[str, ...]:
+    """Every GPU NVML sees, by name, in NVML (PCI) order; empty without NVML or a driver."""
+    nvml, _ = load_nvml(module)
+    if nvml is None:
+        return ()
+    try:
+        return tuple(
+            _text(_call(nvml, "nvmlDeviceGetName", h) or "unknown GPU")
+            for _, h in _all_devices(nvml)
+        )
+    finally:
+        shutdown_nvml(nvml)
+
+
 @dataclass(frozen=True)
 class NvmlDevice:
     """A sampled device: NVML handle, label (model, NVML index, PCI bus), energy at start (mJ)."""
@@ -366,6 +380,28 @@ class GpuSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.sample_now()
+
+    @property
+    def polling(self) -> bool:
+        """Whether the background thread is reading the devices now."""
+        return self._thread is not None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No polling inside the block (to time work without the sampler); resumes after."""
+        thread = self._thread
+        if thread is None:
+            yield
+            return
+        self._stop.set()
+        thread.join()
+        self._thread = None
+        try:
+            yield
+        finally:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="gpu-sampler", daemon=True)
+            self._thread.start()
 
     def sample_now(self) -> None:
         """Take one reading of every device now (also done at start, at stop and each interval)."""

@@ -25,6 +25,7 @@ from virnucpro.engines.batching import (
     Ragged,
     check_token_budget,
     default_token_budget,
+    padded_size,
     plan_batches,
     run_batches,
 )
@@ -35,14 +36,13 @@ from virnucpro.engines.precision import (
     dtype_of,
     resolve_precision,
 )
-from virnucpro.engines.vanilla import ESM_POOL_LIMIT
+from virnucpro.engines.vanilla import ESM_POOL_LIMIT, ESM_SPECIAL_TOKENS
 from virnucpro.models.dnabert import mean_pool
 
 if TYPE_CHECKING:
     from virnucpro.models.presets import ModelSet
 
 ATTN_IMPL = "sdpa"
-ESM_SPECIAL_TOKENS = 2  # <cls> and <eos>
 
 
 def residue_mean_pool(
@@ -118,6 +118,22 @@ class FastEngine:
         self._used = cached.precision
         return cached
 
+    def _protein_plan(
+        self, models: ModelSet, sequences: Sequence[str]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        tokens = _lengths(sequences) + ESM_SPECIAL_TOKENS  # [N]
+        return tokens, plan_batches(tokens, self.token_budget(models.device))
+
+    def padded_tokens(self, models: ModelSet, stage: str, sequences: Sequence[str]) -> int:
+        """Tokens the ``dnabert`` or ``esm`` stage computes, padding included (real tokens are
+        what :class:`Embedding` counts)."""
+        if stage == "dnabert":
+            lengths = _lengths(models.dnabert.tokenizer.encode_batch(list(sequences)))
+            plan = plan_batches(lengths, self.token_budget(models.device))
+        else:
+            lengths, plan = self._protein_plan(models, sequences)
+        return sum(padded_size(lengths, batch) for batch in plan)
+
     def embed_dna(self, models: ModelSet, sequences: Sequence[str]) -> Embedding:
         """Mean of DNABERT-S's last hidden state over every real token, per sequence."""
         if not sequences:
@@ -141,8 +157,7 @@ class FastEngine:
             return _empty(models.esm.hidden_size)
         model = self.prepare(models).esm
         alphabet = models.esm.alphabet
-        tokens = _lengths(sequences) + ESM_SPECIAL_TOKENS  # [N]
-        plan = plan_batches(tokens, self.token_budget(models.device))
+        tokens, plan = self._protein_plan(models, sequences)
         table = np.asarray(sequences, dtype=object)  # gathers a batch's strings without a loop
 
         def make(batch: np.ndarray) -> tuple[torch.Tensor]:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 ESM_TOKS_PER_BATCH = 2048
 ESM_EXTRA_TOKS_PER_SEQ = 1
 ESM_POOL_LIMIT = 1024  # truncation_seq_length of the published extract_esm
+ESM_SPECIAL_TOKENS = 2  # <cls> and <eos> around every sequence
 
 
 def _empty(width: int) -> Embedding:
@@ -37,6 +38,24 @@ class VanillaEngine:
     def prepare(self, models: ModelSet) -> ModelSet:
         """Nothing to prepare: the published tool runs the models as loaded, in float32."""
         return models
+
+    @staticmethod
+    def _protein_batches(models: ModelSet, sequences: Sequence[str]) -> list[list[int]]:
+        return models.esm.alphabet.toks_per_batch_indices(
+            [len(s) for s in sequences],
+            toks_per_batch=ESM_TOKS_PER_BATCH,
+            extra_toks_per_seq=ESM_EXTRA_TOKS_PER_SEQ,
+        )
+
+    def padded_tokens(self, models: ModelSet, stage: str, sequences: Sequence[str]) -> int:
+        """Tokens the ``dnabert`` or ``esm`` stage computes, padding included: none for
+        DNABERT-S (one sequence per pass), each ESM-2 batch padded to its longest sequence."""
+        if stage == "dnabert":
+            return sum(len(ids) for ids in models.dnabert.tokenizer.encode_batch(list(sequences)))
+        return sum(
+            (max(len(sequences[i]) for i in batch) + ESM_SPECIAL_TOKENS) * len(batch)
+            for batch in self._protein_batches(models, sequences)
+        )
 
     def embed_dna(self, models: ModelSet, sequences: Sequence[str]) -> Embedding:
         bundle = models.dnabert
@@ -55,18 +74,14 @@ class VanillaEngine:
         bundle = models.esm
         if not sequences:
             return _empty(bundle.hidden_size)
-        batches = bundle.alphabet.toks_per_batch_indices(
-            [len(s) for s in sequences],
-            toks_per_batch=ESM_TOKS_PER_BATCH,
-            extra_toks_per_seq=ESM_EXTRA_TOKS_PER_SEQ,
-        )
+        batches = self._protein_batches(models, sequences)
         out: list[torch.Tensor | None] = [None] * len(sequences)
         tokens = 0
         with torch.no_grad():
             for batch in batches:
                 toks = bundle.alphabet.batch_tokens([sequences[i] for i in batch], truncation=None)
                 reps = bundle.model(toks.to(models.device))  # [B, T, D]
-                tokens += sum(len(sequences[i]) + 2 for i in batch)
+                tokens += sum(len(sequences[i]) + ESM_SPECIAL_TOKENS for i in batch)
                 for row, index in enumerate(batch):
                     length = min(ESM_POOL_LIMIT, len(sequences[index]))
                     out[index] = reps[row, 1 : length + 1].mean(0).float().cpu()

@@ -293,17 +293,20 @@ def build_random_dnabert(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
     with_pooler: bool = True,
+    draw_on_device: bool = False,
 ) -> DnaBert:
     """A DNABERT with deterministic random weights, in eval mode.
 
     Weights and biases are drawn from ``normal(0, 0.02)`` by a ``torch.Generator`` seeded with
     ``seed`` (in float32 on the CPU, then moved), LayerNorms are 1 / 0. The global RNG is not
-    touched: the module is built on the meta device and filled in place.
+    touched: the module is built on the meta device and filled in place. ``draw_on_device``
+    allocates and draws on ``device`` in ``dtype`` (same weights on the same kind of device).
     """
     with torch.device("meta"):
         model = DnaBert(config, with_pooler=with_pooler)
-    model = model.to_empty(device="cpu")
-    generator = torch.Generator().manual_seed(seed)
+    where = torch.device(device or "cpu") if draw_on_device else torch.device("cpu")
+    model = model.to(dtype=dtype if draw_on_device else torch.float32).to_empty(device=where)
+    generator = torch.Generator(device=where).manual_seed(seed)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             _fill_parameter(name, parameter, generator)

@@ -231,8 +231,19 @@ def _fill_normal(param: torch.Tensor, seed: int) -> None:
         param.copy_(draw.float())
 
 
-def init_random_weights(model: ESM2, *, seed: int) -> None:
-    """Overwrite every weight: normal(0, 0.02) per parameter from (seed, name), LayerNorms 1/0."""
+def _fill_normal_on_device(param: torch.Tensor, seed: int) -> None:
+    # Drawn where the parameter lives, in its dtype: fast, but the values depend on the device.
+    generator = torch.Generator(device=param.device).manual_seed(seed)
+    with torch.no_grad():
+        param.normal_(0.0, INIT_STD, generator=generator)
+
+
+def init_random_weights(model: ESM2, *, seed: int, draw_on_device: bool = False) -> None:
+    """Overwrite every weight: normal(0, 0.02) per parameter from (seed, name), LayerNorms 1/0.
+
+    ``draw_on_device`` draws each parameter on its own device (seconds instead of minutes for
+    the 3B size on a GPU); the weights are then the same only on the same kind of device.
+    """
     params, seeds = [], []
     for module_name, module in model.named_modules():
         for name, param in module.named_parameters(prefix=module_name, recurse=False):
@@ -242,9 +253,13 @@ def init_random_weights(model: ESM2, *, seed: int) -> None:
             else:
                 params.append(param)
                 seeds.append(parameter_seed(seed, name))
-    workers = max(1, min(len(params), os.cpu_count() or 1, MAX_INIT_THREADS))
-    with ThreadPoolExecutor(max_workers=workers) as pool:  # torch ops release the GIL
-        list(pool.map(_fill_normal, params, seeds))
+    if draw_on_device:
+        for param, param_seed in zip(params, seeds, strict=True):
+            _fill_normal_on_device(param, param_seed)
+    else:
+        workers = max(1, min(len(params), os.cpu_count() or 1, MAX_INIT_THREADS))
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # torch ops release the GIL
+            list(pool.map(_fill_normal, params, seeds))
     for module in model.modules():
         if isinstance(module, RotaryEmbedding):
             module.reset_inv_freq()
@@ -256,13 +271,15 @@ def build_random_esm(
     seed: int,
     device: Device = None,
     dtype: torch.dtype = torch.float32,
+    draw_on_device: bool = False,
 ) -> ESM2:
     """ESM-2 with deterministic random weights: same seed, same weights, on any machine.
 
     Weights are drawn on the CPU (see :func:`init_random_weights`), rounded to fp32, then to
     ``dtype``. Parameters are allocated once, on ``device`` in ``dtype``, with no default init
     first (the 3B size needs no fp32 copy on the GPU). Returned in eval mode without gradients.
+    ``draw_on_device`` draws them on ``device`` instead (same weights on the same kind of device).
     """
     model = ESM2(config, device="meta").to(dtype=dtype).to_empty(device=device or "cpu")
-    init_random_weights(model, seed=seed)
+    init_random_weights(model, seed=seed, draw_on_device=draw_on_device)
     return model.eval().requires_grad_(False)

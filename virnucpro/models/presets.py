@@ -128,7 +128,7 @@ def _random_identity(
     )
 
 
-def _build_dnabert(kind: str, preset: str, device: torch.device) -> DnaBertBundle:
+def _build_dnabert(kind: str, preset: str, device: torch.device, on_device: bool) -> DnaBertBundle:
     from virnucpro.models import dnabert, dnabert_tokenizer
 
     if kind == "tiny":
@@ -137,16 +137,20 @@ def _build_dnabert(kind: str, preset: str, device: torch.device) -> DnaBertBundl
     else:
         tokenizer = dnabert_tokenizer.build_synthetic_tokenizer()
         config = dnabert.DNABERT_S_CONFIG
-    model = dnabert.build_random_dnabert(config, seed=PRESET_SEED, device=device).eval()
+    model = dnabert.build_random_dnabert(
+        config, seed=PRESET_SEED, device=device, draw_on_device=on_device
+    ).eval()
     identity = _random_identity("dnabert", f"{config.name}", model, config.hidden_size, preset)
     return DnaBertBundle(model=model, tokenizer=tokenizer, identity=identity)
 
 
-def _build_esm(kind: str, preset: str, device: torch.device) -> EsmBundle:
+def _build_esm(kind: str, preset: str, device: torch.device, on_device: bool) -> EsmBundle:
     from virnucpro.models import esm2, esm_alphabet
 
     config = esm2.TINY_ESM_CONFIG if kind == "tiny" else esm2.ESM2_SIZES[kind]
-    model = esm2.build_random_esm(config, seed=PRESET_SEED, device=device).eval()
+    model = esm2.build_random_esm(
+        config, seed=PRESET_SEED, device=device, draw_on_device=on_device
+    ).eval()
     identity = _random_identity("esm", config.name, model, config.embed_dim, preset)
     return EsmBundle(model=model, alphabet=esm_alphabet.EsmAlphabet(), identity=identity)
 
@@ -192,8 +196,13 @@ def load_model_set(
     classifier: Path | None = None,
     allow_pickle_classifier: bool = False,
     device: torch.device | str = "cpu",
+    draw_on_device: bool = False,
 ) -> ModelSet:
-    """Build or load the three models of a run on ``device`` (float32, eval mode)."""
+    """Build or load the three models of a run on ``device`` (float32, eval mode).
+
+    ``draw_on_device`` draws a preset's random weights on ``device`` (the 3B size in seconds on
+    a GPU); they are then reproducible only on the same kind of device.
+    """
     if preset not in PRESETS:
         raise InputError(f"unknown model preset {preset!r} (choose from {', '.join(PRESETS)})")
     spec = PRESETS[preset]
@@ -201,9 +210,13 @@ def load_model_set(
     dna = (
         _load_dnabert(Path(dnabert), device)
         if dnabert
-        else _build_dnabert(spec.dnabert, preset, device)
+        else _build_dnabert(spec.dnabert, preset, device, draw_on_device)
     )
-    prot = _load_esm(Path(esm), device) if esm else _build_esm(spec.esm, preset, device)
+    prot = (
+        _load_esm(Path(esm), device)
+        if esm
+        else _build_esm(spec.esm, preset, device, draw_on_device)
+    )
     head = _classifier(
         classifier, dna.hidden_size + prot.hidden_size, preset, allow_pickle_classifier
     )

@@ -1,0 +1,139 @@
+"""``scripts/gpu_check.py --dry-run``: the GPU check's own code, end to end, on the CPU.
+
+The dry run builds tiny models on the CPU and runs every step of the GPU plan in its own process
+(model steps, the ``gpu``-marked tests, a reduced quick tier, the A/B probe), so the script
+cannot rot between visits to a GPU machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "gpu_check.py"
+MAX_FILES = 8  # what comes back from the device machine
+MAX_DEPTH = 3  # OUTDIR/a/b/file: two folder levels below OUTDIR
+STEPS = (
+    "throughput",
+    "end_to_end",
+    "equivalence",
+    "sampler_overhead",
+    "gpu_tests",
+    "quick_tier",
+    "ab_self_check",
+)
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("gpu_check")
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(out), "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return done, out
+
+
+@pytest.mark.slow
+def test_dry_run_passes_every_step(dry_run: tuple[subprocess.CompletedProcess, Path]) -> None:
+    done, out = dry_run
+    summary = json.loads((out / "summary.json").read_text())
+    statuses = {s["name"]: s["status"] for s in summary["steps"]}
+    assert tuple(statuses) == STEPS
+    assert done.returncode == 0, (statuses, done.stdout[-3000:], done.stderr[-3000:])
+    ab = statuses.pop("ab_self_check")
+    assert set(statuses.values()) == {"ok"}
+    assert ab in ("ok", "not available")
+    assert summary["dry_run"] is True and summary["kind"] == "virnucpro-gpu-check"
+
+
+@pytest.mark.slow
+def test_dry_run_measures_the_model_steps(
+    dry_run: tuple[subprocess.CompletedProcess, Path],
+) -> None:
+    _, out = dry_run
+    steps = {s["name"]: s for s in json.loads((out / "summary.json").read_text())["steps"]}
+    stages = steps["throughput"]["figures"]["stages"]
+    assert set(stages) == {"dnabert", "esm"}
+    for stage in stages.values():
+        assert stage["tokens_per_s"] > 0 and stage["fraction_of_ceiling"] > 0
+        assert stage["padded_tokens"] >= stage["real_tokens"] > 0
+    assert steps["throughput"]["figures"]["ceiling"]["dtype"] == "float32"  # fp32 on the CPU
+    end_to_end = steps["end_to_end"]["figures"]
+    assert len(end_to_end["seconds"]["vanilla"]) == len(end_to_end["speedup"]) >= 1
+    assert steps["equivalence"]["figures"]["passed"] is True
+    overhead = steps["sampler_overhead"]["figures"]
+    assert len(overhead["with_sampler"]) == len(overhead["without_sampler"]) >= 1
+    if not overhead["sampler_active"]:  # no NVML here: measured rounds, but no figure
+        assert overhead["median"] is None and overhead["reason"]
+    assert steps["gpu_tests"]["figures"]["exit_code"] == 0
+    assert steps["quick_tier"]["figures"]["valid"] is True
+
+
+@pytest.mark.slow
+def test_dry_run_output_fits_what_comes_back(
+    dry_run: tuple[subprocess.CompletedProcess, Path],
+) -> None:
+    done, out = dry_run
+    files = [p for p in out.rglob("*") if p.is_file()]
+    names = {p.relative_to(out).parts[0] for p in files}
+    assert {"summary.json", "summary.md", "log.txt", "quick", "baselines"} == names
+    assert len(files) <= MAX_FILES
+    assert all(len(p.relative_to(out).parts) <= MAX_DEPTH for p in files)
+    assert len(list(out.glob("baselines/*/*.json"))) == 1
+    last = done.stdout.strip().splitlines()
+    table_start = max(
+        i for i, line in enumerate(last) if line.split()[:3] == ["step", "status", "figure"]
+    )
+    assert {line.split()[0] for line in last[table_start + 2 :] if not line.startswith(" ")} >= set(
+        STEPS
+    )
+    assert "| throughput |" in (out / "summary.md").read_text().replace("  ", " ")
+
+
+def test_missing_package_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PYDANTIC, str(SCRIPT), str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "gpu_check: error: missing Python packages: pydantic; install the wheels of .whl/ "
+        "first (README: 'GPU check')"
+    ]
+    assert not (tmp_path / "out").exists()
+
+
+_WITHOUT_PYDANTIC = """
+import importlib.util, runpy, sys
+real = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name == "pydantic" else real(name, *a)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_unknown_step_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(tmp_path), "--steps", "throughput,nonsense"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "unknown step(s) nonsense" in done.stderr
