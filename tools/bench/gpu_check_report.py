@@ -199,7 +199,7 @@ def markdown(summary: Mapping[str, Any], rows: Sequence[Row]) -> str:
     ]
     problems = [s for s in summary.get("steps", []) if s["status"] != "ok"]
     if problems:
-        lines += ["## Steps that did not pass", ""]
+        lines += ["## Steps not ok", ""]
         lines += [f"- `{s['name']}` {s['status']}: {s.get('detail') or '-'}" for s in problems]
         lines.append("")
     return "\n".join(lines)
