@@ -24,11 +24,8 @@ from tools.bench.github_api import (
     GitHubClient,
     GitHubError,
     Sleep,
-    add_api_arguments,
-    api_settings,
-    parse_cli,
-    run_guarded,
 )
+from tools.bench.github_cli import add_api_arguments, api_settings, parse_cli, run_guarded
 from tools.bench.render_util import format_change, format_quantity
 from tools.bench.verdict import MetricJudgement, ReportDocument
 from virnucpro.atomic import atomic_write_text
@@ -114,15 +111,17 @@ class Badge:
     message: str
     color: Color
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, object]:
         """The shields.io endpoint document."""
-        document = {
+        return {
             "schemaVersion": BADGE_SCHEMA_VERSION,
             "label": self.label,
             "message": self.message,
             "color": self.color,
         }
-        return json.dumps(document, indent=2) + "\n"
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
 
 
 def _change_word(word: str, judgements: Sequence[MetricJudgement]) -> str:

@@ -41,7 +41,7 @@ from virnucpro.errors import EXIT_BAD_INPUT, EXIT_OK, InputError, VirnucproError
 
 PROG = "tools.bench"
 DEFAULT_REPORT_DIR = Path("tests/reports")
-DELEGATED = {"post": ("github", "main_post"), "badge": ("badge", "main_badge")}
+DELEGATED = {"post": ("github_cli", "main_post"), "badge": ("badge", "main_badge")}
 NUMBER_FORMAT = "{:.4g}"
 UNAVAILABLE = "-"
 DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and trends."

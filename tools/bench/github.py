@@ -7,20 +7,14 @@ missing environment exits 2. The verdict's own exit code is not this module's bu
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
-import os
-import re
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import requests
 
-from tools.bench.badge import headline, shorten
 from tools.bench.github_api import (
     DEFAULT_API_URL,
     DEFAULT_TOKEN_ENV,
@@ -29,44 +23,33 @@ from tools.bench.github_api import (
     GitHubClient,
     PermissionDenied,
     Sleep,
-    add_api_arguments,
-    api_settings,
-    parse_cli,
-    run_guarded,
 )
-from tools.bench.report import render_pr_comment
+from tools.bench.github_render import (
+    DEFAULT_MARKER,
+    MAX_COMMENT_CHARS,
+    TRUNCATION_NOTE,
+    StatusState,
+    comment_body,
+    comment_markdown,
+    status_description,
+    status_state,
+    text_size,
+    truncate,
+)
 from tools.bench.verdict import ReportDocument
 from virnucpro.atomic import atomic_write_bytes
-from virnucpro.errors import InputError, RunFailure
+from virnucpro.errors import RunFailure
 
-DEFAULT_MARKER = "<!-- virnucpro-bench -->"
 DEFAULT_CONTEXT = "virnucpro-bench"
 FALLBACK_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN comments as; /user is 403 for it
-MAX_COMMENT_CHARS = 65_536  # GitHub refuses a longer comment body with 422
 MAX_SUMMARY_BYTES = 1024 * 1024  # GitHub's limit on one step's job summary
-MAX_DESCRIPTION_CHARS = 140  # a commit status description
-FENCE = "```"
-TRUNCATION_NOTE = (
-    "\n\n_Truncated to fit GitHub's size limit; the full report is in the run's artifacts._\n"
-)
 PROG = "python -m tools.bench post"
 DRY_RUN_NOTE = (
     "dry-run: nothing is sent and no answer comes back, so the comment lookup finds nothing;"
     " a real run PATCHes our marked comment where this shows a POST"
 )
 
-StatusState = Literal["success", "failure", "error"]
 Action = Literal["created", "updated", "unchanged", "posted", "written", "skipped", "planned"]
-SizeUnit = Literal["chars", "bytes"]
-
-STATE_FOR_OUTCOME: Mapping[str | None, StatusState] = {
-    "pass": "success",
-    "warn": "success",
-    "no_baseline": "success",
-    None: "success",  # a report without a verdict: measured, not compared
-    "regression": "failure",
-    "could_not_judge": "error",
-}
 
 
 @dataclass(frozen=True)
@@ -117,47 +100,6 @@ class PostOutcome:
 # --- what to say ------------------------------------------------------------------------------
 
 
-def status_state(report: ReportDocument) -> StatusState:
-    return STATE_FOR_OUTCOME[report.verdict.outcome if report.verdict else None]
-
-
-def status_description(report: ReportDocument) -> str:
-    return shorten(headline(report), MAX_DESCRIPTION_CHARS)
-
-
-def render_markdown(report: ReportDocument, *, max_chars: int) -> str:
-    """The PR comment markdown (the report renderer's PR comment)."""
-    return render_pr_comment(report, max_chars=max_chars)
-
-
-def _size(text: str, unit: SizeUnit) -> int:
-    return len(text) if unit == "chars" else len(text.encode("utf-8"))
-
-
-def _prefix(text: str, room: int, unit: SizeUnit) -> str:
-    if unit == "chars":
-        return text[:room]
-    return text.encode("utf-8")[:room].decode("utf-8", errors="ignore")
-
-
-def truncate(text: str, limit: int, *, unit: SizeUnit = "chars") -> str:
-    """``text`` cut at a line end to fit ``limit`` with a truncation note; fences stay closed."""
-    if _size(text, unit) <= limit:
-        return text
-    room = max(limit - _size(TRUNCATION_NOTE, unit) - _size(f"\n{FENCE}", unit), 0)
-    cut = _prefix(text, room, unit)
-    if "\n" in cut:
-        cut = cut[: cut.rindex("\n")]
-    if cut.count(FENCE) % 2:
-        cut += f"\n{FENCE}"
-    return cut + TRUNCATION_NOTE
-
-
-def comment_body(markdown: str, *, marker: str, max_chars: int) -> str:
-    """The marker on the first line, then the markdown, within ``max_chars``."""
-    return truncate(f"{marker}\n{markdown}", max_chars)
-
-
 # --- the three steps --------------------------------------------------------------------------
 
 
@@ -169,7 +111,7 @@ def write_summary(markdown: str, path: Path | None) -> StepResult:
         existing = path.read_bytes() if path.exists() else b""
         separator = b"\n" if existing and not existing.endswith(b"\n") else b""
         room = MAX_SUMMARY_BYTES - len(existing + separator)
-        if room <= _size(TRUNCATION_NOTE, "bytes"):
+        if room <= text_size(TRUNCATION_NOTE, "bytes"):
             return StepResult("skipped", f"{path} is already at GitHub's 1 MiB limit")
         text = truncate(markdown, room, unit="bytes").encode("utf-8")
         atomic_write_bytes(path, existing + separator + text)
@@ -278,8 +220,7 @@ def post_report(
     A read-only or missing token skips the comment and the status (the summary is still
     written); any other API failure raises :class:`~tools.bench.github_api.GitHubError`.
     """
-    budget = config.max_comment_chars - len(config.marker) - 1
-    markdown = render_markdown(report, max_chars=budget)
+    markdown = comment_markdown(report, marker=config.marker, max_chars=config.max_comment_chars)
     summary = write_summary(markdown, config.summary_file)
     if config.token is None and not config.dry_run:
         why = f"could not comment or set a status: no token in {config.token_source}"
@@ -306,137 +247,3 @@ def post_report(
 
 
 # --- command line -----------------------------------------------------------------------------
-
-SHA_PATTERN = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")  # SHA-1, or SHA-256 repositories
-NULL_SHA = "0" * 40  # ``after`` of a push that deleted the branch
-
-
-@dataclass(frozen=True)
-class PostTarget:
-    """Which PR and commit to post on, from flags, else the Actions event and environment."""
-
-    pr: int | None
-    sha: str | None
-    summary_file: Path | None
-    marker: str
-    run_url: str | None
-
-
-def normalize_marker(value: str) -> str:
-    """An HTML comment as given, or a bare name wrapped into one (``<!-- nightly -->``)."""
-    text = value.strip()
-    inner = (
-        text.removeprefix("<!--").removesuffix("-->").strip() if text.startswith("<!--") else text
-    )
-    if not inner or "--" in inner or "\n" in inner:
-        raise InputError(f"marker {value!r} cannot be a hidden HTML comment")
-    return f"<!-- {inner} -->"
-
-
-def read_event(path: str) -> dict:
-    """The event JSON GitHub Actions wrote at ``GITHUB_EVENT_PATH``."""
-    try:
-        event = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read the event file {path} ({exc.__class__.__name__})") from None
-    if not isinstance(event, dict):
-        raise InputError(f"the event file {path} is not a JSON object")
-    return event
-
-
-def event_pr_and_sha(event: Mapping, env: Mapping[str, str]) -> tuple[int | None, str | None]:
-    """PR number and head sha of a pull_request or workflow_run event; a push has no PR."""
-    pull = event.get("pull_request")
-    if isinstance(pull, dict):
-        return pull.get("number"), (pull.get("head") or {}).get("sha")
-    run = event.get("workflow_run")
-    if isinstance(run, dict):
-        pulls = run.get("pull_requests") or []
-        return (pulls[0].get("number") if pulls else None), run.get("head_sha")
-    after = event.get("after")
-    return None, after if after and after != NULL_SHA else env.get("GITHUB_SHA")
-
-
-def _run_url(env: Mapping[str, str]) -> str | None:
-    parts = [env.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
-    if not all(parts):
-        return None
-    server, repo, run_id = parts
-    return f"{str(server).rstrip('/')}/{repo}/actions/runs/{run_id}"
-
-
-def post_target(args: argparse.Namespace, env: Mapping[str, str]) -> PostTarget:
-    """Resolve and validate where to post; nothing to post to is an :class:`InputError`."""
-    pr, sha = args.pr, args.sha
-    if (pr is None or sha is None) and env.get("GITHUB_EVENT_PATH"):
-        event_pr, event_sha = event_pr_and_sha(read_event(env["GITHUB_EVENT_PATH"]), env)
-        pr, sha = pr if pr is not None else event_pr, sha or event_sha
-    sha = sha or env.get("GITHUB_SHA")
-    if pr is None and sha is None:
-        raise InputError("nothing to post to: give --pr/--sha or run inside GitHub Actions")
-    if pr is not None and (not isinstance(pr, int) or pr <= 0):
-        raise InputError(f"pull request number {pr!r} is not a positive integer")
-    if sha is not None and not SHA_PATTERN.match(str(sha)):
-        raise InputError(f"commit sha {sha!r} is not a full hexadecimal sha")
-    summary = args.summary_file or env.get("GITHUB_STEP_SUMMARY")
-    return PostTarget(
-        pr=pr,
-        sha=sha,
-        summary_file=Path(summary) if summary else None,
-        marker=normalize_marker(args.marker),
-        run_url=_run_url(env),
-    )
-
-
-def _post_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("report", type=Path, help="benchmark report JSON (benchmark_*.json)")
-    add_api_arguments(parser)
-    parser.add_argument("--pr", type=int, help="pull request number (default: from the event)")
-    parser.add_argument("--sha", help="commit to set the status on (default: the PR head)")
-    parser.add_argument("--summary-file", type=Path, help="default: $GITHUB_STEP_SUMMARY")
-    parser.add_argument("--marker", default=DEFAULT_MARKER, help="hidden marker of our comment")
-    parser.add_argument("--context", default=DEFAULT_CONTEXT, help="commit status context")
-    return parser
-
-
-def _post_from_cli(
-    args: argparse.Namespace, env: Mapping[str, str], sleep: Sleep, clock: Clock
-) -> int:
-    from tools.bench.report import read_report
-
-    settings = api_settings(args, env)
-    target = post_target(args, env)
-    report = read_report(args.report)
-    config = PostConfig(
-        repo=settings.repo,
-        pr=target.pr,
-        sha=target.sha,
-        token=settings.token,
-        token_source=settings.token_source,
-        api_url=settings.api_url,
-        summary_file=target.summary_file,
-        marker=target.marker,
-        context=args.context,
-        target_url=target.run_url,
-        dry_run=args.dry_run,
-    )
-    for line in post_report(report, config=config, sleep=sleep, clock=clock).lines():
-        print(line)
-    return 0
-
-
-def main_post(
-    argv: Sequence[str],
-    *,
-    env: Mapping[str, str] | None = None,
-    sleep: Sleep = time.sleep,
-    clock: Clock = time.time,
-) -> int:
-    """``python -m tools.bench post REPORT``: 0 posted or degraded, 1 API error, 2 bad input."""
-    environ = os.environ if env is None else env
-    args = parse_cli(_post_parser(), argv)
-    if isinstance(args, int):
-        return args
-    secret = (environ.get(args.token_env) or "").strip() or None
-    return run_guarded(PROG, lambda: _post_from_cli(args, environ, sleep, clock), secret=secret)

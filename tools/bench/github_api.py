@@ -9,19 +9,17 @@ mode prints each request instead of sending it. The token only ever goes into th
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 
-from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, RunFailure, VirnucproError
+from virnucpro.errors import InputError, RunFailure
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_TOKEN_ENV = "GITHUB_TOKEN"
@@ -389,74 +387,3 @@ class GitHubClient:
                     raise
                 self._pause(self.policy.backoff(self.policy.server_backoff_s, attempt), str(exc))
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-# --- command-line plumbing shared by ``post`` and ``badge`` -----------------------------------
-
-REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    """API URL, token and repository from flags, else the GitHub Actions environment."""
-
-    api_url: str
-    repo: str
-    token: str | None = field(default=None, repr=False)
-    token_source: str = f"${DEFAULT_TOKEN_ENV}"
-
-
-def add_api_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--api-url", help=f"default: $GITHUB_API_URL or {DEFAULT_API_URL}")
-    parser.add_argument(
-        "--token-env",
-        default=DEFAULT_TOKEN_ENV,
-        metavar="NAME",
-        help="environment variable holding the token (default: GITHUB_TOKEN)",
-    )
-    parser.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
-    parser.add_argument(
-        "--dry-run", action="store_true", help="print the requests instead of sending them"
-    )
-
-
-def api_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ApiSettings:
-    """Resolve the API settings; a missing or malformed value is an :class:`InputError`."""
-    repo = args.repo or env.get("GITHUB_REPOSITORY", "")
-    if not REPO_PATTERN.match(repo):
-        raise InputError(
-            f"repository {repo!r} is not owner/name (give --repo or set GITHUB_REPOSITORY)"
-        )
-    source = f"${args.token_env}"
-    return ApiSettings(
-        api_url=validate_api_url(args.api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL),
-        repo=repo,
-        token=clean_token(env.get(args.token_env), source=source),
-        token_source=source,
-    )
-
-
-def parse_cli(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
-    """Parsed arguments, or the exit code argparse chose (0 for --help, 2 for bad usage)."""
-    try:
-        return parser.parse_args(list(argv))
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-
-
-def run_guarded(prog: str, action: Callable[[], int], *, secret: str | None) -> int:
-    """Run a command; any error becomes one redacted ``prog: error: ...`` line and its exit code.
-
-    Unexpected exceptions are caught too: a traceback could carry the token in a message.
-    """
-    try:
-        return action()
-    except VirnucproError as exc:
-        message, code = str(exc), exc.exit_code
-    except Exception as exc:  # see the docstring: nothing may print the token
-        message, code = f"unexpected {exc.__class__.__name__}: {exc}", EXIT_FAILURE
-    line = " ".join(message.split())
-    if secret:
-        line = line.replace(secret, REDACTED)
-    print(f"{prog}: error: {line}", file=sys.stderr)
-    return code

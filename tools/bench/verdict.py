@@ -64,6 +64,17 @@ class Verdict(_Record):
         return tuple(j for j in self.judgements if j.status == "warn")
 
 
+def exit_code_for_regressions(verdict: Verdict | None, *, fail_on_regression: bool = True) -> int:
+    """The process exit code of a verdict: 0 pass (warnings and "no baseline yet" included),
+    1 regression, 2 could not judge; no verdict at all is 2. With ``fail_on_regression`` off
+    (an advisory gate) a regression exits 0; a run that could not be judged still exits 2."""
+    if verdict is None:
+        return EXIT_CANNOT_JUDGE
+    if verdict.outcome == "regression" and not fail_on_regression:
+        return EXIT_PASS
+    return verdict.exit_code
+
+
 class RequirementResult(_Record):
     """One pass/fail line of the executive summary (e.g. 'fast vs vanilla speedup >= 10x')."""
 

@@ -26,7 +26,7 @@ from tools.bench.baseline import append_history, read_reference, update_baseline
 from tools.bench.judging import judge_document, resolve_thresholds
 from tools.bench.report import build_report, write_reports
 from tools.bench.thresholds import Thresholds
-from tools.bench.verdict import EXIT_CANNOT_JUDGE, Verdict
+from tools.bench.verdict import EXIT_CANNOT_JUDGE, Verdict, exit_code_for_regressions
 from virnucpro.bench.collector import new_run_id
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.runner import Measurement, RunPlan, measure, plan_run
@@ -116,9 +116,7 @@ def _exit_code(
         return 0 if baseline is not None else EXIT_BAD_INPUT
     if refusals:
         return EXIT_BAD_INPUT
-    if verdict.outcome == "regression" and not options.fail_on_regression:
-        return 0
-    return verdict.exit_code
+    return exit_code_for_regressions(verdict, fail_on_regression=options.fail_on_regression)
 
 
 # ----------------------------------------------------------------------------- the run

@@ -414,3 +414,15 @@ def make_report(
 def write_report(report: ReportDocument, path: Path) -> Path:
     path.write_text(report.model_dump_json(indent=2), encoding="utf-8")
     return path
+
+
+def regression_report() -> ReportDocument:
+    """A regression: total time and the ESM stage failed, GPU utilization warned."""
+    return make_report(
+        "regression",
+        judgements=(
+            judgement(TOTAL_TIME_METRIC, "fail", 0.142),
+            judgement("stage.esm.time", "fail", 0.11),
+            judgement("gpu.utilization", "warn", 0.06),
+        ),
+    )

@@ -180,7 +180,7 @@ def test_trend_on_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 @pytest.mark.parametrize(
     ("command", "module", "function"),
-    [("post", "github", "main_post"), ("badge", "badge", "main_badge")],
+    [("post", "github_cli", "main_post"), ("badge", "badge", "main_badge")],
 )
 def test_post_and_badge_delegate_their_arguments(
     monkeypatch: pytest.MonkeyPatch, command: str, module: str, function: str

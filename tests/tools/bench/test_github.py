@@ -21,49 +21,33 @@ from tests.tools.bench.fake_github import (
     TOKEN,
     FakeGitHub,
     SleepRecorder,
-    judgement,
     make_report,
+    regression_report,
     write_report,
 )
-from tools.bench import github
-from tools.bench.github import (
-    DEFAULT_MARKER,
-    FENCE,
-    MAX_COMMENT_CHARS,
-    MAX_DESCRIPTION_CHARS,
-    MAX_SUMMARY_BYTES,
-    TRUNCATION_NOTE,
-    PostConfig,
-    PostOutcome,
-    event_pr_and_sha,
-    main_post,
-    normalize_marker,
-    post_report,
-    render_markdown,
-    status_description,
-    status_state,
-    truncate,
-)
+from tools.bench import github_render
+from tools.bench.github import MAX_SUMMARY_BYTES, PostConfig, PostOutcome, post_report
 from tools.bench.github_api import (
     REDACTED,
     GitHubError,
 )
+from tools.bench.github_cli import main_post
+from tools.bench.github_event import normalize_marker
+from tools.bench.github_render import (
+    DEFAULT_MARKER,
+    MAX_COMMENT_CHARS,
+    MAX_DESCRIPTION_CHARS,
+    TRUNCATION_NOTE,
+    status_description,
+)
 from tools.bench.verdict import ReportDocument
 from virnucpro.bench.schema import TOTAL_TIME_METRIC
-from virnucpro.errors import InputError
 
 MERGE_SHA = "ee" * 20  # GITHUB_SHA of a pull_request event: the merge commit, not the head
 RUN_URL = f"https://github.com/{REPO}/actions/runs/42"
 PR_EVENT = {"pull_request": {"number": PR_NUMBER, "head": {"sha": HEAD_SHA}}}
 PASS = make_report("pass")
-REGRESSION = make_report(
-    "regression",
-    judgements=(
-        judgement(TOTAL_TIME_METRIC, "fail", 0.142),
-        judgement("stage.esm.time", "fail", 0.11),
-        judgement("gpu.utilization", "warn", 0.06),
-    ),
-)
+REGRESSION = regression_report()
 
 
 @pytest.fixture
@@ -198,24 +182,6 @@ def test_create_that_landed_despite_a_502_is_not_duplicated(fake, tmp_path, slee
     assert sleeps.delays == [1.0]
 
 
-@pytest.mark.parametrize(
-    ("marker", "expected"),
-    [
-        ("<!-- virnucpro-bench -->", "<!-- virnucpro-bench -->"),
-        ("<!--nightly-->", "<!-- nightly -->"),
-        ("nightly", "<!-- nightly -->"),
-    ],
-)
-def test_normalize_marker(marker, expected):
-    assert normalize_marker(marker) == expected
-
-
-@pytest.mark.parametrize("marker", ["", "<!-- -->", "a -- b", "two\nlines"])
-def test_marker_that_cannot_be_hidden_is_refused(marker):
-    with pytest.raises(InputError):
-        normalize_marker(marker)
-
-
 # --- commit status ----------------------------------------------------------------------------
 
 
@@ -237,30 +203,6 @@ def test_context_flag_names_the_status(fake, tmp_path, sleeps):
     assert fake.statuses[0][1]["context"] == "bench/nightly"
 
 
-@pytest.mark.parametrize(
-    ("report", "state", "description"),
-    [
-        (PASS, "success", "pass, total 12.30 s"),
-        (
-            make_report("warn", judgements=(judgement("gpu.utilization", "warn", 0.06),)),
-            "success",
-            "pass with 1 warning(s): gpu.utilization +6.0%",
-        ),
-        (REGRESSION, "failure", "regression: end_to_end.total_time +14.2% (and 1 more)"),
-        (
-            make_report("could_not_judge", reasons=("run invalid",)),
-            "error",
-            "could not judge: run invalid",
-        ),
-        (make_report("no_baseline"), "success", "no baseline, total 12.30 s"),
-        (make_report(None), "success", "measured, not compared, total 12.30 s"),
-    ],
-)
-def test_status_state_and_description_per_outcome(report, state, description):
-    assert status_state(report) == state
-    assert status_description(report) == description
-
-
 def test_long_status_description_is_cut_to_140(fake, tmp_path, sleeps):
     report = make_report("could_not_judge", reasons=("the machine was throttled " * 20,))
     assert len(status_description(report)) == MAX_DESCRIPTION_CHARS
@@ -272,20 +214,6 @@ def test_push_event_sets_a_status_and_no_comment(fake, tmp_path, sleeps):
     assert _main(fake, tmp_path, sleeps, event={"after": PUSH_SHA}) == 0
     assert [sha for sha, _ in fake.statuses] == [PUSH_SHA]
     assert fake.recorded("GET", "/comments") == [] and fake.comments == {}
-
-
-@pytest.mark.parametrize(
-    ("event", "expected"),
-    [
-        (PR_EVENT, (PR_NUMBER, HEAD_SHA)),
-        ({"workflow_run": {"head_sha": HEAD_SHA, "pull_requests": [{"number": 3}]}}, (3, HEAD_SHA)),
-        ({"workflow_run": {"head_sha": HEAD_SHA, "pull_requests": []}}, (None, HEAD_SHA)),
-        ({"after": PUSH_SHA}, (None, PUSH_SHA)),
-        ({"after": "0" * 40}, (None, MERGE_SHA)),  # a deleted branch: fall back to GITHUB_SHA
-    ],
-)
-def test_event_gives_pr_and_head_sha(event, expected):
-    assert event_pr_and_sha(event, {"GITHUB_SHA": MERGE_SHA}) == expected
 
 
 # --- job summary and size limits --------------------------------------------------------------
@@ -301,7 +229,7 @@ def test_job_summary_is_appended_after_what_was_there(fake, tmp_path, sleeps):
 
 
 def test_job_summary_stays_within_one_mib(fake, tmp_path, sleeps, monkeypatch):
-    monkeypatch.setattr(github, "render_pr_comment", lambda r, max_chars: "é" * 90_000)
+    monkeypatch.setattr(github_render, "render_pr_comment", lambda r, max_chars: "é" * 90_000)
     summary = tmp_path / "summary.md"
     summary.write_text("x" * (MAX_SUMMARY_BYTES - 50_000), encoding="utf-8")
     outcome = _post(fake, tmp_path, sleeps)
@@ -313,7 +241,7 @@ def test_job_summary_stays_within_one_mib(fake, tmp_path, sleeps, monkeypatch):
 
 def test_long_comment_is_truncated_to_githubs_limit(fake, tmp_path, sleeps, monkeypatch):
     line = "| metric | value |\n"
-    monkeypatch.setattr(github, "render_pr_comment", lambda r, max_chars: line * 9000)
+    monkeypatch.setattr(github_render, "render_pr_comment", lambda r, max_chars: line * 9000)
     _post(fake, tmp_path, sleeps)
     (ours,) = _marked(fake)
     assert len(ours.body) <= MAX_COMMENT_CHARS
@@ -321,30 +249,12 @@ def test_long_comment_is_truncated_to_githubs_limit(fake, tmp_path, sleeps, monk
 
 
 def test_comment_over_githubs_limit_is_a_422_failure(fake, tmp_path, sleeps, monkeypatch):
-    monkeypatch.setattr(github, "render_pr_comment", lambda r, max_chars: "y" * 70_000)
+    monkeypatch.setattr(github_render, "render_pr_comment", lambda r, max_chars: "y" * 70_000)
     with pytest.raises(GitHubError) as caught:
         _post(fake, tmp_path, sleeps, max_comment_chars=80_000)
     assert caught.value.status == 422 and caught.value.exit_code == 1
     assert "body is too long" in str(caught.value)
     assert sleeps.delays == []
-
-
-def test_truncate_cuts_at_a_line_and_closes_a_code_fence():
-    text = "intro\n" + FENCE + "\n" + "code line\n" * 100
-    cut = truncate(text, 300)
-    assert len(cut) <= 300 and cut.endswith(TRUNCATION_NOTE)
-    kept = cut.removesuffix(TRUNCATION_NOTE)
-    assert kept.count(FENCE) == 2 and kept.endswith(f"code line\n{FENCE}")
-    assert truncate("short", 300) == "short"
-
-
-def test_comment_body_names_the_failing_metrics():
-    body = render_markdown(REGRESSION, max_chars=MAX_COMMENT_CHARS)
-    assert body.startswith("### VirNucPro benchmark: REGRESSION")
-    rows = {line.split("|")[1].strip(): line for line in body.splitlines() if "| `" in line}
-    total, utilization = rows["`end_to_end.total_time`"], rows["`gpu.utilization`"]
-    assert "FAIL" in total and "+14.2%" in total
-    assert "WARN" in utilization and "+6.0%" in utilization
 
 
 # --- retries and rate limits ------------------------------------------------------------------

@@ -27,9 +27,9 @@ from tools.bench.github_api import (
     PermissionDenied,
     ReplayableWrite,
     clean_token,
-    run_guarded,
     validate_api_url,
 )
+from tools.bench.github_cli import run_guarded
 from virnucpro.errors import InputError
 
 STATUSES = f"/repos/{REPO}/statuses/{HEAD_SHA}"
