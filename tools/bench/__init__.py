@@ -1,1 +1,32 @@
-"""tools/bench: reports, regression verdicts and the GitHub poster over benchmark results."""
+"""tools/bench: reports, regression verdicts and the GitHub poster over benchmark results.
+
+The plan's public API (:mod:`tools.bench.api`) imports from the package, e.g.
+``from tools.bench import ReportGenerator, RegressionTracker, check_regression``. It is loaded
+on first use, so ``python -m tools.bench`` and the submodules do not pay for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = [  # the plan's names, defined in tools.bench.api
+    "RegressionTracker",
+    "ReportGenerator",
+    "check_regression",
+    "compare_runs",
+    "exit_code_for_regressions",
+    "generate_comparison_report",
+    "generate_json_report",
+    "generate_markdown_report",
+    "github_comment_format",
+    "identify_improvements",
+    "identify_regressions",
+    "regression_badge_data",
+    "update_baseline",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        return getattr(importlib.import_module("tools.bench.api"), name)
+    raise AttributeError(f"module 'tools.bench' has no attribute {name!r}")
