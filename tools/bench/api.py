@@ -2,7 +2,8 @@
 
 Every name here is a thin entry point: the work is done by one function elsewhere in
 ``tools/bench`` (named in each docstring), so there is one implementation of everything.
-Import from the package: ``from tools.bench import ReportGenerator, check_regression, ...``.
+Import from the package: ``from tools.bench import ReportGenerator, check_regression, ...``
+(``tools.bench.__all__`` lists the names). ``import x as x`` marks a name re-exported as is.
 README "From the plan to the code" maps each plan name and verify command to what runs.
 
 Reports (plan task 1): :class:`ReportGenerator`, :func:`generate_markdown_report`,
@@ -37,6 +38,8 @@ from tools.bench.compare import (
     compare_metrics,
     render_comparison,
 )
+from tools.bench.compare import identify_improvements as identify_improvements
+from tools.bench.compare import identify_regressions as identify_regressions
 from tools.bench.dashboard import write_dashboard
 from tools.bench.github_render import DEFAULT_MARKER, MAX_COMMENT_CHARS, pr_comment
 from tools.bench.judging import judge_document, resolve_thresholds
@@ -51,6 +54,7 @@ from tools.bench.report import (
 from tools.bench.thresholds import Thresholds
 from tools.bench.trend import TrendReport, analyze_history
 from tools.bench.verdict import ReportDocument, Verdict
+from tools.bench.verdict import exit_code_for_regressions as exit_code_for_regressions
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument
 
