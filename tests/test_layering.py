@@ -13,6 +13,7 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.atomic",
     "virnucpro.bench.schema",
     "virnucpro.bench.intervals",
+    "virnucpro.bench.metric_names",
     "virnucpro.errors",
     "virnucpro.stages",
 )

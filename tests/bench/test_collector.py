@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.collector import DuplicateRecordError, ResultsCollector, new_run_id
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     EquivalenceResult,
     GpuTelemetry,
     ResultsDocument,

@@ -14,7 +14,8 @@ import psutil
 import pytest
 
 from virnucpro.bench.measure import rate_metrics, stage_metrics, stage_timings, time_metric
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, metric_from_samples, unavailable_metric
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:
     from tests.benchmarks.conftest import BenchSession

@@ -11,10 +11,10 @@ import pytest
 
 from tools.bench.baseline import update_baseline
 from tools.bench.synthetic import draw_samples, synthetic_document
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.options import BenchOptions, read_session_config
 from virnucpro.bench.runner import FAILURES_FILE
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     ResultsDocument,
     metric_from_samples,
     write_document,

@@ -13,8 +13,9 @@ import pytest
 import virnucpro
 from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import Verdict
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.options import BenchOptions
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, metric_from_samples, read_document
+from virnucpro.bench.schema import metric_from_samples, read_document
 from virnucpro.bench.suites import SuiteRun
 from virnucpro.cli import bench_run, main
 
@@ -53,15 +54,16 @@ def test_help_shows_the_three_examples(capsys: pytest.CaptureFixture[str]) -> No
         assert option in out
 
 
-def test_parsing_the_command_does_not_import_torch() -> None:
+def test_parsing_the_command_does_not_import_torch_nor_the_schema() -> None:
     code = (
         "import sys; from virnucpro.cli import build_parser; "
-        "build_parser().parse_args(['benchmark', '--quick']); print('torch' in sys.modules)"
+        "build_parser().parse_args(['benchmark', '--quick']); "
+        "print('torch' in sys.modules, 'pydantic' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True
     )
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "False False"
 
 
 @pytest.mark.parametrize(

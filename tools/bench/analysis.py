@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tools.bench import stats
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, GpuSample, ResultsDocument
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import GpuSample, ResultsDocument
 from virnucpro.stages import STAGES
 
 STAGE_ORDER = tuple(stage for stage in STAGES if stage != "load_models")

@@ -29,7 +29,7 @@ from tools.bench.github_cli import add_api_arguments, api_settings, parse_cli, r
 from tools.bench.render_util import format_change, format_quantity
 from tools.bench.verdict import MetricJudgement, ReportDocument
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.schema import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.errors import InputError
 
 BADGE_SCHEMA_VERSION = 1  # shields.io endpoint format

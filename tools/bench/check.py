@@ -37,7 +37,8 @@ from tools.bench.verdict import (
     MetricJudgement,
     Verdict,
 )
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, Metric, ResultsDocument
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import Metric, ResultsDocument
 
 KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
 KEY_SEPARATOR = "|"

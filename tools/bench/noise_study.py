@@ -32,8 +32,8 @@ from tools.bench.check import check_regression
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     ResultsDocument,
     metric_from_samples,
     read_document,

@@ -24,7 +24,8 @@ from tools.bench.render_util import (
 )
 from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
 from virnucpro.bench.intervals import median_confidence_interval, min_samples_for
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, EquivalenceResult, Metric, ResultsDocument
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import EquivalenceResult, Metric, ResultsDocument
 
 TITLE = "# VirNucPro Benchmark Report"
 NOT_MEANINGFUL = "models: tiny random weights -- predictions not biologically meaningful"

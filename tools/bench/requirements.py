@@ -25,7 +25,8 @@ from tools.bench.render_util import (
     worker_count,
 )
 from tools.bench.verdict import MetricJudgement, RequirementResult, Verdict
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, Metric, ResultsDocument
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import Metric, ResultsDocument
 
 # Requirement thresholds.
 MIN_SPEEDUP = 10.0  # fast engine against vanilla, end to end

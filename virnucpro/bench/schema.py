@@ -26,9 +26,6 @@ from virnucpro.errors import InputError
 SCHEMA_VERSION = 1
 DOCUMENT_KIND = "virnucpro-benchmark-results"
 
-# The headline metric: end-to-end wall time of one predict (written by the end-to-end suite).
-TOTAL_TIME_METRIC = "end_to_end.total_time"
-
 Direction = Literal["lower", "higher", "none"]
 MetricStatus = Literal["measured", "unavailable"]
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.options import (
     CPU_ONLY_GPUS,
     DATA_SIZES,
@@ -30,7 +31,6 @@ from virnucpro.bench.options import (
     for_tier,
     resolve_suites,
 )
-from virnucpro.bench.schema import TOTAL_TIME_METRIC
 from virnucpro.cli.predict import positive_int
 from virnucpro.errors import InputError
 

@@ -24,8 +24,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import MetricJudgement, Outcome, ReportDocument, Verdict
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     GpuTelemetry,
     ResultsDocument,
     WorkloadFingerprint,

@@ -25,8 +25,8 @@ from pathlib import Path
 from tools.bench.analysis import STAGE_ORDER
 from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import MetricJudgement, Verdict
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     EquivalenceResult,
     GpuSample,
     GpuTelemetry,

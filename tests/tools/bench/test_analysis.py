@@ -6,7 +6,8 @@ import pytest
 
 from tests.tools.bench import make_fixtures as mf
 from tools.bench import analysis
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, GpuSample, GpuTelemetry, ScalingPoint
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import GpuSample, GpuTelemetry, ScalingPoint
 
 
 def test_sample_summary_matches_the_metric_record() -> None:

@@ -36,7 +36,8 @@ from tools.bench.github_render import DEFAULT_MARKER, MAX_COMMENT_CHARS
 from tools.bench.report import build_report, read_report, render_markdown
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.verdict import Verdict
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, Metric, ResultsDocument, metric_from_samples
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import Metric, ResultsDocument, metric_from_samples
 
 REPO = Path(__file__).resolve().parents[3]
 NOW = datetime(2025, 3, 5, 12, 0, 0, tzinfo=timezone.utc)

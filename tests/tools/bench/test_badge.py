@@ -27,7 +27,7 @@ from tools.bench.badge import (
     make_badge,
 )
 from tools.bench.verdict import ReportDocument
-from virnucpro.bench.schema import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
 BRANCH = "badges"
 BADGE_PATH = "bench/badge.json"

@@ -24,8 +24,8 @@ from tools.bench.baseline import (
     update_baseline,
 )
 from tools.bench.synthetic import synthetic_document
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     ResultsDocument,
     SchemaError,
     metric_from_samples,

@@ -11,8 +11,8 @@ from tools.bench.check import check_regression, judge_metrics, key_differences
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from tools.bench.verdict import MetricJudgement, Verdict
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     Direction,
     Metric,
     ResultsDocument,

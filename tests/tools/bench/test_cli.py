@@ -14,8 +14,8 @@ import pytest
 from tools.bench.cli import main
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.verdict import Verdict
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     ResultsDocument,
     metric_from_samples,
     write_document,

@@ -13,8 +13,8 @@ from tools.bench.compare import (
     identify_regressions,
     render_comparison,
 )
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     Direction,
     Metric,
     ResultsDocument,

@@ -9,7 +9,8 @@ from PIL import Image
 
 from tests.tools.bench import make_fixtures as mf
 from tools.bench.dashboard import DASHBOARD_FILE, png_name, sparkline, write_dashboard
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, ResultsDocument, unavailable_metric
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import ResultsDocument, unavailable_metric
 from virnucpro.errors import InputError
 
 CHARTED = (TOTAL_TIME_METRIC, "gpu.utilization", "memory.cuda_peak_allocated")

@@ -41,7 +41,7 @@ from tools.bench.github_render import (
     status_description,
 )
 from tools.bench.verdict import ReportDocument
-from virnucpro.bench.schema import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
 MERGE_SHA = "ee" * 20  # GITHUB_SHA of a pull_request event: the merge commit, not the head
 RUN_URL = f"https://github.com/{REPO}/actions/runs/42"

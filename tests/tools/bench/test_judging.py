@@ -11,8 +11,8 @@ from tools.bench.baseline import update_baseline
 from tools.bench.judging import judge, judge_document, resolve_thresholds
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, THRESHOLDS_FILE_NAME
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     ResultsDocument,
     metric_from_samples,
     write_document,

@@ -19,7 +19,8 @@ from tools.bench.report import (
     write_reports,
 )
 from tools.bench.verdict import ReportDocument
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, SchemaError, StageTiming
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import SchemaError, StageTiming
 
 SECTION_ORDER = (
     "## Executive Summary",

@@ -7,8 +7,8 @@ import pytest
 from tests.tools.bench import make_fixtures as mf
 from tools.bench import requirements as req
 from tools.bench.verdict import MetricJudgement, RequirementResult, Verdict
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     EquivalenceResult,
     ResultsDocument,
     Validity,

@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from tools.bench.synthetic import SYNTHETIC_CPU, draw_samples, synthetic_document
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     GpuTelemetry,
     Metric,
     document_to_json,

@@ -13,7 +13,8 @@ from tools.bench.thresholds import (
     rule_for,
     with_overrides,
 )
-from virnucpro.bench.schema import TOTAL_TIME_METRIC, Metric, SchemaError, metric_from_samples
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import Metric, SchemaError, metric_from_samples
 
 
 def _metric(name: str, unit: str) -> Metric:

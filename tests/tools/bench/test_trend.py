@@ -9,8 +9,8 @@ import pytest
 
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.trend import analyze_history, analyze_trend, detect_change_points, fit_line
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
-    TOTAL_TIME_METRIC,
     Direction,
     ResultsDocument,
     metric_from_samples,
