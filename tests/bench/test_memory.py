@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import resource
-import subprocess
 import sys
 
 import pytest
@@ -12,16 +10,9 @@ from virnucpro.bench.memory import (
     CUDA_PEAK_ALLOCATED,
     CUDA_PEAK_RESERVED,
     HOST_PEAK_RSS,
-    HOST_PEAK_RSS_CHILDREN,
-    HOST_PEAK_RSS_PROCESS,
-    NVML_DEVICE_USED,
     MemoryTracking,
-    nvml_memory_metric,
-    process_memory_metrics,
-    rusage_peak_rss,
     track_memory,
 )
-from virnucpro.bench.schema import GpuSample, GpuTelemetry
 
 NEVER = 3600.0  # RSS interval never reached: only the start and end readings happen
 GIB = 2**30
@@ -100,38 +91,3 @@ def test_cuda_peak_on_a_real_gpu():
     assert usage.cuda_peak_allocated >= 256 * 2**20
     assert usage.cuda_peak_reserved is not None
     assert usage.cuda_peak_reserved >= usage.cuda_peak_allocated
-
-
-def test_rusage_peaks_in_bytes():
-    own = rusage_peak_rss(resource.RUSAGE_SELF)
-    assert own is not None and own > 10 * 2**20  # this interpreter with torch loaded
-
-
-def test_children_peak_after_a_child_finished():
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
-    own, children = process_memory_metrics()
-    assert own.name == HOST_PEAK_RSS_PROCESS and own.available
-    assert children.name == HOST_PEAK_RSS_CHILDREN and children.available
-
-
-def test_no_child_peak_is_unavailable(monkeypatch):
-    monkeypatch.setattr(memory, "rusage_peak_rss", lambda who: None)
-    own, children = process_memory_metrics()
-    assert not children.available and "no child" in (children.reason or "")
-    assert not own.available
-
-
-def test_nvml_memory_peaks_per_device():
-    samples = (
-        GpuSample(t=0.0, device=0, memory_used_bytes=GIB),
-        GpuSample(t=0.0, device=1, memory_used_bytes=5 * GIB),
-        GpuSample(t=0.2, device=0, memory_used_bytes=2 * GIB),
-        GpuSample(t=0.2, device=1),
-    )
-    t = GpuTelemetry(available=True, devices=("a", "b"), samples=samples)
-    metric = nvml_memory_metric(t)
-    assert metric.name == NVML_DEVICE_USED and metric.samples == (2 * GIB, 5 * GIB)
-    empty = GpuTelemetry(available=True, devices=("a",), samples=(GpuSample(t=0, device=0),))
-    assert not nvml_memory_metric(empty).available
-    missing = nvml_memory_metric(GpuTelemetry(available=False, reason="no driver"))
-    assert not missing.available and missing.reason == "no driver"

@@ -18,7 +18,7 @@ from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:
-    from tests.benchmarks.conftest import BenchSession
+    from virnucpro.bench.session import BenchSession
 
 pytestmark = pytest.mark.benchmark
 
@@ -90,3 +90,28 @@ def test_host_contention(bench: BenchSession) -> None:
             "the rounds (median); times read slower than on a quiet machine"
         )
     assert all(0.0 <= s <= 1.0 + SHARE_SLACK for s in shares)
+
+
+def test_sampler_overhead(bench: BenchSession) -> None:
+    """End-to-end rounds with the GPU sampler polling and paused, interleaved in pairs: the
+    sampler's cost, measured (``gpu.sampler_overhead``); no figure without a polling sampler."""
+    from virnucpro.bench.overhead import SAMPLER_OVERHEAD, measure_sampler_overhead
+
+    if not bench.sampler.polling:
+        reason = f"not measured: no GPU sampler polling ({bench.telemetry().reason})"
+        bench.collector.add_unavailable(
+            SAMPLER_OVERHEAD, unit="ratio", reason=reason, better="lower"
+        )
+        pytest.skip(reason)
+    config = bench.predict_config(bench.outdir("sampler_overhead"))
+    bench.rounds()  # warm: models loaded, kernels and caches ready
+    measured = measure_sampler_overhead(
+        lambda: bench.run_predict(config),
+        paused=bench.sampler.paused,
+        active=lambda: (bench.sampler.polling, bench.telemetry().reason),
+        pairs=bench.options.rounds,
+        device=bench.device,
+    )
+    metric = measured.metric()
+    assert metric.available and len(metric.samples) == bench.options.rounds
+    bench.collector.add_metric(metric)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from virnucpro.bench.measure import measure, time_metric
+from virnucpro.bench.metric_names import END_TO_END_SPEEDUP_METRIC
 from virnucpro.bench.schema import EquivalenceResult, metric_from_samples
 
 if TYPE_CHECKING:
-    from tests.benchmarks.conftest import BenchSession
+    from virnucpro.bench.session import BenchSession
     from virnucpro.equivalence import Criteria, EquivalenceReport
 
 pytestmark = pytest.mark.benchmark
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.benchmark
 REFERENCE = "vanilla"
 TAG = "equivalence"
 SPEEDUP = "equivalence.speedup"  # embedding + classification, one run of each engine
-END_TO_END_SPEEDUP = "equivalence.end_to_end_speedup"  # per round, with --vanilla-baseline
+END_TO_END_SPEEDUP = END_TO_END_SPEEDUP_METRIC  # per round, with --vanilla-baseline
 VANILLA_TOTAL = "equivalence.vanilla.total_time"
 
 

@@ -23,7 +23,7 @@ from virnucpro.bench.memory import (
 from virnucpro.bench.schema import Metric, metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:
-    from tests.benchmarks.conftest import BenchSession
+    from virnucpro.bench.session import BenchSession
 
 pytestmark = pytest.mark.benchmark
 

@@ -22,7 +22,7 @@ from virnucpro.bench.options import CPU_SCALING_RANKS
 from virnucpro.bench.schema import Metric, ScalingPoint, metric_from_samples
 
 if TYPE_CHECKING:
-    from tests.benchmarks.conftest import BenchSession
+    from virnucpro.bench.session import BenchSession
     from virnucpro.metrics import RunMetrics
 
 pytestmark = pytest.mark.benchmark

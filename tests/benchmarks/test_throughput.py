@@ -1,4 +1,9 @@
-"""Throughput suite: tokens/s and frames/s of each model stage, and its GPU utilization.
+"""Throughput suite: tokens/s and frames/s of each model stage, its roofline, its GPU activity.
+
+The roofline (:mod:`virnucpro.bench.roofline`) sets each model stage's achieved matmul FLOP/s,
+from the model config and the real tokens of the rounds, against a square matmul in the stage's
+dtype timed on the same device in this run (bf16 on a GPU, fp32 on the CPU); real and padded
+tokens are recorded apart.
 
 Rates come from the shared end-to-end rounds (each round's stage clock and token count). GPU
 utilization per stage needs the samples tagged with the stage, which the pipeline cannot do from
@@ -16,7 +21,7 @@ from virnucpro.bench.measure import rate_metric, stage_timings
 from virnucpro.bench.schema import StageTiming
 
 if TYPE_CHECKING:
-    from tests.benchmarks.conftest import BenchSession
+    from virnucpro.bench.session import BenchSession
 
 pytestmark = pytest.mark.benchmark
 
@@ -76,3 +81,38 @@ def test_stage_gpu_utilization(bench: BenchSession) -> None:
             bench.sampler.sample_now()
     tagged = {s.stage for s in bench.telemetry().samples}
     assert set(MODEL_STAGES) <= tagged
+
+
+def _frames(bench: BenchSession) -> list:
+    from virnucpro.equivalence import load_frames
+
+    return load_frames(bench.workload.path, bench.options.expected_length)
+
+
+def test_roofline(bench: BenchSession) -> None:
+    """``roofline.<stage>.*`` per model stage and the ceiling they are a fraction of."""
+    from virnucpro.bench.roofline import (
+        ceiling_dtype,
+        ceiling_metric,
+        measure_ceiling,
+        roofline_metrics,
+        stage_work,
+    )
+
+    frames = _frames(bench)
+    if not frames:
+        pytest.skip("the workload keeps no frame: no model stage ran")
+    bench.rounds()  # the stage times of the measured rounds
+    engine = _isolated_engine(bench)
+    dtype = ceiling_dtype(bench.device, bench.precision_option(bench.engine))
+    ceiling = measure_ceiling(dtype, bench.device)
+    sequences = {"dnabert": [f.nucleotide for f in frames], "esm": [f.protein for f in frames]}
+    metrics = [ceiling_metric(dtype, bench.device, ceiling)]
+    for stage in MODEL_STAGES:
+        timing = _timing(bench, stage)
+        assert timing is not None
+        work = stage_work(bench.models(), engine, stage, sequences[stage], dtype)
+        assert work.real_tokens == timing.tokens  # the rounds processed what was counted
+        metrics.extend(roofline_metrics(work, timing.seconds, ceiling))
+    assert all(m.available for m in metrics)
+    bench.collector.add_metrics(metrics)

@@ -87,6 +87,15 @@ def _throughput(figures: Mapping[str, Any], dry_run: bool) -> tuple[str, str, st
     samples = sorted(ceiling.get("flops_per_s", []))
     if samples:
         parts.append(f"{ceiling['dtype']} ceiling {_flops(samples[len(samples) // 2])}")
+    activity = figures.get("gpu_activity", {})
+    busy = [
+        f"{stage} SM active {activity[f'gpu.{stage}.sm_active']:.0f}%, tensor "
+        f"{activity[f'gpu.{stage}.tensor_active']:.0f}%"
+        for stage in stages
+        if isinstance(activity.get(f"gpu.{stage}.sm_active"), float)
+        and isinstance(activity.get(f"gpu.{stage}.tensor_active"), float)
+    ]
+    parts += busy or [f"GPM: {activity.get('gpm') or activity.get('unavailable', 'not read')}"]
     esm = stages.get("esm", {}).get("fraction_of_ceiling")
     met = None if esm is None else esm >= MIN_ESM_CEILING_FRACTION
     target = f"ESM-2 >= {MIN_ESM_CEILING_FRACTION:.0%} of ceiling"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from tools.bench import analysis
+from tools.bench import analysis, report_hardware
 from tools.bench.render_util import (
     bullet_list,
     format_change,
@@ -47,6 +47,7 @@ KNOWN_PREFIXES = (
     "gpu.",
     "scaling.",
     "equivalence.",
+    "roofline.",
 )
 MEMORY_LABELS = {
     "memory.cuda_peak_allocated": "CUDA peak allocated",
@@ -344,7 +345,21 @@ def _gpu(report: ReportDocument) -> str:
         else unavailable("not measured")
     )
     sampling = f"Sampling interval {interval}; measured sampling overhead {overhead}."
-    return section("GPU Utilization", overall, table(headers, _device_rows(results)), sampling)
+    activity = report_hardware.activity_metrics(results)
+    return section(
+        "GPU Utilization",
+        overall,
+        table(headers, _device_rows(results)),
+        sampling,
+        metrics_table(activity) if activity else None,
+    )
+
+
+def _roofline(report: ReportDocument) -> str:
+    rows = report_hardware.roofline_table(report.results)
+    if rows is None:
+        return section("Roofline", unavailable(report_hardware.NOT_MEASURED))
+    return section("Roofline", rows, report_hardware.roofline_note())
 
 
 def _equivalence_rows(eq: EquivalenceResult) -> list[tuple[str, str]]:
@@ -463,6 +478,7 @@ SECTIONS: tuple[Section, ...] = (
     _scaling,
     _end_to_end,
     _stages,
+    _roofline,
     _memory,
     _gpu,
     _equivalence,

@@ -92,6 +92,13 @@ class ModelContext:
             self._frames = load_frames(self.fasta(), self.sizes.expected_length)
         return self._frames
 
+    def sampler(self) -> Any:
+        """A GPU sampler of the device the check runs on (none on the CPU: "not used")."""
+        from virnucpro.bench.nvml import GpuSampler
+
+        index = self.device.index or 0
+        return GpuSampler(devices=(index,) if self.device.type == "cuda" else ())
+
     def predict_round(self, engine: str, outdir: str) -> Callable[[], object]:
         """One end-to-end ``predict`` of the workload with the shared models."""
         from virnucpro.pipeline import PredictConfig, predict
@@ -131,15 +138,16 @@ def step_throughput(ctx: ModelContext) -> Figures:
         "esm": ([f.protein for f in frames], engine.embed_protein),
     }
     stages: Figures = {}
-    for stage, (sequences, embed) in calls.items():
-        work = stage_work(models, engine, stage, sequences, dtype)
-        with track_memory(ctx.device) as tracking:
-            timed = measure(
-                lambda embed=embed, sequences=sequences: embed(models, sequences),
-                rounds=ctx.sizes.rounds,
-                warmup=1,
-                device=ctx.device,
-            )
+    with ctx.sampler() as sampler:
+        for stage, (sequences, embed) in calls.items():
+            work = stage_work(models, engine, stage, sequences, dtype)
+            with track_memory(ctx.device) as tracking, sampler.stage(stage):
+                timed = measure(
+                    lambda embed=embed, sequences=sequences: embed(models, sequences),
+                    rounds=ctx.sizes.rounds,
+                    warmup=1,
+                    device=ctx.device,
+                )
         seconds = _median(timed.samples)
         usage = tracking.usage
         stages[stage] = {
@@ -157,11 +165,32 @@ def step_throughput(ctx: ModelContext) -> Figures:
             "peak_allocated_bytes": None if usage is None else usage.cuda_peak_allocated,
             "peak_memory_reason": None if usage is None else usage.cuda_reason,
         }
+    activity = _activity(sampler.telemetry(), tuple(calls))
     return {
+        "gpu_activity": activity,
         "ceiling": {"dtype": str(dtype).removeprefix("torch."), "flops_per_s": list(ceiling)},
         "stages": stages,
         "models_build_seconds": ctx.build_seconds.get("models"),
     }
+
+
+STAGE_ACTIVITY = ("utilization", "sm_active", "tensor_active")  # summarized per stage
+RUN_ACTIVITY = ("sm_occupancy", "dram_bw_util")  # over the whole step
+
+
+def _activity(telemetry: Any, stages: tuple[str, ...]) -> Figures:
+    """Median GPU activity per stage from the sampler, or why there is none."""
+    from virnucpro.bench.telemetry import telemetry_metrics
+
+    if not telemetry.available:
+        return {"unavailable": telemetry.reason}
+    metrics = {m.name: m for m in telemetry_metrics(telemetry)}
+    figures: Figures = {"gpm": telemetry.gpm_reason or "read", "devices": list(telemetry.devices)}
+    names = [f"gpu.{stage}.{q}" for stage in stages for q in STAGE_ACTIVITY]
+    for name in [*names, *(f"gpu.{q}" for q in RUN_ACTIVITY)]:
+        metric = metrics[name]
+        figures[name] = metric.median if metric.available else metric.reason
+    return figures
 
 
 def step_end_to_end(ctx: ModelContext) -> Figures:
@@ -222,12 +251,11 @@ def step_equivalence(ctx: ModelContext) -> Figures:
 
 def step_sampler_overhead(ctx: ModelContext) -> Figures:
     """End-to-end fast rounds with the GPU sampler polling and paused, interleaved."""
-    from virnucpro.bench.nvml import GpuSampler
     from virnucpro.bench.overhead import measure_sampler_overhead
 
     run = ctx.predict_round("fast", "overhead_fast")
     run()  # warm-up
-    with GpuSampler() as sampler:
+    with ctx.sampler() as sampler:
         measured = measure_sampler_overhead(
             run,
             paused=sampler.paused,

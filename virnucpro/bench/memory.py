@@ -1,23 +1,18 @@
-"""Peak memory of a measured region: CUDA allocator peaks, host RSS, and NVML's device view.
+"""Peak memory of a measured region: CUDA allocator peaks and host RSS.
 
 CUDA peaks come from torch's allocator statistics (reset at the start of the region, read at its
 end) and so must be taken **in the process that does the work**: a multi-process run tracks
-memory in each worker. Host RSS is sampled with psutil during the region (its peak); separately,
-``getrusage`` gives the lifetime peak of this process and of its finished, waited-for children
-(the largest single child, not a sum; on Linux a child starts from its parent's RSS at fork, so
-this figure is at least the parent's size then and tells most about workers larger than the
-parent). Every figure that cannot be measured (no CUDA, no psutil,
-no finished child) becomes an *unavailable* metric with the reason, never zero.
+memory in each worker. Host RSS is sampled with psutil during the region (its peak). Every
+figure that cannot be measured (no CUDA, no psutil) becomes an *unavailable* metric with the
+reason, never zero.
 
-``memory.nvml_device_used`` is NVML's "used" memory of each sampled device (its peak, one sample
-per device): it includes the CUDA context and any other process, so it is larger than the
-allocator's figures.
+``memory.nvml_device_used`` (NVML's "used" memory of the run's GPUs over each round, named here)
+is measured by the memory suite from the GPU sampler's readings: it includes the CUDA context
+and any other process, so it is larger than the allocator's figures.
 """
 
 from __future__ import annotations
 
-import resource
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,18 +20,15 @@ from dataclasses import dataclass
 
 import torch
 
-from virnucpro.bench.schema import GpuTelemetry, Metric, metric_from_samples, unavailable_metric
+from virnucpro.bench.schema import Metric, metric_from_samples, unavailable_metric
 from virnucpro.metrics import synchronize
 
 CUDA_PEAK_ALLOCATED = "memory.cuda_peak_allocated"
 CUDA_PEAK_RESERVED = "memory.cuda_peak_reserved"
 NVML_DEVICE_USED = "memory.nvml_device_used"
 HOST_PEAK_RSS = "memory.host_peak_rss"  # this process, peak during the region (psutil)
-HOST_PEAK_RSS_PROCESS = "memory.host_peak_rss_process"  # this process, lifetime (getrusage)
-HOST_PEAK_RSS_CHILDREN = "memory.host_peak_rss_children"  # largest finished child (getrusage)
 BYTES = "bytes"
 RSS_SAMPLE_INTERVAL_S = 0.05
-KIB = 1024  # Linux reports ru_maxrss in KiB, macOS in bytes
 
 RssReader = Callable[[], int]
 
@@ -157,37 +149,4 @@ def track_memory(
         cuda_reason=cuda_reason,
         host_peak_rss=peak_rss,
         host_reason=host_reason,
-    )
-
-
-def rusage_peak_rss(who: int) -> int | None:
-    """Lifetime peak RSS in bytes from ``getrusage(who)``; ``None`` when it reports none."""
-    raw = resource.getrusage(who).ru_maxrss
-    peak = raw if sys.platform == "darwin" else raw * KIB
-    return peak or None
-
-
-def process_memory_metrics() -> tuple[Metric, Metric]:
-    """Lifetime peak RSS of this process and of its largest finished child (``getrusage``)."""
-    own = rusage_peak_rss(resource.RUSAGE_SELF)
-    children = rusage_peak_rss(resource.RUSAGE_CHILDREN)
-    return (
-        _bytes_metric(HOST_PEAK_RSS_PROCESS, own, "getrusage reported no peak"),
-        _bytes_metric(HOST_PEAK_RSS_CHILDREN, children, "no child process has finished"),
-    )
-
-
-def nvml_memory_metric(telemetry: GpuTelemetry) -> Metric:
-    """``memory.nvml_device_used``: the peak NVML "used" memory of each sampled device."""
-    if not telemetry.available:
-        reason = telemetry.reason or "GPU telemetry unavailable"
-        return unavailable_metric(NVML_DEVICE_USED, unit=BYTES, better="lower", reason=reason)
-    peaks: dict[int, int] = {}
-    for s in telemetry.samples:
-        if s.memory_used_bytes is not None:
-            peaks[s.device] = max(peaks.get(s.device, 0), s.memory_used_bytes)
-    if not peaks:
-        return _bytes_metric(NVML_DEVICE_USED, None, "NVML reported no memory figures")
-    return metric_from_samples(
-        NVML_DEVICE_USED, [peaks[k] for k in sorted(peaks)], unit=BYTES, better="lower"
     )

@@ -8,3 +8,5 @@ from __future__ import annotations
 
 # The headline metric: end-to-end wall time of one predict (written by the end-to-end suite).
 TOTAL_TIME_METRIC = "end_to_end.total_time"
+SAMPLER_OVERHEAD_METRIC = "gpu.sampler_overhead"  # measured with and without the sampler
+END_TO_END_SPEEDUP_METRIC = "equivalence.end_to_end_speedup"  # fast vs vanilla, per round

@@ -1,25 +1,27 @@
-"""GPU telemetry over NVML: a background sampler, stage tags, summaries and run validity.
+"""GPU telemetry over NVML: a background sampler of the run's GPUs, with stage and round tags.
 
-:class:`GpuSampler` reads every sampled device each ``interval`` seconds (NVML utilization is
-itself averaged over 1/6 s to 1 s, so faster polling buys nothing), tagging each reading with
-the current stage: utilization (GPU, memory), memory used, power (mW -> W), energy (mJ -> J,
-change since start), SM clock, temperature, clock-event (throttle) reasons and, every
+:class:`GpuSampler` reads each of the run's devices every ``interval`` seconds (NVML utilization
+is itself averaged over 1/6 s to 1 s, so faster polling buys nothing), tagging each reading with
+the current stage and measured round: utilization (GPU, memory), memory used, power (mW -> W),
+energy (mJ -> J, change since start), SM clock, temperature, clock-event (throttle) reasons,
+GPM hardware activity where the GPU has it (:mod:`virnucpro.bench.gpm`) and, every
 :data:`PROCESS_POLL_EVERY` readings (the query costs milliseconds), the number of *other*
 compute processes. An unsupported field (``NVMLError_NotSupported``) is ``None``; the others are
 still recorded. Without ``pynvml`` (``nvidia-ml-py``), a driver or a visible GPU the telemetry
-is ``available=False`` with the reason, never zeros.
+is ``available=False`` with the reason, never zeros; a run on the CPU (``devices=()``) does not
+start NVML at all and its GPU figures read "not used". Summaries and validity are in
+:mod:`virnucpro.bench.telemetry`.
 
-``overhead_fraction`` is the sampler's own cost: seconds inside NVML calls over the wall time
-sampled. It is a proxy (the polling thread also competes for the GIL and a core); the claim that
-sampling costs at most 1 % of throughput is checked on a GPU, timing a run with and without it.
+The sampler's cost is not estimated here: :mod:`virnucpro.bench.overhead` measures it by timing
+the same work with the sampler polling and paused (:meth:`GpuSampler.paused`).
 
-Device numbering: NVML numbers GPUs in PCI bus order; CUDA numbers them fastest first unless
-``CUDA_DEVICE_ORDER=PCI_BUS_ID``. When CUDA is already initialized in this process, the visible
-devices are matched to NVML by UUID (exact). Otherwise ``CUDA_VISIBLE_DEVICES`` is read: UUID
-entries are matched by UUID prefix, integer entries are taken as NVML (PCI-order) indices, which
-is exact with ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` or identical GPUs and may be wrong on a machine
-mixing GPU models. MIG instances are not mapped. ``GpuSample.device`` is the position in
-``GpuTelemetry.devices`` (the CUDA ordinal when mapped from CUDA).
+Device numbering: ``devices`` are CUDA ordinals (what ``--gpus`` takes). NVML numbers GPUs in
+PCI bus order; CUDA numbers the devices it sees (``CUDA_VISIBLE_DEVICES``) fastest first unless
+``CUDA_DEVICE_ORDER=PCI_BUS_ID``. CUDA's own device UUIDs are matched to NVML's (exact) whenever
+CUDA is available here. Otherwise ``CUDA_VISIBLE_DEVICES`` is read: UUID entries are matched by
+UUID prefix, integer entries are taken as NVML (PCI-order) indices, which is exact with
+``CUDA_DEVICE_ORDER=PCI_BUS_ID`` or identical GPUs. MIG instances are not mapped.
+``GpuSample.device`` is the position in ``GpuTelemetry.devices`` (the run's device order).
 
 Other processes: our own pid and its descendants are excluded. In a container with its own PID
 namespace NVML may report host pids (or none at all), so there the count can be wrong.
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,14 +40,8 @@ from itertools import takewhile
 from types import ModuleType
 from typing import Any
 
-from virnucpro.bench.schema import (
-    Direction,
-    GpuSample,
-    GpuTelemetry,
-    Metric,
-    metric_from_samples,
-    unavailable_metric,
-)
+from virnucpro.bench.gpm import GpmReader
+from virnucpro.bench.schema import GpuSample, GpuTelemetry
 
 DEFAULT_INTERVAL_S = 0.2
 PROCESS_POLL_EVERY = 5  # query compute processes on every 5th sample (1 s at the default)
@@ -69,11 +64,7 @@ THROTTLE_REASON_BITS: dict[int, str] = {
     0x200: "board_limit",
     0x400: "reliability",
 }
-# Reasons that mean the hardware was unfit to measure; idle, power cap and clock settings are not.
-INVALIDATING_THROTTLE_REASONS = frozenset(
-    {"hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown"}
-)
-MAX_THROTTLED_FRACTION = 0.0  # any throttled sample during measurement invalidates the run
+NOT_USED = "not used: the run is on the CPU"
 
 _INIT_REASONS = {
     "NVMLError_LibraryNotFound": "NVML library not found (no NVIDIA driver installed)",
@@ -177,10 +168,13 @@ def _all_devices(nvml: ModuleType) -> list[tuple[int, Any]]:
 
 
 def _cuda_uuids() -> list[str] | None:
-    """UUIDs of the devices CUDA sees, when CUDA is already initialized here (else ``None``)."""
+    """UUIDs of the devices CUDA sees, in CUDA's order (``None`` without CUDA here).
+
+    Asking starts CUDA in this process: call it only for a run that uses the GPU anyway.
+    """
     import torch
 
-    if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+    if not torch.cuda.is_available():
         return None
     try:
         props = [torch.cuda.get_device_properties(i) for i in range(torch.cuda.device_count())]
@@ -213,20 +207,20 @@ def _match(
 
 def resolve_devices(
     nvml: ModuleType,
-    indices: Sequence[int] | None = None,
+    cuda_devices: Sequence[int] | None = None,
     *,
     env: Mapping[str, str] | None = None,
     cuda_uuids: Callable[[], list[str] | None] = _cuda_uuids,
 ) -> list[NvmlDevice]:
-    """The devices to sample: NVML ``indices`` if given, else those CUDA uses (see module doc)."""
+    """The NVML devices behind CUDA ordinals ``cuda_devices`` (all CUDA sees when ``None``),
+    in that order (see module doc)."""
     devices = _all_devices(nvml)
-    if indices is not None:
-        chosen = [d for i in indices for d in devices if d[0] == i]
-    else:
-        entries = cuda_uuids() or _visible_entries(os.environ if env is None else env)
-        uuids = [_text(_call(nvml, "nvmlDeviceGetUUID", h) or "") for _, h in devices]
-        chosen = devices if entries is None else _match(entries, devices, uuids)
-    return [_describe(nvml, index, handle) for index, handle in chosen]
+    uuids = [_text(_call(nvml, "nvmlDeviceGetUUID", h) or "") for _, h in devices]
+    entries = cuda_uuids() or _visible_entries(os.environ if env is None else env)
+    visible = devices if entries is None else _match(entries, devices, uuids)
+    if cuda_devices is not None:
+        visible = [visible[i] for i in cuda_devices if 0 <= i < len(visible)]
+    return [_describe(nvml, index, handle) for index, handle in visible]
 
 
 def _own_pids() -> set[int]:
@@ -267,9 +261,12 @@ def read_sample(
     t: float,
     stage: str | None,
     own_pids: set[int] | None,
+    round_index: int | None = None,
+    gpm: GpmReader | None = None,
 ) -> GpuSample:
     """One reading of one device; unsupported fields are ``None``."""
     h = device.handle
+    activity = gpm.read() if gpm is not None else {}
     util = _call(nvml, "nvmlDeviceGetUtilizationRates", h)
     memory = _call(nvml, "nvmlDeviceGetMemoryInfo", h)
     power_mw = _call(nvml, "nvmlDeviceGetPowerUsage", h)
@@ -278,6 +275,7 @@ def read_sample(
         t=t,
         device=position,
         stage=stage,
+        round_index=round_index,
         utilization_gpu=getattr(util, "gpu", None),
         utilization_mem=getattr(util, "memory", None),
         memory_used_bytes=getattr(memory, "used", None),
@@ -287,11 +285,16 @@ def read_sample(
         temperature_c=_call(nvml, "nvmlDeviceGetTemperature", h, NVML_TEMPERATURE_GPU),
         throttle_reasons=decode_throttle_reasons(mask) if mask is not None else (),
         other_processes=None if own_pids is None else _other_processes(nvml, h, own_pids),
+        **activity,
     )
 
 
 class GpuSampler:
-    """Background NVML sampler; use as a context manager, then call :meth:`telemetry`."""
+    """Background NVML sampler of the run's GPUs; a context manager, then :meth:`telemetry`.
+
+    ``devices``: the run's CUDA ordinals; ``None`` samples every GPU CUDA sees, ``()`` (a run on
+    the CPU) samples nothing and reports the GPU as not used.
+    """
 
     def __init__(
         self,
@@ -302,27 +305,31 @@ class GpuSampler:
         process_every: int = PROCESS_POLL_EVERY,
         own_pids: Callable[[], set[int]] = _own_pids,
         clock: Callable[[], float] = time.perf_counter,
+        env: Mapping[str, str] | None = None,
+        cuda_uuids: Callable[[], list[str] | None] = _cuda_uuids,
     ) -> None:
         if interval <= 0 or process_every < 1:
             raise ValueError("the sampling interval and process_every must be positive")
         self.interval = interval
-        self._indices = devices
+        self._cuda_devices = None if devices is None else tuple(devices)
         self._module = nvml
         self._process_every = process_every
         self._own_pids = own_pids
         self._clock = clock
+        self._env = env
+        self._cuda_uuids = cuda_uuids
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._nvml: ModuleType | None = None
         self._reason: str | None = "sampler was not started"
         self._devices: list[NvmlDevice] = []
+        self._gpm: list[GpmReader] = []
         self._samples: list[GpuSample] = []
         self._stage: str | None = None
+        self._round: int | None = None
         self._polls = 0
-        self._poll_seconds = 0.0
         self._t0 = 0.0
-        self._wall = 0.0
 
     def __enter__(self) -> GpuSampler:
         self.start()
@@ -333,33 +340,48 @@ class GpuSampler:
 
     def start(self) -> None:
         """Initialize NVML and start polling; records why when it cannot."""
+        if self._cuda_devices == ():
+            self._reason = NOT_USED
+            return
         self._nvml, self._reason = load_nvml(self._module)
         if self._nvml is None:
             return
-        self._devices = resolve_devices(self._nvml, self._indices)
+        nvml = self._nvml
+        self._devices = resolve_devices(
+            nvml, self._cuda_devices, env=self._env, cuda_uuids=self._cuda_uuids
+        )
         if not self._devices:
             self._reason = "no visible NVIDIA GPU"
             self.stop()
             return
-        nvml = self._nvml
         self._devices = [
             replace(d, energy_start_mj=_energy_mj(nvml, d.handle)) for d in self._devices
         ]
+        self._gpm = [GpmReader(nvml, d.handle) for d in self._devices]
         self._t0 = self._clock()
         self.sample_now()
+        self._start_thread()
+
+    def _start_thread(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="gpu-sampler", daemon=True)
         self._thread.start()
+
+    def _stop_thread(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
 
     def stop(self) -> None:
         """Stop polling (after one last reading) and release NVML."""
         if self._nvml is None:
             return
         if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
+            self._stop_thread()
             self.sample_now()
-            self._wall = self._clock() - self._t0
+        for reader in self._gpm:
+            reader.close()
         shutdown_nvml(self._nvml)
         self._nvml = None
 
@@ -377,6 +399,19 @@ class GpuSampler:
         finally:
             self.set_stage(previous)
 
+    @contextmanager
+    def measured_round(self, index: int) -> Iterator[None]:
+        """Tag the samples of measured round ``index``, with a reading at its start and end."""
+        with self._lock:
+            self._round = index
+        self.sample_now()
+        try:
+            yield
+        finally:
+            self.sample_now()
+            with self._lock:
+                self._round = None
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.sample_now()
@@ -389,19 +424,14 @@ class GpuSampler:
     @contextmanager
     def paused(self) -> Iterator[None]:
         """No polling inside the block (to time work without the sampler); resumes after."""
-        thread = self._thread
-        if thread is None:
+        if self._thread is None:
             yield
             return
-        self._stop.set()
-        thread.join()
-        self._thread = None
+        self._stop_thread()
         try:
             yield
         finally:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="gpu-sampler", daemon=True)
-            self._thread.start()
+            self._start_thread()
 
     def sample_now(self) -> None:
         """Take one reading of every device now (also done at start, at stop and each interval)."""
@@ -409,17 +439,18 @@ class GpuSampler:
             return
         start = self._clock()
         with self._lock:
-            stage = self._stage
+            stage, index = self._stage, self._round
         own = self._own_pids() if self._polls % self._process_every == 0 else None
         t, nvml = start - self._t0, self._nvml
         readings = [
-            read_sample(nvml, d, position=k, t=t, stage=stage, own_pids=own)
-            for k, d in enumerate(self._devices)
+            read_sample(
+                nvml, d, position=k, t=t, stage=stage, own_pids=own, round_index=index, gpm=gpm
+            )
+            for k, (d, gpm) in enumerate(zip(self._devices, self._gpm, strict=True))
         ]
         with self._lock:
             self._samples.extend(readings)
             self._polls += 1
-            self._poll_seconds += self._clock() - start
 
     def telemetry(self) -> GpuTelemetry:
         """What was sampled so far, or ``available=False`` and the reason."""
@@ -427,123 +458,11 @@ class GpuSampler:
             return GpuTelemetry(available=False, reason=self._reason or "no visible NVIDIA GPU")
         with self._lock:
             samples = tuple(self._samples)
-            poll_seconds = self._poll_seconds
-        wall = self._wall or self._clock() - self._t0
+        missing = {r.reason for r in self._gpm if r.reason is not None}
         return GpuTelemetry(
             available=True,
             interval_s=self.interval,
             devices=tuple(d.label for d in self._devices),
             samples=samples,
-            overhead_fraction=poll_seconds / wall if wall > 0 else None,
+            gpm_reason="; ".join(sorted(missing)) if missing else None,
         )
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """A sampled field summarised as a metric: ``gpu.[<subject>.]<name>``."""
-
-    name: str
-    field: str
-    unit: str
-    better: Direction
-
-
-QUANTITIES = (
-    Quantity("utilization", "utilization_gpu", "%", "higher"),
-    Quantity("memory_utilization", "utilization_mem", "%", "none"),
-    Quantity("memory_used", "memory_used_bytes", "bytes", "lower"),
-    Quantity("power", "power_w", "W", "none"),
-    Quantity("sm_clock", "sm_clock_mhz", "MHz", "none"),
-    Quantity("temperature", "temperature_c", "C", "none"),
-)
-STAGE_QUANTITIES = ("utilization", "power")  # summarised per stage too
-ENERGY = Quantity("energy", "energy_j", "J", "lower")
-NOT_REPORTED = "not reported by NVML for these devices (not supported or failed)"
-
-
-def _values(samples: Sequence[GpuSample], field: str) -> list[float]:
-    return [float(v) for v in (getattr(s, field) for s in samples) if v is not None]
-
-
-def _summary(
-    name: str, q: Quantity, samples: Sequence[GpuSample], stage: str | None = None
-) -> Metric:
-    values = _values(samples, q.field)
-    if not values:
-        return unavailable_metric(
-            name, unit=q.unit, better=q.better, reason=NOT_REPORTED, stage=stage
-        )
-    return metric_from_samples(name, values, unit=q.unit, better=q.better, stage=stage)
-
-
-def _energy_total(t: GpuTelemetry) -> Metric:
-    """Energy of all devices over the sampled period: one sample, the sum of last deltas."""
-    last = {s.device: s.energy_j for s in t.samples if s.energy_j is not None}
-    name = f"gpu.{ENERGY.name}"
-    if not last:
-        return unavailable_metric(name, unit=ENERGY.unit, better=ENERGY.better, reason=NOT_REPORTED)
-    return metric_from_samples(name, [sum(last.values())], unit=ENERGY.unit, better=ENERGY.better)
-
-
-def telemetry_metrics(t: GpuTelemetry) -> tuple[Metric, ...]:
-    """``gpu.<q>`` over all samples, ``gpu.dev<k>.<q>`` per device (if several),
-    ``gpu.<stage>.<q>`` per tagged stage, and ``gpu.energy``; the raw readings are the samples.
-    """
-    if not t.available:
-        reason = t.reason or "GPU telemetry unavailable"
-        return tuple(
-            unavailable_metric(f"gpu.{q.name}", unit=q.unit, better=q.better, reason=reason)
-            for q in (*QUANTITIES, ENERGY)
-        )
-    metrics = [_summary(f"gpu.{q.name}", q, t.samples) for q in QUANTITIES]
-    if len(t.devices) > 1:
-        for k in range(len(t.devices)):
-            mine = [s for s in t.samples if s.device == k]
-            metrics.extend(_summary(f"gpu.dev{k}.{q.name}", q, mine) for q in QUANTITIES)
-    stages = dict.fromkeys(s.stage for s in t.samples if s.stage is not None)
-    for stage in stages:
-        tagged = [s for s in t.samples if s.stage == stage]
-        chosen = [q for q in QUANTITIES if q.name in STAGE_QUANTITIES]
-        metrics.extend(_summary(f"gpu.{stage}.{q.name}", q, tagged, stage) for q in chosen)
-    metrics.append(_energy_total(t))
-    return tuple(metrics)
-
-
-def mean_utilization(t: GpuTelemetry, *, stage: str | None = None) -> float | None:
-    """Mean GPU utilization (%) over all devices, optionally of one stage; ``None`` if unknown."""
-    chosen = [s for s in t.samples if stage is None or s.stage == stage]
-    values = _values(chosen, "utilization_gpu")
-    return statistics.fmean(values) if values else None
-
-
-def _throttle_reason(t: GpuTelemetry, k: int, max_fraction: float) -> str | None:
-    mine = [s for s in t.samples if s.device == k]
-    hit = [s for s in mine if INVALIDATING_THROTTLE_REASONS.intersection(s.throttle_reasons)]
-    if not hit or len(hit) / len(mine) <= max_fraction:
-        return None
-    names = sorted({r for s in hit for r in s.throttle_reasons} & INVALIDATING_THROTTLE_REASONS)
-    return (
-        f"GPU {k} ({t.devices[k]}): clocks slowed by {', '.join(names)} "
-        f"in {len(hit)} of {len(mine)} samples"
-    )
-
-
-def _process_reason(t: GpuTelemetry, k: int) -> str | None:
-    counts = [s.other_processes for s in t.samples if s.device == k and s.other_processes]
-    if not counts:
-        return None
-    return f"GPU {k} ({t.devices[k]}): used by up to {max(counts)} other process(es)"
-
-
-def assess_validity(
-    t: GpuTelemetry, *, max_throttled_fraction: float = MAX_THROTTLED_FRACTION
-) -> list[str]:
-    """Reasons the machine was unfit to measure: hardware/thermal throttling or another process
-    on a measured GPU. Unavailable telemetry gives no reasons (nothing is known either way)."""
-    if not t.available:
-        return []
-    reasons = []
-    for k in range(len(t.devices)):
-        reasons.append(_throttle_reason(t, k, max_throttled_fraction))
-        reasons.append(_process_reason(t, k))
-    return [r for r in reasons if r is not None]

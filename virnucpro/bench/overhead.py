@@ -16,9 +16,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from virnucpro.bench.measure import measure
+from virnucpro.bench.metric_names import SAMPLER_OVERHEAD_METRIC
 from virnucpro.bench.schema import Metric, metric_from_samples, unavailable_metric
 
-SAMPLER_OVERHEAD = "gpu.sampler_overhead"
+SAMPLER_OVERHEAD = SAMPLER_OVERHEAD_METRIC
 DEFAULT_PAIRS = 5
 
 

@@ -216,11 +216,16 @@ class EquivalenceResult(_Record):
 
 
 class GpuSample(_Record):
-    """One NVML reading of one device, tagged with the stage that was running."""
+    """One NVML reading of one device, tagged with the stage and measured round running.
+
+    ``sm_active``, ``sm_occupancy``, ``tensor_active`` and ``dram_bw_util`` are GPM metrics
+    (percent, Hopper and newer) over the interval since the device's previous reading.
+    """
 
     t: float  # seconds since sampling started
     device: int
     stage: str | None = None
+    round_index: int | None = None  # the measured round (0-based) the reading was taken in
     utilization_gpu: float | None = None
     utilization_mem: float | None = None
     memory_used_bytes: int | None = None
@@ -230,6 +235,10 @@ class GpuSample(_Record):
     temperature_c: int | None = None
     throttle_reasons: tuple[str, ...] = ()
     other_processes: int | None = None
+    sm_active: float | None = None
+    sm_occupancy: float | None = None
+    tensor_active: float | None = None
+    dram_bw_util: float | None = None
 
 
 class GpuTelemetry(_Record):
@@ -240,7 +249,9 @@ class GpuTelemetry(_Record):
     interval_s: float | None = None
     devices: tuple[str, ...] = ()
     samples: tuple[GpuSample, ...] = ()
-    overhead_fraction: float | None = None  # measured cost of sampling, fraction of throughput
+    # cost of sampling as a fraction of throughput, only where measured with and without it
+    overhead_fraction: float | None = None
+    gpm_reason: str | None = None  # why GPM metrics are missing (None: read on every device)
 
     @model_validator(mode="after")
     def _check(self) -> GpuTelemetry:

@@ -215,6 +215,7 @@ def cpu_run() -> ResultsDocument:
         metric_from_samples("cold.model_load", samples(0.9), unit="s", better="lower"),
         metric_from_samples("cold.first_batch", samples(0.21), unit="s", better="lower"),
         metric_from_samples("custom.io_wait", samples(0.12), unit="s", better="lower"),
+        *_roofline("float32", 1.7e11, {"dnabert": (0.21, 6458, 6766), "esm": (0.18, 4934, 5167)}),
     ]
     return synthetic_document(
         metrics,
@@ -231,6 +232,47 @@ def cpu_run() -> ResultsDocument:
         },
         notes=("quick tier: 5 rounds after 1 warm-up round",),
     )
+
+
+MODEL_NAMES = {
+    "cpu": {"dnabert": "tiny-dnabert", "esm": "tiny-esm"},
+    "gpu": {"dnabert": "dnabert-s", "esm": "esm2_t36_3B_UR50D"},
+}
+
+
+def _roofline(
+    dtype: str, ceiling: float, stages: dict[str, tuple[float, int, int]]
+) -> list[Metric]:
+    """Roofline metrics: per stage (fraction of the ceiling, real tokens, padded tokens)."""
+    models = MODEL_NAMES["gpu" if dtype == "bfloat16" else "cpu"]
+    metrics = [
+        metric_from_samples(
+            f"roofline.ceiling.{dtype}.flops_per_s", samples(ceiling), unit="FLOP/s"
+        )
+    ]
+    for stage, (fraction, real, padded) in stages.items():
+        metrics += [
+            metric_from_samples(
+                f"roofline.{stage}.flops_per_s",
+                samples(fraction * ceiling),
+                unit="FLOP/s",
+                better="higher",
+                stage=stage,
+                labels={"model": models[stage], "dtype": dtype},
+            ),
+            metric_from_samples(
+                f"roofline.{stage}.fraction_of_ceiling",
+                samples(fraction),
+                unit="ratio",
+                better="higher",
+                stage=stage,
+            ),
+            metric_from_samples(f"roofline.{stage}.real_tokens", [real], unit="tokens"),
+            metric_from_samples(
+                f"roofline.{stage}.padded_tokens", [padded], unit="tokens", better="lower"
+            ),
+        ]
+    return metrics
 
 
 def _telemetry(util: float, *, throttled_device: int | None) -> GpuTelemetry:
@@ -321,6 +363,16 @@ def gpu_run(
     metrics += [
         metric_from_samples("gpu.utilization", samples(util), unit="%", better="higher"),
         metric_from_samples("equivalence.speedup", samples(14.2), unit="x", better="higher"),
+        metric_from_samples("gpu.sampler_overhead", samples(0.004), unit="ratio", better="lower"),
+        metric_from_samples("gpu.sm_active", samples(71.0), unit="%", better="higher"),
+        metric_from_samples("gpu.tensor_active", samples(48.0), unit="%", better="higher"),
+        metric_from_samples("gpu.energy_per_1k_reads", samples(310.0), unit="J/1000 reads"),
+        metric_from_samples("gpu.energy_per_token", samples(0.0021), unit="J/token"),
+        *_roofline(
+            "bfloat16",
+            7.1e14,
+            {"dnabert": (0.31, 2_100_000, 2_350_000), "esm": (0.55, 9.3e6, 9.9e6)},
+        ),
         metric_from_samples("cold.model_load", samples(38.0), unit="s", better="lower"),
         metric_from_samples("cold.first_batch", samples(1.9, n=3), unit="s", better="lower"),
     ]

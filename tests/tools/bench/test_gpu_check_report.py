@@ -32,6 +32,13 @@ def test_esm_at_or_above_half_the_ceiling_meets_the_target() -> None:
     assert row.met == "yes"
     assert "esm2_t36_3B_UR50D: 71,000 tok/s, 55.0% of ceiling, peak 20.0 GiB" in row.figure
     assert "bfloat16 ceiling 710.0 TFLOP/s" in row.figure
+    assert "GPM: not read" in row.figure
+
+
+def test_gpm_activity_per_stage_shows_in_the_throughput_row() -> None:
+    activity = {"gpm": "read", "gpu.esm.sm_active": 91.2, "gpu.esm.tensor_active": 63.0}
+    row = judge_step(_step("throughput", {**THROUGHPUT, "gpu_activity": activity}), dry_run=False)
+    assert "esm SM active 91%, tensor 63%" in row.figure
 
 
 def test_esm_below_half_the_ceiling_does_not() -> None:

@@ -101,8 +101,54 @@ def test_speedup_falls_back_to_the_equivalence_record() -> None:
     found = _by_name(doc.model_copy(update={"equivalence": eq}))
     assert (
         found[req.REQ_SPEEDUP].passed is False
-        and found[req.REQ_SPEEDUP].detail == "6.50x (equivalence suite)"
+        and found[req.REQ_SPEEDUP].detail
+        == "6.50x (embedding + classification only: equivalence suite)"
     )
+
+
+def test_speedup_uses_the_end_to_end_figure_when_measured() -> None:
+    doc = _with(
+        mf.load_fixture("gpu_run"),
+        metric_from_samples("equivalence.end_to_end_speedup", [9.0, 9.5, 9.8], unit="x"),
+    )
+    found = _by_name(doc)[req.REQ_SPEEDUP]  # equivalence.speedup (14.2x) is ignored
+    assert found.passed is False
+    assert found.detail == (
+        "9.50x (end to end: `equivalence.end_to_end_speedup` median of 3 round(s))"
+    )
+
+
+def test_speedup_without_end_to_end_says_which_figure_it_used() -> None:
+    found = _by_name(_without(mf.load_fixture("gpu_run"), "equivalence.end_to_end"))
+    detail = found[req.REQ_SPEEDUP].detail
+    assert "embedding + classification only: `equivalence.speedup`, one sample" in detail
+    assert "--vanilla-baseline" in detail
+
+
+def test_sampler_overhead_is_a_checked_target_where_measured() -> None:
+    low = _with(
+        mf.load_fixture("cpu_run"),
+        metric_from_samples("gpu.sampler_overhead", [0.002, 0.004, 0.006], unit="ratio"),
+    )
+    found = _by_name(low)[req.REQ_SAMPLER_OVERHEAD]
+    assert found.passed is True and "median of 3 with/without pair(s)" in found.detail
+    high = _with(
+        mf.load_fixture("cpu_run"),
+        metric_from_samples("gpu.sampler_overhead", [0.02, 0.03], unit="ratio"),
+    )
+    assert _by_name(high)[req.REQ_SAMPLER_OVERHEAD].passed is False
+    assert _has(_recs(high), "GPU sampling costs")
+
+
+def test_sampler_overhead_not_measured_is_not_judged() -> None:
+    gone = _with(
+        mf.load_fixture("cpu_run"),
+        unavailable_metric("gpu.sampler_overhead", unit="ratio", reason="not measured: no GPU"),
+    )
+    found = _by_name(gone)[req.REQ_SAMPLER_OVERHEAD]
+    assert found.passed is None and found.detail == "not measured: no GPU"
+    absent = _by_name(_without(mf.load_fixture("cpu_run"), "gpu.sampler"))
+    assert absent[req.REQ_SAMPLER_OVERHEAD].passed is None
 
 
 def test_unavailable_speedup_metric_gives_its_reason() -> None:
