@@ -1,16 +1,10 @@
 """How close the fast engine's embedding stages come to the machine's matmul ceiling (not a test).
 
-Achieved FLOP/s counts only the matmul FLOPs of the forward pass over **real** tokens (padding
-is waste, so it counts against the engine), per sequence of ``T`` tokens and per layer:
-
-- ESM-2 (width D, FFN F = 4D): ``2*T*(4*D*D + 2*D*F)`` for q, k, v, out, fc1, fc2, plus
-  ``4*T*T*D`` for attention (``Q Kᵀ`` and ``P V``, 2*T*T*D each); T = residues + 2.
-- DNABERT-S (width D, intermediate F): ``2*T*(4*D*D + 3*D*F)`` for Wqkv, output dense,
-  gated_layers (D -> 2F) and wo (F -> D), plus ``4*T*T*D`` for attention; T = BPE tokens.
-
-Embeddings, LayerNorm, softmax, GELU and pooling are not counted. The ceiling is the FLOP/s of
-a large square matmul in the same dtype, on the same device, with the same threads, timed just
-before every measured round (machines shared with other work drift; both sides see it).
+Achieved FLOP/s counts only the matmul FLOPs of the forward pass over **real** tokens
+(:mod:`virnucpro.bench.roofline` has the formulas; padding counts against the engine). The
+ceiling is the FLOP/s of a large square matmul in the same dtype, on the same device, with the
+same threads, timed just before every measured round (machines shared with other work drift;
+both sides see it).
 On the CPU: ESM-2 t12_35M (random weights) in fp32. With CUDA also ESM-2 3B and DNABERT-S in
 bf16. Prints a table; ``--json PATH`` writes the rows with their raw samples.
 

@@ -148,23 +148,24 @@ def step_throughput(ctx: ModelContext) -> Figures:
                     warmup=1,
                     device=ctx.device,
                 )
-        seconds = _median(timed.samples)
-        usage = tracking.usage
-        stages[stage] = {
-            "model": work.model,
-            "dtype": work.dtype,
-            "sequences": work.sequences,
-            "real_tokens": work.real_tokens,
-            "padded_tokens": work.padded_tokens,
-            "padding_share": work.padding_share,
-            "seconds": list(timed.samples),
-            "tokens_per_s": work.real_tokens / seconds,
-            "flops": work.flops,
-            "flops_per_s": work.flops / seconds,
-            "fraction_of_ceiling": work.flops / seconds / _median(ceiling),
-            "peak_allocated_bytes": None if usage is None else usage.cuda_peak_allocated,
-            "peak_memory_reason": None if usage is None else usage.cuda_reason,
-        }
+                sampler.sample_now()  # a reading at the stage's end, however short it was
+            seconds = _median(timed.samples)
+            usage = tracking.usage
+            stages[stage] = {
+                "model": work.model,
+                "dtype": work.dtype,
+                "sequences": work.sequences,
+                "real_tokens": work.real_tokens,
+                "padded_tokens": work.padded_tokens,
+                "padding_share": work.padding_share,
+                "seconds": list(timed.samples),
+                "tokens_per_s": work.real_tokens / seconds,
+                "flops": work.flops,
+                "flops_per_s": work.flops / seconds,
+                "fraction_of_ceiling": work.flops / seconds / _median(ceiling),
+                "peak_allocated_bytes": None if usage is None else usage.cuda_peak_allocated,
+                "peak_memory_reason": None if usage is None else usage.cuda_reason,
+            }
     activity = _activity(sampler.telemetry(), tuple(calls))
     return {
         "gpu_activity": activity,
