@@ -63,7 +63,7 @@ def test_truncated_gzip(tmp_path):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read_fasta(tmp_path / "nope.fa")
-    with pytest.raises(InputError, match="directory"):
+    with pytest.raises(InputError, match="is a folder"):
         read_fasta(tmp_path)
 
 

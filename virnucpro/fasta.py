@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import InputError
+from virnucpro.paths import check_readable_file
 
 GZIP_MAGIC = b"\x1f\x8b"
 IUPAC_NUCLEOTIDES = frozenset("ACGTURYSWKMBDHVNacgturyswkmbdhvn")
@@ -43,11 +44,7 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a FASTA file")
-    if path.stat().st_size == 0:
+    if check_readable_file(path, what="a FASTA file").st_size == 0:
         raise InputError(f"{path}: file is empty")
 
 

@@ -24,8 +24,14 @@ from virnucpro.errors import InputError, RunFailure
 from virnucpro.fasta import input_stem, iter_fasta
 from virnucpro.hashing import file_sha256
 from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
-from virnucpro.models.presets import ModelSet, load_model_set
+from virnucpro.models.presets import ModelSet, check_preset, load_model_set
 from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
+from virnucpro.preflight import (
+    check_checkpoint_paths,
+    check_input_path,
+    check_outdir_path,
+    scan_input,
+)
 from virnucpro.shard_io import IntermediateWriters, merge_shards, process_shard
 from virnucpro.shards import SHARD_FRAMES, Shard, StreamCounts, assign_shards, iter_shards, prefetch
 from virnucpro.stages import STAGES
@@ -94,6 +100,13 @@ class _RankTimes:
 def _check_length(expected_length: int) -> None:
     if not isinstance(expected_length, int) or expected_length <= 0:
         raise InputError(f"--expected-length must be a positive integer (got {expected_length!r})")
+
+
+def _check_paths(config: PredictConfig) -> None:
+    """Every path the run names, before the device, the models or the input's content."""
+    check_input_path(config.input, config.outdir)
+    check_outdir_path(config.outdir)
+    check_checkpoint_paths(dnabert=config.dnabert, esm=config.esm, classifier=config.classifier)
 
 
 @functools.lru_cache(maxsize=ENGINE_CACHE_SIZE)
@@ -205,6 +218,7 @@ def predict(config: PredictConfig, *, models: ModelSet | None = None) -> Predict
     Under ``torchrun`` (or ``--gpus``/``--nproc``) every rank calls this; rank 0 publishes.
     """
     _check_length(config.expected_length)
+    _check_paths(config)
     dist = DistContext.from_env()
     requested = models.device if models is not None else resolve_device(config.device)
     device = dist.device_for(requested)
@@ -248,9 +262,12 @@ def _start(
     config: PredictConfig, models: ModelSet | None, dist: DistContext, device: object
 ) -> _Run:
     engine = _engine(config)
+    if models is None:
+        check_preset(config.models)
     work = WorkDir.inside(config.outdir)
     if dist.is_main and not (config.resume and work.exists()):
         check_outdir(config.outdir, force=config.force)
+    scan_input(config.input)  # the whole input is valid before any model loads
     adopted = _adopt_recorded_threads(config, work)
     started = time.perf_counter()
     times = _RankTimes()

@@ -3,14 +3,40 @@
 from __future__ import annotations
 
 import gzip
+import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from virnucpro.cli import main
 
 RESULT_FILES = {"prediction_results.txt", "prediction_results_highestscore.csv", "run_metrics.json"}
+
+
+@pytest.fixture
+def no_model_loads(monkeypatch):
+    """Any model build or load fails the test loudly: the input must be refused first."""
+    from virnucpro.models import presets
+
+    def loaded(*args, **kwargs):
+        raise AssertionError("a model was loaded before the bad input was refused")
+
+    for name in ("_build_dnabert", "_build_esm", "_load_dnabert", "_load_esm", "_classifier"):
+        monkeypatch.setattr(presets, name, loaded)
+
+
+def _tree(root: Path) -> dict[str, int]:
+    """Every path under ``root`` (links not followed) with its size: what a run must not change."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            found[str(path.relative_to(root))] = path.lstat().st_size
+    return found
 
 
 def _run(capsys, *argv):
@@ -47,7 +73,7 @@ BAD_FASTA = {
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FASTA))
-def test_bad_fasta_exit_2_no_outputs(kind, tmp_path, capsys):
+def test_bad_fasta_exit_2_no_outputs(kind, tmp_path, capsys, no_model_loads):
     inp = tmp_path / "in.fa"
     inp.write_bytes(BAD_FASTA[kind])
     out = tmp_path / "out"
@@ -83,7 +109,7 @@ def test_expected_length_must_be_positive_integer(value, orf_fasta, tmp_path, ca
 
 
 @pytest.mark.parametrize("flag", ["--dnabert", "--esm", "--classifier"])
-def test_missing_model_path(flag, orf_fasta, tmp_path, capsys):
+def test_missing_model_path(flag, orf_fasta, tmp_path, capsys, no_model_loads):
     code, _, err = _run(
         capsys, orf_fasta, "-o", tmp_path / "o", "--device", "cpu", flag, tmp_path / "nope"
     )
@@ -93,7 +119,7 @@ def test_missing_model_path(flag, orf_fasta, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("flag", ["--dnabert", "--esm", "--classifier"])
-def test_model_path_of_wrong_kind(flag, orf_fasta, tmp_path, capsys):
+def test_model_path_of_wrong_kind(flag, orf_fasta, tmp_path, capsys, no_model_loads):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"this is not a checkpoint")
     code, _, err = _run(capsys, orf_fasta, "-o", tmp_path / "o", "--device", "cpu", flag, junk)
@@ -148,3 +174,173 @@ def test_no_traceback_in_a_real_process(tmp_path):
     assert proc.returncode == 2
     _assert_one_line_error(proc.stderr)
     assert "position 5" in proc.stderr
+
+
+# ---- every path checked before any model loads ------------------------------------------------
+
+
+def _fasta(tmp: Path, text: str = ">a\nACGTACGTAAACCC\n", name: str = "in.fa") -> Path:
+    path = tmp / name
+    path.write_text(text)
+    return path
+
+
+def _gz(tmp: Path, data: bytes) -> Path:
+    path = tmp / "in.fa.gz"
+    path.write_bytes(gzip.compress(data))
+    return path
+
+
+def _loop(tmp: Path) -> Path:
+    (tmp / "loop_a").symlink_to(tmp / "loop_b")
+    (tmp / "loop_b").symlink_to(tmp / "loop_a")
+    return tmp / "loop_a"
+
+
+def _fifo(tmp: Path) -> Path:
+    os.mkfifo(tmp / "pipe.fa")
+    return tmp / "pipe.fa"
+
+
+def _folder_with_input(tmp: Path) -> Path:
+    (tmp / "out").mkdir()
+    return _fasta(tmp / "out")
+
+
+def _junk(tmp: Path) -> Path:
+    path = tmp / "junk.pt"
+    path.write_bytes(b"this is not a checkpoint")
+    return path
+
+
+def _file(tmp: Path) -> Path:
+    path = tmp / "plain"
+    path.write_text("x")
+    return path
+
+
+Argv = Callable[[Path], list[object]]
+BAD_PATHS: dict[str, tuple[Argv, str]] = {
+    "missing input": (lambda t: [t / "nope.fa", "-o", t / "o"], "no such file"),
+    "input is a folder": (lambda t: [t, "-o", t / "o"], "is a folder"),
+    "input is a FIFO": (lambda t: [_fifo(t), "-o", t / "o"], "FIFO"),
+    "input is a link loop": (lambda t: [_loop(t), "-o", t / "o"], "symbolic link loop"),
+    "input is a broken link": (
+        lambda t: [(t / "dangling").symlink_to(t / "gone") or t / "dangling", "-o", t / "o"],
+        "broken symbolic link",
+    ),
+    "input is the output folder": (lambda t: [t, "-o", t], "is the output folder"),
+    "input inside the output folder": (
+        lambda t: [_folder_with_input(t), "-o", t / "out", "--force"],
+        "inside",
+    ),
+    "only record is all N": (
+        lambda t: [_fasta(t, ">a\n" + "N" * 900 + "\n"), "-o", t / "o"],
+        "its only record is all N",
+    ),
+    "every record is all N": (
+        lambda t: [_fasta(t, ">a\nNNNN\n>b\nnnnnNNN\n"), "-o", t / "o"],
+        "all 2 records are all N",
+    ),
+    "gzip of text that is not FASTA": (
+        lambda t: [_gz(t, b"hello\nworld\n"), "-o", t / "o"],
+        "not FASTA",
+    ),
+    "gzip of a gzip": (
+        lambda t: [_gz(t, gzip.compress(b">a\nACGT\n")), "-o", t / "o"],
+        "binary data",
+    ),
+    "output folder is a file": (lambda t: [_fasta(t), "-o", _file(t)], "not a folder"),
+    "output folder under a file": (lambda t: [_fasta(t), "-o", _file(t) / "sub"], "not a folder"),
+    "output folder is a link loop": (lambda t: [_fasta(t), "-o", _loop(t)], "link loop"),
+    "--dnabert is a file": (lambda t: [_fasta(t), "-o", t / "o", "--dnabert", _file(t)], "folder"),
+    "--dnabert missing": (
+        lambda t: [_fasta(t), "-o", t / "o", "--dnabert", t / "nope"],
+        "no such file",
+    ),
+    "--esm junk": (lambda t: [_fasta(t), "-o", t / "o", "--esm", _junk(t)], "not a fair-esm"),
+    "--esm link loop": (lambda t: [_fasta(t), "-o", t / "o", "--esm", _loop(t)], "link loop"),
+    "--classifier is a folder": (
+        lambda t: [_fasta(t), "-o", t / "o", "--classifier", t],
+        "is a folder",
+    ),
+    "--classifier junk": (
+        lambda t: [_fasta(t), "-o", t / "o", "--classifier", _junk(t)],
+        "not a PyTorch checkpoint",
+    ),
+    "--classifier junk safetensors": (
+        lambda t: [_fasta(t), "-o", t / "o", "--classifier", _file(t).rename(t / "c.safetensors")],
+        "not a safetensors file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PATHS))
+def test_bad_paths_refused_before_any_model_loads(case, capsys, no_model_loads):
+    build, message = BAD_PATHS[case]
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        argv = build(tmp)
+        before = _tree(tmp)
+        code, _, err = _run(capsys, *argv, "--device", "cpu")
+        assert code == 2, err
+        _assert_one_line_error(err)
+        assert message in err
+        assert _tree(tmp) == before  # nothing written, not even an empty output folder
+
+
+def test_unreadable_input_simulated(orf_fasta, tmp_path, capsys, no_model_loads, monkeypatch):
+    """A permission check with ``os.access`` patched (root reads every file; see the next test)."""
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if Path(p) == orf_fasta else real_access(p, mode)
+    )
+    code, _, err = _run(capsys, orf_fasta, "-o", tmp_path / "o", "--device", "cpu")
+    assert code == 2
+    _assert_one_line_error(err)
+    assert "permission denied" in err
+
+
+def _as_nobody() -> dict[str, object]:
+    """subprocess options that drop root to the 'nobody' user (empty when not root)."""
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("running as root and there is no 'nobody' user to drop to")
+    options = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+    try:
+        subprocess.run([sys.executable, "-c", "pass"], check=True, capture_output=True, **options)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"running as root and 'nobody' cannot run {sys.executable} ({exc})")
+    return options
+
+
+def test_unreadable_input_real_permissions():
+    """A real mode-000 file read by a real unprivileged process (root drops to 'nobody')."""
+    options = _as_nobody()
+    folder = Path(tempfile.mkdtemp(prefix="virnucpro-perm-"))
+    try:
+        folder.chmod(0o777)
+        inp = _fasta(folder)
+        inp.chmod(0)
+        proc = subprocess.run(
+            [sys.executable, "-m", "virnucpro", "predict", str(inp), "-o", str(folder / "o")],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+            **options,
+        )
+        assert proc.returncode == 2, proc.stderr
+        _assert_one_line_error(proc.stderr)
+        assert "permission denied" in proc.stderr
+        assert not (folder / "o").exists()
+    finally:
+        inp.chmod(0o644)
+        import shutil
+
+        shutil.rmtree(folder)

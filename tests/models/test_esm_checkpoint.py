@@ -61,6 +61,7 @@ HF_TO_FAIR_ESM_LAYER0 = {
 }
 HF_OTHER_KEYS = {
     "esm.embeddings.word_embeddings.weight",
+    "esm.embeddings.position_embeddings.weight",  # transformers creates it even for rotary ESM-2
     "esm.encoder.emb_layer_norm_after.weight",
     "esm.encoder.emb_layer_norm_after.bias",
     "esm.contact_head.regression.weight",
@@ -208,6 +209,22 @@ def test_config_that_does_not_fit_the_weights(model: ESM2, tmp_path: Path) -> No
     assert "\n" not in str(info.value)
 
 
+def test_legacy_serialization_is_read_without_running_code(
+    model: ESM2, tokens: torch.Tensor, tmp_path: Path
+) -> None:
+    """A .pt written before PyTorch 1.6's zip format loads, weights-only, as the zip one does."""
+    save_fair_esm_checkpoint(model, tmp_path / "zip.pt")
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        data = torch.load(tmp_path / "zip.pt", weights_only=True)
+    legacy = tmp_path / "legacy.pt"
+    torch.save(data, legacy, _use_new_zipfile_serialization=False)
+    assert not legacy.read_bytes().startswith(b"PK")
+    loaded, _, report, identity = load_esm(legacy)
+    _assert_same_model(loaded, model, tokens)
+    assert report.clean
+    assert identity.checksum == _sha256(legacy)
+
+
 # ---- Hugging Face folders --------------------------------------------------------------------
 
 
@@ -225,7 +242,8 @@ def test_hf_round_trip(
     )
     loaded, _, report, identity = load_esm(folder)
     _assert_same_model(loaded, model, tokens)
-    assert report.clean and len(report.ignored_keys) == 8
+    assert report.clean and len(report.ignored_keys) == 9
+    assert "embeddings.position_embeddings.weight" in report.ignored_keys
     assert identity.name == CONFIG.name
     assert identity.checksum == _sha256(weights)
     assert identity.extra == {"format": f"hf-{weights.suffix.lstrip('.')}"}
@@ -309,6 +327,8 @@ def _write_bad(tmp_path: Path, kind: str, model: ESM2) -> Path:
         torch.save(model.state_dict(), path)
     elif kind == "code.pt":
         torch.save({"model": {}, "cfg": _Payload()}, path)
+    elif kind == "legacy-code.pt":
+        torch.save({"model": {}, "cfg": _Payload()}, path, _use_new_zipfile_serialization=False)
     elif kind == "dnabert-folder":
         path.mkdir()
         (path / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 768}))
@@ -340,10 +360,11 @@ def _write_bad(tmp_path: Path, kind: str, model: ESM2) -> Path:
     ("kind", "reason"),
     [
         ("does-not-exist.pt", "not found"),
-        ("random-bytes.pt", "not a PyTorch zip checkpoint"),
-        ("truncated.pt", "not a PyTorch zip checkpoint|unreadable"),
+        ("random-bytes.pt", "not a PyTorch checkpoint"),
+        ("truncated.pt", "not a PyTorch checkpoint|unreadable"),
         ("state-dict-only.pt", "not a fair-esm ESM-2 checkpoint"),
         ("code.pt", "refusing to unpickle"),
+        ("legacy-code.pt", "refusing to unpickle"),
         ("dnabert-folder", "model_type is 'bert'"),
         ("esm1b-folder", "position_embedding_type is 'absolute'"),
         ("no-weights-folder", "no weights file"),

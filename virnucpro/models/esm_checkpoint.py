@@ -1,10 +1,12 @@
 """Load ESM-2 from a fair-esm ``.pt`` file or a Hugging Face folder; write both layouts.
 
 Nothing in a checkpoint is executed: ``.pt`` files are read with ``torch.load(weights_only=True)``
-allowing only ``argparse.Namespace`` (the fair-esm config object), and Hugging Face folders are
-read as JSON plus ``safetensors`` or weights-only ``pytorch_model.bin`` files.
-Source keys are translated to fair-esm's ``ESM2`` names; ``lm_head.*``, ``contact_head.*`` and
-similar heads are reported as ignored, anything else unknown as unexpected.
+allowing only ``argparse.Namespace`` (the fair-esm config object), in the zip format (memory-mapped)
+or the legacy pre-1.6 pickle format (read whole), and Hugging Face folders are read as JSON plus
+``safetensors`` or weights-only ``pytorch_model.bin`` files.
+Source keys are translated to fair-esm's ``ESM2`` names; ``lm_head.*``, ``contact_head.*``,
+similar heads and the absolute position table transformers always creates (unused: ESM-2's
+positions are rotary) are reported as ignored, anything else unknown as unexpected.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import argparse
 import json
 import pickle
 import re
-import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
@@ -27,6 +28,7 @@ from safetensors.torch import save as safetensors_bytes
 from virnucpro.atomic import atomic_write_text, atomic_writer
 from virnucpro.errors import ModelLoadError
 from virnucpro.hashing import files_sha256
+from virnucpro.models.checkpoint_format import checkpoint_format
 from virnucpro.models.common import LoadReport, ModelIdentity
 from virnucpro.models.esm2 import (
     ESM2,
@@ -51,7 +53,10 @@ HF_INDEX_SUFFIX = ".index.json"  # sharded weights: <weights file>.index.json
 HF_LAYER_NORM_EPS = 1e-5
 HF_MAX_POSITIONS = 1026
 HF_DIM_FIELDS = ("num_hidden_layers", "hidden_size", "num_attention_heads")
-IGNORED_KEYS = re.compile(r"^(lm_head|contact_head|pooler)\.|^embeddings\.position_ids$")
+IGNORED_KEYS = re.compile(
+    r"^(lm_head|contact_head|pooler)\.|^embeddings\.(position_ids|position_embeddings\.weight)$"
+)
+HF_POSITION_TABLE = "esm.embeddings.position_embeddings.weight"  # rotary models never read it
 INV_FREQ_SUFFIX = "rot_emb.inv_freq"  # recomputable buffer: optional in a checkpoint
 INV_FREQ_RTOL = 1e-2  # loose enough for fp16/bf16 checkpoints, tight enough to catch another base
 FIRST_KEYS_SHOWN = 5
@@ -153,11 +158,13 @@ def _config_for(layers: int, dim: int, heads: int, token_dropout: bool, fallback
 
 
 def _torch_load(path: Path) -> Any:
-    if not zipfile.is_zipfile(path):
-        raise _fail(path, "not a PyTorch zip checkpoint")
+    fmt = checkpoint_format(path)
+    if fmt not in ("torch-zip", "torch-legacy"):
+        raise _fail(path, "not a PyTorch checkpoint (neither the zip nor the legacy format)")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            mmap = fmt == "torch-zip"  # the legacy format cannot be memory-mapped
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
         raise _fail(path, f"refusing to unpickle {_unsafe_globals(path)}") from exc
     except (RuntimeError, EOFError, ValueError, OSError) as exc:
@@ -453,10 +460,14 @@ def _hf_config_json(config: EsmConfig) -> dict[str, object]:
 def save_hf_esm_folder(
     model: ESM2, folder: Path, *, weights_format: WeightsFormat = "safetensors"
 ) -> None:
-    """Write ``model`` as a ``facebook/esm2_*`` folder: config.json, vocab.txt and weights."""
+    """Write ``model`` as a ``facebook/esm2_*`` folder: config.json, vocab.txt and weights.
+
+    The weights hold every key transformers writes, the unused absolute position table included.
+    """
     folder = Path(folder)
     heads = {k: v.cpu() for k, v in _placeholder_heads(model).items()}
     state = {ours_key_to_hf(k): v for k, v in (_cpu_state(model) | heads).items()}
+    state[HF_POSITION_TABLE] = torch.zeros(HF_MAX_POSITIONS, model.config.embed_dim)
     atomic_write_text(folder / HF_CONFIG, json.dumps(_hf_config_json(model.config), indent=2))
     atomic_write_text(folder / HF_VOCAB, "\n".join(ESM_TOKENS) + "\n")
     name = HF_WEIGHTS[0] if weights_format == "safetensors" else HF_WEIGHTS[1]

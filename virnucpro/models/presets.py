@@ -188,6 +188,12 @@ def _classifier(path: Path | None, input_dim: int, preset: str, allow_pickle: bo
     )
 
 
+def check_preset(preset: str) -> None:
+    """Refuse an unknown preset name (before anything loads)."""
+    if preset not in PRESETS:
+        raise InputError(f"unknown model preset {preset!r} (choose from {', '.join(PRESETS)})")
+
+
 def load_model_set(
     *,
     preset: str = "tiny",
@@ -203,8 +209,7 @@ def load_model_set(
     ``draw_on_device`` draws a preset's random weights on ``device`` (the 3B size in seconds on
     a GPU); they are then reproducible only on the same kind of device.
     """
-    if preset not in PRESETS:
-        raise InputError(f"unknown model preset {preset!r} (choose from {', '.join(PRESETS)})")
+    check_preset(preset)
     spec = PRESETS[preset]
     device = torch.device(device)
     dna = (
