@@ -86,6 +86,21 @@ def test_bad_values_exit_2_with_one_line(
     _one_line_error(capsys.readouterr().err)
 
 
+def test_compare_to_other_json_says_what_it_is_before_measuring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "package.json"
+    other.write_text(json.dumps({"name": "x", "version": "1.0"}), encoding="utf-8")
+
+    def measured(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the suites ran before --compare-to was checked")
+
+    monkeypatch.setattr(bench_run, "measure", measured)
+    assert _exit_code(["--quick", "--compare-to", str(other)]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "not a results, report or baseline file" in line and "schema_version" not in line
+
+
 def test_outside_a_checkout_exits_2_saying_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

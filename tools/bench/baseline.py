@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tools.bench.verdict import REPORT_KIND
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import (
+    DOCUMENT_KIND,
     ResultsDocument,
     SchemaError,
     document_to_json,
@@ -46,6 +47,7 @@ HISTORY_SUFFIX = ".history.jsonl"
 DEFAULT_BASELINE_DIR = Path(__file__).resolve().parents[2] / "baselines"
 LOCK_TIMEOUT_S = 60.0
 SHA_PREFIX_CHARS = 12
+FIRST_KEYS_SHOWN = 4  # of a JSON object that is not a benchmark file, in the error
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _KEY_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -164,9 +166,29 @@ def read_results(path: Path) -> ResultsDocument:
     return _results_of(_load_json(path), Path(path))
 
 
+def _json_shape(data: object) -> str:
+    if isinstance(data, dict):
+        keys = ", ".join(sorted(map(str, data))[:FIRST_KEYS_SHOWN]) or "none"
+        return f"an object with keys {keys}"
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(data), "a number")
+
+
+def _check_benchmark_file(data: object, path: Path) -> None:
+    """Refuse valid JSON that is none of the three files, saying so instead of a schema detail."""
+    kinds = (BASELINE_KIND, REPORT_KIND, DOCUMENT_KIND)
+    if isinstance(data, dict) and (data.get("kind") in kinds or "schema_version" in data):
+        return
+    raise SchemaError(
+        f"{path}: not a results, report or baseline file (valid JSON, but {_json_shape(data)}; "
+        "give a results JSON, a benchmark_*.json report or a baseline)"
+    )
+
+
 def read_reference(path: Path) -> BaselineRecord:
     """Read a file to compare against: a baseline, a results document or a JSON report."""
     data = _load_json(path)
+    _check_benchmark_file(data, Path(path))
     if isinstance(data, dict) and data.get("kind") == BASELINE_KIND:
         return _envelope_record(data, Path(path))
     doc = _results_of(data, Path(path))

@@ -120,6 +120,28 @@ def test_reference_file_may_be_a_baseline_or_a_results_document(tmp_path: Path) 
     assert read_reference(wrapped).created_at == NOW.isoformat()
 
 
+@pytest.mark.parametrize(
+    ("data", "shape"),
+    [
+        ({"name": "x", "values": [1, 2]}, "an object with keys name, values"),
+        ({}, "an object with keys none"),
+        ([1, 2, 3], "an array"),
+        ("text", "a string"),
+        (3.5, "a number"),
+        (None, "null"),
+    ],
+)
+def test_reference_that_is_other_json_says_so(tmp_path: Path, data: object, shape: str) -> None:
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SchemaError) as info:
+        read_reference(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a results, report or baseline file (valid JSON, but")
+    assert shape in message and "\n" not in message
+    assert "schema_version" not in message
+
+
 def test_history_appends_compact_lines_in_order(tmp_path: Path) -> None:
     docs = [_doc(f"run-{i}", level=10.0 + i) for i in range(3)]
     paths = {append_history(d, tmp_path) for d in docs}
