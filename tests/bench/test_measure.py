@@ -11,6 +11,7 @@ from virnucpro.bench.measure import (
     Measurement,
     measure,
     median_confidence_interval,
+    observing_rounds,
     rate_metric,
     rate_metrics,
     rate_samples,
@@ -59,6 +60,17 @@ def test_on_round_sees_measured_rounds_only():
     fn = _stepping(clock, [5.0, 1.0, 2.0])
     measure(fn, rounds=2, warmup=1, device="cpu", clock=clock, on_round=lambda *a: seen.append(a))
     assert seen == [(0, 1.0, 1.0), (1, 2.0, 2.0)]
+
+
+def test_observers_hear_each_measured_round_with_the_median_so_far():
+    clock = FakeClock()
+    heard: list[tuple[int, int, float]] = []
+    fn = _stepping(clock, [9.0, 4.0, 1.0, 2.0, 100.0])
+    with observing_rounds(lambda *a: heard.append(a)):
+        measure(fn, rounds=3, warmup=1, device=None, clock=clock)
+    assert heard == [(1, 3, 4.0), (2, 3, 2.5), (3, 3, 2.0)]
+    measure(fn, rounds=1, warmup=0, device=None, clock=clock)  # outside the block: not heard
+    assert len(heard) == 3
 
 
 def test_synchronizes_around_every_call(monkeypatch):

@@ -23,6 +23,9 @@ class Progress:
     def finished(self, nodeid: str, outcome: str) -> None:
         self.events.append(("finished", (nodeid, outcome)))
 
+    def round_done(self, done: int, total: int, median_s: float) -> None:
+        self.events.append(("round", (done, total)))
+
 
 def test_short_test_name() -> None:
     assert (
@@ -81,3 +84,35 @@ def test_pytest_plugin_reports_each_test(tmp_path: Path) -> None:
     assert outcomes["test_skips"].message == "no GPU here"
     assert ("collected", 3) in progress.events
     assert sum(1 for kind, _ in progress.events if kind == "finished") == 3
+
+
+MEASURING_SUITE = """
+import pytest
+
+from virnucpro.bench.measure import measure
+
+pytestmark = pytest.mark.benchmark
+
+
+def test_measures():
+    measure(lambda: None, rounds=3, warmup=1)
+"""
+
+
+def test_rounds_measured_inside_the_suites_reach_the_progress_sink(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nmarkers = ["benchmark: suites"]\n'
+    )
+    (tmp_path / "conftest.py").write_text(
+        'def pytest_addoption(parser):\n    parser.addoption("--bench-config")\n'
+    )
+    suite = tmp_path / "test_measuring.py"
+    suite.write_text(dedent(MEASURING_SUITE))
+    request = SuiteRequest(tmp_path, (suite,), tmp_path / "config.json", tmp_path / "r.json")
+    progress = Progress()
+    assert run_pytest(request, progress).exit_code == 0
+    rounds = [value for kind, value in progress.events if kind == "round"]
+    assert rounds == [(1, 3), (2, 3), (3, 3)]
+    assert progress.events.index(("round", (3, 3))) < next(
+        i for i, (kind, _) in enumerate(progress.events) if kind == "finished"
+    )

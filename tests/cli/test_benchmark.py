@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -150,6 +151,29 @@ def test_options_reach_the_runner_and_its_exit_code_is_returned(
     assert "why it is so" in out and "benchmark_x.md" in out
 
 
+def test_progress_is_plain_lines_when_stdout_is_not_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fake_run(options: BenchOptions, *, progress: object, **kwargs: object) -> object:
+        progress.phase("running end_to_end::total_time")  # type: ignore[attr-defined]
+        progress.collected(1)  # type: ignore[attr-defined]
+        for done in (1, 2, 3):
+            progress.round_done(done, 3, 1.5)  # type: ignore[attr-defined]
+        progress.finished("tests/benchmarks/test_end_to_end.py::test_total_time", "passed")  # type: ignore[attr-defined]
+        return _outcome(0, "pass")
+
+    monkeypatch.setattr(bench_run, "run_benchmark", fake_run)
+    assert _exit_code(["--quick"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    progress = [line.split("] ", 1)[1] for line in lines if line.startswith("[0:00:0")]
+    assert progress == [
+        "running end_to_end::total_time",
+        "1 suite tests to run",
+        "  round 3/3, latest median 1.5 s",
+        "end_to_end::total_time: passed (1/1 suite tests done)",
+    ]
+
+
 @pytest.mark.slow
 def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
     """The real thing, restricted to the end-to-end suite and 2 rounds."""
@@ -167,6 +191,10 @@ def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "verdict: NO BASELINE" in done.stdout
+    # stdout is a pipe, not a terminal: plain progress lines, one per suite test and round
+    assert re.search(r"^\[0:\d\d:\d\d\] running end_to_end::", done.stdout, re.M)
+    assert re.search(r"^\[0:\d\d:\d\d\]   round 2/2, latest median [\d.e-]+ s$", done.stdout, re.M)
+    assert re.search(r"^\[0:\d\d:\d\d\] end_to_end::\S+: passed \(1/\d+ suite", done.stdout, re.M)
     report = json.loads(next(reports.glob("benchmark_*.json")).read_text())
     assert next(reports.glob("benchmark_*.md")).read_text().startswith("# VirNucPro Benchmark")
     doc = read_document(next(reports.glob("runs/*/results.json")))

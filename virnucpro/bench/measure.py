@@ -20,9 +20,10 @@ rate, never ``0/s``. Per-stage times come from the pipeline's own
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -40,6 +41,8 @@ from virnucpro.metrics import RunMetrics, synchronize
 T = TypeVar("T")
 Clock = Callable[[], float]
 RoundCallback = Callable[[int, float, T], None]
+RoundObserver = Callable[[int, int, float], None]  # (rounds done, rounds planned, median so far)
+_ROUND_OBSERVERS: list[RoundObserver] = []
 
 DEFAULT_ROUNDS = 5
 DEFAULT_WARMUP = 1
@@ -115,6 +118,27 @@ class Measurement:
         return median_confidence_interval(self.samples, self.confidence_level)
 
 
+@contextlib.contextmanager
+def observing_rounds(observer: RoundObserver) -> Iterator[None]:
+    """Tell ``observer`` about each measured round of every :func:`measure` call in the block.
+
+    The suites run in pytest in this process; this is how the command line hears of their
+    rounds (progress lines in logs) without the suites knowing about it.
+    """
+    _ROUND_OBSERVERS.append(observer)
+    try:
+        yield
+    finally:
+        _ROUND_OBSERVERS.remove(observer)
+
+
+def _tell_observers(samples: Sequence[float], rounds: int) -> None:
+    if _ROUND_OBSERVERS:
+        median = Measurement(samples=tuple(samples)).median
+        for observer in tuple(_ROUND_OBSERVERS):
+            observer(len(samples), rounds, median)
+
+
 def _check_counts(rounds: int, warmup: int) -> None:
     if rounds < 1:
         raise InputError(f"rounds must be at least 1, got {rounds}")
@@ -154,6 +178,7 @@ def measure(
         samples.append(seconds)
         if on_round is not None:
             on_round(index, seconds, result)
+        _tell_observers(samples, rounds)
     return Measurement(samples=tuple(samples), warmup=warm)
 
 

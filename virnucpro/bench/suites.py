@@ -29,13 +29,15 @@ NO_TESTS_COLLECTED = 5  # pytest.ExitCode.NO_TESTS_COLLECTED
 
 
 class ProgressSink(Protocol):
-    """Where the runner reports progress (the CLI shows a rich progress bar)."""
+    """Where the runner reports progress (the CLI: a progress bar on a terminal, lines in logs)."""
 
     def phase(self, text: str) -> None: ...
 
     def collected(self, total: int) -> None: ...
 
     def finished(self, nodeid: str, outcome: str) -> None: ...
+
+    def round_done(self, done: int, total: int, median_s: float) -> None: ...
 
 
 class NullProgress:
@@ -49,6 +51,9 @@ class NullProgress:
 
     def finished(self, nodeid: str, outcome: str) -> None:
         del nodeid, outcome
+
+    def round_done(self, done: int, total: int, median_s: float) -> None:
+        del done, total, median_s
 
 
 @dataclass(frozen=True)
@@ -167,8 +172,10 @@ def _skip_reason(report: object) -> str:
 
 
 def run_pytest(request: SuiteRequest, progress: ProgressSink) -> SuiteRun:
-    """Run the suite files with pytest in this process."""
+    """Run the suite files with pytest in this process; each measured round goes to ``progress``."""
     import pytest
+
+    from virnucpro.bench.measure import observing_rounds
 
     plugin = SuiteProgressPlugin(progress)
     args = [
@@ -181,5 +188,6 @@ def run_pytest(request: SuiteRequest, progress: ProgressSink) -> SuiteRun:
         str(request.config_path),
         *(str(f) for f in request.suite_files),
     ]
-    code = pytest.main(args, plugins=[plugin])
+    with observing_rounds(progress.round_done):
+        code = pytest.main(args, plugins=[plugin])
     return plugin.result(int(code))

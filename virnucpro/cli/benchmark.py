@@ -32,6 +32,7 @@ from virnucpro.bench.options import (
     resolve_suites,
 )
 from virnucpro.cli.predict import positive_int
+from virnucpro.cli.progress import PlainProgress
 from virnucpro.errors import InputError
 
 if TYPE_CHECKING:
@@ -290,13 +291,16 @@ class RichProgress:
         self.progress.advance(self._task)
         self.progress.update(self._task, description=f"{short_test_name(nodeid)}: {outcome}")
 
+    def round_done(self, done: int, total: int, median_s: float) -> None:
+        del done, total, median_s  # the bar counts suite tests; rounds go to logs only
 
-def _progress_stream() -> IO[str]:
-    """A private duplicate of stderr (pytest redirects the descriptors while a test runs)."""
+
+def _progress_stream(stream: IO[str]) -> IO[str]:
+    """A private duplicate of ``stream`` (pytest redirects the descriptors while a test runs)."""
     try:
-        return os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8")
+        return os.fdopen(os.dup(stream.fileno()), "w", encoding="utf-8")
     except (AttributeError, OSError, ValueError):
-        return sys.stderr
+        return stream
 
 
 def checkout_importable(cwd: Path | None = None) -> Path:
@@ -325,12 +329,15 @@ def run(args: argparse.Namespace) -> int:
     run_benchmark = _run_benchmark()
     options = options_from_args(args)
     command = " ".join(["virnucpro", *args.argv])
-    stream = _progress_stream()
+    # a bar on a terminal; plain lines on stdout where people read logs (CI, redirected output)
+    terminal = sys.stdout.isatty()
+    stream = _progress_stream(sys.stderr if terminal else sys.stdout)
     try:
-        with RichProgress(Console(file=stream)) as progress:
+        display = RichProgress(Console(file=stream)) if terminal else PlainProgress(stream)
+        with display as progress:
             outcome: BenchOutcome = run_benchmark(options, progress=progress, command=command)
     finally:
-        if stream is not sys.stderr:
+        if stream not in (sys.stderr, sys.stdout):
             stream.close()
     render_summary(outcome, summary_console())
     return outcome.exit_code
