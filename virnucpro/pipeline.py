@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,16 @@ from virnucpro.preflight import (
     scan_input,
 )
 from virnucpro.shard_io import IntermediateWriters, merge_shards, process_shard
-from virnucpro.shards import SHARD_FRAMES, Shard, StreamCounts, assign_shards, iter_shards, prefetch
+from virnucpro.shards import (
+    SHARD_FRAMES,
+    Shard,
+    ShardCallback,
+    ShardProgress,
+    StreamCounts,
+    assign_shards,
+    iter_shards,
+    prefetch,
+)
 from virnucpro.stages import STAGES
 from virnucpro.workdir import WorkDir
 
@@ -188,6 +197,7 @@ def _run_shards(
     mine: set[int] | None,
     writers: IntermediateWriters | None,
     times: _RankTimes,
+    on_shard: Callable[[Shard, StreamCounts], None],
 ) -> tuple[StreamCounts, int]:
     counts = StreamCounts()
     n_shards = 0
@@ -200,6 +210,7 @@ def _run_shards(
         ):
             times.add(stage)
         work.mark_done(shard.index)
+        on_shard(shard, counts)
     if writers:
         writers.close()
     for name, seconds, n_in, n_out in (
@@ -211,10 +222,16 @@ def _run_shards(
     return counts, n_shards
 
 
-def predict(config: PredictConfig, *, models: ModelSet | None = None) -> PredictResult:
+def predict(
+    config: PredictConfig,
+    *,
+    models: ModelSet | None = None,
+    on_shard: ShardCallback | None = None,
+) -> PredictResult:
     """Run the pipeline on one FASTA file and publish the outputs in ``config.outdir``.
 
     ``models`` may be passed in (already loaded) so repeated runs do not pay the load again.
+    ``on_shard`` hears of each shard this rank embeds (progress lines in logs).
     Under ``torchrun`` (or ``--gpus``/``--nproc``) every rank calls this; rank 0 publishes.
     """
     _check_length(config.expected_length)
@@ -227,7 +244,7 @@ def predict(config: PredictConfig, *, models: ModelSet | None = None) -> Predict
     if config.threads:
         torch.set_num_threads(config.threads)
     try:
-        return _predict(config, models, dist, device)
+        return _predict(config, models, dist, device, on_shard)
     finally:
         torch.set_num_threads(threads_before)
         dist.close()
@@ -245,6 +262,8 @@ class _Run:
     sha: str
     started: float
     times: _RankTimes
+    input_bases: int = 0
+    on_shard: ShardCallback | None = None
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -267,14 +286,15 @@ def _start(
     work = WorkDir.inside(config.outdir)
     if dist.is_main and not (config.resume and work.exists()):
         check_outdir(config.outdir, force=config.force)
-    scan_input(config.input)  # the whole input is valid before any model loads
-    adopted = _adopt_recorded_threads(config, work)
     started = time.perf_counter()
+    summary = scan_input(config.input)  # the whole input is valid before any model loads
+    adopted = _adopt_recorded_threads(config, work)
     times = _RankTimes()
     if models is None:
         models = _load_models(config, device, times)
     engine.prepare(models)
-    run = _Run(config, engine, models, dist, work, file_sha256(config.input), started, times)
+    sha = file_sha256(config.input)
+    run = _Run(config, engine, models, dist, work, sha, started, times, summary.bases)
     if adopted:
         run.warnings.append(adopted)
     if config.expected_length not in PUBLISHED_LENGTHS:
@@ -289,6 +309,30 @@ def _start(
     return run
 
 
+def _shard_reporter(run: _Run) -> Callable[[Shard, StreamCounts], None]:
+    done = 0
+
+    def report(shard: Shard, counts: StreamCounts) -> None:
+        nonlocal done
+        done += len(shard.frames)
+        if run.on_shard is None:
+            return
+        run.on_shard(
+            ShardProgress(
+                index=shard.index,
+                frames=len(shard.frames),
+                frames_done=done,
+                bases_read=counts.bases,
+                bases_total=run.input_bases,
+                seconds=time.perf_counter() - run.started,
+                rank=run.dist.rank,
+                world_size=run.dist.world_size,
+            )
+        )
+
+    return report
+
+
 def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
     config, dist = run.config, run.dist
     mine = _plan(config, dist)
@@ -297,7 +341,7 @@ def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
     ok = False
     try:
         counts, n_shards = _run_shards(
-            config, run.engine, run.models, run.work, mine, writers, run.times
+            config, run.engine, run.models, run.work, mine, writers, run.times, _shard_reporter(run)
         )
         run.work.rank_metrics(dist.rank).write_text(_rank_json(run.times), encoding="utf-8")
         ok = True
@@ -309,9 +353,14 @@ def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
 
 
 def _predict(
-    config: PredictConfig, models: ModelSet | None, dist: DistContext, device: object
+    config: PredictConfig,
+    models: ModelSet | None,
+    dist: DistContext,
+    device: object,
+    on_shard: ShardCallback | None,
 ) -> PredictResult:
     run = _start(config, models, dist, device)
+    run.on_shard = on_shard
     counts, n_shards = _embed_my_shards(run)
     paths = OutputPaths(config.outdir, input_stem(config.input), config.expected_length)
     if not dist.is_main:

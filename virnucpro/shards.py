@@ -47,6 +47,27 @@ class StreamCounts:
     translate_seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class ShardProgress:
+    """One shard embedded: what a progress line in a log says about it."""
+
+    index: int  # 0-based, in input order
+    frames: int  # kept frames in this shard
+    frames_done: int  # kept frames this rank has embedded so far, this shard included
+    bases_read: int  # may run ahead of the embedding: shards are read ahead
+    bases_total: int  # of the whole input (from the input check)
+    seconds: float  # since the run started
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def fraction_read(self) -> float:
+        return self.bases_read / self.bases_total if self.bases_total else 1.0
+
+
+ShardCallback = Callable[[ShardProgress], None]
+
+
 @dataclass
 class StreamSinks:
     """Optional callbacks for the intermediates written while streaming."""

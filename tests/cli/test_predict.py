@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -344,3 +346,29 @@ def test_unreadable_input_real_permissions():
         import shutil
 
         shutil.rmtree(folder)
+
+
+# ---- progress where people read logs -----------------------------------------------------------
+
+SHARD_LINE = re.compile(
+    r"^\[\d+:\d\d:\d\d\] shard (\d+) done: (\d+) frames \((\d+) so far; (\d+)% of the input read\)$"
+)
+
+
+def test_one_progress_line_per_shard(orf_fasta, tmp_path, capsys):
+    out = tmp_path / "o"
+    code, stdout, _ = _run(capsys, orf_fasta, "-o", out, "--device", "cpu", "--shard-frames", "3")
+    assert code == 0
+    metrics = json.loads((out / "run_metrics.json").read_text())
+    found = [SHARD_LINE.match(line) for line in stdout.splitlines()]
+    shards = [m.groups() for m in found if m]
+    assert len(shards) == metrics["extra"]["shards"] > 2
+    assert [int(s[0]) for s in shards] == list(range(1, len(shards) + 1))
+    assert sum(int(s[1]) for s in shards) == int(shards[-1][2]) == metrics["kept_frames"]
+    assert shards[-1][3] == "100"
+    assert stdout.index("shard 1 done") < stdout.index("virnucpro predict:")
+
+
+def test_quiet_prints_no_progress(orf_fasta, tmp_path, capsys):
+    code, stdout, _ = _run(capsys, orf_fasta, "-o", tmp_path / "o", "--device", "cpu", "-q")
+    assert code == 0 and stdout == ""

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from virnucpro.shards import ShardProgress
 
 DEFAULT_LENGTH = 500
 PRESET_HELP = (
@@ -169,15 +173,28 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         **({"shard_frames": args.shard_frames} if args.shard_frames else {}),
     )
+    on_shard = None if args.quiet else _print_shard
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", NoKeptFramesWarning)
-        result = predict(config)
+        result = predict(config, on_shard=on_shard)
     for w in caught:
         if issubclass(w.category, NoKeptFramesWarning):
             print(f"virnucpro: warning: {w.message}", file=sys.stderr)
     if not args.quiet and result.metrics is not None:
         _summary(result)
     return 0
+
+
+def _print_shard(shard: ShardProgress) -> None:
+    """One line per embedded shard, flushed: a long run's log says where it is."""
+    from virnucpro.cli.progress import elapsed
+
+    rank = f"rank {shard.rank}/{shard.world_size}: " if shard.world_size > 1 else ""
+    print(
+        f"[{elapsed(shard.seconds)}] {rank}shard {shard.index + 1} done: {shard.frames} frames "
+        f"({shard.frames_done} so far; {shard.fraction_read:.0%} of the input read)",
+        flush=True,
+    )
 
 
 def _summary(result: object) -> None:
