@@ -60,3 +60,23 @@ def test_chunks_cover_the_sequence_in_order(length, size):
         assert e0 - s0 == size  # every chunk but the last is full length
     start, end = bounds[-1]
     assert 0 < end - start <= size
+
+
+def _published_bounds(length: int, size: int) -> list[tuple[int, int]]:
+    """The published schedule as a list of steps (the form the spec gives it in)."""
+    n = -(-length // size)
+    repeat = n * size - length
+    lo = repeat // n
+    need = repeat - lo * (n - 1)
+    steps = [lo + 1] * need + [lo] * (n - 1 - need) + [0]
+    bounds, shift = [], 0
+    for k in range(n):
+        start = k * size - shift
+        bounds.append((start, min(start + size, length)))
+        shift += steps[k]
+    return bounds
+
+
+@given(length=st.integers(1, 50_000), size=st.sampled_from([300, 500, 7, 1000]))
+def test_lazy_bounds_equal_the_published_schedule(length, size):
+    assert chunk_bounds(length, size) == _published_bounds(length, size)

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import gzip
+import tempfile
+import tracemalloc
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from virnucpro import fasta
 from virnucpro.errors import InputError
 from virnucpro.fasta import input_stem, read_fasta
 
@@ -79,3 +85,70 @@ def test_missing_file_and_directory(tmp_path):
 )
 def test_input_stem(name, stem):
     assert input_stem(name) == stem
+
+
+# ---- reading in blocks -------------------------------------------------------------------------
+
+RECORDS = st.lists(
+    st.tuples(
+        st.text("ACGTNacgtn", min_size=1, max_size=60),
+        st.text("abc ", max_size=30),
+        st.integers(1, 25),  # line width of the sequence
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(records=RECORDS, block=st.integers(2, 17), crlf=st.booleans())
+def test_lines_longer_than_a_block_read_the_same(records, block, crlf):
+    newline = "\r\n" if crlf else "\n"
+    text = ""
+    for i, (sequence, note, width) in enumerate(records):
+        lines = [sequence[j : j + width] for j in range(0, len(sequence), width)]
+        text += f">r{i} {note}{newline}" + "".join(line + newline for line in lines)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "in.fa"
+        path.write_bytes(text.encode())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fasta, "READ_BLOCK_BYTES", block)
+            got = read_fasta(path)
+    assert [(r.id, r.sequence, r.description) for r in got] == [
+        (f"r{i}", sequence, f"r{i} {note}".strip()) for i, (sequence, note, _) in enumerate(records)
+    ]
+
+
+def test_bad_letter_position_counts_across_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(fasta, "READ_BLOCK_BYTES", 4)
+    path = _write(tmp_path, ">a\n" + "ACGT" * 5 + "AC\u00e9T\n")
+    with pytest.raises(InputError, match="record 'a' has '\u00e9' at position 23"):
+        read_fasta(path)
+
+
+def test_messages_name_gzip_content_and_bare_carriage_returns(tmp_path):
+    path = tmp_path / "in.fa.gz"
+    path.write_bytes(gzip.compress(b"just text\n"))
+    with pytest.raises(InputError, match=r"in.fa.gz \(gzip content\): line 1: not FASTA"):
+        read_fasta(path)
+    path.write_bytes(gzip.compress(gzip.compress(b">a\nACGT\n")))
+    with pytest.raises(InputError, match=r"\(gzip content\): binary data"):
+        read_fasta(path)
+    with pytest.raises(InputError, match="bare carriage return"):
+        read_fasta(_write(tmp_path, b">a\rACGT\r>b\rAC\r"))
+
+
+def test_a_long_single_line_record_is_held_once(tmp_path):
+    """Peak traced memory while reading a 16 MB one-line record stays near 16 MB (the record
+    itself): the line is never held as a whole line plus a stripped copy plus the sequence."""
+    size = 16 * 2**20
+    path = tmp_path / "long.fa"
+    path.write_bytes(b">long\n" + b"ACGT" * (size // 4) + b"\n")
+    tracemalloc.start()
+    try:
+        (record,) = read_fasta(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(record.sequence) == size
+    assert peak < 1.25 * size  # the old line-based reader peaked at three copies

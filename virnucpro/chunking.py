@@ -25,8 +25,9 @@ class Chunk:
     end: int
 
 
-def chunk_bounds(length: int, size: int) -> list[tuple[int, int]]:
-    """Half-open ``[start, end)`` bounds of the chunks of a sequence of ``length`` bases."""
+def iter_chunk_bounds(length: int, size: int) -> Iterator[tuple[int, int]]:
+    """Half-open ``[start, end)`` bounds of the chunks of a sequence of ``length`` bases, lazily
+    (a 1 GB record has two million chunks)."""
     if size <= 0:
         raise InputError(f"expected length must be a positive integer, got {size}")
     if length <= 0:
@@ -34,33 +35,38 @@ def chunk_bounds(length: int, size: int) -> list[tuple[int, int]]:
     n = math.ceil(length / size)
     repeat = n * size - length
     lo = repeat // n
-    need = repeat - lo * (n - 1)
-    steps = [lo + 1] * need + [lo] * (n - 1 - need) + [0]
-    bounds = []
+    need = repeat - lo * (n - 1)  # the first ``need`` overlaps are one base longer
     shift = 0
     for k in range(n):
         start = k * size - shift
-        bounds.append((start, min(start + size, length)))
-        shift += steps[k]
-    return bounds
+        yield start, min(start + size, length)
+        shift += lo + 1 if k < need else lo
 
 
-def chunk_record(record: FastaRecord, size: int) -> list[Chunk]:
-    return [
-        Chunk(
+def chunk_bounds(length: int, size: int) -> list[tuple[int, int]]:
+    """Half-open ``[start, end)`` bounds of the chunks of a sequence of ``length`` bases."""
+    return list(iter_chunk_bounds(length, size))
+
+
+def iter_record_chunks(record: FastaRecord, size: int) -> Iterator[Chunk]:
+    """The chunks of one record, made one at a time."""
+    for k, (start, end) in enumerate(iter_chunk_bounds(len(record.sequence), size)):
+        yield Chunk(
             id=f"{record.id}_chunk_{k + 1}",
             sequence=record.sequence[start:end],
             record_id=record.id,
             start=start,
             end=end,
         )
-        for k, (start, end) in enumerate(chunk_bounds(len(record.sequence), size))
-    ]
+
+
+def chunk_record(record: FastaRecord, size: int) -> list[Chunk]:
+    return list(iter_record_chunks(record, size))
 
 
 def iter_chunks(records: Iterable[FastaRecord], size: int) -> Iterator[Chunk]:
     for record in records:
-        yield from chunk_record(record, size)
+        yield from iter_record_chunks(record, size)
 
 
 def chunk_records(records: Iterable[FastaRecord], size: int) -> list[Chunk]:

@@ -4,24 +4,29 @@ The record id is the header up to the first whitespace, as in Biopython's ``reco
 Sequences keep their case here (the published tool upper-cases only before translation).
 Bad input raises :class:`~virnucpro.errors.InputError` with a one-line message naming the
 record and position; CRLF line endings, blank lines and lower-case bases are accepted.
+
+The file is read in blocks of at most :data:`READ_BLOCK_BYTES`, a line longer than that in
+pieces, and each piece is checked at C speed; a record's sequence grows in place, so a 1 GB
+single-line record is held once, not once per copy (see ``scripts/perf_streaming_memory.py``).
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from virnucpro.errors import InputError
 from virnucpro.paths import check_readable_file
 
 GZIP_MAGIC = b"\x1f\x8b"
-IUPAC_NUCLEOTIDES = frozenset("ACGTURYSWKMBDHVNacgturyswkmbdhvn")
-INLINE_WHITESPACE = str.maketrans("", "", " \t\r\v\f")
+IUPAC_BYTES = b"ACGTURYSWKMBDHVNacgturyswkmbdhvn"
+INLINE_WHITESPACE = b" \t\r\v\f"
 BINARY_PROBE_BYTES = 8192
+READ_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,8 @@ def _is_gzip(path: Path) -> bool:
         return handle.read(2) == GZIP_MAGIC
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    raw = gzip.open(path, "rb") if _is_gzip(path) else path.open("rb")  # noqa: SIM115
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
+def _open_binary(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if _is_gzip(path) else path.open("rb")  # type: ignore[return-value]
 
 
 def _check_path(path: Path) -> None:
@@ -48,30 +52,34 @@ def _check_path(path: Path) -> None:
         raise InputError(f"{path}: file is empty")
 
 
+def _content(path: Path) -> str:
+    """How messages name what was read: the file, or the gzip content inside it."""
+    return f"{path} (gzip content)" if _is_gzip(path) else str(path)
+
+
 def _check_not_binary(path: Path) -> None:
-    opener = gzip.open if _is_gzip(path) else open
     try:
-        with opener(path, "rb") as handle:
+        with _open_binary(path) as handle:
             probe = handle.read(BINARY_PROBE_BYTES)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         raise InputError(
             f"{path}: corrupt or truncated gzip file ({exc.__class__.__name__})"
         ) from None
     if b"\x00" in probe:
-        raise InputError(f"{path}: binary data, not a FASTA file")
+        raise InputError(f"{_content(path)}: binary data, not a FASTA file")
+    if b"\r" in probe and b"\n" not in probe:
+        raise InputError(
+            f"{path}: lines end in a bare carriage return (old Mac text): convert to LF first"
+        )
 
 
-def _validate_sequence(path: Path, record_id: str, sequence: str) -> None:
-    if not sequence:
-        raise InputError(f"{path}: record '{record_id}' has no sequence")
-    if IUPAC_NUCLEOTIDES.issuperset(sequence):
-        return
-    for position, letter in enumerate(sequence, start=1):
-        if letter not in IUPAC_NUCLEOTIDES:
-            raise InputError(
-                f"{path}: record '{record_id}' has {letter!r} at position {position}, "
-                "which is not an IUPAC nucleotide code"
-            )
+def _bad_letter(path: Path, record_id: str, clean: bytes, before: int) -> InputError:
+    index = next(i for i, byte in enumerate(clean) if byte not in IUPAC_BYTES)
+    letter = clean[index : index + 4].decode("utf-8", errors="replace")[0]
+    return InputError(
+        f"{path}: record '{record_id}' has {letter!r} at position {before + index + 1}, "
+        "which is not an IUPAC nucleotide code"
+    )
 
 
 def _parse_header(path: Path, line: str, line_no: int) -> tuple[str, str]:
@@ -82,31 +90,68 @@ def _parse_header(path: Path, line: str, line_no: int) -> tuple[str, str]:
     return record_id, header
 
 
-def _records(path: Path, handle: io.TextIOBase) -> Iterator[FastaRecord]:
-    record_id: str | None = None
-    header = ""
-    parts: list[str] = []
-    for line_no, line in enumerate(handle, start=1):
-        line = line.rstrip("\n")
-        if line.startswith(">"):
-            if record_id is not None:
-                yield _finish(path, record_id, header, parts)
-            record_id, header = _parse_header(path, line, line_no)
-            parts = []
-        elif record_id is None:
-            if line.strip():
-                raise InputError(f"{path}: line {line_no}: not FASTA (expected a '>' header first)")
-        else:
-            parts.append(line.translate(INLINE_WHITESPACE))
-    if record_id is None:
-        raise InputError(f"{path}: no FASTA records found")
-    yield _finish(path, record_id, header, parts)
+Piece = tuple[int, bytes, bool, bool]  # line number, bytes without newline, starts, ends line
 
 
-def _finish(path: Path, record_id: str, header: str, parts: list[str]) -> FastaRecord:
-    sequence = "".join(parts)
-    _validate_sequence(path, record_id, sequence)
-    return FastaRecord(id=record_id, sequence=sequence, description=header)
+def _pieces(handle: BinaryIO) -> Iterator[Piece]:
+    """The stream's lines, a line longer than a block in several pieces."""
+    line_no, at_start = 1, True
+    while piece := handle.readline(READ_BLOCK_BYTES):
+        ends = piece.endswith(b"\n")
+        yield line_no, piece[:-1] if ends else piece, at_start, ends
+        line_no, at_start = (line_no + 1, True) if ends else (line_no, False)
+
+
+class _Reader:
+    """Records from a FASTA byte stream; a record's sequence is built in one growing string."""
+
+    def __init__(self, path: Path, handle: BinaryIO) -> None:
+        self.path = path
+        self.content = _content(path)
+        self.pieces = _pieces(handle)
+
+    def records(self) -> Iterator[FastaRecord]:
+        header: Piece | None = None
+        for piece in self.pieces:
+            line_no, data, at_start, _ = piece
+            if at_start and data.startswith(b">"):
+                header = piece
+                break
+            if data.decode("utf-8").strip():
+                raise InputError(
+                    f"{self.content}: line {line_no}: not FASTA (expected a '>' header first)"
+                )
+        if header is None:
+            raise InputError(f"{self.content}: no FASTA records found")
+        while header is not None:
+            record, header = self._record(header)
+            yield record
+
+    def _header_text(self, first: Piece) -> str:
+        parts = [first[1]]
+        ends = first[3]
+        while not ends:  # a header longer than a block (rare)
+            _, data, _, ends = next(self.pieces, (0, b"", False, True))
+            parts.append(data)
+        return b"".join(parts).decode("utf-8")
+
+    def _record(self, first: Piece) -> tuple[FastaRecord, Piece | None]:
+        record_id, description = _parse_header(self.path, self._header_text(first), first[0])
+        sequence = ""
+        for piece in self.pieces:
+            _, data, at_start, _ = piece
+            if at_start and data.startswith(b">"):
+                return self._finish(record_id, description, sequence), piece
+            clean = data.translate(None, INLINE_WHITESPACE)
+            if clean.translate(None, IUPAC_BYTES):
+                raise _bad_letter(self.path, record_id, clean, len(sequence))
+            sequence += clean.decode("ascii")  # grows in place: this is the only reference
+        return self._finish(record_id, description, sequence), None
+
+    def _finish(self, record_id: str, description: str, sequence: str) -> FastaRecord:
+        if not sequence:
+            raise InputError(f"{self.path}: record '{record_id}' has no sequence")
+        return FastaRecord(id=record_id, sequence=sequence, description=description)
 
 
 def iter_fasta(path: Path | str) -> Iterator[FastaRecord]:
@@ -116,8 +161,8 @@ def iter_fasta(path: Path | str) -> Iterator[FastaRecord]:
     _check_not_binary(path)
     seen: set[str] = set()
     try:
-        with _open_text(path) as handle:
-            for record in _records(path, handle):
+        with _open_binary(path) as handle:
+            for record in _Reader(path, handle).records():
                 if record.id in seen:
                     raise InputError(f"{path}: duplicate record id '{record.id}'")
                 seen.add(record.id)

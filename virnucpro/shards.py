@@ -7,18 +7,20 @@ engine reproduces its ESM-2 batches exactly). Host memory holds one or two shard
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from virnucpro.chunking import Chunk, chunk_record
+from virnucpro.chunking import Chunk, iter_record_chunks
 from virnucpro.fasta import FastaRecord
 from virnucpro.translate import KeptFrame, kept_frames_of_chunk
 
 SHARD_FRAMES = 10_000  # sequences_per_file of the published tool
 PREFETCH_SHARDS = 2
+CHUNK_BATCH = 1_000  # chunks cut and translated at a time: a long record streams in batches
 PRODUCER_JOIN_S = 5.0
 ESM_SPECIAL_TOKENS = 2
 
@@ -99,25 +101,37 @@ def iter_shards(
             break
         counts.reads += 1
         counts.bases += len(record.sequence)
-        chunks = chunk_record(record, expected_length)
-        counts.chunks += len(chunks)
-        if sinks.on_chunks:
-            sinks.on_chunks(chunks)
-        t2 = time.perf_counter()
-        counts.chunk_seconds += t2 - t1
-        for chunk in chunks:
-            frames = kept_frames_of_chunk(chunk)
-            counts.frames += len(frames)
-            if sinks.on_frames and frames:
-                sinks.on_frames(frames)
-            buffer.extend(frames)
-        counts.translate_seconds += time.perf_counter() - t2
-        while len(buffer) >= shard_frames:
-            yield Shard(index, tuple(buffer[:shard_frames]))
-            buffer = buffer[shard_frames:]
-            index += 1
+        pending = iter_record_chunks(record, expected_length)
+        del record  # freed once its chunks are cut, before the next record is read
+        while chunks := list(itertools.islice(pending, CHUNK_BATCH)):
+            buffer.extend(_frames_of(chunks, counts, sinks, t1))
+            while len(buffer) >= shard_frames:
+                yield Shard(index, tuple(buffer[:shard_frames]))
+                buffer = buffer[shard_frames:]
+                index += 1
+            t1 = time.perf_counter()
     if buffer:
         yield Shard(index, tuple(buffer))
+
+
+def _frames_of(
+    chunks: Sequence[Chunk], counts: StreamCounts, sinks: StreamSinks, since: float
+) -> list[KeptFrame]:
+    """Translate a batch of chunks, counting and timing both stages (cutting began at ``since``)."""
+    counts.chunks += len(chunks)
+    if sinks.on_chunks:
+        sinks.on_chunks(chunks)
+    t2 = time.perf_counter()
+    counts.chunk_seconds += t2 - since
+    kept: list[KeptFrame] = []
+    for chunk in chunks:
+        frames = kept_frames_of_chunk(chunk)
+        counts.frames += len(frames)
+        if sinks.on_frames and frames:
+            sinks.on_frames(frames)
+        kept.extend(frames)
+    counts.translate_seconds += time.perf_counter() - t2
+    return kept
 
 
 def assign_shards(costs: Sequence[int], world_size: int) -> list[list[int]]:
