@@ -26,22 +26,17 @@ from virnucpro.hashing import file_sha256
 from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
 from virnucpro.models.presets import ModelSet, check_preset, load_model_set
 from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
-from virnucpro.preflight import (
-    check_checkpoint_paths,
-    check_input_path,
-    check_outdir_path,
-    scan_input,
-)
+from virnucpro.preflight import check_paths, scan_input
 from virnucpro.shard_io import IntermediateWriters, merge_shards, process_shard
 from virnucpro.shards import (
     SHARD_FRAMES,
     Shard,
     ShardCallback,
-    ShardProgress,
     StreamCounts,
     assign_shards,
     iter_shards,
     prefetch,
+    shard_reporter,
 )
 from virnucpro.stages import STAGES
 from virnucpro.workdir import WorkDir
@@ -109,13 +104,6 @@ class _RankTimes:
 def _check_length(expected_length: int) -> None:
     if not isinstance(expected_length, int) or expected_length <= 0:
         raise InputError(f"--expected-length must be a positive integer (got {expected_length!r})")
-
-
-def _check_paths(config: PredictConfig) -> None:
-    """Every path the run names, before the device, the models or the input's content."""
-    check_input_path(config.input, config.outdir)
-    check_outdir_path(config.outdir)
-    check_checkpoint_paths(dnabert=config.dnabert, esm=config.esm, classifier=config.classifier)
 
 
 @functools.lru_cache(maxsize=ENGINE_CACHE_SIZE)
@@ -235,7 +223,13 @@ def predict(
     Under ``torchrun`` (or ``--gpus``/``--nproc``) every rank calls this; rank 0 publishes.
     """
     _check_length(config.expected_length)
-    _check_paths(config)
+    check_paths(  # every path, before the device, the models or the input's content
+        input=config.input,
+        outdir=config.outdir,
+        dnabert=config.dnabert,
+        esm=config.esm,
+        classifier=config.classifier,
+    )
     dist = DistContext.from_env()
     requested = models.device if models is not None else resolve_device(config.device)
     device = dist.device_for(requested)
@@ -309,30 +303,6 @@ def _start(
     return run
 
 
-def _shard_reporter(run: _Run) -> Callable[[Shard, StreamCounts], None]:
-    done = 0
-
-    def report(shard: Shard, counts: StreamCounts) -> None:
-        nonlocal done
-        done += len(shard.frames)
-        if run.on_shard is None:
-            return
-        run.on_shard(
-            ShardProgress(
-                index=shard.index,
-                frames=len(shard.frames),
-                frames_done=done,
-                bases_read=counts.bases,
-                bases_total=run.input_bases,
-                seconds=time.perf_counter() - run.started,
-                rank=run.dist.rank,
-                world_size=run.dist.world_size,
-            )
-        )
-
-    return report
-
-
 def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
     config, dist = run.config, run.dist
     mine = _plan(config, dist)
@@ -341,7 +311,14 @@ def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
     ok = False
     try:
         counts, n_shards = _run_shards(
-            config, run.engine, run.models, run.work, mine, writers, run.times, _shard_reporter(run)
+            config,
+            run.engine,
+            run.models,
+            run.work,
+            mine,
+            writers,
+            run.times,
+            shard_reporter(run.on_shard, run.started, run.input_bases, dist.rank, dist.world_size),
         )
         run.work.rank_metrics(dist.rank).write_text(_rank_json(run.times), encoding="utf-8")
         ok = True

@@ -73,6 +73,20 @@ def check_checkpoint_paths(
         _check_torch_file(classifier, "--classifier ", formats, what)
 
 
+def check_paths(
+    *,
+    input: Path,
+    outdir: Path,
+    dnabert: Path | None,
+    esm: Path | None,
+    classifier: Path | None,
+) -> None:
+    """Every path a run names: the input, the output folder and the checkpoints."""
+    check_input_path(input, outdir)
+    check_outdir_path(outdir)
+    check_checkpoint_paths(dnabert=dnabert, esm=esm, classifier=classifier)
+
+
 def scan_input(path: Path) -> InputSummary:
     """Read the whole input once, validating it; refuse an input with nothing to classify."""
     reads = bases = 0

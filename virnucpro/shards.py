@@ -70,6 +70,32 @@ class ShardProgress:
 ShardCallback = Callable[[ShardProgress], None]
 
 
+def shard_reporter(
+    on_shard: ShardCallback | None, started: float, bases_total: int, rank: int, world_size: int
+) -> Callable[[Shard, StreamCounts], None]:
+    """A callback for each embedded shard that tells ``on_shard`` where the run stands."""
+    done = 0
+
+    def report(shard: Shard, counts: StreamCounts) -> None:
+        nonlocal done
+        done += len(shard.frames)
+        if on_shard is not None:
+            on_shard(
+                ShardProgress(
+                    index=shard.index,
+                    frames=len(shard.frames),
+                    frames_done=done,
+                    bases_read=counts.bases,
+                    bases_total=bases_total,
+                    seconds=time.perf_counter() - started,
+                    rank=rank,
+                    world_size=world_size,
+                )
+            )
+
+    return report
+
+
 @dataclass
 class StreamSinks:
     """Optional callbacks for the intermediates written while streaming."""
