@@ -291,6 +291,22 @@ def test_bad_paths_refused_before_any_model_loads(case, capsys, no_model_loads):
         assert _tree(tmp) == before  # nothing written, not even an empty output folder
 
 
+@pytest.mark.parametrize("case", ["missing input", "only record is all N", "--esm junk"])
+def test_launcher_refuses_before_starting_ranks(case, capsys, no_model_loads, monkeypatch):
+    from virnucpro import distributed
+
+    def launched(*args, **kwargs):
+        raise AssertionError("ranks were started before the bad input was refused")
+
+    monkeypatch.setattr(distributed, "launch_local", launched)
+    build, message = BAD_PATHS[case]
+    with tempfile.TemporaryDirectory() as folder:
+        code, _, err = _run(capsys, *build(Path(folder)), "--nproc", "2")
+    assert code == 2, err
+    _assert_one_line_error(err)
+    assert message in err
+
+
 def test_unreadable_input_simulated(orf_fasta, tmp_path, capsys, no_model_loads, monkeypatch):
     """A permission check with ``os.access`` patched (root reads every file; see the next test)."""
     real_access = os.access

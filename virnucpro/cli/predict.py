@@ -131,6 +131,17 @@ def _strip_launch_options(argv: list[str]) -> list[str]:
 
 def _launch(args: argparse.Namespace) -> int:
     from virnucpro.distributed import launch_local, parse_gpus
+    from virnucpro.preflight import check_paths, scan_input
+
+    # checked once here, so a bad input is one line before any rank starts (each rank checks too)
+    check_paths(
+        input=args.input,
+        outdir=args.outdir,
+        dnabert=args.dnabert,
+        esm=args.esm,
+        classifier=args.classifier,
+    )
+    scan_input(args.input)
 
     gpus = parse_gpus(args.gpus) if args.gpus else None
     nproc = len(gpus) if gpus else args.nproc
