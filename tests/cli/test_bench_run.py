@@ -146,6 +146,8 @@ def test_history_only_when_asked(options: BenchOptions) -> None:
     outcome = _run(options, FakeSuites(_doc(100.0, seed=2)), append_history=True)
     assert outcome.history_written is not None
     assert len(outcome.history_written.read_text().splitlines()) == 1
+    assert outcome.history_written.is_relative_to(options.output_dir / "history")
+    assert not outcome.history_written.is_relative_to(options.baseline_dir)
 
 
 def test_compare_to_a_previous_report(options: BenchOptions) -> None:

@@ -1,22 +1,20 @@
-"""The baseline store and the run history, one pair of files per comparability key.
+"""The baseline store: one file per comparability key.
 
 Layout under the baselines folder (default: the repository's ``baselines/``)::
 
-    <hardware_key>/<workload-engine-preset-device-precision slug>.json           baseline
-    <hardware_key>/<workload-engine-preset-device-precision slug>.history.jsonl  history
+    <hardware_key>/<workload-engine-preset-device-precision slug>.json
 
 A baseline file wraps one results document in a small envelope (kind, version, when it was set,
 from which run). It changes only on an explicit :func:`update_baseline`, which refuses invalid
-runs and never overwrites a file it cannot read. The history is append-only, one compact results
-document per line; writers hold a file lock, so two processes appending at once both land
-intact. Reading validates everything and names the file (and line) of any problem.
+runs and never overwrites a file it cannot read. Reading validates everything and names the
+file of any problem. The run history lives elsewhere (:mod:`tools.bench.history`), never in
+``baselines/``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +31,6 @@ from virnucpro.bench.schema import (
     DOCUMENT_KIND,
     ResultsDocument,
     SchemaError,
-    document_to_json,
     first_error_line,
     parse_document,
     read_json_file,
@@ -43,7 +40,6 @@ from virnucpro.errors import InputError, RunFailure
 BASELINE_KIND = "virnucpro-benchmark-baseline"
 BASELINE_VERSION = 1
 BASELINE_SUFFIX = ".json"
-HISTORY_SUFFIX = ".history.jsonl"
 DEFAULT_BASELINE_DIR = Path(__file__).resolve().parents[2] / "baselines"
 LOCK_TIMEOUT_S = 60.0
 SHA_PREFIX_CHARS = 12
@@ -104,12 +100,8 @@ def baseline_path(doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR) -> 
     return _key_path(folder, storage_key(doc), BASELINE_SUFFIX)
 
 
-def history_path(folder: Path, key: str) -> Path:
-    return _key_path(folder, key, HISTORY_SUFFIX)
-
-
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked_file(path: Path) -> Iterator[None]:
     """Hold the writer lock that sits beside ``path`` (a hidden ``.<name>.lock`` file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path.with_name(f".{path.name}.lock"), timeout=LOCK_TIMEOUT_S)
@@ -230,7 +222,7 @@ def update_baseline(
         source_run_id=doc.run.run_id,
         results=doc,
     )
-    with _locked(path):
+    with locked_file(path):
         if path.exists():
             _refuse_if_unreadable(path)
         text = json.dumps(envelope.model_dump(mode="json"), indent=2) + "\n"
@@ -245,61 +237,3 @@ def _refuse_if_unreadable(path: Path) -> None:
         raise SchemaError(
             f"existing baseline is unreadable, not overwritten (repair or delete it): {exc}"
         ) from None
-
-
-def append_history(doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR) -> Path:
-    """Append ``doc`` as one line to its key's history (locked, flushed to disk)."""
-    if not doc.validity.valid:
-        why = "; ".join(doc.validity.reasons)
-        raise InputError(f"run {doc.run.run_id} is marked invalid ({why}); not added to history")
-    path = history_path(folder, storage_key(doc))
-    line = json.dumps(json.loads(document_to_json(doc)), separators=(",", ":")) + "\n"
-    with _locked(path):
-        _refuse_partial_tail(path)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-    return path
-
-
-def _refuse_partial_tail(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with path.open("rb") as handle:
-        handle.seek(-1, os.SEEK_END)
-        if handle.read(1) != b"\n":
-            raise SchemaError(f"{path}: ends in a partial line; repair it before appending")
-
-
-def read_history(folder: Path, key: str) -> list[ResultsDocument]:
-    """Every run in a key's history, oldest first; [] when there is none yet.
-
-    A line that is not a valid results document of this key is refused with its line number.
-    """
-    path = history_path(folder, key)
-    if not path.exists():
-        return []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    return [_history_line(text, f"{path}:{number}", key) for number, text in enumerate(lines, 1)]
-
-
-def _history_line(text: str, source: str, key: str) -> ResultsDocument:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        raise SchemaError(f"{source}: not valid JSON") from None
-    doc = parse_document(data, source=source)
-    if storage_key(doc) != key:
-        raise SchemaError(f"{source}: results of another key ({storage_key(doc)})")
-    return doc
-
-
-def history_keys(folder: Path = DEFAULT_BASELINE_DIR) -> list[str]:
-    """Keys that have a history file in the folder, sorted."""
-    root = Path(folder)
-    files = sorted(root.glob(f"*/*{HISTORY_SUFFIX}"))
-    return [f"{f.parent.name}/{f.name[: -len(HISTORY_SUFFIX)]}" for f in files]

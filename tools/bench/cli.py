@@ -1,10 +1,11 @@
-"""``python -m tools.bench``: reports, comparisons, the regression check, baselines and trends.
+"""``python -m tools.bench``: reports, comparisons, the regression check, baselines, history.
 
 A thin layer over the library: each subcommand parses its options, calls one library function
 with keyword arguments and prints what it did. Exit codes: 0 pass, 1 regression, 2 could not
 judge (bad input, invalid run, required baseline absent). Errors are one line,
-``tools.bench: error: ...``, never a traceback. The report, compare, dashboard, post and badge
-modules are imported only when their subcommand runs.
+``tools.bench: error: ...``, never a traceback. This module holds the judging and baseline
+commands; the history commands (publish, trend, dashboard, export) are in
+:mod:`tools.bench.cli_history`, the shared options in :mod:`tools.bench.cli_common`.
 """
 
 from __future__ import annotations
@@ -15,75 +16,42 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NoReturn
 
 from tabulate import tabulate
 
 from tools.bench.baseline import (
-    DEFAULT_BASELINE_DIR,
-    append_history,
     find_baseline,
-    history_keys,
-    read_history,
     read_reference,
     read_results,
     storage_key,
     update_baseline,
 )
 from tools.bench.check import check_regression
-from tools.bench.judging import judge_document, resolve_thresholds
-from tools.bench.thresholds import THRESHOLDS_FILE_NAME, Thresholds
-from tools.bench.trend import TrendReport, analyze_history
+from tools.bench.cli_common import (
+    DEFAULT_REPORT_DIR,
+    PROG,
+    Parser,
+    Subparsers,
+    add_baseline_dir,
+    add_results,
+    add_threshold_options,
+    number,
+    percent,
+    subcommand,
+    thresholds_from,
+)
+from tools.bench.cli_history import add_history_commands
+from tools.bench.judging import judge_document
 from tools.bench.verdict import Verdict
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument
-from virnucpro.errors import EXIT_BAD_INPUT, EXIT_OK, InputError, VirnucproError
+from virnucpro.errors import EXIT_BAD_INPUT, EXIT_OK, VirnucproError
 
-PROG = "tools.bench"
-DEFAULT_REPORT_DIR = Path("tests/reports")
 DELEGATED = {"post": ("github_cli", "main_post"), "badge": ("badge", "main_badge")}
-NUMBER_FORMAT = "{:.4g}"
-UNAVAILABLE = "-"
-DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and trends."
-# option flag -> Thresholds field, type, help
-THRESHOLD_OPTIONS: tuple[tuple[str, str, type, str], ...] = (
-    ("--fail-threshold", "fail_slowdown", float, "fail above this slowdown of a time (0.10)"),
-    ("--memory-threshold", "warn_memory_growth", float, "warn above this memory growth (0.20)"),
-    (
-        "--utilization-threshold",
-        "warn_utilization_drop_points",
-        float,
-        "warn above this GPU utilization drop, points (5)",
-    ),
-    (
-        "--scaling-threshold",
-        "warn_scaling_efficiency_drop",
-        float,
-        "warn above this scaling efficiency drop (0.05)",
-    ),
-    ("--other-threshold", "warn_other_change", float, "warn above this change of others (0.10)"),
-    ("--alpha", "alpha", float, "significance level after Benjamini-Hochberg (0.05)"),
-    ("--min-samples", "min_samples", int, "fewest samples a side to judge a metric (5)"),
-)
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{PROG}: error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_INPUT)
+DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and history."
 
 
 # ----------------------------------------------------------------------------- rendering
-
-
-def _number(value: float | None) -> str:
-    return UNAVAILABLE if value is None else NUMBER_FORMAT.format(value)
-
-
-def _percent(value: float | None) -> str:
-    return UNAVAILABLE if value is None else f"{value:+.1%}"
 
 
 def verdict_table(verdict: Verdict) -> str:
@@ -92,10 +60,10 @@ def verdict_table(verdict: Verdict) -> str:
         (
             j.name,
             j.status,
-            _number(j.baseline_median),
-            _number(j.candidate_median),
-            _percent(j.change),
-            _number(j.p_adjusted),
+            number(j.baseline_median),
+            number(j.candidate_median),
+            percent(j.change),
+            number(j.p_adjusted),
             j.reason,
         )
         for j in verdict.judgements
@@ -107,46 +75,14 @@ def verdict_table(verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
-def _change_points(report: TrendReport) -> str:
-    points = [
-        f"#{c.index} {_number(c.level_before)}->{_number(c.level_after)}"
-        for c in report.change_points
-    ]
-    return ", ".join(points) or "none"
-
-
-def trend_table(reports: Sequence[TrendReport]) -> str:
-    rows = [
-        (
-            r.metric,
-            len(r.medians),
-            _change_points(r),
-            UNAVAILABLE if r.slope is None else f"{r.slope:+.3g} ± {r.slope_se:.2g}",
-            _number(r.threshold_level),
-            UNAVAILABLE if r.predicted_crossing is None else f"#{r.predicted_crossing}",
-            r.note,
-        )
-        for r in reports
-    ]
-    head = ("metric", "runs", "change points", "slope/run", "threshold", "crossing", "note")
-    return tabulate(rows, headers=head, disable_numparse=True)
-
-
 # ----------------------------------------------------------------------------- subcommands
-
-
-def _thresholds_from(args: argparse.Namespace) -> Thresholds:
-    overrides = {field: getattr(args, field) for _, field, _, _ in THRESHOLD_OPTIONS}
-    return resolve_thresholds(
-        file=args.thresholds, baseline_dir=args.baseline_dir, overrides=overrides
-    )
 
 
 def _judge_from(args: argparse.Namespace, results: ResultsDocument) -> Verdict:
     return judge_document(
         results,
         baseline_dir=args.baseline_dir,
-        thresholds=_thresholds_from(args),
+        thresholds=thresholds_from(args),
         require_baseline=args.require_baseline,
         baseline_file=args.baseline,
     )
@@ -178,7 +114,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     baseline = read_reference(args.base).results
     candidate = read_results(args.candidate)
-    verdict = check_regression(candidate, baseline, thresholds=_thresholds_from(args))
+    verdict = check_regression(candidate, baseline, thresholds=thresholds_from(args))
     text = render_comparison(baseline, candidate, verdict=verdict)
     if args.out:
         atomic_write_text(args.out, text)
@@ -202,49 +138,10 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"baseline {record.path}\nset {record.created_at} from run {record.source_run_id}")
     rows = [
-        (m.name, m.unit, _number(m.median), len(m.samples), m.reason or "")
+        (m.name, m.unit, number(m.median), len(m.samples), m.reason or "")
         for m in record.results.metrics
     ]
     print(tabulate(rows, headers=("metric", "unit", "median", "n", "note"), disable_numparse=True))
-    return EXIT_OK
-
-
-def cmd_history_append(args: argparse.Namespace) -> int:
-    path = append_history(read_results(args.results), args.baseline_dir)
-    print(f"appended to {path}")
-    return EXIT_OK
-
-
-def _keys(args: argparse.Namespace) -> list[str]:
-    if args.key:
-        if not read_history(args.baseline_dir, args.key):
-            raise InputError(f"no history for key {args.key} in {args.baseline_dir}")
-        return [args.key]
-    return history_keys(args.baseline_dir)
-
-
-def cmd_trend(args: argparse.Namespace) -> int:
-    keys = _keys(args)
-    if not keys:
-        print(f"no history in {args.baseline_dir}")
-    thresholds = _thresholds_from(args)
-    for key in keys:
-        history = read_history(args.baseline_dir, key)
-        reports = analyze_history(history, metrics=args.metric, thresholds=thresholds)
-        print(f"{key} ({len(history)} runs)\n{trend_table(reports)}")
-    return EXIT_OK
-
-
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    from tools.bench.dashboard import write_dashboard
-
-    keys = _keys(args)
-    if len(keys) != 1:
-        found = ", ".join(keys) or "none"
-        raise InputError(f"choose one history with --key (found: {found})")
-    history = read_history(args.baseline_dir, keys[0])
-    path = write_dashboard(history, args.out, metrics=args.metric)
-    print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -259,114 +156,57 @@ def _delegate(command: str, argv: Sequence[str]) -> int:
 # ----------------------------------------------------------------------------- parser
 
 
-def _add_results(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", type=Path, metavar="RESULTS_JSON", help="results document")
-
-
-def _add_baseline_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--baseline-dir",
-        type=Path,
-        default=DEFAULT_BASELINE_DIR,
-        metavar="DIR",
-        help="baselines folder (default: the repository's baselines/)",
-    )
-
-
-def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("thresholds")
-    group.add_argument(
-        "--thresholds",
-        type=Path,
-        metavar="FILE",
-        help=f"TOML file (default: <baseline-dir>/{THRESHOLDS_FILE_NAME})",
-    )
-    for flag, field, kind, text in THRESHOLD_OPTIONS:
-        metavar = "N" if kind is int else "X"
-        group.add_argument(flag, dest=field, type=kind, metavar=metavar, help=text)
-
-
 def _add_judge_options(parser: argparse.ArgumentParser) -> None:
-    _add_baseline_dir(parser)
+    add_baseline_dir(parser)
     parser.add_argument(
         "--baseline", type=Path, metavar="FILE", help="compare with this file instead"
     )
     parser.add_argument(
         "--require-baseline", action="store_true", help="exit 2 when no baseline is found"
     )
-    _add_threshold_options(parser)
+    add_threshold_options(parser)
 
 
-def _add_history_options(parser: argparse.ArgumentParser) -> None:
-    _add_baseline_dir(parser)
-    parser.add_argument(
-        "--key", metavar="KEY", help="history key <hardware_key>/<slug> (default: all)"
-    )
-    parser.add_argument(
-        "--metric", action="append", metavar="NAME", help="metric name (repeatable)"
-    )
-
-
-def _subcommand(
-    subparsers: argparse._SubParsersAction, name: str, handler: Callable[..., int], text: str
-) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(name, help=text, description=text)
-    parser.set_defaults(handler=handler)
-    return parser
-
-
-def _add_report_commands(subparsers: argparse._SubParsersAction) -> None:
-    report = _subcommand(subparsers, "report", cmd_report, "write markdown and JSON reports")
-    _add_results(report)
+def _add_report_commands(subparsers: Subparsers) -> None:
+    report = subcommand(subparsers, "report", cmd_report, "write markdown and JSON reports")
+    add_results(report)
     report.add_argument(
         "--out", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR", help="output folder"
     )
     report.add_argument("--check", action="store_true", help="include a regression verdict")
     _add_judge_options(report)
-    compare = _subcommand(subparsers, "compare", cmd_compare, "compare two runs (markdown)")
+    compare = subcommand(subparsers, "compare", cmd_compare, "compare two runs (markdown)")
     compare.add_argument("base", type=Path, metavar="BASE_JSON")
     compare.add_argument("candidate", type=Path, metavar="CAND_JSON")
     compare.add_argument(
         "--out", type=Path, metavar="FILE", help="write to this file instead of stdout"
     )
-    _add_baseline_dir(compare)
-    _add_threshold_options(compare)
-    check = _subcommand(subparsers, "check", cmd_check, "judge a run against its baseline")
-    _add_results(check)
+    add_baseline_dir(compare)
+    add_threshold_options(compare)
+    check = subcommand(subparsers, "check", cmd_check, "judge a run against its baseline")
+    add_results(check)
     _add_judge_options(check)
     check.add_argument("--json", type=Path, metavar="FILE", help="also write the verdict as JSON")
 
 
-def _add_store_commands(subparsers: argparse._SubParsersAction) -> None:
+def _add_store_commands(subparsers: Subparsers) -> None:
     store = subparsers.add_parser("baseline", help="set or show the stored baseline")
     actions = store.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, handler, text in (
         ("update", cmd_baseline_update, "make this run the baseline for its key"),
         ("show", cmd_baseline_show, "show the baseline this run would be compared with"),
     ):
-        parser = _subcommand(actions, name, handler, text)
-        _add_results(parser)
-        _add_baseline_dir(parser)
-    history = subparsers.add_parser("history", help="the append-only run history")
-    actions = history.add_subparsers(dest="action", required=True, metavar="ACTION")
-    append = _subcommand(actions, "append", cmd_history_append, "append this run to its history")
-    _add_results(append)
-    _add_baseline_dir(append)
-    trend = _subcommand(subparsers, "trend", cmd_trend, "change points and drift per metric")
-    _add_history_options(trend)
-    _add_threshold_options(trend)
-    dashboard = _subcommand(subparsers, "dashboard", cmd_dashboard, "write the trend dashboard")
-    _add_history_options(dashboard)
-    dashboard.add_argument(
-        "--out", type=Path, default=DEFAULT_REPORT_DIR, metavar="DIR", help="output folder"
-    )
+        parser = subcommand(actions, name, handler, text)
+        add_results(parser)
+        add_baseline_dir(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=DESCRIPTION)
+    parser = Parser(prog=PROG, description=DESCRIPTION)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_report_commands(subparsers)
     _add_store_commands(subparsers)
+    add_history_commands(subparsers)
     for name, text in (("post", "post the report to a pull request"), ("badge", "badge data")):
         subparsers.add_parser(name, help=f"{text} (options: {name} --help)", add_help=False)
     return parser

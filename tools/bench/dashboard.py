@@ -1,8 +1,10 @@
-"""History dashboard: one PNG trend chart per metric and a markdown page with sparklines.
+"""Markdown history page: one PNG trend chart per metric and sparklines, for PR comments.
 
-Runs are ordered by ``created_at``. Each chart draws the median over runs with the IQR band;
-invalid runs are marked, and a run where the metric was not measured leaves a gap (never a
-zero). Charts use matplotlib's object API with the Agg canvas, so no global backend is set.
+The browsable dashboard is the HTML site (:mod:`tools.bench.site`); this page is what fits in a
+comment or an artifact. Runs are ordered by ``created_at``. Each chart draws the median over
+runs with the IQR band; invalid runs are marked, and a run where the metric was not measured
+leaves a gap (never a zero). Ticks name each run's order, commit and time. Charts use
+matplotlib's object API with the Agg canvas, so no global backend is set.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import re
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,9 +20,9 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tools.bench.history import MetricSummary, RunEntry
 from tools.bench.render_util import BYTE_UNITS, format_quantity, sparkline, table, unavailable
 from virnucpro.atomic import atomic_write_bytes, atomic_write_text
-from virnucpro.bench.schema import Metric, ResultsDocument
 from virnucpro.errors import InputError
 
 __all__ = ["DASHBOARD_FILE", "sparkline", "write_dashboard"]
@@ -45,42 +46,39 @@ class Point:
     valid: bool
 
 
-def _created(doc: ResultsDocument) -> datetime:
-    return datetime.fromisoformat(doc.run.created_at.replace("Z", "+00:00"))
+def _created(entry: RunEntry) -> datetime:
+    return datetime.fromisoformat(entry.created_at.replace("Z", "+00:00"))
 
 
-def order_history(history: Sequence[ResultsDocument]) -> list[ResultsDocument]:
+def order_history(history: Sequence[RunEntry]) -> list[RunEntry]:
     """Runs oldest first (ties broken by run id, so the order is stable)."""
-    return sorted(history, key=lambda doc: (_created(doc), doc.run.run_id))
+    return sorted(history, key=lambda entry: (_created(entry), entry.run_id))
 
 
-def default_metrics(history: Sequence[ResultsDocument]) -> list[str]:
+def default_metrics(history: Sequence[RunEntry]) -> list[str]:
     """Every metric measured in at least one run, in order of first appearance."""
     names: dict[str, None] = {}
-    for doc in history:
-        names.update((m.name, None) for m in doc.metrics if m.available)
+    for entry in history:
+        names.update((m.name, None) for m in entry.metrics if m.median is not None)
     return list(names)
 
 
-def _point(metric: Metric | None, valid: bool) -> Point:
-    if metric is None or not metric.available:
+def _point(metric: MetricSummary | None, valid: bool) -> Point:
+    if metric is None or metric.median is None:
         return Point(None, None, None, valid)
-    if len(metric.samples) < 2:
-        return Point(metric.median, metric.median, metric.median, valid)
-    q1, _, q3 = statistics.quantiles(metric.samples, n=4, method="inclusive")
-    return Point(metric.median, q1, q3, valid)
+    return Point(metric.median, metric.q1, metric.q3, valid)
 
 
-def series(runs: Sequence[ResultsDocument], name: str) -> list[Point]:
-    return [_point(doc.metric(name), doc.validity.valid) for doc in runs]
+def series(runs: Sequence[RunEntry], name: str) -> list[Point]:
+    return [_point(entry.metric(name), entry.valid) for entry in runs]
 
 
 def png_name(metric: str) -> str:
     return SAFE_NAME.sub("_", metric) + ".png"
 
 
-def _unit_of(runs: Sequence[ResultsDocument], name: str) -> str:
-    return next((m.unit for doc in runs if (m := doc.metric(name)) is not None), "")
+def _unit_of(runs: Sequence[RunEntry], name: str) -> str:
+    return next((m.unit for entry in runs if (m := entry.metric(name)) is not None), "")
 
 
 def _axis_scale(unit: str) -> tuple[float, str]:
@@ -91,7 +89,7 @@ def _nan(value: float | None, scale: float) -> float:
     return math.nan if value is None else value / scale
 
 
-def _chart(name: str, unit: str, runs: Sequence[ResultsDocument], points: list[Point]) -> bytes:
+def _chart(name: str, unit: str, runs: Sequence[RunEntry], points: list[Point]) -> bytes:
     scale, label = _axis_scale(unit)
     xs = list(range(len(points)))
     fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI)
@@ -105,7 +103,8 @@ def _chart(name: str, unit: str, runs: Sequence[ResultsDocument], points: list[P
     if bad:
         bad_y = [medians[x] for x in bad]
         ax.plot(bad, bad_y, linestyle="none", marker="x", markersize=10, label="invalid run")
-    ax.set_xticks(xs, [doc.run.created_at[:10] for doc in runs], rotation=30, fontsize=7)
+    ticks = [f"#{k + 1} {e.short_commit}\n{e.created_at[5:16]}" for k, e in enumerate(runs)]
+    ax.set_xticks(xs, ticks, rotation=30, fontsize=7)
     ax.set_title(name)
     ax.set_ylabel(label)
     ax.legend(fontsize=7)
@@ -115,7 +114,7 @@ def _chart(name: str, unit: str, runs: Sequence[ResultsDocument], points: list[P
     return buffer.getvalue()
 
 
-def _row(name: str, runs: Sequence[ResultsDocument], points: list[Point]) -> list[str]:
+def _row(name: str, runs: Sequence[RunEntry], points: list[Point]) -> list[str]:
     unit = _unit_of(runs, name)
     measured = [p.median for p in points if p.median is not None]
     last = runs[-1].metric(name)
@@ -132,37 +131,37 @@ def _row(name: str, runs: Sequence[ResultsDocument], points: list[Point]) -> lis
     return [f"`{name}`", unit, last_text, f"`{trend}`", *spread, f"{len(measured)}/{len(points)}"]
 
 
-def _header(runs: Sequence[ResultsDocument]) -> list[str]:
-    lines = [TITLE, "", f"{len(runs)} runs, {runs[0].run.created_at} to {runs[-1].run.created_at}."]
-    keys = {doc.comparability_key() for doc in runs}
+def _header(runs: Sequence[RunEntry]) -> list[str]:
+    lines = [TITLE, "", f"{len(runs)} runs, {runs[0].created_at} to {runs[-1].created_at}."]
+    keys = {entry.key for entry in runs}
     if len(keys) > 1:
         lines += ["", f"> **Warning:** the history mixes {len(keys)} hardware/workload setups."]
-    invalid = [doc.run.run_id for doc in runs if not doc.validity.valid]
+    invalid = [entry.run_id for entry in runs if not entry.valid]
     if invalid:
         lines += ["", f"> Invalid runs (marked x in the charts): {', '.join(invalid)}."]
     return lines
 
 
-def _runs_table(runs: Sequence[ResultsDocument]) -> str:
+def _runs_table(runs: Sequence[RunEntry]) -> str:
     rows = [
         (
             str(k + 1),
-            doc.run.created_at,
-            f"`{doc.run.run_id}`",
-            doc.environment.git_commit or "unknown",
-            "valid" if doc.validity.valid else "INVALID: " + "; ".join(doc.validity.reasons),
+            entry.created_at,
+            f"`{entry.run_id}`",
+            entry.commit or "unknown",
+            "valid" if entry.valid else "INVALID: " + "; ".join(entry.invalid_reasons),
         )
-        for k, doc in enumerate(runs)
+        for k, entry in enumerate(runs)
     ]
     return table(("#", "created", "run", "commit", "validity"), rows)
 
 
 def write_dashboard(
-    history: Sequence[ResultsDocument], out_dir: Path, *, metrics: Sequence[str] | None = None
+    history: Sequence[RunEntry], out_dir: Path, *, metrics: Sequence[str] | None = None
 ) -> Path:
     """Write ``dashboard.md`` and one PNG per charted metric into ``out_dir``; return the md."""
     if not history:
-        raise InputError("the dashboard needs at least one results document")
+        raise InputError("the dashboard needs at least one run")
     out_dir = Path(out_dir)
     runs = order_history(history)
     names = list(metrics) if metrics is not None else default_metrics(runs)

@@ -1,17 +1,15 @@
 """Trend analysis over a run history: level shifts, drift, and when a threshold will be crossed.
 
-The series of a metric is its median per run, oldest first (runs where it is unavailable are
-left out; indices count the runs that have it).
+The series of a metric is its median per run, in run order, over the *valid* runs that
+measured it: invalid runs (a machine unfit to measure, a busy host) are shown on the dashboard
+but left out of the analysis, and indices count the runs in the series.
 
-*Change points* come from binary segmentation of the median series. In a segment, the split
-that most reduces the squared error around the two means is a candidate when both sides hold at
-least ``MIN_SEGMENT_RUNS`` runs. It is accepted when (1) the two-level model fits better than a
-straight line through the segment, so a steady drift is reported as a slope and not chopped into
-steps; (2) a Mann-Whitney U test on the pooled raw samples of the two sides gives
-p < ``CHANGE_POINT_ALPHA``; and (3) the levels (median of the per-run medians) differ by at least
-``MIN_RELATIVE_SHIFT``. Pooling samples across runs ignores run-to-run variation, so the test is
-optimistic; the strict alpha and the minimum shift keep it honest on noisy machines. Both sides
-are then searched again.
+*Change points* come from Apache Otava (``otava.analysis.compute_change_points``, the
+E-divisive means detector with a Student t-test merge step, as MongoDB and DataStax use it on
+their performance history): a shift is kept when its p-value is below ``CHANGE_POINT_ALPHA`` and
+it moves the mean by at least ``MIN_RELATIVE_SHIFT``. A steady drift is a slope, not a
+staircase: a shift is dropped when a straight line through the runs between its neighbouring
+change points fits them better than the two levels do.
 
 The *slope* is the least-squares slope (per run) of the medians since the last change point,
 with its standard error. When it is significant (two-sided t test, ``SLOPE_CONFIDENCE``) and
@@ -28,15 +26,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from otava.analysis import compute_change_points
 from scipy import stats as sps
 
 from tools.bench import stats
+from tools.bench.history import MetricSummary, RunEntry
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds, rule_for
-from virnucpro.bench.schema import Direction, Metric, ResultsDocument
+from virnucpro.bench.schema import Direction, Metric
 
-MIN_SEGMENT_RUNS = 3
 CHANGE_POINT_ALPHA = 0.01
 MIN_RELATIVE_SHIFT = 0.03
+CHANGE_POINT_WINDOW = 16  # runs per Otava sliding window (it steps by half a window)
 SLOPE_CONFIDENCE = 0.95
 MIN_RUNS_FOR_SLOPE = 3
 REFERENCE_RUNS = 3
@@ -45,7 +45,7 @@ _ROUNDING_SLACK = 1e-9
 
 @dataclass(frozen=True)
 class ChangePoint:
-    """The series index where a new level starts, the levels around it and the test's p."""
+    """The series index where a new level starts, the mean levels around it and Otava's p."""
 
     index: int
     run_id: str
@@ -77,19 +77,17 @@ class TrendReport:
 class _Series:
     run_ids: tuple[str, ...]
     medians: tuple[float, ...]
-    samples: tuple[tuple[float, ...], ...]
-    metric: Metric
+    metric: MetricSummary
 
 
-def _series(history: Sequence[ResultsDocument], name: str) -> _Series | None:
-    found = [(d.run.run_id, d.metric(name)) for d in history]
-    present = [(run_id, m) for run_id, m in found if m is not None and m.available]
+def _series(history: Sequence[RunEntry], name: str) -> _Series | None:
+    found = [(e.run_id, e.metric(name)) for e in history if e.valid]
+    present = [(run_id, m) for run_id, m in found if m is not None and m.median is not None]
     if not present:
         return None
     return _Series(
         run_ids=tuple(run_id for run_id, _ in present),
-        medians=tuple(stats.median(m.samples) for _, m in present),
-        samples=tuple(m.samples for _, m in present),
+        medians=tuple(float(m.median) for _, m in present if m.median is not None),
         metric=present[-1][1],
     )
 
@@ -107,53 +105,34 @@ def _line_fit(y: Sequence[float], x0: int = 0) -> tuple[float, float, float]:
     return float(slope), float(intercept), float(np.sum(residual**2))
 
 
-def _best_split(values: np.ndarray, min_size: int) -> int | None:
-    """The split (offset) minimising the two-mean error, if it beats a straight line."""
-    costs = {
-        k: _sse(values[:k]) + _sse(values[k:]) for k in range(min_size, values.size - min_size + 1)
-    }
-    if not costs:
-        return None
-    best = min(costs, key=costs.__getitem__)
-    return best if costs[best] < _line_fit(values.tolist())[2] else None
+def _step_beats_line(values: np.ndarray, lo: int, k: int, hi: int) -> bool:
+    """Whether two levels split at ``k`` fit ``values[lo:hi]`` better than one straight line."""
+    if hi - lo < MIN_RUNS_FOR_SLOPE:
+        return True
+    two_levels = _sse(values[lo:k]) + _sse(values[k:hi])
+    return two_levels < _line_fit(values[lo:hi].tolist())[2]
 
 
-def _level(values: Sequence[float]) -> float:
-    return stats.median(values)
-
-
-def _segment_test(series: _Series, lo: int, k: int, hi: int) -> ChangePoint | None:
-    left = [s for run in series.samples[lo:k] for s in run]
-    right = [s for run in series.samples[k:hi] for s in run]
-    before, after = _level(series.medians[lo:k]), _level(series.medians[k:hi])
-    shift = abs(after - before) / abs(before) if before else math.inf
-    p_value = stats.mann_whitney_p(left, right)
-    if p_value >= CHANGE_POINT_ALPHA or shift < MIN_RELATIVE_SHIFT:
-        return None
-    return ChangePoint(k, series.run_ids[k], before, after, p_value)
-
-
-def _segment(series: _Series, lo: int, hi: int, min_size: int) -> list[ChangePoint]:
-    if hi - lo < 2 * min_size:
-        return []
-    offset = _best_split(np.asarray(series.medians[lo:hi], dtype=float), min_size)
-    if offset is None:
-        return []
-    point = _segment_test(series, lo, lo + offset, hi)
-    if point is None:
-        return []
-    k = point.index
-    return [*_segment(series, lo, k, min_size), point, *_segment(series, k, hi, min_size)]
-
-
-def detect_change_points(
-    history: Sequence[ResultsDocument], metric: str, *, min_size: int = MIN_SEGMENT_RUNS
-) -> tuple[ChangePoint, ...]:
-    """Level shifts in a metric's per-run medians (see the module docstring for the method)."""
-    series = _series(history, metric)
-    if series is None:
-        return ()
-    return tuple(_segment(series, 0, len(series.medians), min_size))
+def _change_points(series: _Series) -> tuple[ChangePoint, ...]:
+    values = np.asarray(series.medians, dtype=float)
+    found, _ = compute_change_points(
+        list(series.medians),  # a list: Otava's detector slices its windows only from lists
+        window_len=CHANGE_POINT_WINDOW,
+        max_pvalue=CHANGE_POINT_ALPHA,
+        min_magnitude=MIN_RELATIVE_SHIFT,
+    )
+    bounds = [0, *(int(c.index) for c in found), len(values)]
+    return tuple(
+        ChangePoint(
+            index=int(c.index),
+            run_id=series.run_ids[int(c.index)],
+            level_before=float(c.stats.mean_before()),
+            level_after=float(c.stats.mean_after()),
+            p_value=float(c.stats.pvalue),
+        )
+        for n, c in enumerate(found, 1)
+        if _step_beats_line(values, bounds[n - 1], bounds[n], bounds[n + 1])
+    )
 
 
 @dataclass(frozen=True)
@@ -184,8 +163,21 @@ def _significant(fit: LineFit) -> bool:
     return abs(fit.slope / fit.slope_se) > critical
 
 
+def _level(values: Sequence[float]) -> float:
+    return stats.median(values)
+
+
 def _threshold_level(series: _Series, reference: float, thresholds: Thresholds) -> float:
-    rule = rule_for(series.metric, thresholds)
+    summary = series.metric
+    # the checker's rule for this metric, looked up by its name, unit and direction
+    named = Metric(
+        name=summary.name,
+        unit=summary.unit,
+        better=summary.better,
+        status="unavailable",
+        reason="rule lookup",
+    )
+    rule = rule_for(named, thresholds)
     amount = rule.threshold * abs(reference) if rule.mode == "relative" else rule.threshold
     return reference + amount if series.metric.better == "lower" else reference - amount
 
@@ -210,20 +202,19 @@ def _prediction(
 
 
 def analyze_trend(
-    history: Sequence[ResultsDocument],
+    history: Sequence[RunEntry],
     metric: str,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    min_size: int = MIN_SEGMENT_RUNS,
 ) -> TrendReport | None:
     """Change points, current slope and predicted threshold crossing of one metric.
 
-    None when no run in the history measured the metric.
+    None when no valid run in the history measured the metric.
     """
     series = _series(history, metric)
     if series is None:
         return None
-    points = tuple(_segment(series, 0, len(series.medians), min_size))
+    points = _change_points(series)
     start = points[-1].index if points else 0
     first_end = points[0].index if points else len(series.medians)
     reference = _level(series.medians[: min(first_end, REFERENCE_RUNS)])
@@ -249,7 +240,7 @@ def analyze_trend(
 
 
 def analyze_history(
-    history: Sequence[ResultsDocument],
+    history: Sequence[RunEntry],
     *,
     metrics: Sequence[str] | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
@@ -258,7 +249,7 @@ def analyze_history(
     names = (
         list(metrics)
         if metrics
-        else list(dict.fromkeys(m.name for d in history for m in d.metrics))
+        else list(dict.fromkeys(m.name for e in history for m in e.metrics))
     )
     reports = (analyze_trend(history, name, thresholds=thresholds) for name in names)
     return [r for r in reports if r is not None]

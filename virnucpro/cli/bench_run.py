@@ -22,11 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools.bench.baseline import append_history, read_reference, update_baseline
+from tools.bench.baseline import read_reference, update_baseline
+from tools.bench.history import HISTORY_FOLDER, add_run, entry_from_results
 from tools.bench.judging import judge_document, resolve_thresholds
 from tools.bench.report import build_report, write_reports
 from tools.bench.thresholds import Thresholds
-from tools.bench.verdict import EXIT_CANNOT_JUDGE, Verdict, exit_code_for_regressions
+from tools.bench.verdict import (
+    EXIT_CANNOT_JUDGE,
+    ReportDocument,
+    Verdict,
+    exit_code_for_regressions,
+)
 from virnucpro.bench.collector import new_run_id
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.runner import Measurement, RunPlan, measure, plan_run
@@ -91,7 +97,7 @@ def _verdict(measured: Measurement, options: BenchOptions, thresholds: Threshold
 
 
 def _store(
-    results: ResultsDocument, options: BenchOptions, problems: tuple[str, ...]
+    report: ReportDocument, options: BenchOptions, problems: tuple[str, ...]
 ) -> tuple[Path | None, Path | None, tuple[str, ...]]:
     """Append to history / set the baseline when asked; refusals come back as messages."""
     history = baseline = None
@@ -100,9 +106,10 @@ def _store(
         return None, None, ("not stored: the suites did not run cleanly",)
     try:
         if options.append_history:
-            history = append_history(results, options.baseline_dir)
+            entry = entry_from_results(report.results, report=report)
+            history = add_run(Path(options.output_dir) / HISTORY_FOLDER, entry).path
         if options.update_baseline:
-            baseline = update_baseline(results, options.baseline_dir)
+            baseline = update_baseline(report.results, options.baseline_dir)
     except InputError as exc:
         refusals.append(f"not stored: {exc}")
     return history, baseline, tuple(refusals)
@@ -161,7 +168,7 @@ def _finish(
     if results is not None:
         report = build_report(results, verdict=verdict, now=moment)
         reports = write_reports(report, options.output_dir)
-        history, baseline, refusals = _store(results, options, measured.problems)
+        history, baseline, refusals = _store(report, options, measured.problems)
     if verdict.outcome == "no_baseline" and verdict.exit_code == 0:
         messages.append(NO_BASELINE_NOTE)
     return BenchOutcome(

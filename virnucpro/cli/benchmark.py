@@ -144,7 +144,10 @@ def _add_judging_options(p: argparse.ArgumentParser) -> None:
         help="exit 2 when no baseline is found",
     )
     p.add_argument(
-        "--append-history", action="store_true", default=None, help="append this run to the history"
+        "--append-history",
+        action="store_true",
+        default=None,
+        help="append this run to the history (<output-dir>/history)",
     )
     p.add_argument("--thresholds", type=Path, metavar="FILE", help="regression thresholds (TOML)")
     p.add_argument(

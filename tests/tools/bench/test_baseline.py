@@ -1,24 +1,17 @@
-"""Baseline store and run history: layout, validation, refusal, and concurrent appends."""
+"""Baseline store: layout, validation and refusal."""
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
-from tools.bench import baseline
 from tools.bench.baseline import (
     BASELINE_KIND,
-    append_history,
     baseline_path,
     find_baseline,
-    history_keys,
-    history_path,
-    read_history,
     read_reference,
     storage_key,
     update_baseline,
@@ -31,11 +24,9 @@ from virnucpro.bench.schema import (
     metric_from_samples,
     write_document,
 )
-from virnucpro.errors import InputError, RunFailure
+from virnucpro.errors import InputError
 
 NOW = datetime(2025, 3, 2, 10, 0, tzinfo=timezone.utc)
-WRITERS = 2
-APPENDS = 30
 
 
 def _doc(run_id: str = "run-1", *, level: float = 10.0, **fields: str) -> ResultsDocument:
@@ -140,72 +131,6 @@ def test_reference_that_is_other_json_says_so(tmp_path: Path, data: object, shap
     assert message.startswith(f"{path}: not a results, report or baseline file (valid JSON, but")
     assert shape in message and "\n" not in message
     assert "schema_version" not in message
-
-
-def test_history_appends_compact_lines_in_order(tmp_path: Path) -> None:
-    docs = [_doc(f"run-{i}", level=10.0 + i) for i in range(3)]
-    paths = {append_history(d, tmp_path) for d in docs}
-    key = storage_key(docs[0])
-    assert paths == {history_path(tmp_path, key)}
-    lines = history_path(tmp_path, key).read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 3
-    assert read_history(tmp_path, key) == docs
-    assert history_keys(tmp_path) == [key]
-
-
-def test_history_of_unknown_key_is_empty(tmp_path: Path) -> None:
-    assert read_history(tmp_path, storage_key(_doc())) == []
-
-
-def test_history_key_cannot_escape_the_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="not a baseline key"):
-        read_history(tmp_path, "../../etc")
-
-
-def test_corrupt_history_line_is_refused_with_its_number(tmp_path: Path) -> None:
-    for i in range(3):
-        append_history(_doc(f"run-{i}"), tmp_path)
-    path = history_path(tmp_path, storage_key(_doc()))
-    lines = path.read_text(encoding="utf-8").splitlines()
-    lines[1] = lines[1][:40]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(SchemaError, match=r"history\.jsonl:2: not valid JSON"):
-        read_history(tmp_path, storage_key(_doc()))
-
-
-def test_append_after_a_torn_line_is_refused(tmp_path: Path) -> None:
-    path = append_history(_doc("run-1"), tmp_path)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write('{"kind": "virnucpro-bench')
-    before = path.read_bytes()
-    with pytest.raises(SchemaError, match="partial line"):
-        append_history(_doc("run-2"), tmp_path)
-    assert path.read_bytes() == before
-
-
-def test_invalid_run_is_not_added_to_history(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="invalid"):
-        append_history(_doc(invalid_reason="busy GPU"), tmp_path)
-    assert history_keys(tmp_path) == []
-
-
-def test_concurrent_appends_from_two_processes_keep_every_line(tmp_path: Path) -> None:
-    docs = [_doc(f"run-{i}", level=10.0 + i) for i in range(APPENDS)]
-    context = multiprocessing.get_context("spawn")  # fork is unsafe in threaded processes
-    with context.Pool(WRITERS) as pool:
-        pool.starmap(append_history, [(d, tmp_path) for d in docs], chunksize=1)
-    history = read_history(tmp_path, storage_key(docs[0]))
-    assert sorted(d.run.run_id for d in history) == sorted(d.run.run_id for d in docs)
-
-
-def test_append_waits_for_the_writer_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    doc = _doc()
-    path = history_path(tmp_path, storage_key(doc))
-    path.parent.mkdir(parents=True)
-    monkeypatch.setattr(baseline, "LOCK_TIMEOUT_S", 0.05)
-    with FileLock(path.with_name(f".{path.name}.lock")), pytest.raises(RunFailure, match="lock"):
-        append_history(doc, tmp_path)
-    assert not path.exists()
 
 
 def test_read_results_accepts_a_report_json(tmp_path):

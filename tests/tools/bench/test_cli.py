@@ -118,7 +118,8 @@ def test_check_writes_the_verdict_as_json(
         (["check", "{same}", "--alpha", "0.9"], "alpha"),
         (["check", "{same}", "--thresholds", "{bad_toml}"], "bogus"),
         (["frobnicate"], "invalid choice"),
-        (["trend", "--baseline-dir", "{store}", "--key", "../x"], "not a baseline key"),
+        (["trend", "--dir", "{store}"], "python -m virnucpro benchmark --quick"),
+        (["dashboard", "--dir", "{store}"], "then `python -m tools.bench publish"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_two(
@@ -161,21 +162,26 @@ def test_baseline_update_refuses_an_invalid_run(
     assert "GPU throttled" in _one_line_error(capsys.readouterr().err)
 
 
-def test_history_append_then_trend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    folder = tmp_path / "store"
+def test_publish_then_trend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "history"
     for i, level in enumerate([100.0] * 6 + [130.0] * 6):
         path = write_document(_doc(level, seed=i, run_id=f"r{i}"), tmp_path / f"r{i}.json")
-        assert main(["history", "append", str(path), "--baseline-dir", str(folder)]) == 0
+        assert main(["publish", str(path), "--dir", str(folder)]) == 0
     capsys.readouterr()
-    assert main(["trend", "--baseline-dir", str(folder), "--metric", TOTAL_TIME_METRIC]) == 0
+    assert main(["trend", "--dir", str(folder), "--metric", TOTAL_TIME_METRIC]) == 0
     out = capsys.readouterr().out
     assert "(12 runs)" in out
     assert "#6 " in out  # the change point
 
 
-def test_trend_on_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["trend", "--baseline-dir", str(tmp_path)]) == 0
-    assert "no history" in capsys.readouterr().out
+def test_trend_names_an_unknown_key(
+    tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "history"
+    assert main(["publish", str(runs["base"]), "--dir", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["trend", "--dir", str(folder), "--key", "../x"]) == 2
+    assert "no history for key ../x" in _one_line_error(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(
@@ -221,22 +227,46 @@ def test_compare_writes_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_dashboard_from_the_history(tmp_path: Path, runs: dict[str, Path]) -> None:
-    folder, out = tmp_path / "store", tmp_path / "dash"
+    folder, site, md = tmp_path / "history", tmp_path / "site", tmp_path / "md"
     for name in ("base", "same", "slow"):
-        assert main(["history", "append", str(runs[name]), "--baseline-dir", str(folder)]) == 0
-    assert main(["dashboard", "--baseline-dir", str(folder), "--out", str(out)]) == 0
-    assert any(p.suffix == ".md" for p in out.iterdir())
+        assert main(["publish", str(runs[name]), "--dir", str(folder)]) == 0
+    assert main(["dashboard", "--dir", str(folder), "--html", str(site)]) == 0
+    assert (site / "index.html").is_file() and (site / "plotly.min.js").is_file()
+    assert main(["dashboard", "--dir", str(folder), "--md", str(md)]) == 0
+    assert any(p.suffix == ".png" for p in md.iterdir())
 
 
-def test_dashboard_needs_one_key_when_several_exist(
+def test_markdown_dashboard_needs_one_key_when_several_exist(
     tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "store"
+    folder = tmp_path / "history"
     for name in ("base", "other"):
-        assert main(["history", "append", str(runs[name]), "--baseline-dir", str(folder)]) == 0
-    code = main(["dashboard", "--baseline-dir", str(folder), "--out", str(tmp_path / "d")])
+        assert main(["publish", str(runs[name]), "--dir", str(folder)]) == 0
+    code = main(["dashboard", "--dir", str(folder), "--md", str(tmp_path / "d")])
     assert code == 2
     assert "--key" in _one_line_error(capsys.readouterr().err)
+
+
+def test_publish_keeps_the_history_out_of_baselines(
+    tmp_path: Path, runs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["publish", str(runs["base"])]) == 0
+    written = list(tmp_path.rglob("*.jsonl"))
+    assert [p.relative_to(tmp_path).parts[:3] for p in written] == [("tests", "reports", "history")]
+
+
+def test_publish_to_a_branch_of_a_bare_repository(
+    tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    remote = tmp_path / "data.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    for name in ("base", "same", "same"):
+        assert main(["publish", str(runs[name]), "--remote", str(remote)]) == 0
+    out = capsys.readouterr().out
+    assert "run same: already there" in out
+    assert main(["trend", "--remote", str(remote), "--branch", "benchmark-data"]) == 0
+    assert "(2 runs)" in capsys.readouterr().out
 
 
 def test_module_entry_point_runs_as_a_process(runs: dict[str, Path], store: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -9,12 +10,17 @@ from PIL import Image
 
 from tests.tools.bench import make_fixtures as mf
 from tools.bench.dashboard import DASHBOARD_FILE, png_name, sparkline, write_dashboard
+from tools.bench.history import RunEntry, entry_from_results
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import ResultsDocument, unavailable_metric
 from virnucpro.errors import InputError
 
 CHARTED = (TOTAL_TIME_METRIC, "gpu.utilization", "memory.cuda_peak_allocated")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _entries(docs: Sequence[ResultsDocument]) -> list[RunEntry]:
+    return [entry_from_results(d) for d in docs]
 
 
 def _row(markdown: str, name: str) -> list[str]:
@@ -27,7 +33,7 @@ def test_sparkline_is_exported_here() -> None:
 
 
 def test_dashboard_files_and_png_validity(tmp_path: Path) -> None:
-    path = write_dashboard(mf.history(), tmp_path, metrics=CHARTED)
+    path = write_dashboard(_entries(mf.history()), tmp_path, metrics=CHARTED)
     assert path == tmp_path / DASHBOARD_FILE
     for name in CHARTED:
         png = tmp_path / png_name(name)
@@ -40,7 +46,9 @@ def test_dashboard_files_and_png_validity(tmp_path: Path) -> None:
 
 
 def test_runs_are_ordered_by_creation_time(tmp_path: Path) -> None:
-    text = write_dashboard(mf.history(), tmp_path, metrics=CHARTED).read_text(encoding="utf-8")
+    text = write_dashboard(_entries(mf.history()), tmp_path, metrics=CHARTED).read_text(
+        encoding="utf-8"
+    )
     runs = text.split("## Runs")[1]
     assert [runs.index(f"`gpu-h{k}`") for k in range(4)] == sorted(
         runs.index(f"`gpu-h{k}`") for k in range(4)
@@ -58,9 +66,9 @@ def test_unmeasured_runs_leave_gaps_not_zeros(tmp_path: Path) -> None:
         update={"metrics": tuple(gone if m.name == "gpu.utilization" else m for m in first.metrics)}
     )
     runs[runs.index(first)] = patched
-    text = write_dashboard(runs, tmp_path, metrics=["gpu.utilization", "never.measured"]).read_text(
-        encoding="utf-8"
-    )
+    text = write_dashboard(
+        _entries(runs), tmp_path, metrics=["gpu.utilization", "never.measured"]
+    ).read_text(encoding="utf-8")
     util = _row(text, "gpu.utilization")
     assert util[3].startswith("` ") and util[6] == "3/4"
     never = _row(text, "never.measured")
@@ -72,14 +80,16 @@ def test_default_metrics_chart_everything_measured(tmp_path: Path) -> None:
     small: list[ResultsDocument] = [
         doc.model_copy(update={"metrics": doc.metrics[:2]}) for doc in mf.history()
     ]
-    write_dashboard(small, tmp_path)
+    write_dashboard(_entries(small), tmp_path)
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == sorted(png_name(m.name) for m in small[0].metrics)
 
 
 def test_invalid_and_mixed_history_is_flagged(tmp_path: Path) -> None:
     runs = [*mf.history(), mf.load_fixture("invalid_run"), mf.load_fixture("cpu_run")]
-    text = write_dashboard(runs, tmp_path, metrics=[TOTAL_TIME_METRIC]).read_text(encoding="utf-8")
+    text = write_dashboard(_entries(runs), tmp_path, metrics=[TOTAL_TIME_METRIC]).read_text(
+        encoding="utf-8"
+    )
     assert "the history mixes 2 hardware/workload setups" in text
     assert "Invalid runs (marked x in the charts): gpu-20250303-1100." in text
 
@@ -90,5 +100,7 @@ def test_empty_history_is_an_input_error(tmp_path: Path) -> None:
 
 
 def test_dashboard_matches_snapshot(tmp_path: Path) -> None:
-    text = write_dashboard(mf.history(), tmp_path, metrics=CHARTED).read_text(encoding="utf-8")
+    text = write_dashboard(_entries(mf.history()), tmp_path, metrics=CHARTED).read_text(
+        encoding="utf-8"
+    )
     mf.assert_snapshot("dashboard_history.md", text)

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from tools.bench.history import RunEntry, entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
-from tools.bench.trend import analyze_history, analyze_trend, detect_change_points, fit_line
+from tools.bench.trend import ChangePoint, analyze_history, analyze_trend, fit_line
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     Direction,
     ResultsDocument,
+    Validity,
     metric_from_samples,
     unavailable_metric,
 )
@@ -21,7 +23,7 @@ NOISE = 0.01
 SAMPLES = 10
 
 
-def _history(
+def _documents(
     levels: Sequence[float], *, better: Direction = "lower", seed: int = 1
 ) -> list[ResultsDocument]:
     rng = np.random.default_rng(seed)
@@ -39,6 +41,18 @@ def _history(
         )
         for i, level in enumerate(levels)
     ]
+
+
+def _history(
+    levels: Sequence[float], *, better: Direction = "lower", seed: int = 1
+) -> list[RunEntry]:
+    return [entry_from_results(d) for d in _documents(levels, better=better, seed=seed)]
+
+
+def detect_change_points(history: Sequence[RunEntry], metric: str) -> tuple[ChangePoint, ...]:
+    report = analyze_trend(history, metric)
+    assert report is not None
+    return report.change_points
 
 
 def test_step_is_found_at_the_right_index() -> None:
@@ -102,9 +116,11 @@ def test_higher_is_better_metric_worsens_downwards() -> None:
 
 def test_unavailable_runs_are_left_out_of_the_series() -> None:
     history = _history([100.0] * 5)
-    gap = synthetic_document(
-        [unavailable_metric(TOTAL_TIME_METRIC, unit="s", reason="crashed", better="lower")],
-        run_id="gap",
+    gap = entry_from_results(
+        synthetic_document(
+            [unavailable_metric(TOTAL_TIME_METRIC, unit="s", reason="crashed", better="lower")],
+            run_id="gap",
+        )
     )
     report = analyze_trend([*history[:2], gap, *history[2:]], TOTAL_TIME_METRIC)
     assert report is not None
@@ -123,3 +139,19 @@ def test_fit_line_recovers_slope_and_needs_three_points() -> None:
 def test_analyze_history_covers_every_metric() -> None:
     reports = analyze_history(_history([100.0] * 6))
     assert [r.metric for r in reports] == [TOTAL_TIME_METRIC]
+
+
+def test_invalid_runs_are_left_out_of_the_detection() -> None:
+    documents = _documents([100.0] * 8 + [125.0] + [100.0] * 3)
+    busy = documents[8].model_copy(
+        update={"validity": Validity(valid=False, reasons=("host busy: 51% CPU by others",))}
+    )
+    history = [entry_from_results(d) for d in [*documents[:8], busy, *documents[9:]]]
+    report = analyze_trend(history, TOTAL_TIME_METRIC)
+    assert report is not None
+    assert "run-8" not in report.run_ids
+    assert report.change_points == ()
+    kept = analyze_trend(
+        [entry_from_results(d) for d in _documents([100.0] * 8 + [125.0] * 4)], TOTAL_TIME_METRIC
+    )
+    assert kept is not None and [p.index for p in kept.change_points] == [8]
