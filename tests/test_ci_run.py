@@ -1,4 +1,4 @@
-"""`.ci/run`: runs the tests then the quick tier, and exits with the first failure's status."""
+"""`.ci/run`: a browser for the dashboard test, the tests, the quick tier; first failure wins."""
 
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ def executable(path: Path, text: str) -> Path:
 
 
 def run_script(**env: str) -> subprocess.CompletedProcess[str]:
-    """Run `.ci/run` as CI does: no stdin, CI=true, plus ``env``."""
+    """Run `.ci/run` as CI does: no stdin, CI=true, plus ``env`` (a browser found: bash)."""
     return subprocess.run(
         ["bash", str(CI_RUN)],
-        env={**os.environ, "CI": "true", **env},
+        env={**os.environ, "CI": "true", "CHROMIUM": "bash", **env},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -99,3 +99,34 @@ def test_stops_when_nox_cannot_be_installed(tmp_path: Path) -> None:
     result = run_script(PYTHON=str(broken_python))
     assert result.returncode != 0
     assert "-s tests" not in result.stderr
+
+
+FAKE_APT = """#!/usr/bin/env bash
+echo "$*" >> "$FAKE_APT_LOG"
+"""
+
+
+def test_an_installed_browser_is_reported(tmp_path: Path) -> None:
+    code, _, stderr = run_ci(tmp_path, tests_exit=0, bench_exit=0)
+    assert code == 0
+    assert "browser: " in stderr and "bash" in stderr.split("browser: ")[1].splitlines()[0]
+
+
+def test_a_missing_browser_is_installed_with_apt_or_the_reason_said(tmp_path: Path) -> None:
+    log = tmp_path / "apt.log"
+    result = run_script(
+        PYTHON=str(executable(tmp_path / "python3", FAKE_PYTHON)),
+        FAKE_NOX_LOG=str(tmp_path / "nox.log"),
+        FAKE_TESTS_EXIT="0",
+        FAKE_BENCH_EXIT="0",
+        CHROMIUM="no-such-browser-here",
+        APT_GET=str(executable(tmp_path / "apt-get", FAKE_APT)),
+        FAKE_APT_LOG=str(log),
+    )
+    assert result.returncode == 0
+    if os.geteuid() == 0:
+        assert log.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
+        assert "could not install chromium; the browser test will skip" in result.stderr
+    else:
+        assert not log.exists()
+        assert "needs root here; the browser test will skip" in result.stderr

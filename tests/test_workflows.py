@@ -27,6 +27,7 @@ PINNED_USES_LINE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+
 ALLOWED_WRITES = {
     ("benchmark.yml", "pr"): {"pull-requests", "statuses"},
     ("benchmark.yml", "main"): {"contents"},
+    ("benchmark.yml", "pages"): {"pages", "id-token"},
 }
 # Job `if:` expressions may use only these tokens (no functions), so they can be evaluated here.
 EXPRESSION_TOKEN = re.compile(r"\s*(?:(&&|\|\||==|!=|\(|\))|'([^']*)'|([A-Za-z_][\w.]*))")
@@ -211,8 +212,25 @@ def test_pull_request_job_posts_after_the_quick_tier(pr_job: dict[str, Any]) -> 
 
 def test_benchmark_reports_are_uploaded_by_every_benchmark_job() -> None:
     for name, job in jobs(WORKFLOW_DIR / "benchmark.yml"):
+        runs = " ".join(step.get("run", "") for step in job["steps"])
+        if not re.search(r"nox -s bench_(quick|full)", runs):
+            continue  # the Pages deployment runs no benchmark
         uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-art")]
         assert [step["with"]["path"] for step in uploads] == ["tests/reports/"], name
+
+
+def test_main_publishes_the_history_then_pages_deploys_the_dashboard() -> None:
+    workflow = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))
+    main_steps = workflow["main"]["steps"]
+    runs = " ".join(step.get("run", "") for step in main_steps)
+    assert runs.index("nox -s bench_quick") < runs.index("-- publish")
+    assert runs.index("-- publish") < runs.index("-- dashboard")
+    assert "--branch benchmark-data" in runs and "GITHUB_TOKEN" not in runs.split("basic=")[0]
+    uploads = [s for s in main_steps if s.get("uses", "").startswith("actions/upload-pages")]
+    assert len(uploads) == 1
+    pages = workflow["pages"]
+    assert pages["needs"] == "main" and not runs_self_hosted(pages)
+    assert [s["uses"].split("@")[0] for s in pages["steps"]] == ["actions/deploy-pages"]
 
 
 needs_actionlint = pytest.mark.skipif(

@@ -24,24 +24,17 @@ from tools.bench.badge import make_badge
 from tools.bench.baseline import (
     DEFAULT_BASELINE_DIR,
     BaselineRecord,
-    append_history,
     find_baseline,
-    read_history,
     read_reference,
     storage_key,
     update_baseline,
 )
 from tools.bench.check import check_regression
-from tools.bench.compare import (
-    CHANGE_THRESHOLD,
-    MetricChange,
-    compare_metrics,
-    render_comparison,
-)
-from tools.bench.compare import identify_improvements as identify_improvements
-from tools.bench.compare import identify_regressions as identify_regressions
+from tools.bench.compare import render_comparison
 from tools.bench.dashboard import write_dashboard
 from tools.bench.github_render import DEFAULT_MARKER, MAX_COMMENT_CHARS, pr_comment
+from tools.bench.history import DEFAULT_HISTORY_DIR, RunEntry, add_run, entry_from_results
+from tools.bench.history import read_history as read_history_file
 from tools.bench.judging import judge_document, resolve_thresholds
 from tools.bench.report import (
     build_report,
@@ -51,9 +44,9 @@ from tools.bench.report import (
     report_to_json,
     write_reports,
 )
-from tools.bench.thresholds import Thresholds
+from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from tools.bench.trend import TrendReport, analyze_history
-from tools.bench.verdict import ReportDocument, Verdict
+from tools.bench.verdict import MetricJudgement, ReportDocument, Verdict
 from tools.bench.verdict import exit_code_for_regressions as exit_code_for_regressions
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument
@@ -116,7 +109,8 @@ class ReportGenerator:
         self, history: Sequence[ResultsDocument], out_dir: Path = DEFAULT_REPORT_DIR
     ) -> Path:
         """The trend dashboard over ``history`` and this run (markdown + one PNG per metric)."""
-        return write_dashboard([*history, self.results], out_dir)
+        runs = [entry_from_results(doc) for doc in [*history, self.results]]
+        return write_dashboard(runs, out_dir)
 
 
 def _write_report(
@@ -157,19 +151,45 @@ def generate_json_report(
 
 
 def compare_runs(
-    baseline: ResultsDocument, candidate: ResultsDocument, *, threshold: float = CHANGE_THRESHOLD
-) -> tuple[MetricChange, ...]:
-    """Every metric of both runs, classified regression/improvement/unchanged/... by direction
-    (:func:`tools.bench.compare.compare_metrics`)."""
-    return compare_metrics(baseline, candidate, threshold=threshold)
+    baseline: ResultsDocument,
+    candidate: ResultsDocument,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> tuple[MetricJudgement, ...]:
+    """Every directed metric of both runs, judged by the regression checker's rules
+    (:func:`tools.bench.check.check_regression`): pass, fail, warn, improved, inconclusive, ..."""
+    return check_regression(candidate, baseline, thresholds=thresholds).judgements
+
+
+def identify_regressions(
+    baseline: ResultsDocument,
+    candidate: ResultsDocument,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> tuple[MetricJudgement, ...]:
+    """The metrics the checker fails or warns on."""
+    changes = compare_runs(baseline, candidate, thresholds=thresholds)
+    return tuple(j for j in changes if j.status in ("fail", "warn"))
+
+
+def identify_improvements(
+    baseline: ResultsDocument,
+    candidate: ResultsDocument,
+    *,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> tuple[MetricJudgement, ...]:
+    """The metrics the checker calls significantly better beyond their threshold."""
+    changes = compare_runs(baseline, candidate, thresholds=thresholds)
+    return tuple(j for j in changes if j.status == "improved")
 
 
 def generate_comparison_report(
     baseline: ResultsDocument, candidate: ResultsDocument, *, verdict: Verdict | None = None
 ) -> str:
     """Markdown for a PR review: both runs side by side, then regressions, improvements and the
-    rest (:func:`tools.bench.compare.render_comparison`)."""
-    return render_comparison(baseline, candidate, verdict=verdict)
+    rest, by the checker's verdict (:func:`tools.bench.compare.render_comparison`)."""
+    judged = verdict or check_regression(candidate, baseline)
+    return render_comparison(baseline, candidate, verdict=judged)
 
 
 # ----------------------------------------------------------------------------- regressions
@@ -179,7 +199,8 @@ class RegressionTracker:
     """Baselines, the regression check and the run history of one baselines folder.
 
     Baselines are stored per hardware and workload (``<baseline_dir>/<key>.json``, versioned
-    envelopes); the history is an append-only JSON-lines file per key. The thresholds are
+    envelopes); the history is a JSON-lines file per key in ``history_dir`` (default
+    ``tests/reports/history``, never inside the baselines folder). The thresholds are
     ``<baseline_dir>/thresholds.toml`` when present, else the defaults: a time more than 10%
     slower fails, a GPU utilization more than 5 points lower or memory more than 20% higher
     warns (:mod:`tools.bench.thresholds`).
@@ -191,8 +212,10 @@ class RegressionTracker:
         *,
         thresholds: Thresholds | None = None,
         require_baseline: bool = False,
+        history_dir: Path = DEFAULT_HISTORY_DIR,
     ) -> None:
         self.baseline_dir = Path(baseline_dir)
+        self.history_dir = Path(history_dir)
         self.thresholds = thresholds or resolve_thresholds(
             file=None, baseline_dir=self.baseline_dir, overrides={}
         )
@@ -231,11 +254,11 @@ class RegressionTracker:
 
     def record(self, results: ResultsDocument) -> Path:
         """Append ``results`` to the history of its hardware and workload."""
-        return append_history(results, self.baseline_dir)
+        return add_run(self.history_dir, entry_from_results(results)).path
 
-    def history(self, results: ResultsDocument) -> list[ResultsDocument]:
-        """The recorded runs comparable with ``results``, oldest first."""
-        return read_history(self.baseline_dir, storage_key(results))
+    def history(self, results: ResultsDocument) -> list[RunEntry]:
+        """The recorded runs comparable with ``results``, in the order they were added."""
+        return read_history_file(self.history_dir, storage_key(results))
 
     def trend(
         self, results: ResultsDocument, *, metrics: Sequence[str] | None = None

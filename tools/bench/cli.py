@@ -26,7 +26,6 @@ from tools.bench.baseline import (
     storage_key,
     update_baseline,
 )
-from tools.bench.check import check_regression
 from tools.bench.cli_common import (
     DEFAULT_REPORT_DIR,
     PROG,
@@ -114,14 +113,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     baseline = read_reference(args.base).results
     candidate = read_results(args.candidate)
-    verdict = check_regression(candidate, baseline, thresholds=thresholds_from(args))
+    verdict = judge_document(candidate, baseline_file=args.base, thresholds=thresholds_from(args))
     text = render_comparison(baseline, candidate, verdict=verdict)
     if args.out:
         atomic_write_text(args.out, text)
         print(f"wrote {args.out}")
     else:
         print(text)
-    return EXIT_OK
+    print(f"verdict: {verdict.outcome} (exit {verdict.exit_code})")
+    return verdict.exit_code
 
 
 def cmd_baseline_update(args: argparse.Namespace) -> int:
@@ -175,7 +175,9 @@ def _add_report_commands(subparsers: Subparsers) -> None:
     )
     report.add_argument("--check", action="store_true", help="include a regression verdict")
     _add_judge_options(report)
-    compare = subcommand(subparsers, "compare", cmd_compare, "compare two runs (markdown)")
+    compare = subcommand(
+        subparsers, "compare", cmd_compare, "compare two runs by the checker's rules (markdown)"
+    )
     compare.add_argument("base", type=Path, metavar="BASE_JSON")
     compare.add_argument("candidate", type=Path, metavar="CAND_JSON")
     compare.add_argument(

@@ -1,112 +1,33 @@
-"""Side-by-side comparison of two benchmark runs, for PR review.
+"""Side-by-side comparison of two benchmark runs, for PR review, judged by the checker.
 
-This is a plain, direction-aware comparison of medians: a change counts when it exceeds
-:data:`CHANGE_THRESHOLD` of the baseline median and the larger of the two IQRs (otherwise it
-is noise). The statistically careful judgement (Mann-Whitney U, Benjamini-Hochberg) is the
-checker's :class:`Verdict`; when one is given, its status is shown beside each metric.
+There is one rule: the regression checker's (:func:`tools.bench.check.check_regression`, the
+thresholds and statistics of :mod:`tools.bench.thresholds`). Every row shows the checker's
+status and reason for that metric, so a row cannot say "unchanged" next to "fail"; the header
+prints the verdict and its exit code, which ``python -m tools.bench compare`` returns.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
 
-from tools.bench.render_util import (
-    bullet_list,
-    format_change,
-    format_quantity,
-    table,
-    unavailable,
-)
+from tools.bench.render_util import bullet_list, format_change, format_quantity, table, unavailable
 from tools.bench.report_sections import OUTCOME_WORDS
-from tools.bench.verdict import Verdict
-from virnucpro.bench.schema import Direction, EnvironmentFingerprint, Metric, ResultsDocument
+from tools.bench.verdict import JudgementStatus, MetricJudgement, Verdict
+from virnucpro.bench.schema import EnvironmentFingerprint, ResultsDocument
 
-CHANGE_THRESHOLD = 0.05  # relative change of the median that counts as a change
 TITLE = "# Benchmark Comparison"
-ChangeStatus = Literal["regression", "improvement", "unchanged", "undirected", "unavailable"]
-STATUS_WORDS = {
-    "regression": "regression",
-    "improvement": "improvement",
-    "unchanged": "unchanged",
-    "undirected": "no direction",
-    "unavailable": "unavailable",
-}
 HARDWARE_FIELDS = ("cpu_model", "cpu_count", "torch_threads", "gpu_names", "gpu_count")
 HARDWARE_FIELDS += ("driver", "cuda", "torch", "platform")
-
-
-@dataclass(frozen=True)
-class MetricChange:
-    """One shared metric in both runs; ``change`` is (candidate - baseline) / |baseline|."""
-
-    name: str
-    unit: str
-    better: Direction
-    baseline: Metric
-    candidate: Metric
-    change: float | None
-    status: ChangeStatus
-    reason: str
-
-
-def _noise(baseline: Metric, candidate: Metric) -> float:
-    return max(baseline.iqr or 0.0, candidate.iqr or 0.0)
-
-
-def _classify(
-    base: Metric, cand: Metric, threshold: float
-) -> tuple[float | None, ChangeStatus, str]:
-    if not base.available or not cand.available:
-        side = "baseline" if not base.available else "candidate"
-        return None, "unavailable", f"not measured in the {side}"
-    delta = cand.median - base.median
-    if base.median == 0:
-        if delta == 0:
-            return None, "unchanged", "both medians are 0"
-        return None, "undirected", "baseline median is 0: relative change undefined"
-    change = delta / abs(base.median)
-    if base.better == "none":
-        return change, "undirected", "metric has no better direction"
-    if abs(delta) <= _noise(base, cand):
-        return change, "unchanged", "within the IQR noise"
-    if abs(change) <= threshold:
-        return change, "unchanged", f"within {threshold:.0%}"
-    worse = change > 0 if base.better == "lower" else change < 0
-    return change, "regression" if worse else "improvement", f"{base.better} is better"
-
-
-def compare_metrics(
-    baseline: ResultsDocument, candidate: ResultsDocument, *, threshold: float = CHANGE_THRESHOLD
-) -> tuple[MetricChange, ...]:
-    """Every metric present in both runs, in the baseline's order, classified by direction."""
-    changes = []
-    for base in baseline.metrics:
-        cand = candidate.metric(base.name)
-        if cand is None:
-            continue
-        change, status, reason = _classify(base, cand, threshold)
-        changes.append(
-            MetricChange(base.name, base.unit, base.better, base, cand, change, status, reason)
-        )
-    return tuple(changes)
-
-
-def identify_regressions(
-    baseline: ResultsDocument, candidate: ResultsDocument, *, threshold: float = CHANGE_THRESHOLD
-) -> tuple[MetricChange, ...]:
-    """Shared metrics that got worse beyond the threshold and the noise."""
-    changes = compare_metrics(baseline, candidate, threshold=threshold)
-    return tuple(c for c in changes if c.status == "regression")
-
-
-def identify_improvements(
-    baseline: ResultsDocument, candidate: ResultsDocument, *, threshold: float = CHANGE_THRESHOLD
-) -> tuple[MetricChange, ...]:
-    """Shared metrics that got better beyond the threshold and the noise."""
-    changes = compare_metrics(baseline, candidate, threshold=threshold)
-    return tuple(c for c in changes if c.status == "improvement")
+# sections of the comparison: heading -> the checker statuses it lists
+SECTIONS: tuple[tuple[str, tuple[JudgementStatus, ...]], ...] = (
+    ("Regressions", ("fail",)),
+    ("Warnings", ("warn",)),
+    ("Improvements", ("improved",)),
+    ("Unchanged", ("pass",)),
+    ("Inconclusive", ("inconclusive",)),
+    ("Not Compared", ("unavailable", "new")),
+)
 
 
 def _hardware_fields(env: EnvironmentFingerprint) -> dict[str, str]:
@@ -151,7 +72,7 @@ def _run_label(role: str, doc: ResultsDocument) -> str:
     return f"{role}: run `{doc.run.run_id}` ({commit}, {doc.run.created_at}){invalid}"
 
 
-def _header(baseline: ResultsDocument, candidate: ResultsDocument, verdict: Verdict | None) -> str:
+def _header(baseline: ResultsDocument, candidate: ResultsDocument, verdict: Verdict) -> str:
     lines = [TITLE, "", _run_label("Baseline", baseline) + "  ", _run_label("Candidate", candidate)]
     diffs = comparability_differences(baseline, candidate)
     if diffs:
@@ -160,46 +81,45 @@ def _header(baseline: ResultsDocument, candidate: ResultsDocument, verdict: Verd
     for role, doc in (("baseline", baseline), ("candidate", candidate)):
         if not doc.validity.valid:
             lines += ["", f"> **The {role} run is INVALID:** " + "; ".join(doc.validity.reasons)]
+    word = OUTCOME_WORDS[verdict.outcome]
     lines += [
         "",
-        f"A change counts beyond {CHANGE_THRESHOLD:.0%} of the baseline median and the IQR.",
+        f"Verdict: **{word}** (exit code {verdict.exit_code}), by the regression checker's "
+        "rules (thresholds and significance); every row below is its judgement.",
     ]
-    if verdict is not None:
-        word = OUTCOME_WORDS[verdict.outcome]
-        lines.append(f"Checker verdict: **{word}** (exit code {verdict.exit_code}).")
+    lines += [f"- {reason}" for reason in verdict.reasons]
     return "\n".join(lines)
 
 
-def _row(change: MetricChange, verdict: Verdict | None) -> list[str]:
-    row = [
-        f"`{change.name}`",
-        format_quantity(change.baseline.median, change.unit, reason=change.baseline.reason),
-        format_quantity(change.candidate.median, change.unit, reason=change.candidate.reason),
-        format_change(change.change) if change.change is not None else "n/a",
-        change.better,
-        f"{STATUS_WORDS[change.status]} ({change.reason})",
+def _quantity(value: float | None, unit: str) -> str:
+    return format_quantity(value, unit) if value is not None else unavailable()
+
+
+def _row(judgement: MetricJudgement) -> list[str]:
+    return [
+        f"`{judgement.name}`",
+        _quantity(judgement.baseline_median, judgement.unit),
+        _quantity(judgement.candidate_median, judgement.unit),
+        format_change(judgement.change) if judgement.change is not None else "n/a",
+        judgement.status.upper(),
+        judgement.reason,
     ]
-    if verdict is not None:
-        judged = next((j for j in verdict.judgements if j.name == change.name), None)
-        row.append(judged.status if judged else "not judged")
-    return row
 
 
-def _changes_table(changes: tuple[MetricChange, ...], verdict: Verdict | None) -> str:
-    headers = ["metric", "baseline", "candidate", "change", "better", "result"]
-    headers += ["verdict"] if verdict is not None else []
-    return table(headers, [_row(c, verdict) for c in changes])
+def _changes_table(judgements: Sequence[MetricJudgement]) -> str:
+    headers = ["metric", "baseline", "candidate", "worse by", "status", "reason"]
+    return table(headers, [_row(j) for j in judgements])
 
 
-def _change_list(changes: tuple[MetricChange, ...]) -> str:
-    """One line per metric: 'name: baseline -> candidate (change, reason)'."""
-    if not changes:
+def _change_list(judgements: Sequence[MetricJudgement]) -> str:
+    """One line per metric: 'name: baseline -> candidate (worse by, reason)'."""
+    if not judgements:
         return "None."
     return bullet_list(
-        f"`{c.name}`: {format_quantity(c.baseline.median, c.unit, reason=c.baseline.reason)} -> "
-        f"{format_quantity(c.candidate.median, c.unit, reason=c.candidate.reason)} "
-        f"({format_change(c.change) if c.change is not None else 'n/a'}, {c.reason})"
-        for c in changes
+        f"`{j.name}`: {_quantity(j.baseline_median, j.unit)} -> "
+        f"{_quantity(j.candidate_median, j.unit)} "
+        f"({format_change(j.change) if j.change is not None else 'n/a'} worse, {j.reason})"
+        for j in judgements
     )
 
 
@@ -212,27 +132,16 @@ def _one_sided(baseline: ResultsDocument, candidate: ResultsDocument) -> str:
 
 
 def render_comparison(
-    baseline: ResultsDocument, candidate: ResultsDocument, *, verdict: Verdict | None = None
+    baseline: ResultsDocument, candidate: ResultsDocument, *, verdict: Verdict
 ) -> str:
-    """Markdown: every shared metric side by side, then regressions, improvements, unchanged."""
-    changes = compare_metrics(baseline, candidate)
-
-    def having(*statuses: str) -> tuple[MetricChange, ...]:
-        return tuple(c for c in changes if c.status in statuses)
-
+    """Markdown: the checker's judgement of every metric, then the metrics by status."""
+    judged = verdict.judgements
     blocks = [
         _header(baseline, candidate, verdict),
-        "## All Shared Metrics",
-        _changes_table(changes, verdict) if changes else unavailable("no metric in both runs"),
-        "## Regressions",
-        _change_list(having("regression")),
-        "## Improvements",
-        _change_list(having("improvement")),
-        "## Unchanged",
-        _change_list(having("unchanged")),
-        "## Not Compared",
-        _change_list(having("undirected", "unavailable")),
-        "## Metrics In One Run Only",
-        _one_sided(baseline, candidate),
+        "## All Judged Metrics",
+        _changes_table(judged) if judged else unavailable("no metric was judged"),
     ]
+    for heading, statuses in SECTIONS:
+        blocks += [f"## {heading}", _change_list([j for j in judged if j.status in statuses])]
+    blocks += ["## Metrics In One Run Only", _one_sided(baseline, candidate)]
     return "\n\n".join(blocks) + "\n"

@@ -209,7 +209,14 @@ def _without_samples(metrics: Sequence[MetricSummary]) -> tuple[MetricSummary, .
 
 
 def entry_line(entry: RunEntry) -> str:
-    return json.dumps(entry.model_dump(mode="json", exclude_none=True), separators=(",", ":"))
+    """One compact JSON line; a metric's unset fields (samples dropped by retention, the
+    quartiles of an unmeasured metric) are left out, not written as null."""
+    data = entry.model_dump(mode="json")
+    data["metrics"] = [
+        {name: value for name, value in metric.items() if value is not None}
+        for metric in data["metrics"]
+    ]
+    return json.dumps(data, separators=(",", ":"))
 
 
 def add_run(folder: Path, entry: RunEntry, *, raw_runs: int = RAW_SAMPLE_RUNS) -> AddResult:

@@ -1,28 +1,25 @@
-"""Side-by-side comparison: direction-aware classification, comparability, rendering."""
+"""Side-by-side comparison: the checker's one rule per row, comparability, exit codes."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from tests.tools.bench import make_fixtures as mf
-from tools.bench.compare import (
-    CHANGE_THRESHOLD,
-    comparability_differences,
-    compare_metrics,
-    identify_improvements,
-    identify_regressions,
-    render_comparison,
-)
+from tools.bench.check import check_regression
+from tools.bench.cli import main
+from tools.bench.compare import comparability_differences, render_comparison
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     Direction,
     Metric,
     ResultsDocument,
     metric_from_samples,
-    unavailable_metric,
+    write_document,
 )
 
-QUIET = (1.0, 1.0, 1.0, 1.0, 1.0)
+SPREAD = (0.99, 1.0, 1.01, 0.995, 1.005, 0.998, 1.002)
 
 
 def _doc(*metrics: Metric) -> ResultsDocument:
@@ -30,58 +27,49 @@ def _doc(*metrics: Metric) -> ResultsDocument:
 
 
 def _metric(name: str, centre: float, better: Direction, unit: str = "s") -> Metric:
-    return metric_from_samples(name, tuple(centre * q for q in QUIET), unit=unit, better=better)
+    return metric_from_samples(name, tuple(centre * q for q in SPREAD), unit=unit, better=better)
 
 
-def _status(base: float, cand: float, better: Direction) -> str:
-    (change,) = compare_metrics(_doc(_metric("m", base, better)), _doc(_metric("m", cand, better)))
-    return change.status
+def _compare(base: ResultsDocument, cand: ResultsDocument) -> str:
+    return render_comparison(base, cand, verdict=check_regression(cand, base))
 
 
-@pytest.mark.parametrize(
-    ("base", "cand", "better", "status"),
-    [
-        (10.0, 12.0, "lower", "regression"),  # time up
-        (10.0, 8.0, "lower", "improvement"),  # time down
-        (100.0, 120.0, "higher", "improvement"),  # throughput up
-        (100.0, 80.0, "higher", "regression"),  # throughput down
-        (10.0, 10.0 * (1 + CHANGE_THRESHOLD / 2), "lower", "unchanged"),
-        (10.0, 12.0, "none", "undirected"),
-        (0.0, 0.0, "lower", "unchanged"),
-        (0.0, 1.0, "lower", "undirected"),
-    ],
-)
-def test_direction_aware_classification(
-    base: float, cand: float, better: Direction, status: str
-) -> None:
-    assert _status(base, cand, better) == status
+def _rows(text: str) -> dict[str, list[str]]:
+    table = text.split("## All Judged Metrics")[1].split("## Regressions")[0]
+    rows = [line.strip("|").split("|") for line in table.splitlines() if line.startswith("| `")]
+    return {cells[0].strip().strip("`"): [c.strip() for c in cells[1:]] for cells in rows}
 
 
-def test_change_within_the_iqr_is_noise() -> None:
-    noisy = metric_from_samples("m", (8.0, 10.0, 12.0, 9.0, 11.0), unit="s", better="lower")
-    shifted = metric_from_samples("m", (9.0, 11.0, 13.0, 10.0, 12.0), unit="s", better="lower")
-    (change,) = compare_metrics(_doc(noisy), _doc(shifted))
-    assert change.change == pytest.approx(0.1) and change.status == "unchanged"
-    assert "noise" in change.reason
-
-
-def test_unavailable_side_is_not_compared() -> None:
-    gone = unavailable_metric("m", unit="B", reason="no CUDA device", better="lower")
-    (change,) = compare_metrics(_doc(gone), _doc(_metric("m", 5.0, "lower", "B")))
-    assert change.status == "unavailable" and change.reason == "not measured in the baseline"
-    text = render_comparison(_doc(gone), _doc(_metric("m", 5.0, "lower", "B")))
-    assert "`m`: unavailable (no CUDA device) -> 5 B" in text
-
-
-def test_identify_regressions_and_improvements_on_fixtures() -> None:
+def test_every_row_is_the_checkers_judgement() -> None:
     base, cand = mf.load_fixture("gpu_run"), mf.load_fixture("regression_run")
-    worse = {c.name for c in identify_regressions(base, cand)}
-    assert {TOTAL_TIME_METRIC, "stage.esm.time", "throughput.esm.tokens_per_s"} <= worse
-    assert "gpu.utilization" in worse
-    assert "throughput.dnabert.tokens_per_s" not in worse  # 4.8% is within the threshold
-    assert identify_improvements(base, cand) == ()
-    better = {c.name for c in identify_improvements(cand, base)}
-    assert {TOTAL_TIME_METRIC, "throughput.esm.tokens_per_s"} <= better
+    verdict = check_regression(cand, base)
+    rows = _rows(render_comparison(base, cand, verdict=verdict))
+    assert set(rows) == {j.name for j in verdict.judgements}
+    for judgement in verdict.judgements:
+        status, reason = rows[judgement.name][3:5]
+        assert (status, reason) == (judgement.status.upper(), judgement.reason)
+
+
+def test_sections_follow_the_checker_and_one_sided_metrics_are_listed() -> None:
+    base = _doc(
+        _metric("a.time", 10.0, "lower"),
+        _metric("b.rate", 5.0, "higher"),
+        _metric("old", 1.0, "lower"),
+    )
+    cand = _doc(
+        _metric("a.time", 13.0, "lower"),
+        _metric("b.rate", 7.0, "higher"),
+        _metric("new", 1.0, "lower"),
+    )
+    text = _compare(base, cand)
+    headings = ["## All Judged Metrics", "## Regressions", "## Improvements", "## Unchanged"]
+    assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
+    regressions = text.split("## Regressions")[1].split("## Warnings")[0]
+    improvements = text.split("## Improvements")[1].split("## Unchanged")[0]
+    assert "`a.time`" in regressions and "`b.rate`" not in regressions
+    assert "`b.rate`" in improvements and "-40.0% worse" in improvements
+    assert "only in the baseline: `old`" in text and "only in the candidate: `new`" in text
+    assert "Verdict: **REGRESSION** (exit code 1)" in text
 
 
 def test_comparability_differences_name_the_parts() -> None:
@@ -101,55 +89,36 @@ def test_comparability_differences_name_the_parts() -> None:
 
 
 def test_render_warns_when_runs_are_not_comparable() -> None:
-    text = render_comparison(mf.load_fixture("cpu_run"), mf.load_fixture("gpu_run"))
+    text = _compare(mf.load_fixture("cpu_run"), mf.load_fixture("gpu_run"))
     assert "**Warning: these runs are not comparable.**" in text
-    same = render_comparison(mf.load_fixture("gpu_run"), mf.load_fixture("regression_run"))
+    assert "Verdict: **NO BASELINE**" in text
+    same = _compare(mf.load_fixture("gpu_run"), mf.load_fixture("regression_run"))
     assert "not comparable" not in same
 
 
-def test_render_sections_and_one_sided_metrics() -> None:
-    base = _doc(
-        _metric("a.time", 10.0, "lower"),
-        _metric("b.rate", 5.0, "higher"),
-        _metric("old", 1.0, "lower"),
-    )
-    cand = _doc(
-        _metric("a.time", 13.0, "lower"),
-        _metric("b.rate", 7.0, "higher"),
-        _metric("new", 1.0, "lower"),
-    )
-    text = render_comparison(base, cand)
-    headings = ["## All Shared Metrics", "## Regressions", "## Improvements", "## Unchanged"]
-    assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
-    regressions = text.split("## Regressions")[1].split("## Improvements")[0]
-    improvements = text.split("## Improvements")[1].split("## Unchanged")[0]
-    assert "`a.time`" in regressions and "`b.rate`" not in regressions
-    assert "`b.rate`" in improvements and "+40.0%" in improvements
-    assert "only in the baseline: `old`" in text and "only in the candidate: `new`" in text
-
-
-def test_render_shows_the_verdict_column() -> None:
-    text = render_comparison(
-        mf.load_fixture("gpu_run"), mf.load_fixture("regression_run"), verdict=mf.load_verdict()
-    )
-    assert "Checker verdict: **REGRESSION** (exit code 1)." in text
-    row = next(line for line in text.splitlines() if line.startswith("| `gpu.utilization`"))
-    assert row.rstrip(" |").endswith("warn")
-
-
 def test_invalid_side_is_flagged() -> None:
-    text = render_comparison(mf.load_fixture("invalid_run"), mf.load_fixture("gpu_run"))
+    text = _compare(mf.load_fixture("invalid_run"), mf.load_fixture("gpu_run"))
     assert "> **The baseline run is INVALID:**" in text
+    assert "Verdict: **COULD NOT JUDGE** (exit code 2)" in text
 
 
 @pytest.mark.parametrize(
-    ("baseline", "candidate", "verdict"),
-    [("gpu_run", "regression_run", True), ("cpu_run", "gpu_run", False)],
+    ("level", "code", "word"),
+    [(10.0, 0, "PASS"), (13.0, 1, "REGRESSION")],
 )
-def test_comparison_matches_snapshot(baseline: str, candidate: str, verdict: bool) -> None:
-    text = render_comparison(
-        mf.load_fixture(baseline),
-        mf.load_fixture(candidate),
-        verdict=mf.load_verdict() if verdict else None,
-    )
+def test_cli_exit_code_matches_what_it_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], level: float, code: int, word: str
+) -> None:
+    base = write_document(_doc(_metric(TOTAL_TIME_METRIC, 10.0, "lower")), tmp_path / "b.json")
+    cand = write_document(_doc(_metric(TOTAL_TIME_METRIC, level, "lower")), tmp_path / "c.json")
+    assert main(["compare", str(base), str(cand)]) == code
+    out = capsys.readouterr().out
+    assert f"Verdict: **{word}** (exit code {code})" in out
+
+
+@pytest.mark.parametrize(
+    ("baseline", "candidate"), [("gpu_run", "regression_run"), ("cpu_run", "gpu_run")]
+)
+def test_comparison_matches_snapshot(baseline: str, candidate: str) -> None:
+    text = _compare(mf.load_fixture(baseline), mf.load_fixture(candidate))
     mf.assert_snapshot(f"compare_{baseline}_vs_{candidate}.md", text)

@@ -153,3 +153,17 @@ def test_a_writer_waits_for_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with FileLock(path.with_name(f".{path.name}.lock")), pytest.raises(RunFailure, match="lock"):
         add_run(tmp_path, _entry())
     assert not path.exists()
+
+
+def test_a_report_entry_keeps_verdict_and_requirement_rows(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from tests.tools.bench import make_fixtures as mf
+    from tools.bench.report import build_report
+
+    run = mf.load_fixture("cpu_run")
+    report = build_report(run, verdict=None, now=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    assert any(r.passed is None for r in report.requirements)  # a row that could not be judged
+    entry = entry_from_results(run, report=report)
+    add_run(tmp_path, entry)
+    assert read_history(tmp_path, entry.key) == [entry]
