@@ -120,7 +120,7 @@ def bench_update_baseline(session: nox.Session) -> None:
 
 @nox.session(reuse_venv=True)
 def bench_tools(session: nox.Session) -> None:
-    """Run ``python -m tools.bench`` (post, history, badge) with the posargs, package installed."""
+    """Run ``python -m tools.bench`` (post, publish, dashboard, badge) with the posargs."""
     if not session.posargs:
         session.error("give the tools.bench command after --, e.g. nox -s bench_tools -- post FILE")
     install_package(session)

@@ -25,7 +25,13 @@ from plotly.offline import get_plotlyjs
 from tools.bench.analysis import GPU_UTIL_METRIC
 from tools.bench.history import RunEntry
 from tools.bench.render_util import format_quantity
-from tools.bench.site_charts import Figure, metric_figure, small_multiples
+from tools.bench.site_charts import (
+    BASELINE_COLOR,
+    THRESHOLD_COLOR,
+    Figure,
+    metric_figure,
+    small_multiples,
+)
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from tools.bench.trend import TrendReport, analyze_history
 from virnucpro.atomic import atomic_write_text
@@ -59,6 +65,12 @@ h1 code { font-size: inherit; }
 .pass, .met { color: #1b5e20; font-weight: 600; } .bad { color: #b71c1c; font-weight: 600; }
 .warn { color: #8a5a00; font-weight: 600; }
 """
+LINES_KEY = (
+    f'Dotted lines: <span style="color:{BASELINE_COLOR}">green, the baseline level</span> '
+    f'(median of the first runs); <span style="color:{THRESHOLD_COLOR}">orange, the '
+    "threshold</span> (the checker's, e.g. +10% for a time). Hover a point for its commit, "
+    "time, n, median and IQR."
+)
 OUTCOME_CLASS = {"pass": "pass", "warn": "warn", "regression": "bad", "could_not_judge": "bad"}
 
 
@@ -189,6 +201,7 @@ def _key_section(key: str, runs: list[RunEntry], trends: dict[str, TrendReport])
         f"{_validity(latest)}.</p>",
         _requirements(latest),
         "<h3>Headline metrics</h3>",
+        f'<p class="muted">{LINES_KEY}</p>',
         _figure_html(small_multiples(runs, heads, trends), f"overview-{key_dir(key)}"),
         "<h3>Every metric</h3>",
         _table(("metric", "latest median", "trend"), metric_rows),
