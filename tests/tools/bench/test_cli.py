@@ -220,10 +220,13 @@ def test_report_without_check_has_no_verdict(runs: dict[str, Path], tmp_path: Pa
     assert report["verdict"] is None
 
 
-def test_compare_writes_markdown(runs: dict[str, Path], tmp_path: Path) -> None:
+def test_compare_writes_markdown_and_exits_with_the_verdict(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
     out = tmp_path / "compare.md"
-    assert main(["compare", str(runs["base"]), str(runs["slow"]), "--out", str(out)]) == 0
-    assert TOTAL_TIME_METRIC in out.read_text(encoding="utf-8")
+    assert main(["compare", str(runs["base"]), str(runs["slow"]), "--out", str(out)]) == 1
+    text = out.read_text(encoding="utf-8")
+    assert TOTAL_TIME_METRIC in text and "Verdict: **REGRESSION** (exit code 1)" in text
 
 
 def test_dashboard_from_the_history(tmp_path: Path, runs: dict[str, Path]) -> None:
