@@ -99,7 +99,11 @@ def load_history(
     elif branch is not None or remote is not None:
         chosen = from_branch(remote or "origin", branch or DEFAULT_BRANCH)
     else:
-        chosen = _first_with_runs(_defaults(reports_dir)) or LoadedHistory({}, "nothing")
+        nowhere = (
+            f"this checkout (no {DEFAULT_BRANCH} branch, no {DEFAULT_HISTORY_DIR}, "
+            f"no reports under {reports_dir})"
+        )
+        chosen = _first_with_runs(_defaults(reports_dir)) or LoadedHistory({}, nowhere)
     if not chosen.runs:
         raise InputError(f"no runs in {chosen.source}: {FIRST_STEPS}")
     return chosen

@@ -50,6 +50,7 @@ def test_nothing_at_all_says_what_to_run_first(
     assert main(["dashboard"]) == 2
     err = capsys.readouterr().err
     assert FIRST_STEPS in err and "Traceback" not in err
+    assert "no runs in this checkout (no benchmark-data branch" in err
 
 
 def test_a_missing_branch_says_to_publish_first(tmp_path: Path) -> None:
