@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tools.bench import stats
+from virnucpro.bench import stats
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import GpuSample, ResultsDocument
 from virnucpro.stages import STAGES
@@ -90,7 +90,7 @@ def _stage_key(stage: str) -> tuple[int, str]:
 
 
 def _median_or_none(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
+    return stats.median(values) if values else None
 
 
 def _stage_gpu_util(samples: Sequence[GpuSample], stage: str) -> float | None:
@@ -227,7 +227,7 @@ def gpu_utilization(results: ResultsDocument) -> tuple[float | None, str]:
     util = [s.utilization_gpu for s in results.gpu.samples if s.utilization_gpu is not None]
     if not util:
         return None, "telemetry has no utilization samples"
-    return statistics.median(util), f"median over {len(util)} telemetry samples"
+    return stats.median(util), f"median over {len(util)} telemetry samples"
 
 
 def skip_reason(results: ResultsDocument, suite: str) -> str | None:

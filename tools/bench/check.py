@@ -6,6 +6,13 @@ Mann-Whitney U test on the raw samples, Benjamini-Hochberg adjusted over every m
 the run, below ``alpha``. Time metrics (unit ``s``) fail; memory, utilization, scaling and other
 metrics warn (see :mod:`tools.bench.thresholds`).
 
+The run as a whole: **invalid** (exit 2) when other processes kept the host busy during the
+candidate's rounds beyond ``busy_host_share`` (``host.others_cpu_share``, median); **regression**
+(exit 1) on any failed metric; **inconclusive** (exit 2) when the total time is inconclusive;
+**no baseline** exits 2 unless allowed. A stored baseline is one run from another time: the
+verdict says that one run cannot measure the run-to-run noise (the A/B mode,
+:mod:`tools.bench.paired`, measures both sides in one job instead).
+
 A metric is *inconclusive* rather than passed or failed when either side has fewer than
 ``min_samples`` samples, when a change beyond the threshold is not significant, or when the
 noise (the larger IQR/median of the two sides) exceeds the threshold. A significant change
@@ -19,9 +26,9 @@ median so the two always compare, and the reason names the points.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tools.bench import stats
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
     PERCENT_UNIT,
@@ -37,8 +44,15 @@ from tools.bench.verdict import (
     MetricJudgement,
     Verdict,
 )
+from virnucpro.bench import stats
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, ResultsDocument
+
+OTHERS_CPU_METRIC = "host.others_cpu_share"
+ONE_RUN_NOTE = (
+    "judged against one stored run: one run cannot measure the run-to-run noise, so drift "
+    "of the machine between the two runs reads as a change (prefer --against for a gate)"
+)
 
 KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
 KEY_SEPARATOR = "|"
@@ -65,19 +79,24 @@ def check_regression(
     baseline: ResultsDocument | None,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    require_baseline: bool = False,
+    require_baseline: bool = True,
     baseline_label: str | None = None,
 ) -> Verdict:
-    """Judge ``candidate`` against ``baseline``; the verdict carries the exit code.
+    """Judge ``candidate`` against ``baseline`` (unpaired samples); the verdict has the exit code.
 
-    Exit 2 when the candidate (or baseline) run is marked invalid, or when no comparable
-    baseline exists and ``require_baseline`` is set; otherwise 1 on any failed metric, else 0.
+    Exit 2 when the candidate (or baseline) run is marked invalid or ran on a busy host, when
+    no comparable baseline exists (unless ``require_baseline`` is False), or when the total time
+    is inconclusive; otherwise 1 on any failed metric, else 0. The paired counterpart, for
+    rounds of both sides measured together, is :func:`tools.bench.paired.judge_paired`.
     """
     if not candidate.validity.valid:
         reasons = ("candidate run is marked invalid", *candidate.validity.reasons)
         return Verdict(outcome="could_not_judge", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
     if baseline is None:
         return _no_baseline("no baseline stored for this run", require_baseline=require_baseline)
+    busy = busy_reason(_others_shares(candidate), thresholds.busy_host_share)
+    if busy is not None:
+        return Verdict(outcome="invalid", exit_code=EXIT_CANNOT_JUDGE, reasons=(busy,))
     label = baseline_label or baseline.run.run_id
     if not baseline.validity.valid:
         reasons = (f"baseline {label} is marked invalid", *baseline.validity.reasons)
@@ -89,7 +108,26 @@ def check_regression(
         reason = f"baseline {label} is not comparable (different {', '.join(differences)})"
         return _no_baseline(reason, require_baseline=require_baseline)
     judgements, notes = judge_metrics(candidate, baseline, thresholds=thresholds)
-    return _verdict(judgements, label=label, notes=(f"compared with baseline {label}", *notes))
+    notes = (f"compared with baseline {label}", ONE_RUN_NOTE, *notes)
+    return _verdict(judgements, label=label, notes=notes)
+
+
+def _others_shares(results: ResultsDocument) -> tuple[float, ...]:
+    metric = results.metric(OTHERS_CPU_METRIC)
+    return metric.samples if metric is not None and metric.available else ()
+
+
+def busy_reason(others_shares: Sequence[float], limit: float) -> str | None:
+    """Why the host was too busy to measure (median share of others above ``limit``), or None."""
+    if not others_shares:
+        return None
+    share = stats.median(others_shares)
+    if share <= limit:
+        return None
+    return (
+        f"INVALID: host busy, other processes used {share:.0%} of the CPUs during the rounds "
+        f"(median), above the {limit:.0%} limit"
+    )
 
 
 def key_differences(first: ResultsDocument, second: ResultsDocument) -> list[str]:
@@ -307,8 +345,12 @@ def _verdict(
     judgements: tuple[MetricJudgement, ...], *, label: str, notes: tuple[str, ...]
 ) -> Verdict:
     statuses = {j.status for j in judgements}
+    total = next((j for j in judgements if j.name == TOTAL_TIME_METRIC), None)
     if "fail" in statuses:
         outcome, code = "regression", EXIT_REGRESSION
+    elif total is not None and total.status == "inconclusive":
+        outcome, code = "inconclusive", EXIT_CANNOT_JUDGE
+        notes = (f"{TOTAL_TIME_METRIC} is inconclusive: {total.reason}", *notes)
     elif "warn" in statuses:
         outcome, code = "warn", EXIT_PASS
     else:
@@ -320,6 +362,7 @@ def _verdict(
 
 def _no_baseline(reason: str, *, require_baseline: bool) -> Verdict:
     if require_baseline:
-        reasons = (reason, "a baseline is required (--require-baseline)")
+        reasons = (reason, "nothing was judged (--allow-no-baseline makes this exit 0)")
         return Verdict(outcome="no_baseline", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
-    return Verdict(outcome="no_baseline", exit_code=EXIT_PASS, reasons=(reason,))
+    reasons = (reason, "nothing was judged (allowed by --allow-no-baseline)")
+    return Verdict(outcome="no_baseline", exit_code=EXIT_PASS, reasons=reasons)

@@ -23,9 +23,9 @@ from tools.bench.render_util import (
     worker_count,
 )
 from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
-from virnucpro.bench.intervals import median_confidence_interval, min_samples_for
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import EquivalenceResult, Metric, ResultsDocument
+from virnucpro.bench.stats import median_confidence_interval, min_samples_for
 
 TITLE = "# VirNucPro Benchmark Report"
 NOT_MEANINGFUL = "models: tiny random weights -- predictions not biologically meaningful"
@@ -33,6 +33,8 @@ OUTCOME_WORDS = {
     "pass": "PASS",
     "warn": "WARN",
     "regression": "REGRESSION",
+    "inconclusive": "INCONCLUSIVE",
+    "invalid": "INVALID",
     "could_not_judge": "COULD NOT JUDGE",
     "no_baseline": "NO BASELINE",
 }

@@ -24,7 +24,18 @@ from tools.bench.render_util import (
     format_quantity,
     worker_count,
 )
-from tools.bench.thresholds import MAX_SAMPLER_OVERHEAD
+from tools.bench.thresholds import (
+    COLD_SHARE_NOTABLE,
+    HIGH_MEMORY_HEADROOM,
+    HIGH_VARIANCE_RATIO,
+    LOW_MEMORY_HEADROOM,
+    MAX_NOISY_METRICS_LISTED,
+    MAX_SAMPLER_OVERHEAD,
+    MIN_GPU_UTILIZATION,
+    MIN_SCALING_EFFICIENCY,
+    MIN_SPEEDUP,
+    RESERVED_OVER_ALLOCATED,
+)
 from tools.bench.verdict import MetricJudgement, RequirementResult, Verdict
 from virnucpro.bench.metric_names import (
     END_TO_END_SPEEDUP_METRIC,
@@ -33,17 +44,6 @@ from virnucpro.bench.metric_names import (
 )
 from virnucpro.bench.schema import Metric, ResultsDocument
 
-# Requirement thresholds.
-MIN_SPEEDUP = 10.0  # fast engine against vanilla, end to end
-MIN_SCALING_EFFICIENCY = 0.90  # at the largest worker count measured
-MIN_GPU_UTILIZATION = 80.0  # percent, median over telemetry samples
-# Recommendation thresholds.
-HIGH_VARIANCE_RATIO = 0.10  # IQR / median above this: too noisy to trust small changes
-MAX_NOISY_METRICS_LISTED = 5
-COLD_SHARE_NOTABLE = 0.25  # model load above this share of total time dominates small inputs
-RESERVED_OVER_ALLOCATED = 1.5  # reserved/allocated above this: cached or fragmented memory
-LOW_MEMORY_HEADROOM = 0.10  # less free than this fraction of capacity: out-of-memory risk
-HIGH_MEMORY_HEADROOM = 0.50  # more free than this: larger batches are possible
 CAPACITY_LABEL = "capacity_bytes"  # optional label on memory metrics: device memory size
 
 # Requirement names (the executive summary's rows).

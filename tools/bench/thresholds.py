@@ -41,7 +41,33 @@ DEFAULT_MIN_SAMPLES = 5
 # share of the end-to-end total time: on shared machines, millisecond stages (file writes,
 # merges) shift by 20-30% between unchanged runs, and such shifts do not matter to anyone.
 DEFAULT_MIN_TIME_SHARE = 0.02
+# The host gate (the CPU twin of the GPU validity gate): when other processes used more than
+# this share of the machine's CPU capacity (median over the measured rounds, the benchmark's own
+# processes not counted), the run is INVALID (exit 2), never a regression. A stored-baseline run
+# compares with another time, so any real contention biases it; A/B pairs see the same drift on
+# both sides and tolerate more, but not a machine whose every CPU is taken by others.
+DEFAULT_BUSY_HOST_SHARE = 0.25
+DEFAULT_AB_BUSY_HOST_SHARE = 0.50
+# A/B mode: pairs measured first, pairs added per block while a gate metric is undecided, the
+# most pairs, and the wall-clock budget of the rounds (seconds). Thresholds and these settings
+# are read from the base commit, never from the change under test.
+DEFAULT_AB_INITIAL_PAIRS = 20
+DEFAULT_AB_BLOCK_PAIRS = 20
+DEFAULT_AB_MAX_PAIRS = 60
+DEFAULT_AB_TIME_BUDGET_S = 180.0
 THRESHOLDS_FILE_NAME = "thresholds.toml"
+
+# Requirement targets (shown apart from the regression gate).
+MIN_SPEEDUP = 10.0  # fast engine against vanilla, end to end
+MIN_SCALING_EFFICIENCY = 0.90  # at the largest worker count measured
+MIN_GPU_UTILIZATION = 80.0  # percent, median over telemetry samples
+# Recommendation thresholds.
+HIGH_VARIANCE_RATIO = 0.10  # IQR / median above this: too noisy to trust small changes
+MAX_NOISY_METRICS_LISTED = 5
+COLD_SHARE_NOTABLE = 0.25  # model load above this share of total time dominates small inputs
+RESERVED_OVER_ALLOCATED = 1.5  # reserved/allocated above this: cached or fragmented memory
+LOW_MEMORY_HEADROOM = 0.10  # less free than this fraction of capacity: out-of-memory risk
+HIGH_MEMORY_HEADROOM = 0.50  # more free than this: larger batches are possible
 
 TIME_UNITS = frozenset({"s", "ms", "us", "µs", "ns"})
 BYTE_UNITS = frozenset({"B", "bytes", "KB", "KiB", "MB", "MiB", "GB", "GiB"})
@@ -75,6 +101,12 @@ class Thresholds(BaseModel):
     alpha: float = Field(default=DEFAULT_ALPHA, gt=0.0, le=0.5)
     min_samples: int = Field(default=DEFAULT_MIN_SAMPLES, ge=2)
     min_time_share: float = Field(default=DEFAULT_MIN_TIME_SHARE, ge=0.0, le=1.0)
+    busy_host_share: float = Field(default=DEFAULT_BUSY_HOST_SHARE, gt=0.0, le=1.0)
+    ab_busy_host_share: float = Field(default=DEFAULT_AB_BUSY_HOST_SHARE, gt=0.0, le=1.0)
+    ab_initial_pairs: int = Field(default=DEFAULT_AB_INITIAL_PAIRS, ge=6)
+    ab_block_pairs: int = Field(default=DEFAULT_AB_BLOCK_PAIRS, ge=1)
+    ab_max_pairs: int = Field(default=DEFAULT_AB_MAX_PAIRS, ge=6)
+    ab_time_budget_s: float = Field(default=DEFAULT_AB_TIME_BUDGET_S, gt=0.0)
 
 
 DEFAULT_THRESHOLDS = Thresholds()

@@ -21,7 +21,6 @@ rate, never ``0/s``. Per-stage times come from the pipeline's own
 from __future__ import annotations
 
 import contextlib
-import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,12 +28,9 @@ from typing import TypeVar
 
 import torch
 
-from virnucpro.bench.intervals import (
-    CONFIDENCE_LEVEL,
-    ConfidenceInterval,
-    median_confidence_interval,
-)
+from virnucpro.bench import stats
 from virnucpro.bench.schema import Metric, StageTiming, metric_from_samples, unavailable_metric
+from virnucpro.bench.stats import CONFIDENCE_LEVEL, ConfidenceInterval
 from virnucpro.errors import InputError, RunFailure
 from virnucpro.metrics import RunMetrics, synchronize
 
@@ -46,7 +42,6 @@ _ROUND_OBSERVERS: list[RoundObserver] = []
 
 DEFAULT_ROUNDS = 5
 DEFAULT_WARMUP = 1
-NOISE_WARN_FRACTION = 0.10  # IQR / median above this marks a measurement as noisy
 
 # What each rate counts: kind -> unit. Metric names end in "<kind>_per_s".
 RATE_UNITS: dict[str, str] = {
@@ -57,12 +52,6 @@ RATE_UNITS: dict[str, str] = {
     "bases": "bp/s",
 }
 SECONDS_UNIT = "s"
-
-
-def _quartiles(samples: Sequence[float]) -> tuple[float, float]:
-    """Lower and upper quartiles, defined as the results schema defines them."""
-    q = statistics.quantiles(samples, n=4, method="inclusive")
-    return q[0], q[2]
 
 
 @dataclass(frozen=True)
@@ -88,7 +77,7 @@ class Measurement:
 
     @property
     def median(self) -> float:
-        return statistics.median(self.samples)
+        return stats.median(self.samples)
 
     @property
     def minimum(self) -> float:
@@ -96,26 +85,16 @@ class Measurement:
 
     @property
     def iqr(self) -> float | None:
-        if len(self.samples) < 2:
-            return None
-        low, high = _quartiles(self.samples)
-        return high - low
+        return stats.iqr(self.samples)
 
     @property
     def relative_noise(self) -> float | None:
         """IQR / median; ``None`` with one round or a zero median."""
-        iqr = self.iqr
-        median = self.median
-        return iqr / median if iqr is not None and median > 0 else None
-
-    @property
-    def noisy(self) -> bool:
-        noise = self.relative_noise
-        return noise is not None and noise > NOISE_WARN_FRACTION
+        return stats.relative_noise(self.samples)
 
     @property
     def median_ci(self) -> ConfidenceInterval | None:
-        return median_confidence_interval(self.samples, self.confidence_level)
+        return stats.median_confidence_interval(self.samples, self.confidence_level)
 
 
 @contextlib.contextmanager

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from virnucpro.bench import stats
 from virnucpro.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -74,14 +74,11 @@ class Metric(_Record):
 
     @property
     def median(self) -> float | None:
-        return statistics.median(self.samples) if self.samples else None
+        return stats.median(self.samples) if self.samples else None
 
     @property
     def iqr(self) -> float | None:
-        if len(self.samples) < 2:
-            return None
-        q = statistics.quantiles(self.samples, n=4, method="inclusive")
-        return q[2] - q[0]
+        return stats.iqr(self.samples)
 
     @property
     def minimum(self) -> float | None:

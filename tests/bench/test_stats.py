@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.bench import stats
+from virnucpro.bench import stats
 from virnucpro.bench.schema import metric_from_samples
 
 SEPARATED_LOW = [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9]
@@ -92,3 +92,55 @@ def test_bootstrap_ratio_differs_with_another_seed() -> None:
 
 def test_bootstrap_ratio_undefined_for_zero_baseline() -> None:
     assert stats.bootstrap_ratio_of_medians([0.0, 0.0, 1.0], [1.0, 2.0, 3.0]) is None
+
+
+def test_median_ci_needs_six_rounds_for_95_percent():
+    assert stats.median_confidence_interval([1.0, 2.0, 3.0, 4.0, 5.0]) is None
+    ci = stats.median_confidence_interval([6.0, 1.0, 5.0, 2.0, 4.0, 3.0])
+    assert ci is not None
+    assert (ci.low, ci.high) == (1.0, 6.0)
+    assert ci.coverage == pytest.approx(1 - 2 / 64)
+
+
+def test_median_ci_narrows_with_more_rounds():
+    samples = [float(i) for i in range(1, 21)]
+    ci = stats.median_confidence_interval(samples)
+    assert ci is not None
+    # n=20: ranks 6..15 (1-based) give 95.86 % coverage, ranks 7..14 fall below 95 %.
+    assert (ci.low, ci.high) == (6.0, 15.0)
+    assert ci.coverage == pytest.approx(0.958610535)
+    assert ci.low <= stats.median(samples) <= ci.high
+
+
+def test_paired_ratio_of_a_uniform_slowdown() -> None:
+    base = [1.0, 2.0, 1.5, 1.2, 0.9, 1.1, 1.3, 1.4]
+    head = [b * 1.2 for b in base]
+    result = stats.paired_ratio(base, head)
+    assert result.estimate == pytest.approx(1.2)
+    assert result.low == pytest.approx(1.2) and result.high == pytest.approx(1.2)
+    assert result.pairs == 8
+    assert result.p_value < 0.01
+
+
+def test_paired_ratio_without_change_is_not_significant() -> None:
+    base = [1.0, 1.1, 0.9, 1.05, 0.95, 1.0]
+    result = stats.paired_ratio(base, base)
+    assert result.estimate == 1.0 and result.p_value == 1.0
+
+
+def test_paired_ratio_interval_needs_six_pairs() -> None:
+    result = stats.paired_ratio([1.0, 1.0, 1.0], [1.1, 1.2, 1.3])
+    assert result.low is None and result.high is None
+    with pytest.raises(ValueError, match="length"):
+        stats.paired_ratio([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="positive"):
+        stats.paired_ratio([0.0], [1.0])
+
+
+def test_paired_ratio_interval_covers_the_pairs_median() -> None:
+    base = [1.0] * 10
+    head = [1.0, 1.3, 1.1, 0.9, 1.2, 1.05, 1.15, 0.95, 1.25, 1.02]
+    result = stats.paired_ratio(base, head)
+    assert result.low is not None and result.high is not None
+    assert result.low <= result.estimate <= result.high
+    assert result.estimate == pytest.approx(stats.median(head))

@@ -1,0 +1,254 @@
+"""The one place for the statistics of raw benchmark samples: location, spread, intervals, tests.
+
+Everything that summarizes or compares samples uses these functions: the measuring layer
+(:mod:`virnucpro.bench.measure`, :class:`~virnucpro.bench.schema.Metric`), the judges and the
+renderers (``tools/bench``). Quartiles are the inclusive ones of :func:`statistics.quantiles`.
+Intervals and tests come from scipy, none is written here by hand:
+
+- the confidence interval of a median is the distribution-free order-statistic interval
+  (``scipy.stats.quantile_test``; fewer than 6 samples give none at 95%);
+- two independent samples: the Mann-Whitney U test and a seeded bootstrap interval of the ratio
+  of medians (``scipy.stats.bootstrap``);
+- paired samples (A/B rounds): per-pair ratios head/base, their median with the order-statistic
+  interval, and the Wilcoxon signed-rank test on the log ratios;
+- many metrics at once: the Benjamini-Hochberg adjustment.
+
+scipy and numpy are imported inside the functions that need them, so the results schema stays
+light to import.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+CONFIDENCE_LEVEL = 0.95
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20_240_601
+MIN_SAMPLES_FOR_IQR = 2
+
+Alternative = Literal["two-sided", "less", "greater"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a two-sided confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    """An interval for the median and the exact probability that it covers it."""
+
+    low: float
+    high: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class PairedRatio:
+    """Paired samples summarized: median of head/base per pair, its interval, and the test."""
+
+    estimate: float  # median of the per-pair ratios head/base
+    low: float | None  # order-statistic interval of that median (None: too few pairs)
+    high: float | None
+    confidence: float
+    p_value: float  # two-sided Wilcoxon signed-rank test of the log ratios against 0
+    pairs: int
+
+
+# ----------------------------------------------------------------------------- location, spread
+
+
+def median(samples: Sequence[float]) -> float:
+    """Median of a non-empty sample."""
+    if not samples:
+        raise ValueError("median of an empty sample")
+    return float(statistics.median(samples))
+
+
+def quartiles(samples: Sequence[float]) -> tuple[float, float]:
+    """Lower and upper inclusive quartiles (at least two samples)."""
+    q = statistics.quantiles(samples, n=4, method="inclusive")
+    return float(q[0]), float(q[2])
+
+
+def iqr(samples: Sequence[float]) -> float | None:
+    """Interquartile range (inclusive quartiles); None below two samples."""
+    if len(samples) < MIN_SAMPLES_FOR_IQR:
+        return None
+    low, high = quartiles(samples)
+    return high - low
+
+
+def relative_noise(samples: Sequence[float]) -> float | None:
+    """IQR over the magnitude of the median; None when undefined (few samples, zero median)."""
+    spread = iqr(samples)
+    if spread is None:
+        return None
+    centre = abs(median(samples))
+    if centre == 0.0:
+        return None
+    return spread / centre
+
+
+# ----------------------------------------------------------------------------- one sample
+
+
+def _coverage(k: int, n: int) -> float:
+    """Coverage of the order-statistic interval [x_(k), x_(n-1-k)] (0-based) for the median."""
+    from scipy.stats import binom
+
+    return float(1.0 - 2.0 * binom.cdf(k, n, 0.5))
+
+
+def median_confidence_interval(
+    samples: Sequence[float], level: float = CONFIDENCE_LEVEL
+) -> ConfidenceInterval | None:
+    """Order-statistic interval for the median with coverage >= ``level``, or None (too few)."""
+    from scipy.stats import quantile_test
+
+    if len(samples) < 2:
+        return None
+    ordered = sorted(samples)
+    ci = quantile_test(ordered, q=ordered[0], p=0.5).confidence_interval(level)
+    if not (math.isfinite(ci.low) and math.isfinite(ci.high)):
+        return None
+    k = ordered.index(ci.low)
+    return ConfidenceInterval(float(ci.low), float(ci.high), _coverage(k, len(ordered)))
+
+
+def min_samples_for(level: float = CONFIDENCE_LEVEL) -> int:
+    """The fewest samples whose order-statistic interval reaches ``level`` (6 for 95%)."""
+    n = 2
+    while 1.0 - 2.0 * 0.5**n < level:
+        n += 1
+    return n
+
+
+# ----------------------------------------------------------------------------- two samples
+
+
+def mann_whitney_p(
+    first: Sequence[float], second: Sequence[float], *, alternative: Alternative = "two-sided"
+) -> float:
+    """p-value of the Mann-Whitney U test of ``first`` against ``second``.
+
+    ``alternative="greater"`` tests whether ``first`` tends to be larger than ``second``
+    (scipy's convention). Two samples that are all one identical value give p = 1.
+    """
+    from scipy.stats import mannwhitneyu
+
+    if not first or not second:
+        raise ValueError("Mann-Whitney U needs samples on both sides")
+    if len(set(first) | set(second)) == 1:
+        return 1.0
+    return float(mannwhitneyu(first, second, alternative=alternative).pvalue)
+
+
+def bootstrap_ratio_of_medians(
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE_LEVEL,
+    seed: int = BOOTSTRAP_SEED,
+) -> Interval | None:
+    """Percentile bootstrap interval of ``median(candidate) / median(baseline)``.
+
+    The two sides are resampled independently (``scipy.stats.bootstrap``, seeded, so the result
+    is reproducible). None when a median is zero (the ratio is undefined) or the interval is
+    degenerate.
+    """
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    if not baseline or not candidate:
+        raise ValueError("a bootstrap needs samples on both sides")
+    if median(baseline) == 0.0 or min(abs(v) for v in baseline) == 0.0:
+        return None
+
+    def ratio(base: np.ndarray, cand: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.median(cand, axis=axis) / np.median(base, axis=axis)
+
+    result = bootstrap(
+        (np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)),
+        ratio,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return Interval(
+        estimate=median(candidate) / median(baseline),
+        low=float(low),
+        high=float(high),
+        confidence=confidence,
+    )
+
+
+# ----------------------------------------------------------------------------- paired samples
+
+
+def paired_ratios(base: Sequence[float], head: Sequence[float]) -> tuple[float, ...]:
+    """head_i / base_i for each pair; every base sample must be positive."""
+    if len(base) != len(head):
+        raise ValueError(f"paired samples differ in length ({len(base)} vs {len(head)})")
+    if any(b <= 0.0 for b in base) or any(h <= 0.0 for h in head):
+        raise ValueError("paired ratios need positive samples on both sides")
+    return tuple(h / b for b, h in zip(base, head, strict=True))
+
+
+def paired_ratio(
+    base: Sequence[float], head: Sequence[float], *, confidence: float = CONFIDENCE_LEVEL
+) -> PairedRatio:
+    """Median of the per-pair ratios head/base, its interval, and the signed-rank test.
+
+    The interval is the order-statistic interval of the median ratio (exact coverage, no
+    distribution assumed); the p-value is the two-sided Wilcoxon signed-rank test of the log
+    ratios against 0 (no change). All-equal pairs give p = 1.
+    """
+    from scipy.stats import wilcoxon
+
+    ratios = paired_ratios(base, head)
+    if not ratios:
+        raise ValueError("no pairs to compare")
+    logs = [math.log(r) for r in ratios]
+    if all(v == 0.0 for v in logs):
+        p_value = 1.0
+    else:
+        p_value = float(wilcoxon(logs, zero_method="zsplit").pvalue)
+    ci = median_confidence_interval(ratios, confidence)
+    return PairedRatio(
+        estimate=median(ratios),
+        low=ci.low if ci else None,
+        high=ci.high if ci else None,
+        confidence=confidence,
+        p_value=p_value,
+        pairs=len(ratios),
+    )
+
+
+# ----------------------------------------------------------------------------- many metrics
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> tuple[float, ...]:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate control), in input order."""
+    import numpy as np
+    from scipy.stats import false_discovery_control
+
+    if not p_values:
+        return ()
+    adjusted = false_discovery_control(np.asarray(p_values, dtype=float), method="bh")
+    return tuple(float(p) for p in adjusted)
