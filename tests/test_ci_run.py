@@ -1,4 +1,5 @@
-"""`.ci/run`: a browser for the dashboard test, the tests, the quick tier; first failure wins."""
+"""`.ci/run`: a browser for the dashboard test, the tests, the quick tier's A/B self-check
+(``--against HEAD``); first failure wins."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def test_runs_tests_then_the_quick_tier_and_prints_them(tmp_path: Path) -> None:
     assert code == 0
     assert [call.split()[1:] for call in calls] == [
         ["-s", "tests"],
-        ["-s", "bench_quick", "--", "--no-fail-on-regression"],
+        ["-s", "bench_quick", "--", "--against", "HEAD"],
     ]
     assert "nox --non-interactive -s tests" in stderr
     assert "nox --non-interactive -s bench_quick" in stderr

@@ -25,7 +25,7 @@ USES_LINE = re.compile(r"^\s*(- )?uses:")
 PINNED_USES_LINE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
 # Write scopes each job may hold; every other job is read-only.
 ALLOWED_WRITES = {
-    ("benchmark.yml", "pr"): {"pull-requests", "statuses"},
+    ("benchmark.yml", "pr-post"): {"pull-requests", "statuses"},
     ("benchmark.yml", "main"): {"contents"},
     ("benchmark.yml", "pages"): {"pages", "id-token"},
 }
@@ -202,12 +202,29 @@ def test_pull_request_gate(pr_job: dict[str, Any], event: dict[str, Any], expect
     assert job_runs(pr_job, event) is expected
 
 
-def test_pull_request_job_posts_after_the_quick_tier(pr_job: dict[str, Any]) -> None:
-    runs = [step["run"] for step in pr_job["steps"] if "run" in step]
-    posts = [
-        index for index, run in enumerate(runs) if run.startswith("nox -s bench_tools -- post")
-    ]
-    assert posts and runs.index("nox -s bench_quick") < posts[0]
+def _runs(job: dict[str, Any]) -> list[str]:
+    return [step["run"] for step in job["steps"] if "run" in step]
+
+
+def test_pull_request_job_runs_head_against_the_merge_base_without_posting(
+    pr_job: dict[str, Any],
+) -> None:
+    runs = _runs(pr_job)
+    assert 'nox -s bench_quick -- --against "merge-base:$BASE_SHA"' in runs
+    assert not [run for run in runs if "post" in run]
+    checkout = pr_job["steps"][0]["with"]
+    assert checkout["fetch-depth"] == 0
+    assert checkout["ref"] == "${{ github.event.pull_request.head.sha }}"
+
+
+def test_posting_job_runs_only_base_code_on_a_hosted_runner() -> None:
+    post = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr-post"]
+    assert post["needs"] == "pr" and not runs_self_hosted(post)
+    checkout = post["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert [run for run in _runs(post) if run.startswith("nox -s bench_tools -- post")]
+    assert not [run for run in _runs(post) if "bench_quick" in run]
 
 
 def test_benchmark_reports_are_uploaded_by_every_benchmark_job() -> None:

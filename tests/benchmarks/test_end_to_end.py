@@ -7,7 +7,6 @@ Per-stage times come from each round's own run metrics.
 
 from __future__ import annotations
 
-import statistics
 from typing import TYPE_CHECKING
 
 import psutil
@@ -26,7 +25,6 @@ PREFIX = "end_to_end"
 MODEL_LOAD = "cold.model_load"
 FIRST_BATCH = "cold.first_batch"
 OTHERS_CPU = "host.others_cpu_share"
-BUSY_SHARE = 0.25  # other processes above this share of the machine's CPU: note a busy host
 SHARE_SLACK = 0.05  # /proc/stat ticks and the wall clock do not line up exactly
 
 
@@ -71,8 +69,8 @@ def test_stages(bench: BenchSession) -> None:
 
 
 def test_host_contention(bench: BenchSession) -> None:
-    """The share of the machine's CPU that other processes used during each round: evidence
-    for reading a slow run on a shared machine (recorded, not judged)."""
+    """The share of the machine's CPU that other processes used during each round (this
+    process and its descendants are not "other"); the judge's host gate reads it."""
     rounds = bench.rounds()
     cpus = psutil.cpu_count() or 1
     shares = [
@@ -83,12 +81,6 @@ def test_host_contention(bench: BenchSession) -> None:
     bench.collector.add_metric(
         metric_from_samples(OTHERS_CPU, shares, unit="ratio", better="none", labels=labels)
     )
-    share = statistics.median(shares)
-    if share > BUSY_SHARE:
-        bench.collector.note(
-            f"host busy: other processes used {share:.0%} of the machine's {cpus} CPUs during "
-            "the rounds (median); times read slower than on a quiet machine"
-        )
     assert all(0.0 <= s <= 1.0 + SHARE_SLACK for s in shares)
 
 

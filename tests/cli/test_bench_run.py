@@ -65,9 +65,9 @@ def _store_baseline(options: BenchOptions) -> None:
     update_baseline(_doc(100.0, seed=1, run_id="base"), options.baseline_dir)
 
 
-def test_no_baseline_passes_and_writes_reports(options: BenchOptions) -> None:
+def test_allowed_no_baseline_passes_and_writes_reports(options: BenchOptions) -> None:
     suites = FakeSuites(_doc(100.0, seed=2))
-    outcome = _run(options, suites)
+    outcome = _run(options, suites, require_baseline=False)
     assert (outcome.exit_code, outcome.outcome) == (0, "no_baseline")
     assert NO_BASELINE_NOTE in outcome.messages
     md, js = outcome.report_paths
@@ -101,8 +101,8 @@ def test_advisory_gate_reports_a_regression_but_exits_0(options: BenchOptions) -
     assert "regression" in md.lower()
 
 
-def test_required_baseline_absent_exits_2(options: BenchOptions) -> None:
-    outcome = _run(options, FakeSuites(_doc(100.0, seed=2)), require_baseline=True)
+def test_no_baseline_exits_2_by_default(options: BenchOptions) -> None:
+    outcome = _run(options, FakeSuites(_doc(100.0, seed=2)))
     assert (outcome.exit_code, outcome.outcome) == (2, "no_baseline")
 
 

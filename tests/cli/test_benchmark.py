@@ -145,7 +145,7 @@ def test_options_reach_the_runner_and_its_exit_code_is_returned(
     assert options.tier == "quick" and options.data_size == "tiny"
     assert options.suites == ("end_to_end", "memory", "scaling")
     assert options.gpus == () and options.rounds == 3 and options.launch_rounds == 3
-    assert options.vanilla_baseline and options.update_baseline and not options.require_baseline
+    assert options.vanilla_baseline and options.update_baseline and options.require_baseline
     out = capsys.readouterr().out
     assert TOTAL_TIME_METRIC in out and "verdict: REGRESSION" in out
     assert "why it is so" in out and "benchmark_x.md" in out
@@ -179,7 +179,7 @@ def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
     """The real thing, restricted to the end-to-end suite and 2 rounds."""
     reports = tmp_path / "reports"
     argv = ["--quick", "--suite", "end_to_end", "--rounds", "2", "--output-dir", str(reports)]
-    argv += ["--baseline-dir", str(tmp_path / "baselines")]
+    argv += ["--baseline-dir", str(tmp_path / "baselines"), "--allow-no-baseline"]
     done = subprocess.run(
         [sys.executable, "-m", "virnucpro", "benchmark", *argv],
         capture_output=True,

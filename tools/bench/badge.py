@@ -46,6 +46,8 @@ COLOR_FOR_OUTCOME: Mapping[str | None, Color] = {
     "regression": "red",
     "no_baseline": "lightgrey",
     "could_not_judge": "lightgrey",
+    "inconclusive": "lightgrey",
+    "invalid": "lightgrey",
     None: "lightgrey",  # no verdict: measured, not compared
 }
 PublishAction = Literal["created", "updated", "unchanged", "planned"]
@@ -88,9 +90,9 @@ def headline(report: ReportDocument) -> str:
         return _judged_text("regression", verdict.failures)
     if verdict.outcome == "warn":
         return _judged_text(f"pass with {len(verdict.warnings)} warning(s)", verdict.warnings)
-    if verdict.outcome == "could_not_judge":
+    if verdict.outcome in ("could_not_judge", "inconclusive", "invalid"):
         reason = verdict.reasons[0] if verdict.reasons else "no reason given"
-        return f"could not judge: {reason}"
+        return f"{verdict.outcome.replace('_', ' ')}: {reason}"
     if verdict.outcome == "no_baseline":
         return f"no baseline{timed}"
     return f"pass{timed}"

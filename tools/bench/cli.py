@@ -2,7 +2,8 @@
 
 A thin layer over the library: each subcommand parses its options, calls one library function
 with keyword arguments and prints what it did. Exit codes: 0 pass, 1 regression, 2 could not
-judge (bad input, invalid run, required baseline absent). Errors are one line,
+judge (bad input, invalid run or busy host, no baseline unless allowed, total time
+inconclusive). Errors are one line,
 ``tools.bench: error: ...``, never a traceback. This module holds the judging and baseline
 commands; the history commands (publish, trend, dashboard, export) are in
 :mod:`tools.bench.cli_history`, the shared options in :mod:`tools.bench.cli_common`.
@@ -162,7 +163,10 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
         "--baseline", type=Path, metavar="FILE", help="compare with this file instead"
     )
     parser.add_argument(
-        "--require-baseline", action="store_true", help="exit 2 when no baseline is found"
+        "--allow-no-baseline",
+        dest="require_baseline",
+        action="store_false",
+        help="exit 0 when no baseline is found (default: exit 2, nothing was judged)",
     )
     add_threshold_options(parser)
 

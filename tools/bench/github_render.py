@@ -28,9 +28,11 @@ SizeUnit = Literal["chars", "bytes"]
 STATE_FOR_OUTCOME: Mapping[str | None, StatusState] = {
     "pass": "success",
     "warn": "success",
-    "no_baseline": "success",
     None: "success",  # a report without a verdict: measured, not compared
     "regression": "failure",
+    "inconclusive": "error",  # never green: the total time was not decided
+    "invalid": "error",
+    "no_baseline": "error",
     "could_not_judge": "error",
 }
 

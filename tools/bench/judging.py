@@ -48,7 +48,7 @@ def judge_document(
     *,
     baseline_dir: Path = DEFAULT_BASELINE_DIR,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    require_baseline: bool = False,
+    require_baseline: bool = True,
     baseline_file: Path | None = None,
 ) -> Verdict:
     """Verdict of a run against ``baseline_file``, or else its stored baseline."""
@@ -71,7 +71,7 @@ def judge(
     *,
     baseline_dir: Path = DEFAULT_BASELINE_DIR,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
-    require_baseline: bool = False,
+    require_baseline: bool = True,
     baseline_file: Path | None = None,
 ) -> Verdict:
     """Read a results document and judge it."""

@@ -1,7 +1,8 @@
 """Records for regression verdicts and the JSON report, shared by checker, renderers and poster.
 
-Exit codes: 0 pass, 1 regression, 2 could not judge (bad input, invalid run, baseline required
-but absent). A warning alone does not fail a run.
+Exit codes: 0 pass, 1 regression, 2 could not judge: bad input, an invalid run (also a host
+that other processes kept busy), no baseline (unless allowed), or a total time that stayed
+INCONCLUSIVE. A warning alone does not fail a run; INCONCLUSIVE is never a pass.
 """
 
 from __future__ import annotations
@@ -25,10 +26,20 @@ JudgementStatus = Literal[
     "fail",  # significantly worse beyond the fail threshold (time)
     "warn",  # utilization / memory / scaling drop beyond its warn threshold
     "inconclusive",  # too few samples, or noise larger than the threshold
+    "undecided",  # paired mode, between blocks of rounds: neither pass nor fail yet
     "unavailable",  # metric not measured on one side
     "new",  # metric has no counterpart in the baseline
 ]
-Outcome = Literal["pass", "warn", "regression", "could_not_judge", "no_baseline"]
+Outcome = Literal[
+    "pass",
+    "warn",
+    "regression",
+    "inconclusive",  # the total time could not be decided: exit 2
+    "invalid",  # the host was too busy to measure: exit 2
+    "could_not_judge",
+    "no_baseline",
+]
+Mode = Literal["stored", "paired"]
 
 
 class _Record(BaseModel):
@@ -46,12 +57,16 @@ class MetricJudgement(_Record):
     p_adjusted: float | None = None  # Benjamini-Hochberg over all judged metrics
     threshold: float | None = None
     reason: str = ""
+    interval_low: float | None = None  # paired mode: interval of the change, worse positive
+    interval_high: float | None = None
+    pairs: int | None = None
 
 
 class Verdict(_Record):
     outcome: Outcome
     exit_code: int
-    baseline: str | None = None  # what was compared against (baseline id or file)
+    baseline: str | None = None  # what was compared against (baseline id, file or commit)
+    mode: Mode = "stored"
     judgements: tuple[MetricJudgement, ...] = ()
     reasons: tuple[str, ...] = ()
 

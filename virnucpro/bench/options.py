@@ -54,7 +54,7 @@ class BenchOptions:
     baseline_dir: Path = DEFAULT_BASELINE_DIR
     compare_to: Path | None = None
     update_baseline: bool = False
-    require_baseline: bool = False
+    require_baseline: bool = True  # no stored baseline exits 2 unless --allow-no-baseline
     append_history: bool = False
     fail_on_regression: bool = True  # False: a regression is reported, exit 0 (advisory gate)
     thresholds: Path | None = None

@@ -44,8 +44,6 @@ if TYPE_CHECKING:
     from virnucpro.models.presets import ModelSet
     from virnucpro.pipeline import PredictConfig
 
-# psutil.cpu_times() fields that are work (guest time is already inside user time)
-BUSY_CPU_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal")
 END_TO_END_TAG = "end_to_end"
 RANDOM_MODELS_NOTE = "random weights: predictions are not biologically meaningful"
 TOKENS_NOT_COUNTED = (
@@ -57,21 +55,14 @@ TOKENS_NOT_COUNTED = (
 @dataclass(frozen=True)
 class RoundRecord:
     """One predict round: run metrics, peak memory, NVML device memory, and CPU seconds used
-    by this process and by the whole machine (their difference is other processes' work)."""
+    by this process with all its descendants and by the whole machine (their difference is
+    other processes' work)."""
 
     metrics: RunMetrics
     memory: MemoryUsage
     device_used: int | None
     own_cpu_seconds: float
     machine_cpu_seconds: float
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all CPUs, not idle or waiting on I/O)."""
-    import psutil
-
-    times = psutil.cpu_times()
-    return sum(getattr(times, name, 0.0) for name in BUSY_CPU_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -174,6 +165,7 @@ class BenchSession:
         return self._rounds
 
     def _measure_rounds(self) -> PredictRounds:
+        from virnucpro.bench.host import machine_busy_seconds, process_tree_cpu_seconds
         from virnucpro.bench.measure import measure
         from virnucpro.bench.memory import track_memory
 
@@ -184,14 +176,15 @@ class BenchSession:
 
         def one_round() -> RoundRecord:
             index = next(calls)
-            own, machine = time.process_time(), machine_busy_seconds()
+            own, machine = process_tree_cpu_seconds(), machine_busy_seconds()
             with track_memory(self.device) as tracking:
                 if index >= 0:
                     with self.sampler.measured_round(index):
                         metrics = self.run_predict(config)
                 else:
                     metrics = self.run_predict(config)
-            own, machine = time.process_time() - own, machine_busy_seconds() - machine
+            own = process_tree_cpu_seconds() - own
+            machine = machine_busy_seconds() - machine
             assert tracking.usage is not None
             return RoundRecord(metrics, tracking.usage, None, own, machine)
 

@@ -9,9 +9,10 @@ when asked append to the history or store the run as the new baseline.
 ``tools.bench`` lives in the source checkout (it is not installed): import this module only after
 :func:`virnucpro.cli.benchmark.checkout_importable` put the checkout on ``sys.path``.
 
-Exit codes (:attr:`BenchOutcome.exit_code`): 0 pass, also when this hardware and workload have
-no baseline yet; 1 regression; 2 could not judge (a suite failed, no or an invalid results
-document, an invalid run, a required baseline absent, a refused baseline update).
+Exit codes (:attr:`BenchOutcome.exit_code`): 0 pass (also "no baseline" with
+``--allow-no-baseline``); 1 regression; 2 could not judge (a suite failed, no or an invalid
+results document, an invalid run or a busy host, no baseline, an inconclusive total time, a
+refused baseline update).
 """
 
 from __future__ import annotations

@@ -138,10 +138,11 @@ def _add_judging_options(p: argparse.ArgumentParser) -> None:
         "invalid runs); the exit code then says whether it was stored",
     )
     p.add_argument(
-        "--require-baseline",
-        action="store_true",
+        "--allow-no-baseline",
+        dest="require_baseline",
+        action="store_false",
         default=None,
-        help="exit 2 when no baseline is found",
+        help="exit 0 when no stored baseline fits this run (default: exit 2)",
     )
     p.add_argument(
         "--append-history",
@@ -160,6 +161,27 @@ def _add_judging_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_ab_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="A/B mode: benchmark this checkout against REF (a commit, a branch or "
+        "merge-base:BRANCH) side by side, judged on paired rounds",
+    )
+    p.add_argument(
+        "--max-rounds",
+        type=positive_int,
+        metavar="N",
+        help="A/B mode: the most pairs of rounds (default: the base commit's setting, 60)",
+    )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="A/B mode: stop adding rounds after this many seconds (default 180)",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark",
@@ -171,6 +193,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_tier_options(p)
     _add_workload_options(p)
     _add_judging_options(p)
+    _add_ab_options(p)
     p.set_defaults(handler=run)
 
 
@@ -241,8 +264,10 @@ OUTCOME_STYLES = {
     "pass": "bold green",
     "warn": "bold yellow",
     "regression": "bold red",
+    "inconclusive": "bold red",
+    "invalid": "bold red",
     "could_not_judge": "bold red",
-    "no_baseline": "bold cyan",
+    "no_baseline": "bold red",
 }
 
 
@@ -332,6 +357,8 @@ def run(args: argparse.Namespace) -> int:
     run_benchmark = _run_benchmark()
     options = options_from_args(args)
     command = " ".join(["virnucpro", *args.argv])
+    if args.against is not None:
+        return _run_against(args, options, command)
     # a bar on a terminal; plain lines on stdout where people read logs (CI, redirected output)
     terminal = sys.stdout.isatty()
     stream = _progress_stream(sys.stderr if terminal else sys.stdout)
@@ -343,6 +370,21 @@ def run(args: argparse.Namespace) -> int:
         if stream not in (sys.stderr, sys.stdout):
             stream.close()
     render_summary(outcome, summary_console())
+    return outcome.exit_code
+
+
+def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) -> int:
+    from virnucpro.cli.ab import render_ab_summary, run_against
+
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise InputError(f"--time-budget must be positive, got {args.time_budget:g}")
+    overrides = {
+        "ab_initial_pairs": args.rounds,
+        "ab_max_pairs": args.max_rounds,
+        "ab_time_budget_s": args.time_budget,
+    }
+    outcome = run_against(options, ref=args.against, command=command, overrides=overrides)
+    render_ab_summary(outcome, summary_console())
     return outcome.exit_code
 
 

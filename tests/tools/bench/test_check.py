@@ -81,7 +81,7 @@ def test_twenty_percent_slowdown_with_three_samples_is_inconclusive() -> None:
     assert judgement.status == "inconclusive"
     assert "too few samples" in judgement.reason
     assert judgement.change == pytest.approx(0.20, abs=0.05)
-    assert verdict.exit_code == 0
+    assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)  # never a pass
 
 
 def test_twelve_percent_slowdown_under_thirty_percent_noise_is_inconclusive() -> None:
@@ -149,10 +149,28 @@ def test_other_hardware_is_no_baseline_and_never_a_regression() -> None:
         update={"environment": base.environment.model_copy(update={"cpu_model": "other-cpu"})}
     )
     verdict = check_regression(cand, other)
-    assert (verdict.outcome, verdict.exit_code) == ("no_baseline", 0)
+    assert (verdict.outcome, verdict.exit_code) == ("no_baseline", 2)
     assert verdict.judgements == ()
     assert "hardware" in verdict.reasons[0]
     assert key_differences(cand, other) == ["hardware"]
+
+
+def test_busy_host_makes_the_run_invalid_not_a_regression() -> None:
+    base, cand = _pair(100.0, 150.0)
+    busy = metric_from_samples("host.others_cpu_share", (0.5, 0.6, 0.55), unit="ratio")
+    cand = cand.model_copy(update={"metrics": (*cand.metrics, busy)})
+    verdict = check_regression(cand, base)
+    assert (verdict.outcome, verdict.exit_code) == ("invalid", 2)
+    assert "55%" in verdict.reasons[0] and "25%" in verdict.reasons[0]
+
+
+def test_a_quiet_host_is_judged_and_the_single_run_is_said() -> None:
+    base, cand = _pair(100.0, 100.0)
+    quiet = metric_from_samples("host.others_cpu_share", (0.05, 0.1, 0.0), unit="ratio")
+    cand = cand.model_copy(update={"metrics": (*cand.metrics, quiet)})
+    verdict = check_regression(cand, base)
+    assert verdict.outcome == "pass"
+    assert any("one run cannot measure" in reason for reason in verdict.reasons)
 
 
 def test_invalid_candidate_cannot_be_judged() -> None:

@@ -36,7 +36,12 @@ REGRESSION = regression_report()
             "error",
             "could not judge: run invalid",
         ),
-        (make_report("no_baseline"), "success", "no baseline, total 12.30 s"),
+        (make_report("no_baseline"), "error", "no baseline, total 12.30 s"),
+        (
+            make_report("inconclusive", reasons=("total time inconclusive",)),
+            "error",
+            "inconclusive: total time inconclusive",
+        ),
         (make_report(None), "success", "measured, not compared, total 12.30 s"),
     ],
 )

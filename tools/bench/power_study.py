@@ -1,0 +1,346 @@
+"""The A/B gate's measured power: detection and false-alarm rates on this machine.
+
+Reproducible from a committed checkout::
+
+    python -m tools.bench.power_study --out runs/power [--trials 10] [--aa-trials 20]
+
+What it does, all in a temporary clone of this checkout's HEAD (the product is never changed):
+
+1. **Candidates.** For each slowdown ``k`` (default +5, +8, +10, +15, +20% end to end) a commit
+   on top of HEAD makes the DNABERT-S stage do real extra model work: after each batch's forward
+   pass it runs the same model forward again over a share of the batch's rows. The share is
+   ``k / s``, with ``s`` the DNABERT-S stage's share of the total time, measured first in a
+   calibration A/A run. The realized slowdown is measured in every trial and reported.
+2. **Trials.** Every trial is the measuring half of ``virnucpro benchmark --quick --against``
+   (quick-tier workload, one warm-up round a side, interleaved pairs in a fresh seeded order).
+   The worker processes are started once and serve every trial (one base worker, one head
+   worker per arm; starting them costs more than a trial on a loaded 2-core machine), so the
+   trials share the models' load, not their pairs. A trial gets blocks of pairs while the
+   replayed loop (below) wants more, up to the most pairs the gate may use. A/A trials run the
+   unchanged commit on both sides. The trials of all arms are interleaved in a seeded random
+   order, so drift of the shared machine reaches every arm alike.
+3. **Verdicts.** The gate's own judge (:mod:`tools.bench.paired`) replays the more-rounds loop on
+   the first 20, 40, 60 pairs, exactly as the command would have stopped (the loop depends only
+   on the pairs so far; the wall-clock budget is left out and each trial's time is reported), at
+   the 10% threshold and at 5%. A trial the host gate calls INVALID is counted apart; the
+   statistics' verdict without the gate is reported beside it.
+
+Every trial's raw pairs are kept (``<out>/trials/*.json``); ``<out>/summary.json`` and
+``<out>/summary.md`` are rewritten after each trial, so a study cut short still reports what ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.bench.paired import judge_record, pairs_to_add
+from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
+from virnucpro.atomic import atomic_write_text
+from virnucpro.bench import ab, stats
+from virnucpro.bench.options import for_tier, resolve_precision
+from virnucpro.bench.workload_prepare import prepare_workload
+
+SLOWDOWNS = (0.05, 0.08, 0.10, 0.15, 0.20)
+THRESHOLDS = (0.10, 0.05)
+CALIBRATION_PAIRS = 20
+STUDY_SEED = 7
+PATCHED_FILE = Path("virnucpro") / "engines" / "fast.py"
+FORWARD_LINE = "            return mean_pool(model(ids, mask, attn_impl=ATTN_IMPL), mask)\n"
+EXTRA_WORK = """            pooled = mean_pool(model(ids, mask, attn_impl=ATTN_IMPL), mask)
+            extra = {share!r}  # power study: this much more DNABERT-S forward work per batch
+            while extra > 0:  # whole passes, then one over the first share of the tokens
+                cols = max(1, round(ids.shape[1] * min(extra, 1.0)))
+                model(ids[:, :cols], mask[:, :cols], attn_impl=ATTN_IMPL)
+                extra -= 1.0
+            return pooled
+"""
+DNABERT_STAGE = "stage.dnabert.time"
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    slowdown: float  # nominal, end to end; 0 for A/A
+    root: Path
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def _clone(source: Path, into: Path) -> tuple[Path, str]:
+    subprocess.run(
+        ["git", "clone", "--quiet", "--no-hardlinks", str(source), str(into)], check=True
+    )
+    return into, _git(into, "rev-parse", "HEAD")
+
+
+def _candidate(clone: Path, base: str, slowdown: float, share: float, into: Path) -> Path:
+    """A worktree with one commit on ``base``: DNABERT-S does ``share`` more forward work."""
+    if not into.exists():
+        _git(clone, "worktree", "add", "--detach", "--force", str(into), base)
+    _git(into, "reset", "--quiet", "--hard", base)
+    path = into / PATCHED_FILE
+    text = path.read_text(encoding="utf-8")
+    if text.count(FORWARD_LINE) != 1:
+        raise SystemExit(f"{PATCHED_FILE}: the DNABERT-S forward line to extend is not there")
+    path.write_text(text.replace(FORWARD_LINE, EXTRA_WORK.format(share=share)), encoding="utf-8")
+    _git(
+        into,
+        "-c",
+        "user.name=power-study",
+        "-c",
+        "user.email=power-study@localhost",
+        "commit",
+        "--quiet",
+        "-am",
+        f"power study: +{slowdown:.0%} end to end (DNABERT-S forward work x{1 + share:.3f})",
+    )
+    return into
+
+
+def calibrated_candidate(
+    clone: Path, base: str, slowdown: float, stage_share: float, into: Path, spec, work: Path
+) -> tuple[Path, float, float]:
+    """The candidate, its extra-work share corrected once by a measured calibration run."""
+    extra = slowdown / stage_share
+    root = _candidate(clone, base, slowdown, extra, into)
+    record, _ = _session(clone, root, spec, work, 1, CALIBRATION_PAIRS)
+    measured = _realized(record)
+    if measured > 0:
+        extra *= slowdown / measured
+        root = _candidate(clone, base, slowdown, extra, into)
+    return root, extra, measured
+
+
+def _session(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int, pairs: int):
+    """A calibration run with its own fresh workers."""
+    start = time.perf_counter()
+    with ab.ABSession.start(
+        ref="study", base_root=base, head_root=head, spec=spec, workdir=work, seed=seed
+    ) as session:
+        session.warm_up(2)
+        session.run_pairs(pairs)
+        record = session.record()
+    return record, time.perf_counter() - start
+
+
+def replay(record: ab.ABRecord, thresholds: Thresholds, *, gated: bool) -> tuple[str, int, bool]:
+    """The outcome and pairs used when the more-rounds loop runs over this trial's pairs, and
+    whether the loop wanted more pairs than the trial has so far."""
+    if not gated:
+        thresholds = replace_thresholds(thresholds, ab_busy_host_share=1.0)
+    used = thresholds.ab_initial_pairs
+    while True:
+        prefix = record.model_copy(update={"rounds": record.rounds[:used]})
+        verdict = judge_record(prefix, thresholds=thresholds, label="study", final=False)
+        more = pairs_to_add(verdict, pairs=used, seconds=0.0, thresholds=thresholds)
+        if more == 0 or used + more > len(record.rounds):
+            outcome = judge_record(prefix, thresholds=thresholds, label="study").outcome
+            return outcome, used, more > 0
+
+
+def _settings() -> list[tuple[str, Thresholds, bool]]:
+    settings = []
+    for threshold in THRESHOLDS:
+        thresholds = replace_thresholds(DEFAULT_THRESHOLDS, fail_slowdown=threshold)
+        for gated in (True, False):
+            settings.append((f"{threshold:.0%}{'' if gated else ' ungated'}", thresholds, gated))
+    return settings
+
+
+def run_trial(
+    workers: dict[str, ab.Worker], spec: ab.WorkerSpec, seed: int, most: int
+) -> tuple[ab.ABRecord, float]:
+    """Fresh pairs on running workers, added block by block while any replay wants more."""
+    start = time.perf_counter()
+    session = ab.ABSession(ref="study", workers=workers, spec=spec, seed=seed, owns=False)
+    with session:
+        session.warm_up(1)
+        session.run_pairs(DEFAULT_THRESHOLDS.ab_initial_pairs)
+        while session.pairs < most:
+            record = session.record()
+            if not any(replay(record, t, gated=g)[2] for _, t, g in _settings()):
+                break
+            session.run_pairs(min(DEFAULT_THRESHOLDS.ab_block_pairs, most - session.pairs))
+        return session.record(), time.perf_counter() - start
+
+
+def replace_thresholds(thresholds: Thresholds, **changes: float) -> Thresholds:
+    return thresholds.model_copy(update=changes)
+
+
+def _realized(record: ab.ABRecord) -> float:
+    total = next(m for m in record.paired_metrics() if m.name == ab.TOTAL_TIME)
+    return stats.paired_ratio(total.base, total.head).estimate - 1.0
+
+
+def _trial_summary(arm: Arm, index: int, record: ab.ABRecord, seconds: float) -> dict:
+    verdicts = {}
+    for key, thresholds, gated in _settings():
+        outcome, used, _ = replay(record, thresholds, gated=gated)
+        verdicts[key] = {"outcome": outcome, "pairs": used}
+    return {
+        "arm": arm.name,
+        "slowdown": arm.slowdown,
+        "trial": index,
+        "pairs": len(record.rounds),
+        "seconds": seconds,
+        "realized": _realized(record),
+        "others_share_median": stats.median(record.others_shares()),
+        "verdicts": verdicts,
+    }
+
+
+def _rate(rows: list[dict], key: str, outcome: str) -> str:
+    counts = Counter(r["verdicts"][key]["outcome"] for r in rows)
+    return f"{counts[outcome]}/{len(rows)}"
+
+
+def render(rows: list[dict], meta: dict) -> str:
+    """The summary table: per arm and threshold, FAIL / PASS / INCONCLUSIVE / INVALID counts."""
+    lines = [
+        "| arm | nominal | realized (median) | trials | threshold | FAIL | PASS | INCONCLUSIVE "
+        "| INVALID (host busy) | FAIL without the host gate | others' CPU (median) "
+        "| pairs used (median) | trial wall s (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    arms = dict.fromkeys(r["arm"] for r in rows)
+    for name in arms:
+        mine = [r for r in rows if r["arm"] == name]
+        for threshold in THRESHOLDS:
+            key = f"{threshold:.0%}"
+            used = stats.median([r["verdicts"][key]["pairs"] for r in mine])
+            lines.append(
+                f"| {name} | {mine[0]['slowdown']:+.0%} "
+                f"| {stats.median([r['realized'] for r in mine]):+.1%} | {len(mine)} | {key} "
+                f"| {_rate(mine, key, 'regression')} | {_rate(mine, key, 'pass')} "
+                f"| {_rate(mine, key, 'inconclusive')} | {_rate(mine, key, 'invalid')} "
+                f"| {_rate(mine, key + ' ungated', 'regression')} "
+                f"| {stats.median([r['others_share_median'] for r in mine]):.0%} "
+                f"| {used:.0f} | {stats.median([r['seconds'] for r in mine]):.0f} |"
+            )
+    header = [
+        "# A/B gate power study",
+        "",
+        f"Commit `{meta['commit']}`, DNABERT-S share of total time {meta['share']:.1%} "
+        f"(calibration), started {meta['started']}, {len(rows)} trials finished.",
+        "",
+    ]
+    return "\n".join(header + lines) + "\n"
+
+
+def _write(out: Path, rows: list[dict], meta: dict) -> None:
+    atomic_write_text(out / "summary.json", json.dumps({**meta, "trials": rows}, indent=2) + "\n")
+    atomic_write_text(out / "summary.md", render(rows, meta))
+
+
+def _schedule(arms: list[Arm], trials: int, aa_trials: int, seed: int) -> list[tuple[Arm, int]]:
+    plan = [(arm, i) for arm in arms if arm.slowdown > 0 for i in range(trials)]
+    plan += [(arm, i) for arm in arms if arm.slowdown == 0 for i in range(aa_trials)]
+    random.Random(seed).shuffle(plan)
+    return plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.power_study")
+    parser.add_argument("--out", type=Path, required=True, help="folder for trials and summary")
+    parser.add_argument("--trials", type=int, default=10, help="trials per slowdown (10)")
+    parser.add_argument("--aa-trials", type=int, default=20, help="A/A trials (20)")
+    parser.add_argument(
+        "--slowdowns", default=",".join(f"{s:g}" for s in SLOWDOWNS), help="fractions, comma list"
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=DEFAULT_THRESHOLDS.ab_max_pairs, help="pairs per trial"
+    )
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    (out / "trials").mkdir(parents=True, exist_ok=True)
+    source = Path(__file__).resolve().parents[2]
+    scratch = Path(tempfile.mkdtemp(prefix="power-study-"))
+    clone, commit = _clone(source, scratch / "clone")
+    options = for_tier("quick", output_dir=scratch / "reports")
+    spec = ab.WorkerSpec(
+        workload=prepare_workload(options).path,
+        preset=options.models,
+        engine="fast",
+        precision=resolve_precision("fast", options.precision, "cpu"),
+        expected_length=options.expected_length,
+        threads=options.threads or 1,
+        device="cpu",
+    )
+    print(f"calibrating on {commit[:12]} ({CALIBRATION_PAIRS} A/A pairs)", file=sys.stderr)
+    record, _ = _session(clone, clone, spec, scratch / "calibration", 0, CALIBRATION_PAIRS)
+    metrics = {m.name: m for m in record.paired_metrics()}
+    share = stats.median(metrics[DNABERT_STAGE].base) / stats.median(metrics[ab.TOTAL_TIME].base)
+    slowdowns = [float(s) for s in args.slowdowns.split(",") if s]
+    arms = [Arm("A/A", 0.0, clone)]
+    extras = {}
+    for k in slowdowns:
+        name = f"+{k:.0%}"
+        root, extra, first = calibrated_candidate(
+            clone,
+            commit,
+            k,
+            share,
+            scratch / f"slow{round(k * 100)}",
+            spec,
+            scratch / f"calibrate{round(k * 100)}",
+        )
+        extras[name] = {"extra_forward_share": extra, "first_calibration_realized": first}
+        print(
+            f"{name}: extra DNABERT-S work x{extra:.3f} (first try gave {first:+.1%})",
+            file=sys.stderr,
+        )
+        arms.append(Arm(name, k, root))
+    meta = {
+        "commit": commit,
+        "share": share,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "pairs_per_trial": args.pairs,
+        "candidates": extras,
+        "command": " ".join(["python -m tools.bench.power_study", *(argv or sys.argv[1:])]),
+    }
+    rows: list[dict] = []
+    work = scratch / "workers"
+    base = ab.Worker("base", clone, spec, work / "base")
+    heads = {
+        arm.name: ab.Worker("head", arm.root, spec, work / arm.name.strip("+/")) for arm in arms
+    }
+    try:
+        _trials(arms, args, base, heads, spec, out, rows, meta)
+    finally:
+        for worker in (base, *heads.values()):
+            worker.close()
+    return 0
+
+
+def _trials(arms, args, base, heads, spec, out, rows, meta) -> None:
+    for n, (arm, index) in enumerate(_schedule(arms, args.trials, args.aa_trials, STUDY_SEED)):
+        workers = {"base": base, "head": heads[arm.name]}
+        record, seconds = run_trial(workers, spec, 1000 + n, args.pairs)
+        ab.write_record(record, out / "trials" / f"{n:03d}-{arm.name.replace('/', '')}.json")
+        rows.append(_trial_summary(arm, index, record, seconds))
+        _write(out, rows, meta)
+        last = rows[-1]
+        print(
+            f"[{n + 1}] {arm.name} realized {last['realized']:+.1%} "
+            f"others {last['others_share_median']:.0%} {last['verdicts']}",
+            file=sys.stderr,
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

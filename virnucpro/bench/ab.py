@@ -1,0 +1,483 @@
+"""A/B measurement: this checkout (head) and a base commit, side by side, interleaved, paired.
+
+The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
+``tools/bench/paired.py``, the wiring is the CLI's):
+
+- the base commit is checked out in a git worktree under ``<output>/.cache/ab/<sha>``, kept and
+  reused for later runs;
+- each side runs in its own long-lived worker process (:mod:`virnucpro.bench.ab_worker`) that
+  loads the models once, so rounds measure the steady state. A side runs with this interpreter
+  and its own checkout first on ``PYTHONPATH``; the base is accepted only when every requirement
+  its ``pyproject.toml`` declares is met by the packages installed here (same torch build), and
+  refused with a one-line error otherwise (no per-commit virtual environment is built);
+- both sides read the same workload file, generated once by the head;
+- rounds come in pairs, one predict on each side, in an order drawn per pair from a seeded
+  generator (recorded), after the same number of warm-up rounds on each side;
+- every pair records both sides' wall seconds, stage times and token counts, and how busy the
+  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self").
+
+:class:`ABRecord` keeps every raw pair; :meth:`ABRecord.paired_metrics` turns it into per-metric
+paired samples for the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+import psutil
+from pydantic import BaseModel, ConfigDict
+
+from virnucpro.bench.host import machine_busy_seconds, others_share, process_tree_cpu_seconds
+from virnucpro.bench.schema import Direction
+from virnucpro.errors import InputError, RunFailure
+
+AB_KIND = "virnucpro-ab-pairs"
+AB_SCHEMA_VERSION = 1
+CACHE_DIR = Path(".cache") / "ab"
+MERGE_BASE_PREFIX = "merge-base:"
+WORKER_SOURCE = Path(__file__).with_name("ab_worker.py")
+WORKER_START_TIMEOUT_S = 300.0
+WORKER_QUIT_TIMEOUT_S = 10.0
+GIT_TIMEOUT_S = 120.0
+STAGE_PREFIX = "stage."
+TOTAL_TIME = "end_to_end.total_time"
+READS_PER_S = "end_to_end.reads_per_s"
+OTHERS_CPU = "host.others_cpu_share"
+TOKEN_STAGES = {"dnabert": "dnabert_tokens", "esm": "esm_tokens"}
+Side = Literal["base", "head"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RoundSample(_Record):
+    """One predict on one side: wall seconds, the worker's CPU seconds, the run's counts."""
+
+    seconds: float
+    cpu_seconds: float
+    reads: int
+    bases: int
+    kept_frames: int
+    dnabert_tokens: int
+    esm_tokens: int
+    stages: dict[str, float]
+
+
+class PairedRound(_Record):
+    """One pair of rounds and how busy the machine was while it ran."""
+
+    index: int
+    first: Side
+    base: RoundSample
+    head: RoundSample
+    wall_seconds: float
+    others_share: float  # other processes' share of the CPUs over the pair
+
+
+class SideInfo(_Record):
+    commit: str | None
+    dirty: bool | None
+    root: str
+    package: str
+    load_seconds: float
+
+
+class ABRecord(_Record):
+    """Every raw pair of an A/B run, and what was compared."""
+
+    kind: Literal["virnucpro-ab-pairs"] = AB_KIND
+    schema_version: int = AB_SCHEMA_VERSION
+    ref: str
+    base: SideInfo
+    head: SideInfo
+    workload: str
+    seed: int
+    warmup: int
+    cpus: int
+    rounds: tuple[PairedRound, ...] = ()
+
+    def paired_metrics(self) -> tuple[PairedMetric, ...]:
+        return paired_metrics(self.rounds)
+
+    def others_shares(self) -> tuple[float, ...]:
+        return tuple(r.others_share for r in self.rounds)
+
+
+@dataclass(frozen=True)
+class PairedMetric:
+    """One metric measured on both sides of every pair (same length, same order)."""
+
+    name: str
+    unit: str
+    better: Direction
+    base: tuple[float, ...]
+    head: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What both workers run: the same workload and options."""
+
+    workload: Path
+    preset: str
+    engine: str
+    precision: str
+    expected_length: int
+    threads: int
+    device: str
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def _per_side(rounds: tuple[PairedRound, ...], pick) -> tuple[tuple[float, ...], ...]:
+    return tuple(float(pick(r.base)) for r in rounds), tuple(float(pick(r.head)) for r in rounds)
+
+
+def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
+    """Total time, reads/s, each stage's time and each model's tokens/s, paired per round."""
+    if not rounds:
+        return ()
+
+    def metric(name: str, unit: str, better: Direction, pick) -> PairedMetric:
+        base, head = _per_side(rounds, pick)
+        return PairedMetric(name, unit, better, base, head)
+
+    metrics = [
+        metric(TOTAL_TIME, "s", "lower", lambda s: s.seconds),
+        metric(READS_PER_S, "reads/s", "higher", lambda s: s.reads / s.seconds),
+    ]
+    stages = [
+        name
+        for name in rounds[0].head.stages
+        if all(name in r.head.stages and name in r.base.stages for r in rounds)
+    ]
+    for stage in stages:
+        metrics.append(
+            metric(f"{STAGE_PREFIX}{stage}.time", "s", "lower", lambda s, n=stage: s.stages[n])
+        )
+    for stage, field in TOKEN_STAGES.items():
+        if stage not in stages:
+            continue
+        metrics.append(
+            metric(
+                f"throughput.{stage}.tokens_per_s",
+                "tokens/s",
+                "higher",
+                lambda s, n=stage, f=field: getattr(s, f) / s.stages[n],
+            )
+        )
+    return tuple(m for m in metrics if all(v > 0 for v in (*m.base, *m.head)))
+
+
+# ----------------------------------------------------------------------------- git
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"git {' '.join(args)}: {exc}") from None
+    if done.returncode != 0:
+        detail = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise InputError(f"git {' '.join(args)}: {detail}")
+    return done.stdout.strip()
+
+
+def resolve_ref(root: Path, ref: str) -> str:
+    """The commit ``ref`` names: a sha, a branch, a tag, or ``merge-base:BRANCH``."""
+    if not ref.strip():
+        raise InputError("--against: give a commit, a branch or merge-base:BRANCH")
+    if ref.startswith(MERGE_BASE_PREFIX):
+        branch = ref[len(MERGE_BASE_PREFIX) :]
+        return _git(root, "merge-base", "HEAD", _commit_of(root, branch))
+    return _commit_of(root, ref)
+
+
+def _commit_of(root: Path, ref: str) -> str:
+    try:
+        return _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except InputError:
+        raise InputError(f"--against {ref}: not a commit in {root}") from None
+
+
+def base_checkout(root: Path, sha: str, cache: Path) -> Path:
+    """A worktree of ``sha`` under ``cache`` (created once, reused while it stays clean)."""
+    path = (cache / sha).resolve()
+    if (path / ".git").exists():
+        if _git(path, "rev-parse", "HEAD") == sha and not _git(path, "status", "--porcelain"):
+            return path
+        _git(root, "worktree", "remove", "--force", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _git(root, "worktree", "prune")
+    _git(root, "worktree", "add", "--detach", "--force", str(path), sha)
+    return path
+
+
+# ----------------------------------------------------------------------------- environment
+
+
+def unmet_requirements(checkout: Path) -> tuple[str, ...]:
+    """The requirements of ``checkout``'s pyproject that this environment does not meet."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import tomllib
+    from packaging.requirements import Requirement
+
+    try:
+        project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{checkout}/pyproject.toml: cannot read ({exc})") from None
+    unmet = []
+    for text in project.get("project", {}).get("dependencies", []):
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            unmet.append(f"{text} (not installed)")
+            continue
+        if not requirement.specifier.contains(installed, prereleases=True):
+            unmet.append(f"{text} (installed {installed})")
+    return tuple(unmet)
+
+
+def check_environment(checkout: Path, sha: str) -> None:
+    """Refuse a base whose declared requirements this environment does not meet."""
+    unmet = unmet_requirements(checkout)
+    if unmet:
+        raise InputError(
+            f"base {sha[:12]} needs other packages than this environment has "
+            f"({'; '.join(unmet)}): A/B runs both sides in this environment"
+        )
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+class Worker:
+    """One side's worker process; its stderr goes to a log file."""
+
+    def __init__(self, side: Side, root: Path, spec: WorkerSpec, workdir: Path) -> None:
+        self.side = side
+        self.root = root
+        self.log_path = workdir / f"{side}-worker.log"
+        outdir = workdir / f"{side}-out"
+        payload = {
+            "workload": str(spec.workload),
+            "outdir": str(outdir),
+            "preset": spec.preset,
+            "engine": spec.engine,
+            "precision": spec.precision,
+            "expected_length": spec.expected_length,
+            "threads": spec.threads,
+            "device": spec.device,
+        }
+        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._log: IO[str] = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
+        source = WORKER_SOURCE.read_text(encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", source, json.dumps(payload)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=workdir,
+            env=env,
+        )
+        self.info: SideInfo | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read(self) -> dict[str, object]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=WORKER_QUIT_TIMEOUT_S)
+            raise RunFailure(
+                f"the {self.side} worker stopped (exit {self.process.returncode}); "
+                f"see {self.log_path}"
+            )
+        return json.loads(line)
+
+    def wait_ready(self) -> SideInfo:
+        """The side's facts once its models are loaded (read once, then remembered)."""
+        if self.info is not None:
+            return self.info
+        ready = self._read()
+        package = Path(str(ready["package"])).resolve()
+        if not package.is_relative_to(self.root.resolve()):
+            raise RunFailure(
+                f"the {self.side} worker imported virnucpro from {package}, not from {self.root}"
+            )
+        from virnucpro.bench.envinfo import git_state
+
+        commit, dirty = git_state(self.root)
+        self.info = SideInfo(
+            commit=commit,
+            dirty=dirty,
+            root=str(self.root),
+            package=str(package),
+            load_seconds=float(ready["load_seconds"]),  # type: ignore[arg-type]
+        )
+        return self.info
+
+    def round(self) -> RoundSample:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": "round"}) + "\n")
+        self.process.stdin.flush()
+        return RoundSample.model_validate(self._read())
+
+    def close(self) -> None:
+        try:
+            if self.process.poll() is None and self.process.stdin is not None:
+                self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.process.stdin.close()
+            self.process.wait(timeout=WORKER_QUIT_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            self._log.close()
+
+
+class ABSession:
+    """A base and a head worker; pairs of rounds in a seeded random order.
+
+    :meth:`start` starts both workers and closes them on exit; a session made from running
+    workers (the power study reuses them across trials) leaves them running.
+    """
+
+    def __init__(
+        self, *, ref: str, workers: dict[Side, Worker], spec: WorkerSpec, seed: int, owns: bool
+    ) -> None:
+        self.ref = ref
+        self.spec = spec
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self._workers = workers
+        self._owns = owns
+        self._info: dict[str, SideInfo] = {}
+        self._rounds: list[PairedRound] = []
+        self._warmup = 0
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        ref: str,
+        base_root: Path,
+        head_root: Path,
+        spec: WorkerSpec,
+        workdir: Path,
+        seed: int,
+    ) -> ABSession:
+        workers: dict[Side, Worker] = {
+            "base": Worker("base", base_root, spec, workdir),
+            "head": Worker("head", head_root, spec, workdir),
+        }
+        return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True)
+
+    def __enter__(self) -> ABSession:
+        try:
+            self._info = {side: w.wait_ready() for side, w in self._workers.items()}
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._owns:
+            self.close()
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+
+    def warm_up(self, rounds: int) -> None:
+        """Unmeasured rounds on both sides (alternating), before any pair is measured."""
+        for _ in range(rounds):
+            for worker in self._workers.values():
+                worker.round()
+        self._warmup += rounds
+
+    def run_pairs(self, count: int) -> None:
+        """Measure ``count`` more pairs."""
+        pids = [w.pid for w in self._workers.values()]
+        cpus = psutil.cpu_count() or 1
+        for _ in range(count):
+            first: Side = self._rng.choice(("base", "head"))
+            second: Side = "head" if first == "base" else "base"
+            machine, own, start = (
+                machine_busy_seconds(),
+                process_tree_cpu_seconds(pids),
+                time.perf_counter(),
+            )
+            samples = {first: self._workers[first].round()}
+            samples[second] = self._workers[second].round()
+            wall = time.perf_counter() - start
+            machine = machine_busy_seconds() - machine
+            own = process_tree_cpu_seconds(pids) - own
+            self._rounds.append(
+                PairedRound(
+                    index=len(self._rounds),
+                    first=first,
+                    base=samples["base"],
+                    head=samples["head"],
+                    wall_seconds=wall,
+                    others_share=others_share(machine, own, wall, cpus),
+                )
+            )
+
+    @property
+    def pairs(self) -> int:
+        return len(self._rounds)
+
+    def record(self) -> ABRecord:
+        return ABRecord(
+            ref=self.ref,
+            base=self._info["base"],
+            head=self._info["head"],
+            workload=str(self.spec.workload),
+            seed=self.seed,
+            warmup=self._warmup,
+            cpus=psutil.cpu_count() or 1,
+            rounds=tuple(self._rounds),
+        )
+
+
+def write_record(record: ABRecord, path: Path) -> Path:
+    """The raw pairs, atomically, as JSON."""
+    from virnucpro.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
+    return path
+
+
+def read_record(path: Path) -> ABRecord:
+    from virnucpro.bench.schema import read_json_file
+
+    data = read_json_file(path)
+    try:
+        return ABRecord.model_validate(data)
+    except ValueError as exc:
+        raise InputError(f"{path}: not an A/B pairs file ({str(exc).splitlines()[0]})") from None

@@ -1,0 +1,280 @@
+"""``virnucpro benchmark --against REF``: head against a base commit, side by side, judged paired.
+
+Wires the measuring half (:mod:`virnucpro.bench.ab`: worktree, workers, interleaved pairs) to
+the judging half (:mod:`tools.bench.paired`: paired intervals, the more-rounds decision) and
+writes the raw pairs, one results document per side and the report. The thresholds and the A/B
+settings come from the base commit's ``baselines/thresholds.toml`` (defaults when it has none),
+or from ``--thresholds``; a change to that file in the head is reported, never used.
+
+Only the end-to-end rounds are paired (total time, reads/s, stage times, tokens/s per model);
+the scaling, memory, equivalence and throughput micro-benchmark suites are not run in A/B mode,
+and the report says so.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from virnucpro.bench.options import BenchOptions, resolve_engine, resolve_gpus, resolve_precision
+from virnucpro.errors import InputError
+
+if TYPE_CHECKING:
+    from tools.bench.thresholds import Thresholds
+    from tools.bench.verdict import Verdict
+    from virnucpro.bench.ab import ABRecord
+    from virnucpro.bench.schema import ResultsDocument
+
+AB_SUITES = ("end_to_end",)
+NOT_PAIRED = ("throughput", "memory", "scaling", "equivalence")
+NOT_RUN_REASON = "not run in A/B mode (only the end-to-end rounds are paired)"
+THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
+PAIRS_FILE = "ab_pairs.json"
+DEFAULT_SEED = 20_261_129
+REFUSED_WITH_AGAINST = {
+    "compare_to": "--compare-to",
+    "update_baseline": "--update-baseline",
+    "append_history": "--append-history",
+}
+
+
+@dataclass(frozen=True)
+class ABOutcome:
+    exit_code: int
+    verdict: Verdict
+    record: ABRecord
+    report_paths: tuple[Path, ...]
+    pairs_path: Path
+    seconds: float
+    notes: tuple[str, ...]
+
+
+def _check_options(options: BenchOptions) -> None:
+    for field, flag in REFUSED_WITH_AGAINST.items():
+        if getattr(options, field):
+            raise InputError(f"{flag} cannot be combined with --against (A/B mode stores nothing)")
+
+
+def base_thresholds(
+    head_root: Path, base_root: Path, given: Path | None, overrides: dict[str, float | int | None]
+) -> tuple[Thresholds, tuple[str, ...]]:
+    """The gate's settings from the base commit (or ``--thresholds``), and what to say about it."""
+    from tools.bench.judging import resolve_thresholds
+
+    thresholds = resolve_thresholds(
+        file=given, baseline_dir=base_root / THRESHOLDS_PATH.parent, overrides=overrides
+    )
+    head_file, base_file = head_root / THRESHOLDS_PATH, base_root / THRESHOLDS_PATH
+    head_text = head_file.read_text(encoding="utf-8") if head_file.is_file() else None
+    base_text = base_file.read_text(encoding="utf-8") if base_file.is_file() else None
+    notes = []
+    if head_text != base_text:
+        notes.append(
+            f"this change edits {THRESHOLDS_PATH}: the gate used the base commit's settings, "
+            "not the change's"
+        )
+    if given is not None:
+        notes.append(f"thresholds from {given} (given on the command line)")
+    return thresholds, tuple(notes)
+
+
+def _spec(options: BenchOptions, workload: Path):
+    from virnucpro.bench.ab import WorkerSpec
+
+    gpus = resolve_gpus(options.gpus)
+    device = f"cuda:{gpus[0]}" if gpus else "cpu"
+    engine, _ = resolve_engine(options.engine)
+    return WorkerSpec(
+        workload=workload,
+        preset=options.models,
+        engine=engine,
+        precision=resolve_precision(engine, options.precision, device),
+        expected_length=options.expected_length,
+        threads=options.threads or 1,
+        device=device,
+    )
+
+
+def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict, float]:
+    from tools.bench.paired import judge_record, pairs_to_add
+
+    start = time.perf_counter()
+    count = thresholds.ab_initial_pairs
+    while count:
+        say(f"measuring {count} pairs (pairs so far: {session.pairs})")
+        session.run_pairs(count)
+        record = session.record()
+        verdict = judge_record(record, thresholds=thresholds, label=label, final=False)
+        count = pairs_to_add(
+            verdict, pairs=session.pairs, seconds=time.perf_counter() - start, thresholds=thresholds
+        )
+    return verdict, time.perf_counter() - start
+
+
+def _document(
+    record: ABRecord, side: str, options: BenchOptions, spec, command: str, notes: tuple[str, ...]
+) -> ResultsDocument:
+    """One side's results document from its half of the pairs."""
+    from virnucpro.bench.collector import ResultsCollector, new_run_id, utc_now
+    from virnucpro.bench.envinfo import environment_fingerprint
+    from virnucpro.bench.schema import GpuTelemetry, RunInfo, metric_from_samples
+    from virnucpro.bench.workload_fingerprint import workload_fingerprint
+
+    collector = ResultsCollector()
+    for metric in record.paired_metrics():
+        samples = metric.head if side == "head" else metric.base
+        collector.add_metric(
+            metric_from_samples(metric.name, samples, unit=metric.unit, better=metric.better)
+        )
+    collector.add_metric(
+        metric_from_samples(
+            "host.others_cpu_share", record.others_shares(), unit="ratio", better="none"
+        )
+    )
+    for suite in NOT_PAIRED:
+        collector.skip(suite, NOT_RUN_REASON)
+    for note in notes:
+        collector.note(note)
+    info = record.head if side == "head" else record.base
+    environment = environment_fingerprint(repo=Path(info.root)).model_copy(
+        update={"git_commit": info.commit, "git_dirty": info.dirty}
+    )
+    run = RunInfo(
+        run_id=new_run_id(),
+        created_at=utc_now(),
+        tier=options.tier,
+        suites=AB_SUITES,
+        engine=spec.engine,
+        model_preset=spec.preset,
+        models_meaningful=False,
+        model_note=f"A/B {side} side ({info.package})",
+        device=spec.device,
+        precision=spec.precision,
+        rounds=len(record.rounds),
+        warmup_rounds=record.warmup,
+        command=command,
+    )
+    workload = workload_fingerprint(
+        Path(record.workload).name, Path(record.workload), expected_length=spec.expected_length
+    )
+    telemetry = GpuTelemetry(available=False, reason="not sampled in A/B mode")
+    return collector.build(run=run, environment=environment, workload=workload, gpu=telemetry)
+
+
+def run_against(
+    options: BenchOptions,
+    *,
+    ref: str,
+    command: str,
+    overrides: dict[str, float | int | None],
+    say=lambda text: print(text, file=sys.stderr),
+) -> ABOutcome:
+    """Benchmark this checkout against ``ref``; see the module docstring."""
+    from tools.bench.paired import judge_record
+    from tools.bench.report import build_report, write_reports
+    from virnucpro.bench import ab
+    from virnucpro.bench.runner import check_machine, find_checkout
+    from virnucpro.bench.workload_prepare import prepare_workload
+
+    started = time.perf_counter()
+    _check_options(options)
+    root = find_checkout()
+    options = replace(options, output_dir=Path(options.output_dir).resolve())
+    check_machine(options)
+    sha = ab.resolve_ref(root, ref)
+    say(f"base: {ref} = {sha[:12]}; checking it out")
+    base_root = ab.base_checkout(root, sha, options.output_dir / ab.CACHE_DIR)
+    ab.check_environment(base_root, sha)
+    thresholds, notes = base_thresholds(root, base_root, options.thresholds, overrides)
+    workload = prepare_workload(options)
+    spec = _spec(options, workload.path)
+    workdir = options.output_dir / "runs" / f"ab-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    label = f"{ref} ({sha[:12]})"
+    say("starting the base and head workers (each loads its models once)")
+    with ab.ABSession.start(
+        ref=ref, base_root=base_root, head_root=root, spec=spec, workdir=workdir, seed=DEFAULT_SEED
+    ) as session:
+        session.warm_up(options.warmup)
+        _, rounds_seconds = _measure(session, thresholds, label, say)
+        record = session.record()
+    verdict = judge_record(record, thresholds=thresholds, label=label)
+    notes = (*notes, f"A/B rounds took {rounds_seconds:.0f} s")
+    pairs_path = ab.write_record(record, workdir / PAIRS_FILE)
+    head_doc = _document(record, "head", options, spec, command, notes)
+    report = build_report(head_doc, verdict=verdict, now=datetime.now(timezone.utc))
+    reports = write_reports(report, options.output_dir)
+    code = verdict.exit_code
+    if verdict.outcome == "regression" and not options.fail_on_regression:
+        code = 0
+    return ABOutcome(
+        exit_code=code,
+        verdict=verdict,
+        record=record,
+        report_paths=reports,
+        pairs_path=pairs_path,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )
+
+
+def _judgement_rows(verdict: Verdict) -> list[tuple[str, ...]]:
+    from tools.bench.render_util import format_change, format_quantity
+
+    rows = []
+    for j in verdict.judgements:
+        interval = (
+            f"[{format_change(j.interval_low)}, {format_change(j.interval_high)}]"
+            if j.interval_low is not None and j.interval_high is not None
+            else "n/a"
+        )
+        rows.append(
+            (
+                j.name,
+                format_quantity(j.baseline_median, j.unit),
+                format_quantity(j.candidate_median, j.unit),
+                format_change(j.change) if j.change is not None else "n/a",
+                interval,
+                j.status.upper(),
+            )
+        )
+    return rows
+
+
+def render_ab_summary(outcome: ABOutcome, console) -> None:
+    """The paired table (median change, worse positive, and its interval), verdict, files."""
+    from rich.table import Table
+
+    from virnucpro.cli.benchmark import OUTCOME_STYLES
+
+    verdict = outcome.verdict
+    table = Table(
+        title=f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs",
+        title_justify="left",
+    )
+    for header in ("metric", "base", "head", "change (worse +)", "95% interval"):
+        table.add_column(header, no_wrap=True, justify="left" if header == "metric" else "right")
+    table.add_column("check", no_wrap=True)
+    for row in _judgement_rows(verdict):
+        table.add_row(*row)
+    console.print(table)
+    word = verdict.outcome.replace("_", " ").upper()
+    console.print(
+        f"verdict: {word} (exit {outcome.exit_code}, {outcome.seconds:.0f} s)",
+        style=OUTCOME_STYLES.get(verdict.outcome, "bold"),
+        highlight=False,
+        markup=False,
+    )
+    lines = [
+        f"{j.status.upper()} {j.name}: {j.reason}"
+        for j in verdict.judgements
+        if j.status in ("fail", "warn")
+    ]
+    lines += list(verdict.reasons)
+    lines += [f"report: {path}" for path in outcome.report_paths]
+    lines.append(f"raw pairs: {outcome.pairs_path}")
+    for line in lines:
+        console.print(f"  {line}", highlight=False, markup=False)
