@@ -12,8 +12,9 @@ COMMAND_LAYER = REPO / "virnucpro" / "cli"
 TOOLS_MAY_IMPORT = (
     "virnucpro.atomic",
     "virnucpro.bench.schema",
-    "virnucpro.bench.intervals",
+    "virnucpro.bench.ab_schema",
     "virnucpro.bench.metric_names",
+    "virnucpro.bench.stats",
     "virnucpro.errors",
     "virnucpro.stages",
 )

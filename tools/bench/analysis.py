@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from virnucpro.bench import stats
+import virnucpro.bench.stats as stats
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import GpuSample, ResultsDocument
 from virnucpro.stages import STAGES

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import virnucpro.bench.stats as stats
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
     PERCENT_UNIT,
@@ -44,7 +45,6 @@ from tools.bench.verdict import (
     MetricJudgement,
     Verdict,
 )
-from virnucpro.bench import stats
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, ResultsDocument
 

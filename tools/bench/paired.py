@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import virnucpro.bench.stats as stats
 from tools.bench.check import busy_reason
 from tools.bench.thresholds import Thresholds, relative_threshold, rule_for
 from tools.bench.verdict import (
@@ -36,8 +37,7 @@ from tools.bench.verdict import (
     MetricJudgement,
     Verdict,
 )
-from virnucpro.bench import stats
-from virnucpro.bench.ab import TOTAL_TIME, ABRecord, PairedMetric
+from virnucpro.bench.ab_schema import TOTAL_TIME, ABRecord, PairedMetric
 from virnucpro.bench.schema import metric_from_samples
 
 UNDECIDED = "undecided"

@@ -29,9 +29,9 @@ import numpy as np
 from otava.analysis import compute_change_points
 from scipy import stats as sps
 
+import virnucpro.bench.stats as stats
 from tools.bench.history import MetricSummary, RunEntry
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds, rule_for
-from virnucpro.bench import stats
 from virnucpro.bench.schema import Direction, Metric
 
 CHANGE_POINT_ALPHA = 0.01

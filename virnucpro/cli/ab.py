@@ -26,7 +26,7 @@ from virnucpro.errors import InputError
 if TYPE_CHECKING:
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
-    from virnucpro.bench.ab import ABRecord
+    from virnucpro.bench.ab_schema import ABRecord
     from virnucpro.bench.schema import ResultsDocument
 
 AB_SUITES = ("end_to_end",)
@@ -177,6 +177,7 @@ def run_against(
     from tools.bench.paired import judge_record
     from tools.bench.report import build_report, write_reports
     from virnucpro.bench import ab
+    from virnucpro.bench.ab_schema import write_record
     from virnucpro.bench.runner import check_machine, find_checkout
     from virnucpro.bench.workload_prepare import prepare_workload
 
@@ -203,7 +204,7 @@ def run_against(
         record = session.record()
     verdict = judge_record(record, thresholds=thresholds, label=label)
     notes = (*notes, f"A/B rounds took {rounds_seconds:.0f} s")
-    pairs_path = ab.write_record(record, workdir / PAIRS_FILE)
+    pairs_path = write_record(record, workdir / PAIRS_FILE)
     head_doc = _document(record, "head", options, spec, command, notes)
     report = build_report(head_doc, verdict=verdict, now=datetime.now(timezone.utc))
     reports = write_reports(report, options.output_dir)

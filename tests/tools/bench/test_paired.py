@@ -5,7 +5,7 @@ import pytest
 
 from tools.bench.paired import judge_paired, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
-from virnucpro.bench.ab import READS_PER_S, TOTAL_TIME, PairedMetric
+from virnucpro.bench.ab_schema import READS_PER_S, TOTAL_TIME, PairedMetric
 
 READS = 20.0
 

@@ -2,7 +2,7 @@
 
 Reproducible from a committed checkout::
 
-    python -m tools.bench.power_study --out runs/power [--trials 10] [--aa-trials 20]
+    python scripts/power_study.py --out runs/power [--trials 10] [--aa-trials 20]
 
 What it does, all in a temporary clone of this checkout's HEAD (the product is never changed):
 
@@ -42,10 +42,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives in the checkout
+
 from tools.bench.paired import judge_record, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench import ab, stats
+from virnucpro.bench import ab, ab_schema, stats
 from virnucpro.bench.options import for_tier, resolve_precision
 from virnucpro.bench.workload_prepare import prepare_workload
 
@@ -137,7 +139,9 @@ def _session(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int,
     return record, time.perf_counter() - start
 
 
-def replay(record: ab.ABRecord, thresholds: Thresholds, *, gated: bool) -> tuple[str, int, bool]:
+def replay(
+    record: ab_schema.ABRecord, thresholds: Thresholds, *, gated: bool
+) -> tuple[str, int, bool]:
     """The outcome and pairs used when the more-rounds loop runs over this trial's pairs, and
     whether the loop wanted more pairs than the trial has so far."""
     if not gated:
@@ -163,7 +167,7 @@ def _settings() -> list[tuple[str, Thresholds, bool]]:
 
 def run_trial(
     workers: dict[str, ab.Worker], spec: ab.WorkerSpec, seed: int, most: int
-) -> tuple[ab.ABRecord, float]:
+) -> tuple[ab_schema.ABRecord, float]:
     """Fresh pairs on running workers, added block by block while any replay wants more."""
     start = time.perf_counter()
     session = ab.ABSession(ref="study", workers=workers, spec=spec, seed=seed, owns=False)
@@ -182,12 +186,12 @@ def replace_thresholds(thresholds: Thresholds, **changes: float) -> Thresholds:
     return thresholds.model_copy(update=changes)
 
 
-def _realized(record: ab.ABRecord) -> float:
-    total = next(m for m in record.paired_metrics() if m.name == ab.TOTAL_TIME)
+def _realized(record: ab_schema.ABRecord) -> float:
+    total = next(m for m in record.paired_metrics() if m.name == ab_schema.TOTAL_TIME)
     return stats.paired_ratio(total.base, total.head).estimate - 1.0
 
 
-def _trial_summary(arm: Arm, index: int, record: ab.ABRecord, seconds: float) -> dict:
+def _trial_summary(arm: Arm, index: int, record: ab_schema.ABRecord, seconds: float) -> dict:
     verdicts = {}
     for key, thresholds, gated in _settings():
         outcome, used, _ = replay(record, thresholds, gated=gated)
@@ -255,7 +259,7 @@ def _schedule(arms: list[Arm], trials: int, aa_trials: int, seed: int) -> list[t
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench.power_study")
+    parser = argparse.ArgumentParser(prog="python scripts/power_study.py")
     parser.add_argument("--out", type=Path, required=True, help="folder for trials and summary")
     parser.add_argument("--trials", type=int, default=10, help="trials per slowdown (10)")
     parser.add_argument("--aa-trials", type=int, default=20, help="A/A trials (20)")
@@ -268,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out.resolve()
     (out / "trials").mkdir(parents=True, exist_ok=True)
-    source = Path(__file__).resolve().parents[2]
+    source = Path(__file__).resolve().parents[1]
     scratch = Path(tempfile.mkdtemp(prefix="power-study-"))
     clone, commit = _clone(source, scratch / "clone")
     options = for_tier("quick", output_dir=scratch / "reports")
@@ -284,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"calibrating on {commit[:12]} ({CALIBRATION_PAIRS} A/A pairs)", file=sys.stderr)
     record, _ = _session(clone, clone, spec, scratch / "calibration", 0, CALIBRATION_PAIRS)
     metrics = {m.name: m for m in record.paired_metrics()}
-    share = stats.median(metrics[DNABERT_STAGE].base) / stats.median(metrics[ab.TOTAL_TIME].base)
+    share = stats.median(metrics[DNABERT_STAGE].base) / stats.median(
+        metrics[ab_schema.TOTAL_TIME].base
+    )
     slowdowns = [float(s) for s in args.slowdowns.split(",") if s]
     arms = [Arm("A/A", 0.0, clone)]
     extras = {}
@@ -311,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "pairs_per_trial": args.pairs,
         "candidates": extras,
-        "command": " ".join(["python -m tools.bench.power_study", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python scripts/power_study.py", *(argv or sys.argv[1:])]),
     }
     rows: list[dict] = []
     work = scratch / "workers"
@@ -331,7 +337,7 @@ def _trials(arms, args, base, heads, spec, out, rows, meta) -> None:
     for n, (arm, index) in enumerate(_schedule(arms, args.trials, args.aa_trials, STUDY_SEED)):
         workers = {"base": base, "head": heads[arm.name]}
         record, seconds = run_trial(workers, spec, 1000 + n, args.pairs)
-        ab.write_record(record, out / "trials" / f"{n:03d}-{arm.name.replace('/', '')}.json")
+        ab_schema.write_record(record, out / "trials" / f"{n:03d}-{arm.name.replace('/', '')}.json")
         rows.append(_trial_summary(arm, index, record, seconds))
         _write(out, rows, meta)
         last = rows[-1]
