@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -251,6 +252,22 @@ def _write(out: Path, rows: list[dict], meta: dict) -> None:
     atomic_write_text(out / "summary.md", render(rows, meta))
 
 
+def summarize(out: Path) -> int:
+    """Re-judge every finished trial from its raw pairs (the loop replay needs no measuring)."""
+    data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    meta = {k: v for k, v in data.items() if k != "trials"}
+    rows = []
+    for row in data["trials"]:
+        record = ab_schema.read_record(out / "trials" / row["file"])
+        arm = Arm(row["arm"], row["slowdown"], Path())
+        rows.append(
+            {**_trial_summary(arm, row["trial"], record, row["seconds"]), "file": row["file"]}
+        )
+    _write(out, rows, meta)
+    print((out / "summary.md").read_text(encoding="utf-8"))
+    return 0
+
+
 def _schedule(arms: list[Arm], trials: int, aa_trials: int, seed: int) -> list[tuple[Arm, int]]:
     plan = [(arm, i) for arm in arms if arm.slowdown > 0 for i in range(trials)]
     plan += [(arm, i) for arm in arms if arm.slowdown == 0 for i in range(aa_trials)]
@@ -269,8 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pairs", type=int, default=DEFAULT_THRESHOLDS.ab_max_pairs, help="pairs per trial"
     )
+    parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="judge the trials already in --out again with this checkout's judge and thresholds",
+    )
     args = parser.parse_args(argv)
     out = args.out.resolve()
+    if args.summarize:
+        return summarize(out)
     (out / "trials").mkdir(parents=True, exist_ok=True)
     source = Path(__file__).resolve().parents[1]
     scratch = Path(tempfile.mkdtemp(prefix="power-study-"))
@@ -330,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for worker in (base, *heads.values()):
             worker.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
@@ -337,8 +362,9 @@ def _trials(arms, args, base, heads, spec, out, rows, meta) -> None:
     for n, (arm, index) in enumerate(_schedule(arms, args.trials, args.aa_trials, STUDY_SEED)):
         workers = {"base": base, "head": heads[arm.name]}
         record, seconds = run_trial(workers, spec, 1000 + n, args.pairs)
-        ab_schema.write_record(record, out / "trials" / f"{n:03d}-{arm.name.replace('/', '')}.json")
-        rows.append(_trial_summary(arm, index, record, seconds))
+        name = f"{n:03d}-{arm.name.replace('/', '')}.json"
+        ab_schema.write_record(record, out / "trials" / name)
+        rows.append({**_trial_summary(arm, index, record, seconds), "file": name})
         _write(out, rows, meta)
         last = rows[-1]
         print(

@@ -87,7 +87,7 @@ def _spec(options: BenchOptions, workload: Path):
 
     gpus = resolve_gpus(options.gpus)
     device = f"cuda:{gpus[0]}" if gpus else "cpu"
-    engine, _ = resolve_engine(options.engine)
+    engine = resolve_engine(options.engine)
     return WorkerSpec(
         workload=workload,
         preset=options.models,
