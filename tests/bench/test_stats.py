@@ -144,3 +144,13 @@ def test_paired_ratio_interval_covers_the_pairs_median() -> None:
     assert result.low is not None and result.high is not None
     assert result.low <= result.estimate <= result.high
     assert result.estimate == pytest.approx(stats.median(head))
+
+
+@pytest.mark.parametrize("n", [6, 7, 12, 20, 31, 60])
+def test_median_interval_is_the_one_scipy_quantile_test_gives(n: int) -> None:
+    from scipy.stats import quantile_test
+
+    samples = [float((i * 37) % 101) for i in range(n)]
+    ci = stats.median_confidence_interval(samples)
+    expected = quantile_test(samples, q=0.0, p=0.5).confidence_interval(0.95)
+    assert ci is not None and (ci.low, ci.high) == (expected.low, expected.high)
