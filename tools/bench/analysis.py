@@ -19,6 +19,7 @@ from virnucpro.stages import STAGES
 STAGE_ORDER = tuple(stage for stage in STAGES if stage != "load_models")
 GPU_UTIL_METRIC = "gpu.utilization"
 NOT_RECORDED = "not recorded in this run"
+NOT_RUN = "not run"
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,14 @@ def gpu_utilization(results: ResultsDocument) -> tuple[float | None, str]:
     if not util:
         return None, "telemetry has no utilization samples"
     return stats.median(util), f"median over {len(util)} telemetry samples"
+
+
+def not_run(results: ResultsDocument, suite: str) -> str | None:
+    """``not run (...)`` when ``suite`` was not part of this run, else None."""
+    if suite in results.run.suites:
+        return None
+    why = next((r for k, r in results.skipped.items() if k.lower() == suite), None)
+    return f"{NOT_RUN} ({why or 'the suite was not selected'})"
 
 
 def skip_reason(results: ResultsDocument, suite: str) -> str | None:

@@ -22,6 +22,7 @@ from tools.bench.render_util import (
     unavailable,
     worker_count,
 )
+from tools.bench.requirements import REQ_TOTAL_TIME, REQ_VALID
 from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import EquivalenceResult, Metric, ResultsDocument
@@ -40,6 +41,7 @@ OUTCOME_WORDS = {
 }
 NO_VERDICT = "NOT COMPARED"
 REQUIREMENT_WORDS = {True: "PASS", False: "FAIL", None: "N/A"}
+GATE_REQUIREMENTS = (REQ_VALID, REQ_TOTAL_TIME)  # the rest are targets
 KNOWN_PREFIXES = (
     "end_to_end.",
     "cold.",
@@ -102,9 +104,23 @@ def invalid_banner(results: ResultsDocument) -> str | None:
     return f"> **INVALID RUN: do not compare or publish these numbers.** {reasons}"
 
 
+def _requirement_word(requirement: RequirementResult) -> str:
+    if requirement.passed is None and requirement.detail.startswith(analysis.NOT_RUN):
+        return "NOT RUN"
+    return REQUIREMENT_WORDS[requirement.passed]
+
+
 def requirements_table(requirements: Sequence[RequirementResult]) -> str:
-    rows = [(r.name, REQUIREMENT_WORDS[r.passed], r.detail) for r in requirements]
+    rows = [(r.name, _requirement_word(r), r.detail) for r in requirements]
     return table(("requirement", "status", "detail"), rows)
+
+
+def gate_and_targets(
+    requirements: Sequence[RequirementResult],
+) -> tuple[list[RequirementResult], list[RequirementResult]]:
+    """The rows the verdict rests on, and the targets shown apart (they never change it)."""
+    gate = [r for r in requirements if r.name in GATE_REQUIREMENTS]
+    return gate, [r for r in requirements if r.name not in GATE_REQUIREMENTS]
 
 
 def _gpu_util_text(results: ResultsDocument) -> str:
@@ -214,12 +230,16 @@ def _executive_summary(report: ReportDocument) -> str:
     else:
         headline += ": no baseline comparison in this report."
     reasons = bullet_list(verdict.reasons) if verdict and verdict.reasons else None
+    gate, targets = gate_and_targets(report.requirements)
     return section(
         "Executive Summary",
         headline,
         reasons,
-        "### Requirements",
-        requirements_table(report.requirements),
+        "### Gate",
+        requirements_table(gate),
+        "### Targets",
+        "Goals of the project, shown apart from the gate: they never change the verdict.",
+        requirements_table(targets),
         "### Key Metrics",
         table(("metric", "value"), key_metric_rows(report.results)),
     )
@@ -245,7 +265,10 @@ def _scaling(report: ReportDocument) -> str:
     efficiency = results.metrics_with_prefix("scaling.")
     if efficiency:
         return section("Scaling Performance", metrics_table(efficiency))
-    reason = analysis.skip_reason(results, "scaling") or "scaling suite not run"
+    skipped = analysis.not_run(results, "scaling")
+    if skipped:
+        return section("Scaling Performance", f"{skipped[0].upper()}{skipped[1:]}.")
+    reason = analysis.skip_reason(results, "scaling") or "no scaling points recorded"
     return section("Scaling Performance", unavailable(reason))
 
 
@@ -391,7 +414,10 @@ def _equivalence_rows(eq: EquivalenceResult) -> list[tuple[str, str]]:
 def _equivalence(report: ReportDocument) -> str:
     eq = report.results.equivalence
     if eq is None:
-        reason = analysis.skip_reason(report.results, "equivalence") or "equivalence suite not run"
+        skipped = analysis.not_run(report.results, "equivalence")
+        if skipped:
+            return section("Equivalence Validation", f"{skipped[0].upper()}{skipped[1:]}.")
+        reason = analysis.skip_reason(report.results, "equivalence") or "no result recorded"
         return section("Equivalence Validation", unavailable(reason))
     return section("Equivalence Validation", table(("check", "value"), _equivalence_rows(eq)))
 

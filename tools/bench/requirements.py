@@ -12,6 +12,7 @@ from collections.abc import Callable
 from tools.bench.analysis import (
     gpu_utilization,
     measured_median,
+    not_run,
     skip_reason,
     stage_breakdown,
     widest_scaling_rows,
@@ -116,6 +117,9 @@ def measured_speedup(results: ResultsDocument) -> tuple[float | None, str]:
 def speedup_requirement(results: ResultsDocument) -> RequirementResult:
     name = REQ_SPEEDUP
     value, source = measured_speedup(results)
+    unmeasured = value is None and results.metric(SPEEDUP_METRIC) is None
+    if unmeasured and (skipped := not_run(results, "equivalence")):
+        return _requirement(name, None, skipped)
     if value is None:
         return _requirement(name, None, source)
     return _requirement(name, value >= MIN_SPEEDUP, f"{value:.2f}x ({source})")
@@ -125,7 +129,11 @@ def equivalence_requirement(results: ResultsDocument) -> RequirementResult:
     name = REQ_EQUIVALENCE
     eq = results.equivalence
     if eq is None:
-        reason = skip_reason(results, "equivalence") or "equivalence suite not run"
+        reason = (
+            not_run(results, "equivalence")
+            or skip_reason(results, "equivalence")
+            or "equivalence suite recorded no result"
+        )
         return _requirement(name, None, reason)
     detail = (
         f"label agreement {format_percent(eq.label_agreement)}, "
@@ -148,7 +156,8 @@ def scaling_requirement(results: ResultsDocument) -> RequirementResult:
         if m.available and m.name.rsplit(".", 1)[-1].isdigit()
     ]
     if not metrics:
-        return _requirement(name, None, skip_reason(results, "scaling") or "scaling not measured")
+        reason = not_run(results, "scaling") or skip_reason(results, "scaling")
+        return _requirement(name, None, reason or "scaling not measured")
     widest_metric = max(metrics, key=lambda m: int(m.name.rsplit(".", 1)[-1]))
     value = widest_metric.median
     detail = f"{value:.2f} (`{widest_metric.name}` median)"
