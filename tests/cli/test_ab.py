@@ -52,3 +52,7 @@ def test_the_checkout_against_its_own_commit_end_to_end(tmp_path: Path) -> None:
     assert len(record.rounds) == 6 and record.base.commit == record.head.commit
     assert record.base.package != record.head.package  # the base ran from its own worktree
     assert report["results"]["skipped"]["scaling"].startswith("not run in A/B mode")
+    assert {p.name for p in reports.glob("runs/ab-*/results-*.json")} == {
+        "results-head.json",
+        "results-base.json",
+    }

@@ -2,7 +2,8 @@
 
 Wires the measuring half (:mod:`virnucpro.bench.ab`: worktree, workers, interleaved pairs) to
 the judging half (:mod:`tools.bench.paired`: paired intervals, the more-rounds decision) and
-writes the raw pairs, one results document per side and the report. The thresholds and the A/B
+writes the raw pairs, one results document per side (``results-head.json``, ``results-base.json``
+beside ``ab_pairs.json``) and the report (on the head's document). The thresholds and the A/B
 settings come from the base commit's ``baselines/thresholds.toml`` (defaults when it has none),
 or from ``--thresholds``; a change to that file in the head is reported, never used.
 
@@ -179,6 +180,7 @@ def run_against(
     from virnucpro.bench import ab
     from virnucpro.bench.ab_schema import write_record
     from virnucpro.bench.runner import check_machine, find_checkout
+    from virnucpro.bench.schema import write_document
     from virnucpro.bench.workload_prepare import prepare_workload
 
     started = time.perf_counter()
@@ -206,6 +208,11 @@ def run_against(
     notes = (*notes, f"A/B rounds took {rounds_seconds:.0f} s")
     pairs_path = write_record(record, workdir / PAIRS_FILE)
     head_doc = _document(record, "head", options, spec, command, notes)
+    for side, doc in (
+        ("head", head_doc),
+        ("base", _document(record, "base", options, spec, command, notes)),
+    ):
+        write_document(doc, workdir / f"results-{side}.json")
     report = build_report(head_doc, verdict=verdict, now=datetime.now(timezone.utc))
     reports = write_reports(report, options.output_dir)
     code = verdict.exit_code
