@@ -374,8 +374,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) -> int:
-    from virnucpro.cli.ab import render_ab_summary, run_against
+    from virnucpro.cli.ab import AB_SUITES, render_ab_summary, run_against
 
+    if args.suite and resolve_suites(args.suite) != AB_SUITES:
+        raise InputError("--against pairs only the end-to-end rounds: drop --suite (or give e2e)")
     if args.time_budget is not None and args.time_budget <= 0:
         raise InputError(f"--time-budget must be positive, got {args.time_budget:g}")
     overrides = {
