@@ -155,6 +155,7 @@ def replay(
         if more == 0 or used + more > len(record.rounds):
             outcome = judge_record(prefix, thresholds=thresholds, label="study").outcome
             return outcome, used, more > 0
+        used += more
 
 
 def _settings() -> list[tuple[str, Thresholds, bool]]:
@@ -240,8 +241,8 @@ def render(rows: list[dict], meta: dict) -> str:
     header = [
         "# A/B gate power study",
         "",
-        f"Commit `{meta['commit']}`, DNABERT-S share of total time {meta['share']:.1%} "
-        f"(calibration), started {meta['started']}, {len(rows)} trials finished.",
+        f"Commit `{meta['commit']}`, extra DNABERT-S work per arm {meta['candidates']}, "
+        f"started {meta['started']}, {len(rows)} trials finished.",
         "",
     ]
     return "\n".join(header + lines) + "\n"
@@ -287,6 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         "--pairs", type=int, default=DEFAULT_THRESHOLDS.ab_max_pairs, help="pairs per trial"
     )
     parser.add_argument(
+        "--extra-work",
+        metavar="K=SHARE,...",
+        help="skip the calibration: the extra DNABERT-S forward share per slowdown, "
+        "e.g. 0.15=0.42 (from an earlier calibration)",
+    )
+    parser.add_argument(
         "--summarize",
         action="store_true",
         help="judge the trials already in --out again with this checkout's judge and thresholds",
@@ -309,31 +316,29 @@ def main(argv: list[str] | None = None) -> int:
         threads=options.threads or 1,
         device="cpu",
     )
-    print(f"calibrating on {commit[:12]} ({CALIBRATION_PAIRS} A/A pairs)", file=sys.stderr)
-    record, _ = _session(clone, clone, spec, scratch / "calibration", 0, CALIBRATION_PAIRS)
-    metrics = {m.name: m for m in record.paired_metrics()}
-    share = stats.median(metrics[DNABERT_STAGE].base) / stats.median(
-        metrics[ab_schema.TOTAL_TIME].base
-    )
+    given = dict(item.split("=") for item in args.extra_work.split(",")) if args.extra_work else {}
+    share = None
+    if not given:
+        print(f"calibrating on {commit[:12]} ({CALIBRATION_PAIRS} A/A pairs)", file=sys.stderr)
+        record, _ = _session(clone, clone, spec, scratch / "calibration", 0, CALIBRATION_PAIRS)
+        metrics = {m.name: m for m in record.paired_metrics()}
+        total = stats.median(metrics[ab_schema.TOTAL_TIME].base)
+        share = stats.median(metrics[DNABERT_STAGE].base) / total
     slowdowns = [float(s) for s in args.slowdowns.split(",") if s]
     arms = [Arm("A/A", 0.0, clone)]
     extras = {}
     for k in slowdowns:
         name = f"+{k:.0%}"
-        root, extra, first = calibrated_candidate(
-            clone,
-            commit,
-            k,
-            share,
-            scratch / f"slow{round(k * 100)}",
-            spec,
-            scratch / f"calibrate{round(k * 100)}",
-        )
+        into = scratch / f"slow{round(k * 100)}"
+        if given:
+            extra, first = float(given[f"{k:g}"]), None
+            root = _candidate(clone, commit, k, extra, into)
+        else:
+            assert share is not None
+            work = scratch / f"calibrate{round(k * 100)}"
+            root, extra, first = calibrated_candidate(clone, commit, k, share, into, spec, work)
         extras[name] = {"extra_forward_share": extra, "first_calibration_realized": first}
-        print(
-            f"{name}: extra DNABERT-S work x{extra:.3f} (first try gave {first:+.1%})",
-            file=sys.stderr,
-        )
+        print(f"{name}: extra DNABERT-S forward share {extra:.3f}", file=sys.stderr)
         arms.append(Arm(name, k, root))
     meta = {
         "commit": commit,
