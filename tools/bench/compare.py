@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from tools.bench.render_util import bullet_list, format_change, format_quantity, table, unavailable
-from tools.bench.report_sections import OUTCOME_WORDS
+from tools.bench.report_blocks import OUTCOME_WORDS
 from tools.bench.verdict import JudgementStatus, MetricJudgement, Verdict
 from virnucpro.bench.schema import EnvironmentFingerprint, ResultsDocument
 

@@ -2,7 +2,8 @@
 
 :func:`build_report` judges nothing itself: it attaches the checker's :class:`Verdict` (if any),
 the requirements and the recommendations (:mod:`tools.bench.requirements`). The markdown
-sections live in :mod:`tools.bench.report_sections`; :func:`render_pr_comment` reuses them.
+sections live in :mod:`tools.bench.report_sections`, built from the blocks of
+:mod:`tools.bench.report_blocks`, which :func:`render_pr_comment` reuses.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from tools.bench.render_util import bullet_list, table
-from tools.bench.report_sections import (
-    SECTIONS,
+from tools.bench.report_blocks import (
     inconclusive_notes,
     invalid_banner,
     judgements_table,
@@ -25,6 +25,7 @@ from tools.bench.report_sections import (
     requirements_table,
     run_line,
 )
+from tools.bench.report_sections import SECTIONS
 from tools.bench.requirements import derive_recommendations, evaluate_requirements
 from tools.bench.verdict import REPORT_KIND, REPORT_VERSION, ReportDocument, Verdict
 from virnucpro.atomic import atomic_write_text

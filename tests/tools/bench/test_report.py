@@ -261,7 +261,7 @@ def test_read_report_errors_are_one_line(tmp_path: Path, content: str | None, me
 
 
 def test_metric_tables_give_the_median_interval_from_the_samples() -> None:
-    from tools.bench.report_sections import metrics_table
+    from tools.bench.report_blocks import metrics_table
     from virnucpro.bench.schema import metric_from_samples
 
     six = metric_from_samples(TOTAL_TIME_METRIC, [6, 1, 5, 2, 4, 3], unit="s", better="lower")
