@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: {env['mode']}, {env['gpus']}; writing to {outdir}", flush=True)
         outcomes = run_check(
             config,
-            on_step=lambda o: print(f"  {o.name}: {o.status} ({o.seconds or 0:.0f} s)", flush=True),
+            on_step=lambda o: print(f"  {o.name}: {o.status} ({o.elapsed})", flush=True),
         )
     steps = [o.as_dict() for o in outcomes]
     rows = judge(steps, dry_run=args.dry_run)

@@ -102,6 +102,7 @@ def test_every_step_runs_after_a_failure_and_the_budget_stops_the_rest(
     assert seen == ["a", "b", "c", "d"]
     log = (config.outdir / "log.txt").read_text()
     assert "===== b: failed" in log and "c output" in log
+    assert "===== d: not run (not timed) =====" in log  # never started: not "0 s"
 
 
 def test_a_failing_model_step_is_recorded_and_the_next_still_runs(

@@ -81,6 +81,11 @@ class StepOutcome:
     figures: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
 
+    @property
+    def elapsed(self) -> str:
+        """The step's wall time for people; a step that never started was not timed, not 0 s."""
+        return "not timed" if self.seconds is None else f"{self.seconds:.1f} s"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -360,7 +365,7 @@ RUNNERS: dict[str, Runner] = {
 
 def _append_log(log: Path, spec: StepSpec, outcome: StepOutcome, output: Path) -> None:
     text = output.read_bytes()[-LOG_TAIL_BYTES:] if output.exists() else b""
-    header = f"\n===== {spec.name}: {outcome.status} ({outcome.seconds or 0:.1f} s) =====\n"
+    header = f"\n===== {spec.name}: {outcome.status} ({outcome.elapsed}) =====\n"
     with log.open("ab") as sink:
         sink.write(header.encode())
         sink.write(text)
