@@ -17,6 +17,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_check.py"
+
+
+def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The check's command line from the checkout, output captured, never raising on exit."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 MAX_FILES = 8  # what comes back from the device machine
 MAX_DEPTH = 3  # OUTDIR/a/b/file: two folder levels below OUTDIR
 STEPS = (
@@ -33,14 +47,7 @@ STEPS = (
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("gpu_check")
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(out), "--dry-run"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    done = _run(str(SCRIPT), str(out), "--dry-run", timeout=900)
     return done, out
 
 
@@ -102,14 +109,7 @@ def test_dry_run_output_fits_what_comes_back(
 
 
 def test_missing_package_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _WITHOUT_PYDANTIC, str(SCRIPT), str(tmp_path / "out")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _run("-c", _WITHOUT_PYDANTIC, str(SCRIPT), str(tmp_path / "out"))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "gpu_check: error: missing Python packages: pydantic; install the wheels of .whl/ "
@@ -128,13 +128,6 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 def test_unknown_step_is_a_usage_error(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(tmp_path), "--steps", "throughput,nonsense"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _run(str(SCRIPT), str(tmp_path), "--steps", "throughput,nonsense")
     assert done.returncode == 2
     assert "unknown step(s) nonsense" in done.stderr
