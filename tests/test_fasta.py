@@ -152,3 +152,19 @@ def test_a_long_single_line_record_is_held_once(tmp_path):
         tracemalloc.stop()
     assert len(record.sequence) == size
     assert peak < 1.25 * size  # the old line-based reader peaked at three copies
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_the_digest_of_one_read_is_the_stored_files_sha256(tmp_path, compress):
+    import hashlib
+
+    from virnucpro.fasta import READ_BLOCK_BYTES
+    from virnucpro.hashing import file_sha256
+
+    text = b">a\n" + b"ACGT" * (READ_BLOCK_BYTES // 2) + b"\n>b\nACGTN\n"  # lines past a block
+    path = tmp_path / ("in.fa.gz" if compress else "in.fa")
+    path.write_bytes(gzip.compress(text) if compress else text)
+    digest = hashlib.sha256()
+    records = list(fasta.iter_fasta(path, digest=digest))
+    assert [r.id for r in records] == ["a", "b"]
+    assert digest.hexdigest() == file_sha256(path)

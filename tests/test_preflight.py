@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from virnucpro.errors import InputError
+from virnucpro.hashing import file_sha256
 from virnucpro.preflight import (
     InputSummary,
     check_checkpoint_paths,
@@ -19,7 +20,7 @@ from virnucpro.preflight import (
 def test_scan_counts_records_and_bases(tmp_path):
     path = tmp_path / "in.fa.gz"
     path.write_bytes(gzip.compress(b">a\nACGTN\n>b\nNNNN\n"))
-    assert scan_input(path) == InputSummary(reads=2, bases=9)
+    assert scan_input(path) == InputSummary(reads=2, bases=9, sha256=file_sha256(path))
 
 
 @pytest.mark.parametrize(

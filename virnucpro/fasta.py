@@ -13,14 +13,19 @@ single-line record is held once, not once per copy (see ``scripts/perf_streaming
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from virnucpro.errors import InputError
 from virnucpro.paths import check_readable_file
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 GZIP_MAGIC = b"\x1f\x8b"
 IUPAC_BYTES = b"ACGTURYSWKMBDHVNacgturyswkmbdhvn"
@@ -43,8 +48,31 @@ def _is_gzip(path: Path) -> bool:
         return handle.read(2) == GZIP_MAGIC
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if _is_gzip(path) else path.open("rb")  # type: ignore[return-value]
+class _DigestingRaw(io.RawIOBase):
+    """A raw file that feeds every byte it reads, as stored, to ``digest``."""
+
+    def __init__(self, raw: io.RawIOBase, digest: _Hash) -> None:
+        self.raw, self.digest = raw, digest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        count = self.raw.readinto(buffer) or 0
+        self.digest.update(memoryview(buffer)[:count])
+        return count
+
+
+def _open_binary(path: Path, stack: ExitStack, digest: _Hash | None = None) -> BinaryIO:
+    """The decompressed byte stream; with ``digest``, the stored bytes are hashed as they pass."""
+    if digest is None:
+        stored: BinaryIO = stack.enter_context(path.open("rb"))
+    else:
+        raw = stack.enter_context(path.open("rb", buffering=0))
+        stored = stack.enter_context(io.BufferedReader(_DigestingRaw(raw, digest)))  # type: ignore[arg-type]
+    if _is_gzip(path):
+        return stack.enter_context(gzip.GzipFile(fileobj=stored, mode="rb"))  # type: ignore[return-value]
+    return stored
 
 
 def _check_path(path: Path) -> None:
@@ -59,8 +87,8 @@ def _content(path: Path) -> str:
 
 def _check_not_binary(path: Path) -> None:
     try:
-        with _open_binary(path) as handle:
-            probe = handle.read(BINARY_PROBE_BYTES)
+        with ExitStack() as stack:
+            probe = _open_binary(path, stack).read(BINARY_PROBE_BYTES)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         raise InputError(
             f"{path}: corrupt or truncated gzip file ({exc.__class__.__name__})"
@@ -154,14 +182,19 @@ class _Reader:
         return FastaRecord(id=record_id, sequence=sequence, description=description)
 
 
-def iter_fasta(path: Path | str) -> Iterator[FastaRecord]:
-    """Stream validated records; duplicate ids are refused (they would mix embeddings)."""
+def iter_fasta(path: Path | str, digest: _Hash | None = None) -> Iterator[FastaRecord]:
+    """Stream validated records; duplicate ids are refused (they would mix embeddings).
+
+    With ``digest``, the file's stored bytes (compressed, for gzip) are hashed in the same pass,
+    so a caller that needs the content hash too reads the file once.
+    """
     path = Path(path)
     _check_path(path)
     _check_not_binary(path)
     seen: set[str] = set()
     try:
-        with _open_binary(path) as handle:
+        with ExitStack() as stack:
+            handle = _open_binary(path, stack, digest)
             for record in _Reader(path, handle).records():
                 if record.id in seen:
                     raise InputError(f"{path}: duplicate record id '{record.id}'")

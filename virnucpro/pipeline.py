@@ -22,7 +22,6 @@ from virnucpro.distributed import DistContext
 from virnucpro.engines import Engine, get_engine
 from virnucpro.errors import InputError, RunFailure
 from virnucpro.fasta import input_stem, iter_fasta
-from virnucpro.hashing import file_sha256
 from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
 from virnucpro.models.presets import ModelSet, check_preset, load_model_set
 from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
@@ -287,8 +286,7 @@ def _start(
     if models is None:
         models = _load_models(config, device, times)
     engine.prepare(models)
-    sha = file_sha256(config.input)
-    run = _Run(config, engine, models, dist, work, sha, started, times, summary.bases)
+    run = _Run(config, engine, models, dist, work, summary.sha256, started, times, summary.bases)
     if adopted:
         run.warnings.append(adopted)
     if config.expected_length not in PUBLISHED_LENGTHS:

@@ -8,6 +8,7 @@ file that is all ``N``) is also found before the models load.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +28,11 @@ UNKNOWN_BASES = "Nn"
 
 @dataclass(frozen=True)
 class InputSummary:
-    """What the content check saw: records and bases (before chunking)."""
+    """What the content check saw: records and bases (before chunking), and the file's sha256."""
 
     reads: int
     bases: int
+    sha256: str
 
 
 def check_input_path(path: Path, outdir: Path) -> None:
@@ -88,17 +90,18 @@ def check_paths(
 
 
 def scan_input(path: Path) -> InputSummary:
-    """Read the whole input once, validating it; refuse an input with nothing to classify."""
+    """Read the whole input once, validating and hashing it; refuse one with nothing to classify."""
     reads = bases = 0
     called = False
-    for record in iter_fasta(path):
+    digest = hashlib.sha256()
+    for record in iter_fasta(path, digest=digest):
         reads += 1
         bases += len(record.sequence)
         called = called or _has_called_base(record.sequence)
     if not called:
         what = "its only record is" if reads == 1 else f"all {reads} records are"
         raise InputError(f"{path}: {what} all N (no called base): nothing to classify")
-    return InputSummary(reads=reads, bases=bases)
+    return InputSummary(reads=reads, bases=bases, sha256=digest.hexdigest())
 
 
 def _has_called_base(sequence: str) -> bool:
