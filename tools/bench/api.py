@@ -201,9 +201,9 @@ class RegressionTracker:
     Baselines are stored per hardware and workload (``<baseline_dir>/<key>.json``, versioned
     envelopes); the history is a JSON-lines file per key in ``history_dir`` (default
     ``tests/reports/history``, never inside the baselines folder). The thresholds are
-    ``<baseline_dir>/thresholds.toml`` when present, else the defaults: a time more than 10%
-    slower fails, a GPU utilization more than 5 points lower or memory more than 20% higher
-    warns (:mod:`tools.bench.thresholds`).
+    ``<baseline_dir>/thresholds.toml`` when present, else the defaults: a total time more than
+    10% slower fails; a stage more than 10% slower, a GPU utilization more than 5 points lower or
+    memory more than 20% higher warns (:mod:`tools.bench.thresholds`).
     """
 
     def __init__(

@@ -3,8 +3,9 @@
 A metric regresses only when its median moved beyond the metric's threshold in the worse
 direction (``Metric.better``) **and** the move is statistically significant: a two-sided
 Mann-Whitney U test on the raw samples, Benjamini-Hochberg adjusted over every metric tested in
-the run, below ``alpha``. Time metrics (unit ``s``) fail; memory, utilization, scaling and other
-metrics warn (see :mod:`tools.bench.thresholds`).
+the run, below ``alpha``. The total time fails; the other time metrics (the parts of that total:
+stages, cold costs), memory, utilization, scaling and other metrics warn (see
+:mod:`tools.bench.thresholds`).
 
 The run as a whole: **invalid** (exit 2) when other processes kept the host busy during the
 candidate's rounds beyond ``busy_host_share`` (``host.others_cpu_share``, median); **regression**
@@ -263,7 +264,7 @@ def _decide(test: _Pending, p_adjusted: float, *, alpha: float) -> MetricJudgeme
     if significant and beyond and (not noisy or _interval_beyond(test)):
         status = test.rule.severity if test.change > 0 else "improved"
         reason = _describe_change(test)
-        if status == "fail" and _immaterial(test):
+        if status != "improved" and _immaterial(test):
             status = "pass"
             reason += f", immaterial: under {test.floor:.3g} s, the floor share of the total time"
     elif noisy:

@@ -5,18 +5,21 @@ order-statistic interval and tested with the Wilcoxon signed-rank test (all in
 :mod:`virnucpro.bench.stats`). In the metric's *worse* direction (a slower time, a lower rate),
 with ``t`` the metric's threshold (10% for time):
 
-- **fail** (time) or **warn** (others): the median is more than ``t`` worse, the interval
-  excludes no change, and the Benjamini-Hochberg adjusted p-value over all judged metrics is
-  below ``alpha``;
+- **fail** (the total time) or **warn** (every other metric, the stage times included): the
+  median is more than ``t`` worse, the interval excludes no change, and the Benjamini-Hochberg
+  adjusted p-value over all judged metrics is below ``alpha``;
 - **improved**: the symmetric case, better by more than ``t``;
 - **pass**: the whole interval lies below ``t`` worse (or, for a part of the run, even the upper
   end of its slowdown is below the floor share of the total time);
-- otherwise **undecided**: :func:`pairs_to_add` asks for another block of pairs until every
-  time metric is decided or the budget (pairs, seconds) is spent; then it is **inconclusive**.
+- otherwise **undecided**: :func:`pairs_to_add` asks for another block of pairs until the gate
+  metric (the total time) is decided or the budget (pairs, seconds) is spent; then it is
+  **inconclusive**. A part of the run still undecided then is listed, and is no reason for more
+  pairs: it cannot fail the gate.
 
 The outcome: **invalid** (exit 2) when other processes kept the host busy beyond the threshold
-(median over pairs); **regression** (exit 1) on any fail; **inconclusive** (exit 2) when the total
-time stayed undecided; **warn** or **pass** (exit 0) otherwise, listing what stayed inconclusive.
+(median over pairs); **regression** (exit 1) when the total time fails; **inconclusive** (exit 2)
+when the total time stayed undecided; **warn** (a stage or another metric is worse beyond its
+threshold, named) or **pass** (exit 0) otherwise, listing what stayed inconclusive.
 
 :func:`judge_paired` is the paired counterpart of :func:`tools.bench.check.check_regression`
 (unpaired samples from two runs); both return a :class:`~tools.bench.verdict.Verdict`.
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 
 import virnucpro.bench.stats as stats
 from tools.bench.check import busy_reason
-from tools.bench.thresholds import Thresholds, relative_threshold, rule_for
+from tools.bench.thresholds import GATE_TIME_METRICS, Thresholds, relative_threshold, rule_for
 from tools.bench.verdict import (
     EXIT_CANNOT_JUDGE,
     EXIT_PASS,
@@ -164,6 +167,10 @@ def _undecided_time(judgements: Sequence[MetricJudgement]) -> list[str]:
     return [j.name for j in judgements if j.status in (UNDECIDED, "inconclusive") and j.unit == "s"]
 
 
+def _undecided_gate(judgements: Sequence[MetricJudgement]) -> list[str]:
+    return [n for n in _undecided_time(judgements) if n in GATE_TIME_METRICS]
+
+
 def judge_paired(
     metrics: Sequence[PairedMetric],
     *,
@@ -224,12 +231,12 @@ def judge_record(
 
 
 def pairs_to_add(verdict: Verdict, *, pairs: int, seconds: float, thresholds: Thresholds) -> int:
-    """How many pairs to measure next: 0 when every time metric is decided or the budget is spent.
+    """How many pairs to measure next: 0 when the total time is decided or the budget is spent.
 
     The time budget counts the rounds so far; a block is added only when, at the pace so far,
     it fits in what is left of it.
     """
-    if verdict.outcome in ("invalid", "could_not_judge") or not _undecided_time(verdict.judgements):
+    if verdict.outcome in ("invalid", "could_not_judge") or not _undecided_gate(verdict.judgements):
         return 0
     room = thresholds.ab_max_pairs - pairs
     if room <= 0 or pairs == 0:

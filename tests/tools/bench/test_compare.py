@@ -52,12 +52,12 @@ def test_every_row_is_the_checkers_judgement() -> None:
 
 def test_sections_follow_the_checker_and_one_sided_metrics_are_listed() -> None:
     base = _doc(
-        _metric("a.time", 10.0, "lower"),
+        _metric(TOTAL_TIME_METRIC, 10.0, "lower"),
         _metric("b.rate", 5.0, "higher"),
         _metric("old", 1.0, "lower"),
     )
     cand = _doc(
-        _metric("a.time", 13.0, "lower"),
+        _metric(TOTAL_TIME_METRIC, 13.0, "lower"),
         _metric("b.rate", 7.0, "higher"),
         _metric("new", 1.0, "lower"),
     )
@@ -66,7 +66,7 @@ def test_sections_follow_the_checker_and_one_sided_metrics_are_listed() -> None:
     assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
     regressions = text.split("## Regressions")[1].split("## Warnings")[0]
     improvements = text.split("## Improvements")[1].split("## Unchanged")[0]
-    assert "`a.time`" in regressions and "`b.rate`" not in regressions
+    assert f"`{TOTAL_TIME_METRIC}`" in regressions and "`b.rate`" not in regressions
     assert "`b.rate`" in improvements and "-40.0% worse" in improvements
     assert "only in the baseline: `old`" in text and "only in the candidate: `new`" in text
     assert "Verdict: **REGRESSION** (exit code 1)" in text

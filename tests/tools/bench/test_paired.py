@@ -116,3 +116,41 @@ def test_a_tiny_stage_is_immaterial_under_the_floor() -> None:
     )
     stage = _judge(metrics).judgements[1]
     assert stage.status == "pass" and "immaterial" in stage.reason
+
+
+def _with_stage(total: float, stage: float, stage_noise: float = 0.02):
+    base, head = _pairs(total, noise=0.01)
+    stage_base, stage_head = _pairs(stage, noise=stage_noise, seed=3)
+    return (
+        PairedMetric(TOTAL_TIME, "s", "lower", base, head),
+        PairedMetric(
+            "stage.dnabert.time",
+            "s",
+            "lower",
+            tuple(v * 0.3 for v in stage_base),
+            tuple(v * 0.3 for v in stage_head),
+        ),
+    )
+
+
+def test_a_stage_far_slower_inside_a_total_five_percent_slower_warns_and_passes() -> None:
+    verdict = _judge(_with_stage(0.05, 0.20))
+    total, stage = verdict.judgements
+    assert total.status == "pass"
+    assert stage.status == "warn" and stage.change is not None and stage.change > 0.15
+    assert (verdict.outcome, verdict.exit_code) == ("warn", 0)
+
+
+def test_the_total_time_alone_fails_the_gate_and_the_stage_is_named_beside_it() -> None:
+    verdict = _judge(_with_stage(0.15, 0.50))
+    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
+    assert [j.name for j in verdict.failures] == [TOTAL_TIME]
+    assert {j.name: j.status for j in verdict.judgements}["stage.dnabert.time"] == "warn"
+
+
+def test_an_undecided_stage_asks_for_no_more_pairs_once_the_total_is_decided() -> None:
+    running = _judge(_with_stage(0.0, 0.10, stage_noise=0.3), final=False)
+    total, stage = running.judgements
+    assert total.status == "pass" and stage.status == "undecided"
+    assert pairs_to_add(running, pairs=20, seconds=1.0, thresholds=DEFAULT_THRESHOLDS) == 0
+    assert any("stage.dnabert.time" in note for note in running.reasons)
