@@ -227,6 +227,16 @@ def test_posting_job_runs_only_base_code_on_a_hosted_runner() -> None:
     assert not [run for run in _runs(post) if "bench_quick" in run]
 
 
+def test_the_main_gate_compares_with_the_previous_main_commit_whatever_the_history_run_says() -> None:
+    steps = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["main"]["steps"]
+    gate = next(s for s in steps if "--against" in s.get("run", ""))
+    assert gate["env"]["BEFORE"] == "${{ github.event.before }}"
+    assert gate["if"] == "${{ !cancelled() }}"  # runs after a failed history run too
+    assert "exit 2" in gate["run"]  # a push without a previous commit is not judged green
+    checkout = steps[0]
+    assert checkout["with"]["fetch-depth"] == 0
+
+
 def test_benchmark_reports_are_uploaded_by_every_benchmark_job() -> None:
     for name, job in jobs(WORKFLOW_DIR / "benchmark.yml"):
         runs = " ".join(step.get("run", "") for step in job["steps"])
@@ -240,7 +250,8 @@ def test_main_publishes_the_history_then_pages_deploys_the_dashboard() -> None:
     workflow = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))
     main_steps = workflow["main"]["steps"]
     runs = " ".join(step.get("run", "") for step in main_steps)
-    assert runs.index("nox -s bench_quick") < runs.index("-- publish")
+    assert runs.index("nox -s bench_quick -- --allow-no-baseline") < runs.index("-- publish")
+    assert 'nox -s bench_quick -- --against "$BEFORE" --output-dir tests/reports/ab' in runs
     assert runs.index("-- publish") < runs.index("-- dashboard")
     assert "--branch benchmark-data" in runs and "GITHUB_TOKEN" not in runs.split("basic=")[0]
     uploads = [s for s in main_steps if s.get("uses", "").startswith("actions/upload-pages")]
