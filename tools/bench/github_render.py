@@ -28,7 +28,7 @@ SizeUnit = Literal["chars", "bytes"]
 STATE_FOR_OUTCOME: Mapping[str | None, StatusState] = {
     "pass": "success",
     "warn": "success",
-    None: "success",  # a report without a verdict: measured, not compared
+    None: "error",  # a report without a verdict was measured, not judged: never green
     "regression": "failure",
     "inconclusive": "error",  # never green: the total time was not decided
     "invalid": "error",

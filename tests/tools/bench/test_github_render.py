@@ -42,7 +42,7 @@ REGRESSION = regression_report()
             "error",
             "inconclusive: total time inconclusive",
         ),
-        (make_report(None), "success", "measured, not compared, total 12.30 s"),
+        (make_report(None), "error", "measured, not compared, total 12.30 s"),
     ],
 )
 def test_status_state_and_description_per_outcome(report, state, description):
