@@ -227,7 +227,7 @@ def test_posting_job_runs_only_base_code_on_a_hosted_runner() -> None:
     assert not [run for run in _runs(post) if "bench_quick" in run]
 
 
-def test_the_main_gate_compares_with_the_previous_main_commit_whatever_the_history_run_says() -> None:
+def test_the_main_gate_compares_with_the_previous_main_commit() -> None:
     steps = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["main"]["steps"]
     gate = next(s for s in steps if "--against" in s.get("run", ""))
     assert gate["env"]["BEFORE"] == "${{ github.event.before }}"

@@ -48,15 +48,3 @@ def test_the_base_checkout_is_made_once_and_reused(repo: Path, tmp_path: Path) -
     again = ab.base_checkout(repo, first, tmp_path / "cache")
     assert again == path and not (path / "marker").exists()
     assert ab.base_checkout(repo, first, tmp_path / "cache") == path
-
-
-def test_unmet_requirements_are_named(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "x"\ndependencies = ["numpy>=1", "numpy>=9999", '
-        '"no-such-package-here>=1", "pywin32>=1; sys_platform == \'win32\'"]\n'
-    )
-    unmet = ab.unmet_requirements(tmp_path)
-    assert len(unmet) == 2
-    assert "numpy>=9999 (installed" in unmet[0] and "not installed" in unmet[1]
-    with pytest.raises(InputError, match="needs other packages"):
-        ab.check_environment(tmp_path, "0123456789abcdef")

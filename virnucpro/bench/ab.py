@@ -6,10 +6,10 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
 - the base commit is checked out in a git worktree under ``<output>/.cache/ab/<sha>``, kept and
   reused for later runs;
 - each side runs in its own long-lived worker process (:mod:`virnucpro.bench.ab_worker`) that
-  loads the models once, so rounds measure the steady state. A side runs with this interpreter
-  and its own checkout first on ``PYTHONPATH``; the base is accepted only when every requirement
-  its ``pyproject.toml`` declares is met by the packages installed here (same torch build), and
-  refused with a one-line error otherwise (no per-commit virtual environment is built);
+  loads the models once, so rounds measure the steady state. A side runs with its own checkout
+  first on ``PYTHONPATH``, and with this interpreter unless the base declares requirements this
+  environment does not meet: then with its own environment, cached per commit, that shares this
+  environment's torch build (:mod:`virnucpro.bench.ab_env`);
 - both sides read the same workload file, generated once by the head;
 - rounds come in pairs, one predict on each side, in an order drawn per pair from a seeded
   generator (recorded), after the same number of warm-up rounds on each side;
@@ -114,52 +114,15 @@ def base_checkout(root: Path, sha: str, cache: Path) -> Path:
     return path
 
 
-# ----------------------------------------------------------------------------- environment
-
-
-def unmet_requirements(checkout: Path) -> tuple[str, ...]:
-    """The requirements of ``checkout``'s pyproject that this environment does not meet."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import tomllib
-    from packaging.requirements import Requirement
-
-    try:
-        project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{checkout}/pyproject.toml: cannot read ({exc})") from None
-    unmet = []
-    for text in project.get("project", {}).get("dependencies", []):
-        requirement = Requirement(text)
-        if requirement.marker is not None and not requirement.marker.evaluate():
-            continue
-        try:
-            installed = version(requirement.name)
-        except PackageNotFoundError:
-            unmet.append(f"{text} (not installed)")
-            continue
-        if not requirement.specifier.contains(installed, prereleases=True):
-            unmet.append(f"{text} (installed {installed})")
-    return tuple(unmet)
-
-
-def check_environment(checkout: Path, sha: str) -> None:
-    """Refuse a base whose declared requirements this environment does not meet."""
-    unmet = unmet_requirements(checkout)
-    if unmet:
-        raise InputError(
-            f"base {sha[:12]} needs other packages than this environment has "
-            f"({'; '.join(unmet)}): A/B runs both sides in this environment"
-        )
-
-
 # ----------------------------------------------------------------------------- workers
 
 
 class Worker:
     """One side's worker process; its stderr goes to a log file."""
 
-    def __init__(self, side: Side, root: Path, spec: WorkerSpec, workdir: Path) -> None:
+    def __init__(
+        self, side: Side, root: Path, spec: WorkerSpec, workdir: Path, python: Path | None = None
+    ) -> None:
         self.side = side
         self.root = root
         self.log_path = workdir / f"{side}-worker.log"
@@ -179,7 +142,7 @@ class Worker:
         self._log: IO[str] = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
         source = WORKER_SOURCE.read_text(encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", source, json.dumps(payload)],
+            [str(python or sys.executable), "-c", source, json.dumps(payload)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -275,9 +238,10 @@ class ABSession:
         spec: WorkerSpec,
         workdir: Path,
         seed: int,
+        base_python: Path | None = None,
     ) -> ABSession:
         workers: dict[Side, Worker] = {
-            "base": Worker("base", base_root, spec, workdir),
+            "base": Worker("base", base_root, spec, workdir, base_python),
             "head": Worker("head", head_root, spec, workdir),
         }
         return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True)

@@ -177,7 +177,7 @@ def run_against(
     """Benchmark this checkout against ``ref``; see the module docstring."""
     from tools.bench.paired import judge_record
     from tools.bench.report import build_report, write_reports
-    from virnucpro.bench import ab
+    from virnucpro.bench import ab, ab_env
     from virnucpro.bench.ab_schema import write_record
     from virnucpro.bench.runner import check_machine, find_checkout
     from virnucpro.bench.schema import write_document
@@ -190,16 +190,26 @@ def run_against(
     check_machine(options)
     sha = ab.resolve_ref(root, ref)
     say(f"base: {ref} = {sha[:12]}; checking it out")
-    base_root = ab.base_checkout(root, sha, options.output_dir / ab.CACHE_DIR)
-    ab.check_environment(base_root, sha)
+    cache = options.output_dir / ab.CACHE_DIR
+    base_root = ab.base_checkout(root, sha, cache)
+    base_python, env_note = ab_env.base_interpreter(base_root, sha, cache)
+    if env_note:
+        say(env_note)
     thresholds, notes = base_thresholds(root, base_root, options.thresholds, overrides)
+    notes = (*notes, env_note) if env_note else notes
     workload = prepare_workload(options)
     spec = _spec(options, workload.path)
     workdir = options.output_dir / "runs" / f"ab-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
     label = f"{ref} ({sha[:12]})"
     say("starting the base and head workers (each loads its models once)")
     with ab.ABSession.start(
-        ref=ref, base_root=base_root, head_root=root, spec=spec, workdir=workdir, seed=DEFAULT_SEED
+        ref=ref,
+        base_root=base_root,
+        head_root=root,
+        spec=spec,
+        workdir=workdir,
+        seed=DEFAULT_SEED,
+        base_python=base_python,
     ) as session:
         session.warm_up(options.warmup)
         _, rounds_seconds = _measure(session, thresholds, label, say)

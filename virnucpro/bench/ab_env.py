@@ -1,0 +1,147 @@
+"""The base side's environment in A/B mode: this interpreter, or a cached one per base commit.
+
+Both sides must run the **same torch build**, or the comparison measures torch, not the change.
+So the base runs with this interpreter and its own checkout first on ``PYTHONPATH`` whenever
+this environment meets every requirement the base's ``pyproject.toml`` declares. When it does
+not (the base pins another version of some package, or needs one this environment lacks), the
+base gets its own environment, created once per commit and reused:
+
+- a virtual environment at ``<cache>/<sha>.venv`` that sees this environment's packages (a
+  ``.pth`` file lists this interpreter's site directories after the venv's own), so torch and
+  everything else the base agrees with are shared, not reinstalled;
+- the unmet requirements installed into it with pip (from the index pip is configured for);
+- a stamp file listing what was installed: a later run with the same unmet requirements reuses
+  it, a different list rebuilds it.
+
+A base that needs a different **torch** is refused with one line: installing another torch
+would make the two sides incomparable. A failed install is one line naming the requirement and
+pip's last message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from virnucpro.atomic import atomic_write_text
+from virnucpro.errors import InputError
+
+SHARED_BUILD = frozenset({"torch"})  # packages both sides must share exactly
+VENV_SUFFIX = ".venv"
+PARENT_PTH = "_virnucpro_ab_parent.pth"
+STAMP = "virnucpro-ab-requirements.txt"
+VENV_TIMEOUT_S = 300.0
+INSTALL_TIMEOUT_S = 1800.0
+
+
+def declared_requirements(checkout: Path) -> tuple[str, ...]:
+    """The ``[project] dependencies`` of ``checkout``'s pyproject."""
+    import tomllib
+
+    try:
+        project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{checkout}/pyproject.toml: cannot read ({exc})") from None
+    return tuple(project.get("project", {}).get("dependencies", []))
+
+
+def unmet_requirements(checkout: Path) -> tuple[str, ...]:
+    """The requirements of ``checkout``'s pyproject that this environment does not meet, each
+    with what is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    unmet = []
+    for text in declared_requirements(checkout):
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            unmet.append(f"{text} (not installed)")
+            continue
+        if not requirement.specifier.contains(installed, prereleases=True):
+            unmet.append(f"{text} (installed {installed})")
+    return tuple(unmet)
+
+
+def _requirement_text(unmet: str) -> str:
+    """``'numpy<2 (installed 2.2.0)'`` -> ``'numpy<2'``."""
+    return unmet.rsplit(" (", 1)[0]
+
+
+def _name(text: str) -> str:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(Requirement(text).name)
+
+
+def _site_directories() -> list[str]:
+    """This interpreter's package directories, in its own order."""
+    return [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+
+
+def _venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _venv_site(python: Path) -> Path:
+    done = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+    return Path(done.stdout.strip())
+
+
+def _run(command: list[str], timeout: float = VENV_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"{' '.join(command[:4])}: {exc}") from None
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines() or ["no message"]
+        raise InputError(f"{' '.join(command[:4])} failed: {lines[-1]}")
+    return done
+
+
+def _build(venv: Path, requirements: list[str]) -> None:
+    if venv.exists():
+        shutil.rmtree(venv)
+    _run([sys.executable, "-m", "venv", str(venv)])
+    python = _venv_python(venv)
+    pth = "\n".join(_site_directories()) + "\n"
+    atomic_write_text(_venv_site(python) / PARENT_PTH, pth)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    try:
+        _run([*pip, *requirements], timeout=INSTALL_TIMEOUT_S)
+    except InputError as exc:
+        shutil.rmtree(venv, ignore_errors=True)
+        listed = ", ".join(requirements)
+        raise InputError(f"installing the base's requirements ({listed}): {exc}") from None
+    atomic_write_text(venv / STAMP, "\n".join(requirements) + "\n")
+
+
+def base_interpreter(checkout: Path, sha: str, cache: Path) -> tuple[Path, str | None]:
+    """The Python that runs the base side, and a note when it is not this interpreter."""
+    unmet = unmet_requirements(checkout)
+    if not unmet:
+        return Path(sys.executable), None
+    shared = [u for u in unmet if _name(_requirement_text(u)) in SHARED_BUILD]
+    if shared:
+        raise InputError(
+            f"base {sha[:12]} needs {'; '.join(shared)}: both sides of an A/B run use this "
+            "environment's torch build, so compare with a base that accepts it"
+        )
+    requirements = sorted(_requirement_text(u) for u in unmet)
+    venv = (cache / f"{sha}{VENV_SUFFIX}").resolve()
+    stamp = venv / STAMP
+    fresh = not (_venv_python(venv).exists() and stamp.is_file())
+    if fresh or stamp.read_text(encoding="utf-8").splitlines() != requirements:
+        _build(venv, requirements)
+    note = (
+        f"base {sha[:12]} runs in its own environment {venv} (this one's packages plus "
+        f"{', '.join(requirements)}), with this environment's torch build"
+    )
+    return _venv_python(venv), note
