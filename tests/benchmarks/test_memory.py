@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from virnucpro.bench.memory import (
+from virnucpro.bench.metric_names import (
     BYTES,
     CUDA_PEAK_ALLOCATED,
     CUDA_PEAK_RESERVED,

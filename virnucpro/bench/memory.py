@@ -6,9 +6,10 @@ memory in each worker. Host RSS is sampled with psutil during the region (its pe
 figure that cannot be measured (no CUDA, no psutil) becomes an *unavailable* metric with the
 reason, never zero.
 
-``memory.nvml_device_used`` (NVML's "used" memory of the run's GPUs over each round, named here)
-is measured by the memory suite from the GPU sampler's readings: it includes the CUDA context
-and any other process, so it is larger than the allocator's figures.
+``memory.nvml_device_used`` (NVML's "used" memory of the run's GPUs over each round) is measured
+by the memory suite from the GPU sampler's readings: it includes the CUDA context and any other
+process, so it is larger than the allocator's figures. The metric names live in
+:mod:`virnucpro.bench.metric_names`.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from dataclasses import dataclass
 
 import torch
 
+from virnucpro.bench.metric_names import (
+    BYTES,
+    CUDA_PEAK_ALLOCATED,
+    CUDA_PEAK_RESERVED,
+    HOST_PEAK_RSS,
+)
 from virnucpro.bench.schema import Metric, metric_from_samples, unavailable_metric
 from virnucpro.metrics import synchronize
 
-CUDA_PEAK_ALLOCATED = "memory.cuda_peak_allocated"
-CUDA_PEAK_RESERVED = "memory.cuda_peak_reserved"
-NVML_DEVICE_USED = "memory.nvml_device_used"
-HOST_PEAK_RSS = "memory.host_peak_rss"  # this process, peak during the region (psutil)
-BYTES = "bytes"
 RSS_SAMPLE_INTERVAL_S = 0.05
 
 RssReader = Callable[[], int]

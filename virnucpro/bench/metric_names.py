@@ -10,3 +10,18 @@ from __future__ import annotations
 TOTAL_TIME_METRIC = "end_to_end.total_time"
 SAMPLER_OVERHEAD_METRIC = "gpu.sampler_overhead"  # measured with and without the sampler
 END_TO_END_SPEEDUP_METRIC = "equivalence.end_to_end_speedup"  # fast vs vanilla, per round
+
+# Peak memory of a measured round (the memory suite; paired per round in A/B mode).
+CUDA_PEAK_ALLOCATED = "memory.cuda_peak_allocated"
+CUDA_PEAK_RESERVED = "memory.cuda_peak_reserved"
+NVML_DEVICE_USED = "memory.nvml_device_used"
+HOST_PEAK_RSS = "memory.host_peak_rss"  # the measuring process, peak during the round (psutil)
+BYTES = "bytes"
+
+# GPU telemetry: ``gpu.round.<q>`` holds one mean per measured round (independent samples);
+# ``gpu.<q>``, ``gpu.dev<k>.<q>`` and ``gpu.<stage>.<q>`` hold the individual NVML polls, pooled,
+# and carry ``labels[SAMPLES_LABEL] == POOLED_POLLS`` so the checker never tests them as samples.
+GPU_ROUND_PREFIX = "gpu.round"
+GPU_ROUND_UTILIZATION = f"{GPU_ROUND_PREFIX}.utilization"
+SAMPLES_LABEL = "samples"
+POOLED_POLLS = "pooled polls"
