@@ -14,6 +14,7 @@ import pytest
 
 from tests.bench.test_nvml import FakeClock, FakeNvml
 from virnucpro.bench.gpm import GpmReader
+from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, POOLED_POLLS, SAMPLES_LABEL
 from virnucpro.bench.nvml import NOT_USED, GpuSampler
 from virnucpro.bench.schema import GpuSample, GpuTelemetry
 from virnucpro.bench.telemetry import RoundWork, assess_validity, telemetry_metrics
@@ -227,6 +228,15 @@ def test_utilization_per_round_is_the_mean_of_its_readings_with_their_count() ->
     metrics = {m.name: m for m in telemetry_metrics(_telemetry(_round_samples()))}
     util = metrics["gpu.round.utilization"]
     assert util.samples == (75.0, 90.0) and util.labels == {"readings": "4,4"}
+
+
+def test_pooled_readings_are_marked_and_round_means_are_not() -> None:
+    """Polls pooled over the run, a device or a stage carry the marker the checker skips on."""
+    samples = [s.model_copy(update={"stage": "esm"}) for s in _round_samples()]
+    metrics = {m.name: m for m in telemetry_metrics(_telemetry(samples))}
+    for name in ("gpu.utilization", "gpu.dev0.utilization", "gpu.esm.utilization"):
+        assert metrics[name].labels[SAMPLES_LABEL] == POOLED_POLLS, name
+    assert SAMPLES_LABEL not in metrics[GPU_ROUND_UTILIZATION].labels
 
 
 def test_one_reading_is_not_a_figure() -> None:

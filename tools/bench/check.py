@@ -20,6 +20,11 @@ noise (the larger IQR/median of the two sides) exceeds the threshold. A signific
 beyond the threshold is still reported under such noise when the bootstrap interval of the
 ratio of medians lies wholly beyond the threshold.
 
+Metrics whose samples are individual NVML polls pooled over a run, a device or a stage
+(``labels[SAMPLES_LABEL] == POOLED_POLLS``: ``gpu.<q>``, ``gpu.dev<k>.<q>``, ``gpu.<stage>.<q>``)
+are not judged: polls 50-200 ms apart are not independent samples, so a test over them would
+find any drift significant. Their per-round means, ``gpu.round.<q>``, are judged instead.
+
 ``MetricJudgement.change`` and ``.threshold`` are both fractions of the baseline median, worse
 positive; a threshold in points (utilization, scaling efficiency) is converted at the baseline
 median so the two always compare, and the reason names the points.
@@ -46,7 +51,7 @@ from tools.bench.verdict import (
     MetricJudgement,
     Verdict,
 )
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import POOLED_POLLS, SAMPLES_LABEL, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, ResultsDocument
 
 OTHERS_CPU_METRIC = "host.others_cpu_share"
@@ -58,6 +63,9 @@ ONE_RUN_NOTE = (
 KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
 KEY_SEPARATOR = "|"
 DIMENSIONLESS_UNITS = frozenset({"", "ratio", "fraction", "x"})
+POOLED_NOTE = (
+    "not judged (pooled polls are not independent samples; judged per round as gpu.round.<q>)"
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,7 @@ def judge_metrics(
     """Judgements for every metric of either run, in candidate order, and notes for the verdict."""
     slots: list[MetricJudgement | _Pending] = []
     undirected: list[str] = []
+    pooled: list[str] = []
     floor = _time_floor(baseline, thresholds)
     for name in _metric_names(candidate, baseline):
         cand, base = candidate.metric(name), baseline.metric(name)
@@ -153,13 +162,22 @@ def judge_metrics(
         assert reference is not None  # the name came from one of the two runs
         if reference.better == "none":
             undirected.append(name)
+        elif _pooled(cand) or _pooled(base):
+            pooled.append(name)
         elif cand is None or base is None:
             slots.append(_missing(cand, base))
         else:
             slots.append(_screen(cand, base, thresholds=thresholds, floor=floor))
     judgements = _resolve(slots, thresholds=thresholds)
     notes = _notes(judgements, undirected)
+    if pooled:
+        notes = (*notes, f"{POOLED_NOTE}: {', '.join(pooled)}")
     return judgements, notes
+
+
+def _pooled(metric: Metric | None) -> bool:
+    """Whether the metric's samples are NVML polls pooled over a run, a device or a stage."""
+    return metric is not None and metric.labels.get(SAMPLES_LABEL) == POOLED_POLLS
 
 
 def _metric_names(candidate: ResultsDocument, baseline: ResultsDocument) -> list[str]:

@@ -7,6 +7,10 @@ figure. From the sampler's readings of the run's GPUs (:mod:`virnucpro.bench.nvm
 - ``gpu.<q>``: every reading; ``gpu.dev<k>.<q>`` per device when the run used several;
 - ``gpu.<stage>.<q>``: the readings tagged with a stage (utilization, power, GPM activity);
 - ``gpu.round.<q>``: one sample per measured round, the mean of that round's readings;
+
+the first three keep the individual readings, pooled, as their samples: readings 50-200 ms apart
+are not independent samples, so these carry the ``labels[SAMPLES_LABEL] == POOLED_POLLS``
+marker and the regression checker shows but never tests them (it tests ``gpu.round.<q>``);
 - ``gpu.round.energy``: the energy counter's change over each round, all devices together,
   and from it ``gpu.energy_per_1k_reads`` and ``gpu.energy_per_token`` (J per model token:
   DNABERT-S plus ESM-2 tokens, real ones);
@@ -25,6 +29,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from virnucpro.bench.metric_names import GPU_ROUND_PREFIX, POOLED_POLLS, SAMPLES_LABEL
 from virnucpro.bench.schema import (
     Direction,
     GpuSample,
@@ -37,7 +42,7 @@ from virnucpro.bench.schema import (
 MIN_READINGS = 2
 NOT_REPORTED = "not reported by NVML for these devices (not supported or failed)"
 TOO_FEW = "{n} reading(s) in {where}: one reading is not a figure"
-ROUND_PREFIX = "gpu.round"
+ROUND_PREFIX = GPU_ROUND_PREFIX
 KILO = 1000.0
 
 # Reasons that mean the hardware was unfit to measure; idle, power cap and clock settings are not.
@@ -106,7 +111,7 @@ def _summary(
     if len(values) < MIN_READINGS:
         reason = _missing_reason(q, t, len(values), where)
         return unavailable_metric(name, unit=q.unit, better=q.better, reason=reason, stage=stage)
-    labels = {"readings": str(len(values))}
+    labels = {"readings": str(len(values)), SAMPLES_LABEL: POOLED_POLLS}
     return metric_from_samples(
         name, values, unit=q.unit, better=q.better, stage=stage, labels=labels
     )

@@ -7,11 +7,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tools.bench.check import check_regression, judge_metrics, key_differences
+from tools.bench.check import POOLED_NOTE, check_regression, judge_metrics, key_differences
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from tools.bench.verdict import MetricJudgement, Verdict
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import (
+    GPU_ROUND_UTILIZATION,
+    POOLED_POLLS,
+    SAMPLES_LABEL,
+    TOTAL_TIME_METRIC,
+)
 from virnucpro.bench.schema import (
     Direction,
     Metric,
@@ -111,10 +116,10 @@ def test_small_significant_slowdown_within_threshold_passes() -> None:
 
 @pytest.mark.parametrize(("drop", "status"), [(6.0, "warn"), (4.0, "pass")])
 def test_gpu_utilization_drop_warns_beyond_five_points(drop: float, status: str) -> None:
-    options = {"name": "gpu.utilization", "unit": "%", "better": "higher", "noise": 0.01}
+    options = {"name": GPU_ROUND_UTILIZATION, "unit": "%", "better": "higher", "noise": 0.01}
     base, cand = _pair(80.0, 80.0 - drop, **options)
     verdict = check_regression(cand, base)
-    judgement = _only(verdict, "gpu.utilization")
+    judgement = _only(verdict, GPU_ROUND_UTILIZATION)
     assert judgement.status == status
     assert "points" in judgement.reason
     assert verdict.outcome == ("warn" if status == "warn" else "pass")
@@ -222,6 +227,43 @@ def test_metric_without_direction_is_not_judged_but_noted() -> None:
     verdict = check_regression(cand, base)
     assert [j.name for j in verdict.judgements] == [TOTAL_TIME_METRIC]
     assert any("info.batches" in r for r in verdict.reasons)
+
+
+def _polls(level: float, name: str, seed: int) -> Metric:
+    samples = draw_samples(np.random.default_rng(seed), level=level, noise=QUIET, count=200)
+    labels = {SAMPLES_LABEL: POOLED_POLLS}
+    return metric_from_samples(name, samples, unit="%", better="higher", labels=labels)
+
+
+def test_pooled_polls_are_not_judged_and_the_round_means_are() -> None:
+    """A 10-point drop in pooled polls (200 a side) is left alone; the per-round means warn."""
+    pooled = ("gpu.utilization", "gpu.dev1.utilization", "gpu.esm.utilization")
+    base = _doc(
+        _metric(100.0),
+        *(_polls(80.0, name, BASE_SEED) for name in pooled),
+        _metric(80.0, name=GPU_ROUND_UTILIZATION, unit="%", better="higher"),
+        run_id="base",
+    )
+    cand = _doc(
+        _metric(100.0, seed=CAND_SEED),
+        *(_polls(70.0, name, CAND_SEED) for name in pooled),
+        _metric(70.0, name=GPU_ROUND_UTILIZATION, unit="%", better="higher", seed=CAND_SEED),
+    )
+    verdict = check_regression(cand, base)
+    assert [j.name for j in verdict.judgements] == [TOTAL_TIME_METRIC, GPU_ROUND_UTILIZATION]
+    assert _only(verdict, GPU_ROUND_UTILIZATION).status == "warn"
+    note = next(r for r in verdict.reasons if r.startswith(POOLED_NOTE))
+    assert note.endswith(", ".join(pooled))
+
+
+def test_pooled_polls_on_one_side_only_are_not_judged() -> None:
+    """A baseline stored before the marker existed is still compared with pooled polls."""
+    plain = _metric(80.0, name="gpu.utilization", unit="%", better="higher", n=200)
+    base = _doc(_metric(100.0), plain, run_id="base")
+    cand = _doc(_metric(100.0, seed=CAND_SEED), _polls(60.0, "gpu.utilization", CAND_SEED))
+    verdict = check_regression(cand, base)
+    assert [j.name for j in verdict.judgements] == [TOTAL_TIME_METRIC]
+    assert any("gpu.utilization" in r and r.startswith(POOLED_NOTE) for r in verdict.reasons)
 
 
 def test_unit_mismatch_is_inconclusive() -> None:
