@@ -2,6 +2,11 @@
 
 Torch-free and free of processes: the judge (``tools/bench/paired.py``) reads these, the
 measuring half (:mod:`virnucpro.bench.ab`) writes them.
+
+Schema 2 adds each round's own figures (:data:`ROUND_FIGURES`): the worker's peak host RSS, the
+CUDA allocator's peaks and the mean NVML GPU utilization of the round, each ``None`` with the
+reason in ``RoundSample.unmeasured`` when it could not be measured. Schema 1 files still read:
+their rounds have none of these figures ("not recorded").
 """
 
 from __future__ import annotations
@@ -11,20 +16,56 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Direction, read_json_file
+from virnucpro.bench.metric_names import (
+    BYTES,
+    CUDA_PEAK_ALLOCATED,
+    CUDA_PEAK_RESERVED,
+    GPU_ROUND_UTILIZATION,
+    HOST_PEAK_RSS,
+    TOTAL_TIME_METRIC,
+)
+from virnucpro.bench.schema import Direction, first_error_line, read_json_file
 from virnucpro.errors import InputError
 
 AB_KIND = "virnucpro-ab-pairs"
-AB_SCHEMA_VERSION = 1
+AB_SCHEMA_VERSION = 2
+FIRST_SCHEMA_VERSION = 1
 STAGE_PREFIX = "stage."
 TOTAL_TIME = TOTAL_TIME_METRIC
 READS_PER_S = "end_to_end.reads_per_s"
 OTHERS_CPU = "host.others_cpu_share"
 TOKEN_STAGES = {"dnabert": "dnabert_tokens", "esm": "esm_tokens"}
 Side = Literal["base", "head"]
+NOT_RECORDED = "not recorded (a pairs file of schema 1 has no per-round memory or GPU figures)"
+PERCENT = "%"
+
+
+@dataclass(frozen=True)
+class RoundFigure:
+    """A figure each worker measures in every round, paired as the metric ``name``."""
+
+    name: str
+    field: str
+    unit: str
+    better: Direction
+
+
+ROUND_FIGURES = (
+    RoundFigure(HOST_PEAK_RSS, "host_peak_rss", BYTES, "lower"),
+    RoundFigure(CUDA_PEAK_ALLOCATED, "cuda_peak_allocated", BYTES, "lower"),
+    RoundFigure(CUDA_PEAK_RESERVED, "cuda_peak_reserved", BYTES, "lower"),
+    RoundFigure(GPU_ROUND_UTILIZATION, "gpu_utilization", PERCENT, "higher"),
+)
+FIGURE_FIELDS = frozenset(f.field for f in ROUND_FIGURES)
 
 
 class _Record(BaseModel):
@@ -32,7 +73,8 @@ class _Record(BaseModel):
 
 
 class RoundSample(_Record):
-    """One predict on one side: wall seconds, the worker's CPU seconds, the run's counts."""
+    """One predict on one side: wall seconds, the worker's CPU seconds, the run's counts, and
+    the round's memory peaks and GPU utilization (``None`` with the reason in ``unmeasured``)."""
 
     seconds: float
     cpu_seconds: float
@@ -42,6 +84,25 @@ class RoundSample(_Record):
     dnabert_tokens: int
     esm_tokens: int
     stages: dict[str, float]
+    host_peak_rss: int | None = None  # bytes, the worker process's peak during the round
+    cuda_peak_allocated: int | None = None  # bytes, torch's allocator peaks on the device
+    cuda_peak_reserved: int | None = None
+    gpu_utilization: float | None = None  # %, mean of the NVML readings inside the round
+    gpu_utilization_readings: int | None = None  # how many readings the mean is of
+    unmeasured: dict[str, str] = Field(default_factory=dict)  # figure field -> why it is None
+
+    @model_validator(mode="after")
+    def _reasons_only_for_missing_figures(self) -> RoundSample:
+        for name in self.unmeasured:
+            if name not in FIGURE_FIELDS:
+                raise ValueError(f"unmeasured names {name!r}, not a per-round figure")
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} has a value and a reason it was not measured")
+        return self
+
+    def why_unmeasured(self, field: str) -> str:
+        """Why the figure ``field`` is ``None`` in this round."""
+        return self.unmeasured.get(field, NOT_RECORDED)
 
 
 class PairedRound(_Record):
@@ -77,11 +138,24 @@ class ABRecord(_Record):
     cpus: int
     rounds: tuple[PairedRound, ...] = ()
 
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if not FIRST_SCHEMA_VERSION <= version <= AB_SCHEMA_VERSION:
+            raise ValueError(
+                f"schema_version {version} is not one this code reads "
+                f"({FIRST_SCHEMA_VERSION}-{AB_SCHEMA_VERSION})"
+            )
+        return version
+
     def paired_metrics(self) -> tuple[PairedMetric, ...]:
         return paired_metrics(self.rounds)
 
     def others_shares(self) -> tuple[float, ...]:
         return tuple(r.others_share for r in self.rounds)
+
+    def unpaired_figures(self) -> tuple[UnpairedFigure, ...]:
+        return unpaired_figures(self.rounds)
 
 
 @dataclass(frozen=True)
@@ -95,6 +169,14 @@ class PairedMetric:
     head: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class UnpairedFigure:
+    """A per-round figure that is not paired in this run, and why."""
+
+    figure: RoundFigure
+    reason: str
+
+
 # ----------------------------------------------------------------------------- metrics
 
 
@@ -102,8 +184,45 @@ def _per_side(rounds: tuple[PairedRound, ...], pick) -> tuple[tuple[float, ...],
     return tuple(float(pick(r.base)) for r in rounds), tuple(float(pick(r.head)) for r in rounds)
 
 
+def _sides(rounds: tuple[PairedRound, ...]) -> list[tuple[int, Side, RoundSample]]:
+    return [(r.index, side, getattr(r, side)) for r in rounds for side in ("base", "head")]
+
+
+def _figure_gap(rounds: tuple[PairedRound, ...], figure: RoundFigure) -> str | None:
+    """Why ``figure`` cannot be paired over ``rounds``, or None when every round has it."""
+    sides = _sides(rounds)
+    missing = [
+        (i, side, s.why_unmeasured(figure.field))
+        for i, side, s in sides
+        if getattr(s, figure.field) is None
+    ]
+    if missing:
+        reasons = {why for _, _, why in missing}
+        if len(missing) == len(sides) and len(reasons) == 1:
+            return reasons.pop()
+        index, side, why = missing[0]
+        return (
+            f"not paired: missing in {len(missing)} of {len(sides)} rounds "
+            f"(first: pair {index}, {side} side: {why})"
+        )
+    values = [(i, side, getattr(s, figure.field)) for i, side, s in sides]
+    index, side, value = min(values, key=lambda v: v[2])
+    if value <= 0:
+        return f"not paired: {value:g} {figure.unit} in pair {index} ({side} side) has no ratio"
+    return None
+
+
+def unpaired_figures(rounds: tuple[PairedRound, ...]) -> tuple[UnpairedFigure, ...]:
+    """The per-round figures :func:`paired_metrics` leaves out, each with its reason."""
+    if not rounds:
+        return ()
+    gaps = ((f, _figure_gap(rounds, f)) for f in ROUND_FIGURES)
+    return tuple(UnpairedFigure(f, why) for f, why in gaps if why is not None)
+
+
 def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
-    """Total time, reads/s, each stage's time and each model's tokens/s, paired per round."""
+    """Total time, reads/s, each stage's time, each model's tokens/s and, where every round on
+    both sides has them, the round's memory peaks and GPU utilization, paired per round."""
     if not rounds:
         return ()
 
@@ -135,6 +254,12 @@ def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
                 lambda s, n=stage, f=field: getattr(s, f) / s.stages[n],
             )
         )
+    for figure in ROUND_FIGURES:
+        if _figure_gap(rounds, figure) is None:
+            pick = figure.field
+            metrics.append(
+                metric(figure.name, figure.unit, figure.better, lambda s, f=pick: getattr(s, f))
+            )
     return tuple(m for m in metrics if all(v > 0 for v in (*m.base, *m.head)))
 
 
@@ -150,5 +275,5 @@ def read_record(path: Path) -> ABRecord:
     data = read_json_file(path)
     try:
         return ABRecord.model_validate(data)
-    except ValueError as exc:
-        raise InputError(f"{path}: not an A/B pairs file ({str(exc).splitlines()[0]})") from None
+    except ValidationError as exc:
+        raise InputError(f"{path}: not an A/B pairs file ({first_error_line(exc)})") from None
