@@ -205,6 +205,8 @@ class Worker:
             self.process.kill()
             self.process.wait()
         finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
             self._log.close()
 
 
