@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import virnucpro.bench.stats as stats
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import GpuSample, ResultsDocument
 from virnucpro.stages import STAGES
 
@@ -217,12 +217,22 @@ def device_summaries(results: ResultsDocument) -> tuple[DeviceSummary, ...]:
 
 
 def gpu_utilization(results: ResultsDocument) -> tuple[float | None, str]:
-    """Median GPU utilization (%) and where it came from, or None and why it is unavailable."""
+    """Median GPU utilization (%) and where it came from, or None and why it is unavailable.
+
+    From ``gpu.utilization`` (every reading), else ``gpu.round.utilization`` (an A/B run keeps
+    only one mean per round), else the telemetry's readings; the source is named.
+    """
     metric = results.metric(GPU_UTIL_METRIC)
     if metric is not None:
         if metric.available:
             return metric.median, f"`{GPU_UTIL_METRIC}` median over {len(metric.samples)} samples"
         return None, metric.reason or NOT_RECORDED
+    rounds = results.metric(GPU_ROUND_UTILIZATION)
+    if rounds is not None:
+        if rounds.available:
+            count = len(rounds.samples)
+            return rounds.median, f"`{GPU_ROUND_UTILIZATION}` median of {count} round means"
+        return None, rounds.reason or NOT_RECORDED
     if not results.gpu.available:
         return None, results.gpu.reason or "GPU telemetry unavailable"
     util = [s.utilization_gpu for s in results.gpu.samples if s.utilization_gpu is not None]

@@ -6,8 +6,14 @@ import pytest
 
 from tests.tools.bench import make_fixtures as mf
 from tools.bench import analysis
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import GpuSample, GpuTelemetry, ScalingPoint
+from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, TOTAL_TIME_METRIC
+from virnucpro.bench.schema import (
+    GpuSample,
+    GpuTelemetry,
+    ScalingPoint,
+    metric_from_samples,
+    unavailable_metric,
+)
 
 
 def test_sample_summary_matches_the_metric_record() -> None:
@@ -101,6 +107,18 @@ def test_gpu_utilization_sources() -> None:
     assert value == 88.0 and "`gpu.utilization`" in source
     value, reason = analysis.gpu_utilization(mf.load_fixture("cpu_run"))
     assert value is None and "no CUDA device" in reason
+
+
+def test_gpu_utilization_from_round_means_when_the_readings_are_not_kept() -> None:
+    """An A/B run keeps one utilization mean per round and no telemetry readings."""
+    doc = mf.load_fixture("gpu_run")
+    kept = tuple(m for m in doc.metrics if m.name != analysis.GPU_UTIL_METRIC)
+    rounds = metric_from_samples(GPU_ROUND_UTILIZATION, [70.0, 74.0, 90.0], unit="%")
+    value, source = analysis.gpu_utilization(doc.model_copy(update={"metrics": (*kept, rounds)}))
+    assert value == 74.0 and source == f"`{GPU_ROUND_UTILIZATION}` median of 3 round means"
+    on_cpu = unavailable_metric(GPU_ROUND_UTILIZATION, unit="%", reason="not measured: CPU")
+    doc = doc.model_copy(update={"metrics": (*kept, on_cpu)})
+    assert analysis.gpu_utilization(doc) == (None, "not measured: CPU")
 
 
 def test_skip_reason() -> None:
