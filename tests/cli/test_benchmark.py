@@ -18,6 +18,7 @@ from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.schema import metric_from_samples, read_document
 from virnucpro.bench.suites import SuiteRun
+from virnucpro.cli import ab as cli_ab
 from virnucpro.cli import bench_run, main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,6 +86,20 @@ def test_bad_values_exit_2_with_one_line(
 ) -> None:
     assert _exit_code(argv) == 2
     _one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("suite", ["scaling", "e2e,equivalence"])
+def test_a_suite_a_b_mode_does_not_run_is_refused_with_why(
+    suite: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def measured(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the A/B rounds ran before --suite was checked")
+
+    monkeypatch.setattr(cli_ab, "run_against", measured)
+    assert _exit_code(["--quick", "--against", "HEAD", "--suite", suite]) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    name = suite.split(",")[-1]
+    assert f"--suite {name}: {cli_ab.NOT_RUN_IN_AB[name]}" in line
 
 
 def test_compare_to_other_json_says_what_it_is_before_measuring(

@@ -7,9 +7,19 @@ beside ``ab_pairs.json``) and the report (on the head's document). The threshold
 settings come from the base commit's ``baselines/thresholds.toml`` (defaults when it has none),
 or from ``--thresholds``; a change to that file in the head is reported, never used.
 
-Only the end-to-end rounds are paired (total time, reads/s, stage times, tokens/s per model);
-the scaling, memory, equivalence and throughput micro-benchmark suites are not run in A/B mode,
-and the report says so.
+What is paired, per round (every figure from the same interleaved predict rounds):
+
+- ``end_to_end``: total time, reads/s and every stage's time;
+- ``throughput``: tokens/s per model, from each round's stage time and token count (the plain
+  tiers' roofline and per-stage GPU utilization runs are not part of it);
+- ``memory``: the worker's peak host RSS and, on CUDA, the allocator's peak allocated and
+  reserved bytes, each reset per round;
+- GPU utilization on CUDA: ``gpu.round.utilization``, the mean of each round's NVML readings
+  (on the CPU: "not measured: the run is on the CPU").
+
+A figure some round lacks is recorded unavailable with the reason, never paired over the rest.
+``scaling`` and ``equivalence`` are not run in A/B mode; :data:`NOT_RUN_IN_AB` says why, and the
+report lists them under the skipped suites.
 """
 
 from __future__ import annotations
@@ -27,12 +37,32 @@ from virnucpro.errors import InputError
 if TYPE_CHECKING:
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
-    from virnucpro.bench.ab_schema import ABRecord
+    from virnucpro.bench.ab import WorkerSpec
+    from virnucpro.bench.ab_schema import ABRecord, Side
     from virnucpro.bench.schema import ResultsDocument
 
-AB_SUITES = ("end_to_end",)
-NOT_PAIRED = ("throughput", "memory", "scaling", "equivalence")
-NOT_RUN_REASON = "not run in A/B mode (only the end-to-end rounds are paired)"
+AB_SUITES = ("end_to_end", "throughput", "memory")  # paired per round, all from the same rounds
+NOT_RUN_IN_AB = {
+    "scaling": (
+        "in A/B mode: a scaling point needs its own set of workers per GPU count and seconds "
+        "of start-up each, so scaling runs in the stored-baseline tiers"
+    ),
+    "equivalence": (
+        "in A/B mode: the fast-vs-vanilla speedup is a target, not a gate metric; the plain "
+        "tiers measure it"
+    ),
+}
+NVML_MEMORY_IN_AB = (
+    "not measured in A/B mode: NVML's device memory counts both sides' workers on the one GPU"
+)
+GPU_TELEMETRY_IN_AB = (
+    "the A/B workers keep one mean NVML utilization per round (gpu.round.utilization), "
+    "not the sampler's readings"
+)
+COVERAGE_NOTE = (
+    "A/B mode pairs per round: end-to-end and stage times, tokens/s per model, peak host RSS, "
+    "CUDA allocator peaks and GPU utilization (the last two on CUDA only)"
+)
 THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
 PAIRS_FILE = "ab_pairs.json"
 DEFAULT_SEED = 20_261_129
@@ -83,7 +113,7 @@ def base_thresholds(
     return thresholds, tuple(notes)
 
 
-def _spec(options: BenchOptions, workload: Path):
+def _spec(options: BenchOptions, workload: Path) -> WorkerSpec:
     from virnucpro.bench.ab import WorkerSpec
 
     gpus = resolve_gpus(options.gpus)
@@ -116,10 +146,31 @@ def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict,
     return verdict, time.perf_counter() - start
 
 
-def _document(
-    record: ABRecord, side: str, options: BenchOptions, spec, command: str, notes: tuple[str, ...]
+def _add_unmeasured(collector, record: ABRecord, *, on_cpu: bool) -> None:
+    """The per-round figures this run could not pair, and NVML's device memory, with reasons."""
+    from virnucpro.bench.ab_worker import ON_CPU
+    from virnucpro.bench.metric_names import BYTES, NVML_DEVICE_USED
+
+    for gap in record.unpaired_figures():
+        figure = gap.figure
+        collector.add_unavailable(
+            figure.name, unit=figure.unit, better=figure.better, reason=gap.reason
+        )
+    nvml_reason = ON_CPU if on_cpu else NVML_MEMORY_IN_AB
+    collector.add_unavailable(NVML_DEVICE_USED, unit=BYTES, better="lower", reason=nvml_reason)
+
+
+def side_document(
+    record: ABRecord,
+    *,
+    side: Side,
+    options: BenchOptions,
+    spec: WorkerSpec,
+    command: str,
+    notes: tuple[str, ...],
 ) -> ResultsDocument:
-    """One side's results document from its half of the pairs."""
+    """One side's results document from its half of the pairs, naming what was not paired."""
+    from virnucpro.bench.ab_worker import ON_CPU
     from virnucpro.bench.collector import ResultsCollector, new_run_id, utc_now
     from virnucpro.bench.envinfo import environment_fingerprint
     from virnucpro.bench.schema import GpuTelemetry, RunInfo, metric_from_samples
@@ -136,9 +187,10 @@ def _document(
             "host.others_cpu_share", record.others_shares(), unit="ratio", better="none"
         )
     )
-    for suite in NOT_PAIRED:
-        collector.skip(suite, NOT_RUN_REASON)
-    for note in notes:
+    _add_unmeasured(collector, record, on_cpu=spec.device == "cpu")
+    for suite, reason in NOT_RUN_IN_AB.items():
+        collector.skip(suite, reason)
+    for note in (COVERAGE_NOTE, *notes):
         collector.note(note)
     info = record.head if side == "head" else record.base
     environment = environment_fingerprint(repo=Path(info.root)).model_copy(
@@ -162,7 +214,9 @@ def _document(
     workload = workload_fingerprint(
         Path(record.workload).name, Path(record.workload), expected_length=spec.expected_length
     )
-    telemetry = GpuTelemetry(available=False, reason="not sampled in A/B mode")
+    telemetry = GpuTelemetry(
+        available=False, reason=ON_CPU if spec.device == "cpu" else GPU_TELEMETRY_IN_AB
+    )
     return collector.build(run=run, environment=environment, workload=workload, gpu=telemetry)
 
 
@@ -217,13 +271,15 @@ def run_against(
     verdict = judge_record(record, thresholds=thresholds, label=label)
     notes = (*notes, f"A/B rounds took {rounds_seconds:.0f} s")
     pairs_path = write_record(record, workdir / PAIRS_FILE)
-    head_doc = _document(record, "head", options, spec, command, notes)
-    for side, doc in (
-        ("head", head_doc),
-        ("base", _document(record, "base", options, spec, command, notes)),
-    ):
+    documents = {
+        side: side_document(
+            record, side=side, options=options, spec=spec, command=command, notes=notes
+        )
+        for side in ("head", "base")
+    }
+    for side, doc in documents.items():
         write_document(doc, workdir / f"results-{side}.json")
-    report = build_report(head_doc, verdict=verdict, now=datetime.now(timezone.utc))
+    report = build_report(documents["head"], verdict=verdict, now=datetime.now(timezone.utc))
     reports = write_reports(report, options.output_dir)
     code = verdict.exit_code
     if verdict.outcome == "regression" and not options.fail_on_regression:

@@ -166,7 +166,9 @@ def _add_ab_options(p: argparse.ArgumentParser) -> None:
         "--against",
         metavar="REF",
         help="A/B mode: benchmark this checkout against REF (a commit, a branch or "
-        "merge-base:BRANCH) side by side, judged on paired rounds",
+        "merge-base:BRANCH) side by side, judged on paired rounds: end-to-end and stage times, "
+        "tokens/s, peak memory and, on CUDA, GPU utilization, all from the same rounds "
+        "(scaling and equivalence do not run)",
     )
     p.add_argument(
         "--max-rounds",
@@ -374,10 +376,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) -> int:
-    from virnucpro.cli.ab import AB_SUITES, render_ab_summary, run_against
+    from virnucpro.cli.ab import NOT_RUN_IN_AB, render_ab_summary, run_against
 
-    if args.suite and resolve_suites(args.suite) != AB_SUITES:
-        raise InputError("--against pairs only the end-to-end rounds: drop --suite (or give e2e)")
+    chosen = resolve_suites(args.suite) if args.suite else ()
+    unpaired = [s for s in chosen if s in NOT_RUN_IN_AB]
+    if unpaired:
+        raise InputError(f"--against --suite {unpaired[0]}: {NOT_RUN_IN_AB[unpaired[0]]}")
     if args.time_budget is not None and args.time_budget <= 0:
         raise InputError(f"--time-budget must be positive, got {args.time_budget:g}")
     overrides = {

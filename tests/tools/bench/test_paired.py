@@ -6,6 +6,7 @@ import pytest
 from tools.bench.paired import judge_paired, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from virnucpro.bench.ab_schema import READS_PER_S, TOTAL_TIME, PairedMetric
+from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, HOST_PEAK_RSS
 
 READS = 20.0
 
@@ -154,3 +155,22 @@ def test_an_undecided_stage_asks_for_no_more_pairs_once_the_total_is_decided() -
     assert total.status == "pass" and stage.status == "undecided"
     assert pairs_to_add(running, pairs=20, seconds=1.0, thresholds=DEFAULT_THRESHOLDS) == 0
     assert any("stage.dnabert.time" in note for note in running.reasons)
+
+
+@pytest.mark.parametrize(("drop", "status"), [(8.0, "warn"), (3.0, "pass")])
+def test_paired_memory_and_utilization_warn_and_never_fail(drop: float, status: str) -> None:
+    """Memory warns beyond +20%, GPU utilization beyond a 5-point drop; neither is a failure."""
+    base, head = _pairs(0.0, noise=0.005)
+    growth = 1.3 if status == "warn" else 1.1
+    rss = PairedMetric(HOST_PEAK_RSS, "bytes", "lower", base, tuple(h * growth for h in head))
+    util = PairedMetric(
+        GPU_ROUND_UTILIZATION,
+        "%",
+        "higher",
+        tuple(60.0 * b for b in base),
+        tuple((60.0 - drop) * h for h in head),
+    )
+    verdict = _judge((*_metrics(0.0, noise=0.005), rss, util))
+    statuses = {j.name: j.status for j in verdict.judgements}
+    assert statuses[HOST_PEAK_RSS] == statuses[GPU_ROUND_UTILIZATION] == status
+    assert (verdict.outcome, verdict.exit_code) == (status, 0)
