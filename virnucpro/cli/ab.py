@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from tools.bench.verdict import Verdict
     from virnucpro.bench.ab import WorkerSpec
     from virnucpro.bench.ab_schema import ABRecord, Side
+    from virnucpro.bench.collector import ResultsCollector
     from virnucpro.bench.schema import ResultsDocument
 
 AB_SUITES = ("end_to_end", "throughput", "memory")  # paired per round, all from the same rounds
@@ -146,7 +147,7 @@ def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict,
     return verdict, time.perf_counter() - start
 
 
-def _add_unmeasured(collector, record: ABRecord, *, on_cpu: bool) -> None:
+def _add_unmeasured(collector: ResultsCollector, record: ABRecord, *, on_cpu: bool) -> None:
     """The per-round figures this run could not pair, and NVML's device memory, with reasons."""
     from virnucpro.bench.ab_worker import ON_CPU
     from virnucpro.bench.metric_names import BYTES, NVML_DEVICE_USED
