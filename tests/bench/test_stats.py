@@ -1,9 +1,12 @@
-"""Statistics helpers: location/spread, Mann-Whitney, Benjamini-Hochberg, bootstrap."""
+"""Statistics helpers: location/spread, Mann-Whitney, Benjamini-Hochberg, bootstrap, the
+run-level prediction interval."""
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -154,3 +157,62 @@ def test_median_interval_is_the_one_scipy_quantile_test_gives(n: int) -> None:
     ci = stats.median_confidence_interval(samples)
     expected = quantile_test(samples, q=0.0, p=0.5).confidence_interval(0.95)
     assert ci is not None and (ci.low, ci.high) == (expected.low, expected.high)
+
+
+# Student t quantiles t(df, 0.975) from printed tables (not from scipy): the interval must use them.
+T_975 = {1: 12.7062, 2: 4.3027, 6: 2.4469}
+
+
+def test_prediction_interval_of_three_runs_uses_the_t_quantile() -> None:
+    interval = stats.log_prediction_interval([math.exp(0.0), math.exp(0.1), math.exp(0.2)])
+    assert interval is not None
+    assert interval.runs == 3 and interval.confidence == 0.95
+    assert interval.centre == pytest.approx(0.1)
+    assert interval.spread == pytest.approx(0.1)
+    assert interval.half_width == pytest.approx(T_975[2] * 0.1 * math.sqrt(4 / 3), rel=1e-4)
+    assert interval.level == pytest.approx(math.exp(0.1))
+    assert interval.low == pytest.approx(math.exp(0.1 - interval.half_width))
+    assert interval.high == pytest.approx(math.exp(0.1 + interval.half_width))
+
+
+def test_prediction_interval_of_seven_runs() -> None:
+    logs = [-0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03]
+    interval = stats.log_prediction_interval([100.0 * math.exp(v) for v in logs])
+    spread = math.sqrt(sum(v * v for v in logs) / 6)
+    assert interval is not None
+    assert interval.level == pytest.approx(100.0)
+    assert interval.spread == pytest.approx(spread)
+    assert interval.half_width == pytest.approx(T_975[6] * spread * math.sqrt(8 / 7), rel=1e-4)
+
+
+def test_two_runs_give_a_very_wide_interval_and_fewer_give_none() -> None:
+    interval = stats.log_prediction_interval([1.0, math.exp(0.1)])
+    assert interval is not None
+    spread = 0.1 / math.sqrt(2)
+    assert interval.half_width == pytest.approx(T_975[1] * spread * math.sqrt(1.5), rel=1e-4)
+    assert stats.log_prediction_interval([5.0]) is None
+    assert stats.log_prediction_interval([]) is None
+
+
+def test_equal_runs_give_a_zero_width_interval() -> None:
+    interval = stats.log_prediction_interval([2.0, 2.0, 2.0, 2.0])
+    assert interval is not None
+    assert interval.spread == 0.0 and interval.half_width == 0.0
+    assert interval.low == pytest.approx(2.0) and interval.high == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("bad", [[1.0, 0.0, 2.0], [1.0, -1.0, 2.0], [1.0, math.inf, 2.0]])
+def test_prediction_interval_needs_positive_finite_values(bad: list[float]) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        stats.log_prediction_interval(bad)
+
+
+def test_prediction_interval_covers_a_new_run_at_its_confidence() -> None:
+    rng = np.random.default_rng(7)
+    trials, covered = 4000, 0
+    for _ in range(trials):
+        draws = np.exp(0.05 * rng.standard_normal(6))
+        interval = stats.log_prediction_interval(draws[:5].tolist())
+        assert interval is not None
+        covered += interval.low <= draws[5] <= interval.high
+    assert covered / trials == pytest.approx(0.95, abs=0.01)

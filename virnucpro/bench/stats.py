@@ -12,6 +12,8 @@ Intervals and tests come from scipy, none is written here by hand:
   of medians (``scipy.stats.bootstrap``);
 - paired samples (A/B rounds): per-pair ratios head/base, their median with the order-statistic
   interval, and the Wilcoxon signed-rank test on the log ratios;
+- run-level values (one median per earlier run): the Student t prediction interval of one more
+  run's value on the log scale (``scipy.stats.t``), so that between-run noise is part of a test;
 - many metrics at once: the Benjamini-Hochberg adjustment.
 
 scipy and numpy are imported inside the functions that need them, so the results schema stays
@@ -31,6 +33,7 @@ CONFIDENCE_LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20_240_601
 MIN_SAMPLES_FOR_IQR = 2
+MIN_VALUES_FOR_SPREAD = 2  # a sample standard deviation needs two values
 
 Alternative = Literal["two-sided", "less", "greater"]
 
@@ -249,6 +252,69 @@ def paired_ratio(
         confidence=confidence,
         p_value=p_value,
         pairs=len(ratios),
+    )
+
+
+# ----------------------------------------------------------------------------- run-level values
+
+
+@dataclass(frozen=True)
+class PredictionInterval:
+    """Where one more run's value is expected, from earlier runs' values, on the log scale.
+
+    ``centre`` is the mean of the log values, ``spread`` their sample standard deviation and
+    ``half_width`` the interval's half-width, all in natural-log units (a log difference of 0.04
+    is about 4%). :attr:`level`, :attr:`low` and :attr:`high` are back in the values' unit.
+    """
+
+    centre: float
+    spread: float
+    half_width: float
+    runs: int
+    confidence: float
+
+    @property
+    def level(self) -> float:
+        """The centre in the values' unit (the geometric mean of the values)."""
+        return math.exp(self.centre)
+
+    @property
+    def low(self) -> float:
+        return math.exp(self.centre - self.half_width)
+
+    @property
+    def high(self) -> float:
+        return math.exp(self.centre + self.half_width)
+
+
+def log_prediction_interval(
+    values: Sequence[float], *, confidence: float = CONFIDENCE_LEVEL
+) -> PredictionInterval | None:
+    """Prediction interval for one new value from ``values`` (say, earlier runs' medians).
+
+    On the logs: mean ± t(n-1, (1+confidence)/2) * s * sqrt(1 + 1/n), with ``s`` the sample
+    standard deviation; the interval of a new draw from the same normal population, so it holds
+    the between-run noise and the uncertainty of the mean. Logs, because run times vary by a
+    factor, not by an amount. None below two values (no spread to measure); equal values give
+    a zero-width interval. Every value must be positive and finite.
+    """
+    from scipy.stats import t
+
+    if any(not (math.isfinite(v) and v > 0.0) for v in values):
+        raise ValueError("a log-scale prediction interval needs positive, finite values")
+    n = len(values)
+    if n < MIN_VALUES_FOR_SPREAD:
+        return None
+    logs = [math.log(v) for v in values]
+    centre = statistics.fmean(logs)
+    spread = statistics.stdev(logs, xbar=centre)
+    quantile = float(t.ppf(0.5 + confidence / 2.0, n - 1))
+    return PredictionInterval(
+        centre=centre,
+        spread=spread,
+        half_width=quantile * spread * math.sqrt(1.0 + 1.0 / n),
+        runs=n,
+        confidence=confidence,
     )
 
 
