@@ -38,9 +38,9 @@ from dataclasses import dataclass
 import virnucpro.bench.stats as stats
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
-    PERCENT_UNIT,
     MetricRule,
     Thresholds,
+    describe_change,
     relative_threshold,
     rule_for,
 )
@@ -62,7 +62,6 @@ ONE_RUN_NOTE = (
 
 KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
 KEY_SEPARATOR = "|"
-DIMENSIONLESS_UNITS = frozenset({"", "ratio", "fraction", "x"})
 POOLED_NOTE = (
     "not judged (pooled polls are not independent samples; judged per round as gpu.round.<q>)"
 )
@@ -328,23 +327,9 @@ def _interval_beyond(test: _Pending) -> bool:
     return low > test.threshold if test.change > 0 else high < -test.threshold
 
 
-def _display_unit(unit: str) -> str:
-    if unit == PERCENT_UNIT:
-        return " points"
-    return "" if unit in DIMENSIONLESS_UNITS else f" {unit}"
-
-
 def _describe_change(test: _Pending) -> str:
-    """'12.0% worse (threshold 10%)', '6 points better (threshold 5 points)', 'unchanged ...'."""
-    word = "worse" if test.change > 0 else "better"
-    if test.rule.mode == "relative":
-        amount, limit = f"{abs(test.change):.1%}", test.rule.describe()
-    else:
-        unit = _display_unit(test.candidate.unit)
-        delta = abs(test.candidate_median - test.baseline_median)
-        amount, limit = f"{delta:.3g}{unit}", f"{test.rule.threshold:g}{unit}"
-    moved = "unchanged" if test.change == 0.0 else f"{amount} {word}"
-    return f"{moved} (threshold {limit})"
+    delta = test.candidate_median - test.baseline_median
+    return describe_change(test.change, rule=test.rule, unit=test.candidate.unit, delta=delta)
 
 
 def _notes(judgements: tuple[MetricJudgement, ...], undirected: list[str]) -> tuple[str, ...]:

@@ -63,6 +63,13 @@ DEFAULT_AB_BLOCK_PAIRS = 20
 DEFAULT_AB_MAX_PAIRS = 60
 DEFAULT_AB_TIME_BUDGET_S = 180.0
 THRESHOLDS_FILE_NAME = "thresholds.toml"
+# Stored-baseline mode with a run history: a metric's between-run noise is measured from the
+# medians of earlier comparable valid runs, the most recent MAX_HISTORY_RUNS that have it (older
+# runs describe an older machine and code); with fewer than MIN_HISTORY_RUNS the metric is judged
+# on the rounds of the one stored run instead. Three runs are the fewest whose spread means
+# anything: the t quantile at 2 degrees of freedom (4.30) already makes their interval wide.
+MIN_HISTORY_RUNS = 3
+MAX_HISTORY_RUNS = 10
 
 # Requirement targets (shown apart from the regression gate).
 MIN_SPEEDUP = 10.0  # fast engine against vanilla, end to end
@@ -79,6 +86,7 @@ HIGH_MEMORY_HEADROOM = 0.50  # more free than this: larger batches are possible
 TIME_UNITS = frozenset({"s", "ms", "us", "µs", "ns"})
 BYTE_UNITS = frozenset({"B", "bytes", "KB", "KiB", "MB", "MiB", "GB", "GiB"})
 PERCENT_UNIT = "%"
+DIMENSIONLESS_UNITS = frozenset({"", "ratio", "fraction", "x"})
 UTILIZATION_MARKER = "util"
 EFFICIENCY_MARKER = "efficiency"
 PERCENT_PER_FRACTION = 100.0
@@ -206,3 +214,25 @@ def relative_threshold(rule: MetricRule, baseline_median: float) -> float:
     if baseline_median == 0.0:
         return math.inf
     return rule.threshold / abs(baseline_median)
+
+
+def _display_unit(unit: str) -> str:
+    if unit == PERCENT_UNIT:
+        return " points"
+    return "" if unit in DIMENSIONLESS_UNITS else f" {unit}"
+
+
+def describe_change(change: float, *, rule: MetricRule, unit: str, delta: float) -> str:
+    """'12.0% worse (threshold 10%)', '6 points better (threshold 5 points)', 'unchanged (...)'.
+
+    ``change`` is relative, worse positive; ``delta`` is the absolute move of the median, named
+    instead when the rule is absolute (points of utilization, scaling efficiency).
+    """
+    word = "worse" if change > 0 else "better"
+    if rule.mode == "relative":
+        amount, limit = f"{abs(change):.1%}", rule.describe()
+    else:
+        shown = _display_unit(unit)
+        amount, limit = f"{abs(delta):.3g}{shown}", f"{rule.threshold:g}{shown}"
+    moved = "unchanged" if change == 0.0 else f"{amount} {word}"
+    return f"{moved} (threshold {limit})"

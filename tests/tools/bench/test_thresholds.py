@@ -8,6 +8,8 @@ import pytest
 
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
+    MetricRule,
+    describe_change,
     load_thresholds,
     relative_threshold,
     rule_for,
@@ -97,3 +99,25 @@ def test_absolute_threshold_converts_at_the_baseline_median() -> None:
     assert relative_threshold(rule, 80.0) == pytest.approx(5.0 / 80.0)
     time_rule = rule_for(_metric("t", "s"), DEFAULT_THRESHOLDS)
     assert relative_threshold(time_rule, 80.0) == 0.10
+
+
+@pytest.mark.parametrize(
+    ("change", "rule", "unit", "delta", "words"),
+    [
+        (
+            0.12,
+            MetricRule("time", "fail", "relative", 0.10),
+            "s",
+            1.2,
+            "12.0% worse (threshold 10%)",
+        ),
+        (-0.3, MetricRule("other", "warn", "relative", 0.10), "", -3.0, "30.0% better"),
+        (0.075, MetricRule("utilization", "warn", "absolute", 5.0), "%", -6.0, "6 points worse"),
+        (0.0, MetricRule("time", "fail", "relative", 0.10), "s", 0.0, "unchanged (threshold 10%)"),
+        (0.1, MetricRule("scaling", "warn", "absolute", 0.05), "ratio", -0.09, "0.09 worse"),
+    ],
+)
+def test_a_change_is_described_in_the_rule_s_terms(
+    change: float, rule: MetricRule, unit: str, delta: float, words: str
+) -> None:
+    assert describe_change(change, rule=rule, unit=unit, delta=delta).startswith(words)
