@@ -1,33 +1,43 @@
 """The regression check: judge a candidate run against its baseline, metric by metric.
 
-A metric regresses only when its median moved beyond the metric's threshold in the worse
-direction (``Metric.better``) **and** the move is statistically significant: a two-sided
-Mann-Whitney U test on the raw samples, Benjamini-Hochberg adjusted over every metric tested in
-the run, below ``alpha``. The total time fails; the other time metrics (the parts of that total:
-stages, cold costs), memory, utilization, scaling and other metrics warn (see
-:mod:`tools.bench.thresholds`).
+Against the rounds of one stored run (the default), a metric regresses only when its median
+moved beyond the metric's threshold in the worse direction (``Metric.better``) **and** the move
+is statistically significant: a two-sided Mann-Whitney U test on the raw samples,
+Benjamini-Hochberg adjusted over every metric tested in the run, below ``alpha``. The total time
+fails; the other time metrics (the parts of that total: stages, cold costs), memory,
+utilization, scaling and other metrics warn (see :mod:`tools.bench.thresholds`).
+
+The rounds of one run cannot measure the noise *between* runs (a shared machine drifts by more
+than 10% between unchanged reruns), so a stored baseline alone reads drift as a change and the
+verdict says so (``ONE_RUN_NOTE``). Given the run history (``history=``; ``--history DIR`` on
+the command lines), a metric that at least ``MIN_HISTORY_RUNS`` earlier comparable runs
+measured is judged against their between-run noise instead: the candidate's median against the
+Student t prediction interval of one more run's median (:mod:`tools.bench.between_runs`). The
+verdict's notes say which way the metrics were judged, with the between-run noise of the total
+time; ``ONE_RUN_NOTE`` stays only while some metric was judged on one run's rounds. The A/B mode,
+:mod:`tools.bench.paired`, measures both sides in one job instead.
 
 The run as a whole: **invalid** (exit 2) when other processes kept the host busy during the
 candidate's rounds beyond ``busy_host_share`` (``host.others_cpu_share``, median); **regression**
 (exit 1) on any failed metric; **inconclusive** (exit 2) when the total time is inconclusive;
-**no baseline** exits 2 unless allowed. A stored baseline is one run from another time: the
-verdict says that one run cannot measure the run-to-run noise (the A/B mode,
-:mod:`tools.bench.paired`, measures both sides in one job instead).
+**no baseline** exits 2 unless allowed.
 
-A metric is *inconclusive* rather than passed or failed when either side has fewer than
-``min_samples`` samples, when a change beyond the threshold is not significant, or when the
-noise (the larger IQR/median of the two sides) exceeds the threshold. A significant change
-beyond the threshold is still reported under such noise when the bootstrap interval of the
-ratio of medians lies wholly beyond the threshold.
+On the rounds, a metric is *inconclusive* rather than passed or failed when either side has
+fewer than ``min_samples`` samples, when a change beyond the threshold is not significant, or
+when the noise (the larger IQR/median of the two sides) exceeds the threshold. A significant
+change beyond the threshold is still reported under such noise when the bootstrap interval of
+the ratio of medians lies wholly beyond the threshold. Against the history, it is inconclusive
+when the between-run noise leaves the change undecided.
 
 Metrics whose samples are individual NVML polls pooled over a run, a device or a stage
 (``labels[SAMPLES_LABEL] == POOLED_POLLS``: ``gpu.<q>``, ``gpu.dev<k>.<q>``, ``gpu.<stage>.<q>``)
 are not judged: polls 50-200 ms apart are not independent samples, so a test over them would
 find any drift significant. Their per-round means, ``gpu.round.<q>``, are judged instead.
 
-``MetricJudgement.change`` and ``.threshold`` are both fractions of the baseline median, worse
-positive; a threshold in points (utilization, scaling efficiency) is converted at the baseline
-median so the two always compare, and the reason names the points.
+``MetricJudgement.change`` and ``.threshold`` are both fractions of the reference median (the
+baseline's, or the history's centre), worse positive; a threshold in points (utilization,
+scaling efficiency) is converted at that median so the two always compare, and the reason names
+the points.
 """
 
 from __future__ import annotations
@@ -36,8 +46,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import virnucpro.bench.stats as stats
+from tools.bench.between_runs import (
+    HistoryJudgement,
+    RunHistory,
+    applies_floor,
+    between_run_noise,
+    earlier_runs,
+    judge_against_history,
+    run_medians,
+    worse_change,
+)
+from tools.bench.history import RunEntry
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
+    MAX_HISTORY_RUNS,
+    MIN_HISTORY_RUNS,
     MetricRule,
     Thresholds,
     describe_change,
@@ -59,6 +82,8 @@ ONE_RUN_NOTE = (
     "judged against one stored run: one run cannot measure the run-to-run noise, so drift "
     "of the machine between the two runs reads as a change (prefer --against for a gate)"
 )
+
+UNJUDGED = ("unavailable", "new")
 
 KEY_PARTS = ("hardware", "workload", "engine", "model preset", "device", "precision")
 KEY_SEPARATOR = "|"
@@ -89,13 +114,16 @@ def check_regression(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     require_baseline: bool = True,
     baseline_label: str | None = None,
+    history: RunHistory | None = None,
 ) -> Verdict:
     """Judge ``candidate`` against ``baseline`` (unpaired samples); the verdict has the exit code.
 
-    Exit 2 when the candidate (or baseline) run is marked invalid or ran on a busy host, when
-    no comparable baseline exists (unless ``require_baseline`` is False), or when the total time
-    is inconclusive; otherwise 1 on any failed metric, else 0. The paired counterpart, for
-    rounds of both sides measured together, is :func:`tools.bench.paired.judge_paired`.
+    With a ``history``, a metric with enough earlier comparable runs in it is judged against
+    their between-run noise instead (:mod:`tools.bench.between_runs`). Exit 2 when the candidate
+    (or baseline) run is marked invalid or ran on a busy host, when no comparable baseline
+    exists (unless ``require_baseline`` is False), or when the total time is inconclusive;
+    otherwise 1 on any failed metric, else 0. The paired counterpart, for rounds of both sides
+    measured together, is :func:`tools.bench.paired.judge_paired`.
     """
     if not candidate.validity.valid:
         reasons = ("candidate run is marked invalid", *candidate.validity.reasons)
@@ -115,8 +143,8 @@ def check_regression(
     if differences:
         reason = f"baseline {label} is not comparable (different {', '.join(differences)})"
         return _no_baseline(reason, require_baseline=require_baseline)
-    judgements, notes = judge_metrics(candidate, baseline, thresholds=thresholds)
-    notes = (f"compared with baseline {label}", ONE_RUN_NOTE, *notes)
+    judgements, notes = judge_metrics(candidate, baseline, thresholds=thresholds, history=history)
+    notes = (f"compared with baseline {label}", *notes)
     return _verdict(judgements, label=label, notes=notes)
 
 
@@ -148,30 +176,92 @@ def key_differences(first: ResultsDocument, second: ResultsDocument) -> list[str
 
 
 def judge_metrics(
-    candidate: ResultsDocument, baseline: ResultsDocument, *, thresholds: Thresholds
+    candidate: ResultsDocument,
+    baseline: ResultsDocument,
+    *,
+    thresholds: Thresholds,
+    history: RunHistory | None = None,
 ) -> tuple[tuple[MetricJudgement, ...], tuple[str, ...]]:
-    """Judgements for every metric of either run, in candidate order, and notes for the verdict."""
+    """Judgements for every metric of either run, in candidate order, and notes for the verdict.
+
+    A metric with enough earlier runs in ``history`` is judged against their between-run noise;
+    every other one on the rounds of the candidate and the one stored run.
+    """
     slots: list[MetricJudgement | _Pending] = []
     undirected: list[str] = []
     pooled: list[str] = []
+    by_history: list[HistoryJudgement] = []
     floor = _time_floor(baseline, thresholds)
+    runs = earlier_runs(history, candidate) if history is not None else ()
     for name in _metric_names(candidate, baseline):
         cand, base = candidate.metric(name), baseline.metric(name)
         reference = cand or base
         assert reference is not None  # the name came from one of the two runs
         if reference.better == "none":
             undirected.append(name)
-        elif _pooled(cand) or _pooled(base):
+            continue
+        if _pooled(cand) or _pooled(base):
             pooled.append(name)
+            continue
+        judged = _against_history(cand, runs, thresholds=thresholds, floor=floor)
+        if judged is not None:
+            by_history.append(judged)
+            slots.append(judged.judgement)
         elif cand is None or base is None:
             slots.append(_missing(cand, base))
         else:
             slots.append(_screen(cand, base, thresholds=thresholds, floor=floor))
     judgements = _resolve(slots, thresholds=thresholds)
-    notes = _notes(judgements, undirected)
+    basis = _basis_notes(judgements, by_history, history=history, runs=len(runs))
+    notes = (*basis, *_notes(judgements, undirected))
     if pooled:
         notes = (*notes, f"{POOLED_NOTE}: {', '.join(pooled)}")
     return judgements, notes
+
+
+def _against_history(
+    cand: Metric | None, runs: Sequence[RunEntry], *, thresholds: Thresholds, floor: float | None
+) -> HistoryJudgement | None:
+    if cand is None or not runs:
+        return None
+    medians = run_medians(runs, cand, max_runs=MAX_HISTORY_RUNS)
+    return judge_against_history(cand, medians, thresholds=thresholds, floor=floor)
+
+
+def _basis_notes(
+    judgements: tuple[MetricJudgement, ...],
+    by_history: list[HistoryJudgement],
+    *,
+    history: RunHistory | None,
+    runs: int,
+) -> tuple[str, ...]:
+    """Which way the metrics were judged: the history's between-run noise, or one run's rounds."""
+    historic = {h.judgement.name for h in by_history}
+    on_rounds = [j.name for j in judgements if j.name not in historic and j.status not in UNJUDGED]
+    notes: list[str] = []
+    if history is not None and by_history:
+        notes.append(_history_note(by_history, history.source))
+    if history is not None and on_rounds:
+        notes.append(
+            f"{len(on_rounds)} metric(s) judged on the rounds of one stored run: fewer than "
+            f"{MIN_HISTORY_RUNS} of the {runs} usable earlier runs in {history.source} measured "
+            "them"
+        )
+    if on_rounds or not by_history:
+        notes.append(ONE_RUN_NOTE)
+    return tuple(notes)
+
+
+def _history_note(by_history: list[HistoryJudgement], source: str) -> str:
+    total = next((h for h in by_history if h.judgement.name == TOTAL_TIME_METRIC), None)
+    text = f"{len(by_history)} metric(s) judged against the between-run noise of {source}"
+    if total is None:
+        return text
+    noise = between_run_noise(total.interval)
+    return (
+        f"between-run noise from {total.interval.runs} runs of the history: total time "
+        f"±{noise:.1%}; {text}"
+    )
 
 
 def _pooled(metric: Metric | None) -> bool:
@@ -233,7 +323,7 @@ def _screen(
         change=_worse_change(cand, base) or 0.0,
         threshold=relative_threshold(rule, base_median),
         p_value=stats.mann_whitney_p(base.samples, cand.samples),
-        floor=floor if rule.category == "time" and cand.name != TOTAL_TIME_METRIC else None,
+        floor=floor if applies_floor(cand.name, rule) else None,
     )
 
 
@@ -243,8 +333,7 @@ def _worse_change(cand: Metric, base: Metric) -> float | None:
         return None
     if cand.better == "none" or cand.better != base.better:
         return None
-    sign = 1.0 if cand.better == "lower" else -1.0
-    return sign * (cand.median - base.median) / base.median
+    return worse_change(cand.median, base.median, cand.better)
 
 
 def _untestable(cand: Metric, base: Metric, *, thresholds: Thresholds) -> str:

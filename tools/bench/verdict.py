@@ -57,7 +57,7 @@ class MetricJudgement(_Record):
     p_adjusted: float | None = None  # Benjamini-Hochberg over all judged metrics
     threshold: float | None = None
     reason: str = ""
-    interval_low: float | None = None  # paired mode: interval of the change, worse positive
+    interval_low: float | None = None  # paired or history: the change's interval, worse positive
     interval_high: float | None = None
     pairs: int | None = None
 

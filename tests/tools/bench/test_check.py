@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tools.bench.check import POOLED_NOTE, check_regression, judge_metrics, key_differences
+from tools.bench.between_runs import RunHistory
+from tools.bench.check import (
+    ONE_RUN_NOTE,
+    POOLED_NOTE,
+    check_regression,
+    judge_metrics,
+    key_differences,
+)
+from tools.bench.history import entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from tools.bench.verdict import MetricJudgement, Verdict
@@ -363,4 +372,86 @@ def test_the_floor_can_be_switched_off() -> None:
     strict = with_overrides(DEFAULT_THRESHOLDS, min_time_share=0.0)
     assert (
         _only(check_regression(cand, base, thresholds=strict), "stage.write.time").status == "warn"
+    )
+
+
+# ----------------------------------------------------------------------------- with a run history
+
+TIGHT_RUNS = (100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8)  # about ±0.7% between runs
+DRIFTING_RUNS = (100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)  # about ±10% between runs
+
+
+def _history(levels: Sequence[float], *, prefix: str = "h", **fields: Any) -> RunHistory:
+    """Earlier runs whose total time has exactly these medians."""
+    runs = tuple(
+        entry_from_results(
+            _doc(
+                metric_from_samples(TOTAL_TIME_METRIC, [level] * 10, unit="s", better="lower"),
+                run_id=f"{prefix}{i}",
+                **fields,
+            )
+        )
+        for i, level in enumerate(levels)
+    )
+    return RunHistory(runs, "history/key.jsonl")
+
+
+def test_a_rerun_in_a_drifting_history_is_not_a_regression() -> None:
+    base, cand = _pair(100.0, 118.0)
+    assert check_regression(cand, base).outcome == "regression"  # one stored run: drift reads
+    verdict = check_regression(cand, base, history=_history(DRIFTING_RUNS))
+    assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)
+    judgement = _only(verdict)
+    assert judgement.status == "inconclusive"
+    assert "between-run noise ±10.1%" in judgement.reason
+    noted = "between-run noise from 7 runs of the history: total time ±10.1%"
+    assert any(r.startswith(noted) for r in verdict.reasons)
+    assert ONE_RUN_NOTE not in verdict.reasons
+
+
+def test_a_real_slowdown_against_a_tight_history_is_a_regression() -> None:
+    base, cand = _pair(100.0, 130.0)
+    verdict = check_regression(cand, base, history=_history(TIGHT_RUNS))
+    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
+    assert "outside their 95% prediction interval" in _only(verdict).reason
+    assert ONE_RUN_NOTE not in verdict.reasons
+
+
+def test_an_unchanged_run_against_a_tight_history_passes() -> None:
+    base, cand = _pair(100.0, 100.0)
+    verdict = check_regression(cand, base, history=_history(TIGHT_RUNS))
+    assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
+    assert _only(verdict).reason.startswith("against 7 earlier runs")
+
+
+def test_a_short_history_keeps_the_within_run_test_and_says_so() -> None:
+    base, cand = _pair(100.0, 118.0)
+    without = check_regression(cand, base)
+    verdict = check_regression(cand, base, history=_history(DRIFTING_RUNS[:2]))
+    assert verdict.judgements == without.judgements
+    assert verdict.outcome == "regression"
+    assert ONE_RUN_NOTE in verdict.reasons
+    assert any("fewer than 3 of the 2 usable earlier runs" in r for r in verdict.reasons)
+
+
+def test_runs_of_another_key_and_the_candidate_itself_are_not_its_history() -> None:
+    base, cand = _pair(100.0, 118.0)
+    others = _history(TIGHT_RUNS, prefix="o", cpu_model="another-cpu").runs
+    itself = (entry_from_results(cand),) * 3
+    history = RunHistory((*_history(DRIFTING_RUNS[:2]).runs, *others, *itself), "h.jsonl")
+    verdict = check_regression(cand, base, history=history)
+    assert verdict.judgements == check_regression(cand, base).judgements
+    assert any("of the 2 usable earlier runs" in r for r in verdict.reasons)
+
+
+def test_metrics_the_history_lacks_are_judged_on_the_rounds() -> None:
+    base, cand = _stage_pair(50.0, 65.0)
+    verdict = check_regression(cand, base, history=_history(TIGHT_RUNS))
+    assert _only(verdict).reason.startswith("against 7 earlier runs")
+    stage = _only(verdict, "stage.write.time")
+    assert stage.status == "fail" and stage.p_adjusted is not None  # the within-run test
+    assert ONE_RUN_NOTE in verdict.reasons
+    assert any(
+        r.startswith("1 metric(s) judged on the rounds of one stored run: fewer than 3 of the 7")
+        for r in verdict.reasons
     )
