@@ -41,7 +41,9 @@ from tools.bench.cli_common import (
     thresholds_from,
 )
 from tools.bench.cli_history import add_history_commands
-from tools.bench.judging import judge_document
+from tools.bench.history import DEFAULT_HISTORY_DIR
+from tools.bench.judging import history_folder, judge_document
+from tools.bench.thresholds import MIN_HISTORY_RUNS
 from tools.bench.verdict import Verdict
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument
@@ -85,6 +87,7 @@ def _judge_from(args: argparse.Namespace, results: ResultsDocument) -> Verdict:
         thresholds=thresholds_from(args),
         require_baseline=args.require_baseline,
         baseline_file=args.baseline,
+        history_dir=history_folder(args.history, default=DEFAULT_HISTORY_DIR, use=args.use_history),
     )
 
 
@@ -167,6 +170,21 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
         dest="require_baseline",
         action="store_false",
         help="exit 0 when no baseline is found (default: exit 2, nothing was judged)",
+    )
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument(
+        "--history",
+        type=Path,
+        metavar="DIR",
+        help=f"run history folder: metrics that {MIN_HISTORY_RUNS} or more earlier comparable "
+        "runs in it measured are judged against their between-run noise, not on the one stored "
+        f"run's rounds (default: {DEFAULT_HISTORY_DIR} when it exists)",
+    )
+    history.add_argument(
+        "--no-history",
+        dest="use_history",
+        action="store_false",
+        help="judge on the stored run's rounds only, even where a history exists",
     )
     add_threshold_options(parser)
 

@@ -3,7 +3,10 @@
 What ``python -m tools.bench check``/``report --check`` and ``virnucpro benchmark`` call: the
 thresholds come from a file, else ``<baseline_dir>/thresholds.toml``, then flag overrides; the
 baseline is a given reference file (results, report or baseline record) or else the stored
-baseline for the run's hardware and workload.
+baseline for the run's hardware and workload. The run history, when there is one, measures the
+between-run noise (:mod:`tools.bench.between_runs`): a folder named with ``--history``, else the
+default folder when it exists (``tests/reports/history``; ``virnucpro benchmark``: the
+``<output-dir>/history`` its ``--append-history`` writes), none with ``--no-history``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from tools.bench.baseline import (
     read_reference,
     read_results,
 )
+from tools.bench.between_runs import load_run_history
 from tools.bench.check import check_regression
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
@@ -27,6 +31,9 @@ from tools.bench.thresholds import (
 )
 from tools.bench.verdict import Verdict
 from virnucpro.bench.schema import ResultsDocument
+from virnucpro.errors import InputError
+
+HISTORY_FOLDER_HINT = "a history folder holds <hardware_key>/<slug>.jsonl files"
 
 
 def resolve_thresholds(
@@ -43,6 +50,20 @@ def resolve_thresholds(
     return with_overrides(base, **overrides)
 
 
+def history_folder(given: Path | None, *, default: Path, use: bool = True) -> Path | None:
+    """The run history to judge with: ``given`` (it must be a folder), else ``default`` when it
+    is one; None when ``use`` is off (``--no-history``) or there is none."""
+    if not use:
+        if given is not None:
+            raise InputError("--history and --no-history disagree: give one of them")
+        return None
+    if given is not None:
+        if not Path(given).is_dir():
+            raise InputError(f"--history {given}: no such folder ({HISTORY_FOLDER_HINT})")
+        return Path(given)
+    return Path(default) if Path(default).is_dir() else None
+
+
 def judge_document(
     results: ResultsDocument,
     *,
@@ -50,19 +71,24 @@ def judge_document(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     require_baseline: bool = True,
     baseline_file: Path | None = None,
+    history_dir: Path | None = None,
 ) -> Verdict:
-    """Verdict of a run against ``baseline_file``, or else its stored baseline."""
+    """Verdict of a run against ``baseline_file``, or else its stored baseline; with the run
+    history in ``history_dir``, metrics it measured often enough are judged against its
+    between-run noise. A damaged history file is a one-line SchemaError, as a damaged baseline."""
     record: BaselineRecord | None
     if baseline_file is not None:
         record = read_reference(baseline_file)
     else:
         record = find_baseline(results, baseline_dir)
+    history = load_run_history(history_dir, results) if history_dir is not None else None
     return check_regression(
         results,
         record.results if record else None,
         thresholds=thresholds,
         require_baseline=require_baseline,
         baseline_label=f"{record.source_run_id} ({record.path})" if record else None,
+        history=history,
     )
 
 
@@ -73,6 +99,7 @@ def judge(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     require_baseline: bool = True,
     baseline_file: Path | None = None,
+    history_dir: Path | None = None,
 ) -> Verdict:
     """Read a results document and judge it."""
     return judge_document(
@@ -81,4 +108,5 @@ def judge(
         thresholds=thresholds,
         require_baseline=require_baseline,
         baseline_file=baseline_file,
+        history_dir=history_dir,
     )

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tools.bench.cli import main
+from tools.bench.history import DEFAULT_HISTORY_DIR, add_run, entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.verdict import Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
@@ -117,6 +118,9 @@ def test_check_writes_the_verdict_as_json(
         (["check", "{same}", "--alpha", "abc"], "--alpha"),
         (["check", "{same}", "--alpha", "0.9"], "alpha"),
         (["check", "{same}", "--thresholds", "{bad_toml}"], "bogus"),
+        (["check", "{same}", "--history", "{missing}"], "--history"),
+        (["check", "{same}", "--history", "{same}"], "no such folder"),
+        (["check", "{same}", "--history", "{store}", "--no-history"], "not allowed with"),
         (["frobnicate"], "invalid choice"),
         (["trend", "--dir", "{store}"], "python -m virnucpro benchmark --quick"),
         (["dashboard", "--dir", "{store}"], "then `python -m tools.bench publish"),
@@ -142,6 +146,68 @@ def test_bad_input_is_one_line_and_exit_two(
     filled = [a.format(**{k: str(v) for k, v in paths.items()}) for a in argv]
     assert main(filled) == 2
     assert message in _one_line_error(capsys.readouterr().err)
+
+
+DRIFTING_RUNS = (100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)  # about ±10% between runs
+
+
+def _write_history(folder: Path, levels: tuple[float, ...] = DRIFTING_RUNS) -> Path:
+    for i, level in enumerate(levels):
+        add_run(folder, entry_from_results(_doc(level, seed=20 + i, run_id=f"h{i}")))
+    return folder
+
+
+def test_check_with_a_history_judges_against_its_between_run_noise(
+    runs: dict[str, Path], store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["check", str(runs["slow"]), "--baseline-dir", str(store)]
+    assert main(argv) == 1  # one stored run: a 20% drift reads as a regression
+    assert "one run cannot measure" in capsys.readouterr().out
+    history = _write_history(tmp_path / "history")
+    assert main([*argv, "--history", str(history)]) == 2
+    out = capsys.readouterr().out
+    assert "outcome: inconclusive (exit 2)" in out
+    assert "between-run noise from 7 runs of the history: total time ±" in out
+    assert "one run cannot measure" not in out
+
+
+def test_check_uses_the_default_history_folder_unless_told_not_to(
+    runs: dict[str, Path],
+    store: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write_history(tmp_path / DEFAULT_HISTORY_DIR)
+    argv = ["check", str(runs["slow"]), "--baseline-dir", str(store)]
+    assert main(argv) == 2
+    assert str(DEFAULT_HISTORY_DIR) in capsys.readouterr().out
+    assert main([*argv, "--no-history"]) == 1
+
+
+def test_a_damaged_history_is_one_line_and_exit_two(
+    runs: dict[str, Path], store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = _write_history(tmp_path / "history")
+    (damaged,) = history.glob("*/*.jsonl")
+    damaged.write_text(damaged.read_text(encoding="utf-8") + "{oops\n", encoding="utf-8")
+    argv = ["check", str(runs["slow"]), "--baseline-dir", str(store), "--history", str(history)]
+    assert main(argv) == 2
+    error = _one_line_error(capsys.readouterr().err)
+    assert str(damaged) in error and "not valid JSON" in error
+
+
+def test_report_check_takes_the_history_too(
+    runs: dict[str, Path], store: Path, tmp_path: Path
+) -> None:
+    history = _write_history(tmp_path / "history")
+    out = tmp_path / "reports"
+    argv = ["report", str(runs["slow"]), "--out", str(out), "--check"]
+    assert main([*argv, "--baseline-dir", str(store), "--history", str(history)]) == 2
+    report = json.loads(next(out.glob("*.json")).read_text(encoding="utf-8"))
+    assert report["verdict"]["outcome"] == "inconclusive"
+    assert any("between-run noise" in r for r in report["verdict"]["reasons"])
 
 
 def test_baseline_show(

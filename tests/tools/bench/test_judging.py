@@ -1,4 +1,5 @@
-"""Judging a run: the thresholds in force, and the verdict against the stored baseline or a file."""
+"""Judging a run: the thresholds in force, the history folder, and the verdict against the stored
+baseline or a file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pytest
 
 from tools.bench.baseline import update_baseline
-from tools.bench.judging import judge, judge_document, resolve_thresholds
+from tools.bench.history import add_run, entry_from_results
+from tools.bench.judging import history_folder, judge, judge_document, resolve_thresholds
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, THRESHOLDS_FILE_NAME
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
@@ -17,6 +19,7 @@ from virnucpro.bench.schema import (
     metric_from_samples,
     write_document,
 )
+from virnucpro.errors import InputError
 
 
 def _doc(level: float, *, seed: int, run_id: str) -> ResultsDocument:
@@ -66,3 +69,29 @@ def test_thresholds_file_then_store_file_then_flags(tmp_path: Path) -> None:
         file=None, baseline_dir=tmp_path, overrides={"fail_slowdown": 0.3, "alpha": None}
     )
     assert flagged.fail_slowdown == 0.3 and flagged.alpha == DEFAULT_THRESHOLDS.alpha
+
+
+def test_history_folder_given_default_or_none(tmp_path: Path) -> None:
+    default = tmp_path / "history"
+    assert history_folder(None, default=default) is None  # no default folder yet
+    default.mkdir()
+    assert history_folder(None, default=default) == default
+    assert history_folder(None, default=default, use=False) is None
+    other = tmp_path / "other"
+    with pytest.raises(InputError, match="no such folder"):
+        history_folder(other, default=default)
+    other.mkdir()
+    assert history_folder(other, default=default) == other
+    with pytest.raises(InputError, match="disagree"):
+        history_folder(other, default=default, use=False)
+
+
+def test_judge_document_reads_the_candidate_s_history(tmp_path: Path, store: Path) -> None:
+    history = tmp_path / "history"
+    for i, level in enumerate((100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)):
+        add_run(history, entry_from_results(_doc(level, seed=10 + i, run_id=f"h{i}")))
+    slow = _doc(120.0, seed=3, run_id="slow")
+    assert judge_document(slow, baseline_dir=store).outcome == "regression"
+    verdict = judge_document(slow, baseline_dir=store, history_dir=history)
+    assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)
+    assert any(str(history) in reason for reason in verdict.reasons)
