@@ -29,13 +29,14 @@ from tools.bench.baseline import (
     storage_key,
     update_baseline,
 )
+from tools.bench.between_runs import load_run_history
 from tools.bench.check import check_regression
 from tools.bench.compare import render_comparison
 from tools.bench.dashboard import write_dashboard
 from tools.bench.github_render import DEFAULT_MARKER, MAX_COMMENT_CHARS, pr_comment
 from tools.bench.history import DEFAULT_HISTORY_DIR, RunEntry, add_run, entry_from_results
 from tools.bench.history import read_history as read_history_file
-from tools.bench.judging import judge_document, resolve_thresholds
+from tools.bench.judging import history_folder, judge_document, resolve_thresholds
 from tools.bench.report import (
     build_report,
     render_markdown,
@@ -200,7 +201,8 @@ class RegressionTracker:
 
     Baselines are stored per hardware and workload (``<baseline_dir>/<key>.json``, versioned
     envelopes); the history is a JSON-lines file per key in ``history_dir`` (default
-    ``tests/reports/history``, never inside the baselines folder). The thresholds are
+    ``tests/reports/history``, never inside the baselines folder), and once it holds earlier
+    comparable runs the check judges against their between-run noise. The thresholds are
     ``<baseline_dir>/thresholds.toml`` when present, else the defaults: a total time more than
     10% slower fails; a stage more than 10% slower, a GPU utilization more than 5 points lower or
     memory more than 20% higher warns (:mod:`tools.bench.thresholds`).
@@ -236,13 +238,17 @@ class RegressionTracker:
         self, results: ResultsDocument, baseline: ResultsDocument | Path | None = None
     ) -> Verdict:
         """The verdict of ``results`` against ``baseline`` (a run or a file), or else against the
-        stored baseline; :attr:`Verdict.exit_code` is 0 pass, 1 regression, 2 could not judge."""
+        stored baseline; where the tracker's history holds enough earlier comparable runs, their
+        between-run noise judges instead. :attr:`Verdict.exit_code` is 0 pass, 1 regression, 2
+        could not judge."""
+        folder = history_folder(None, default=self.history_dir)
         if isinstance(baseline, ResultsDocument):
             return check_regression(
                 results,
                 baseline,
                 thresholds=self.thresholds,
                 require_baseline=self.require_baseline,
+                history=load_run_history(folder, results) if folder is not None else None,
             )
         return judge_document(
             results,
@@ -250,6 +256,7 @@ class RegressionTracker:
             thresholds=self.thresholds,
             require_baseline=self.require_baseline,
             baseline_file=baseline,
+            history_dir=folder,
         )
 
     def record(self, results: ResultsDocument) -> Path:

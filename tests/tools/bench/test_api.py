@@ -178,7 +178,7 @@ def test_comparison_utilities_diff_two_runs() -> None:
 
 
 def test_tracker_stores_loads_and_checks_against_the_baseline(tmp_path: Path) -> None:
-    tracker = RegressionTracker(tmp_path)
+    tracker = RegressionTracker(tmp_path, history_dir=tmp_path / "history")
     assert tracker.load_baseline(_run(1)) is None
     stored = tracker.update_baseline(_run(1))
     record = tracker.load_baseline(_run(2))
@@ -205,7 +205,7 @@ def test_tracker_stores_loads_and_checks_against_the_baseline(tmp_path: Path) ->
 def test_the_plans_thresholds(
     tmp_path: Path, changes: dict[str, float], metric: str, status: str, outcome: str
 ) -> None:
-    tracker = RegressionTracker(tmp_path)
+    tracker = RegressionTracker(tmp_path, history_dir=tmp_path / "history")
     verdict = tracker.check_regression(_run(5, **changes), baseline=_run(4))
     assert _status(verdict, metric) == status
     assert verdict.outcome == outcome
@@ -216,6 +216,19 @@ def test_tracker_without_a_baseline(tmp_path: Path) -> None:
     assert RegressionTracker(tmp_path).check_regression(_run(1)).exit_code == 0
     required = RegressionTracker(tmp_path, require_baseline=True).check_regression(_run(1))
     assert (required.outcome, required.exit_code) == ("no_baseline", 2)
+
+
+def test_tracker_checks_against_the_between_run_noise_of_its_history(tmp_path: Path) -> None:
+    tracker = RegressionTracker(tmp_path / "baselines", history_dir=tmp_path / "history")
+    tracker.update_baseline(_run(1))
+    drifting = tracker.check_regression(_run(2, total=118.0))
+    assert drifting.outcome == "regression"  # one stored run: drift reads as a change
+    for k, total in enumerate((100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)):
+        tracker.record(_run(20 + k, total=total))
+    verdict = tracker.check_regression(_run(2, total=118.0))
+    assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)
+    given = tracker.check_regression(_run(2, total=118.0), baseline=_run(1))
+    assert given.judgements == verdict.judgements
 
 
 def test_tracker_trend_finds_the_step_in_the_history(tmp_path: Path) -> None:
