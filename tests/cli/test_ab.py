@@ -39,9 +39,9 @@ from virnucpro.errors import InputError
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("flag", ["compare_to", "update_baseline", "append_history"])
+@pytest.mark.parametrize("flag", ["compare_to", "update_baseline", "append_history", "history_dir"])
 def test_storing_or_comparing_options_are_refused(flag: str, tmp_path: Path) -> None:
-    value = tmp_path / "x.json" if flag == "compare_to" else True
+    value = tmp_path / "x.json" if flag in ("compare_to", "history_dir") else True
     options = for_tier("quick", output_dir=tmp_path, **{flag: value})
     with pytest.raises(InputError, match="cannot be combined with --against"):
         run_against(options, ref="HEAD", command="test", overrides={})

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tools.bench.baseline import update_baseline
+from tools.bench.history import add_run, entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.options import BenchOptions, read_session_config
@@ -150,6 +151,49 @@ def test_history_only_when_asked(options: BenchOptions) -> None:
     assert not outcome.history_written.is_relative_to(options.baseline_dir)
 
 
+DRIFTING_RUNS = (100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)  # about ±10% between runs
+
+
+def _write_history(folder: Path) -> Path:
+    for i, level in enumerate(DRIFTING_RUNS):
+        add_run(folder, entry_from_results(_doc(level, seed=20 + i, run_id=f"h{i}")))
+    return folder
+
+
+def test_the_output_dir_history_measures_the_between_run_noise(options: BenchOptions) -> None:
+    _store_baseline(options)
+    assert _run(options, FakeSuites(_doc(120.0, seed=3))).outcome == "regression"
+    _write_history(options.output_dir / "history")
+    outcome = _run(options, FakeSuites(_doc(120.0, seed=3)))
+    assert (outcome.exit_code, outcome.outcome) == (2, "inconclusive")
+    assert outcome.verdict is not None
+    assert any("between-run noise from 7 runs" in r for r in outcome.verdict.reasons)
+    alone = _run(options, FakeSuites(_doc(120.0, seed=3)), use_history=False)
+    assert (alone.exit_code, alone.outcome) == (1, "regression")
+
+
+def test_a_history_named_elsewhere_is_used(options: BenchOptions, tmp_path: Path) -> None:
+    _store_baseline(options)
+    history = _write_history(tmp_path / "elsewhere")
+    outcome = _run(options, FakeSuites(_doc(120.0, seed=3)), history_dir=history)
+    assert outcome.outcome == "inconclusive"
+    assert outcome.verdict is not None
+    assert any(str(history) in r for r in outcome.verdict.reasons)
+
+
+def test_a_damaged_history_is_could_not_judge_and_the_reports_are_kept(
+    options: BenchOptions,
+) -> None:
+    _store_baseline(options)
+    history = _write_history(options.output_dir / "history")
+    (damaged,) = history.glob("*/*.jsonl")
+    damaged.write_text("{oops\n", encoding="utf-8")
+    outcome = _run(options, FakeSuites(_doc(120.0, seed=3)))
+    assert (outcome.exit_code, outcome.outcome) == (2, "could_not_judge")
+    assert outcome.verdict is not None and str(damaged) in outcome.verdict.reasons[0]
+    assert len(outcome.report_paths) == 2
+
+
 def test_compare_to_a_previous_report(options: BenchOptions) -> None:
     first = _run(options, FakeSuites(_doc(100.0, seed=1, run_id="first")))
     report_json = first.report_paths[1]
@@ -167,6 +211,7 @@ def test_compare_to_a_previous_report(options: BenchOptions) -> None:
         ({"models": "giant"}, "unknown preset"),
         ({"input": Path("/nonexistent/reads.fa")}, "no such file"),
         ({"compare_to": Path("/nonexistent/report.json")}, "no such file"),
+        ({"history_dir": Path("/nonexistent/history")}, "--history /nonexistent/history: no such"),
     ],
 )
 def test_bad_options_are_refused_before_running(

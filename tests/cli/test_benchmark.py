@@ -79,6 +79,8 @@ def test_parsing_the_command_does_not_import_torch_nor_the_schema() -> None:
         ["--quick", "--tier", "full"],
         ["--gpus", "a,b"],
         ["--input", "/nonexistent/reads.fa"],
+        ["--history", "/nonexistent/history"],
+        ["--history", "/tmp", "--no-history"],
     ],
 )
 def test_bad_values_exit_2_with_one_line(
@@ -161,9 +163,31 @@ def test_options_reach_the_runner_and_its_exit_code_is_returned(
     assert options.suites == ("end_to_end", "memory", "scaling")
     assert options.gpus == () and options.rounds == 3 and options.launch_rounds == 3
     assert options.vanilla_baseline and options.update_baseline and options.require_baseline
+    assert options.history_dir is None and options.use_history  # the default history
     out = capsys.readouterr().out
     assert TOTAL_TIME_METRIC in out and "verdict: REGRESSION" in out
     assert "why it is so" in out and "benchmark_x.md" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "history_dir", "use_history"),
+    [(["--history", "runs/history"], Path("runs/history"), True), (["--no-history"], None, False)],
+)
+def test_history_options_reach_the_runner(
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    history_dir: Path | None,
+    use_history: bool,
+) -> None:
+    seen: list[BenchOptions] = []
+
+    def fake_run(options: BenchOptions, **kwargs: object) -> bench_run.BenchOutcome:
+        seen.append(options)
+        return _outcome(0, "pass")
+
+    monkeypatch.setattr(bench_run, "run_benchmark", fake_run)
+    assert _exit_code(["--quick", *argv]) == 0
+    assert (seen[0].history_dir, seen[0].use_history) == (history_dir, use_history)
 
 
 def test_progress_is_plain_lines_when_stdout_is_not_a_terminal(

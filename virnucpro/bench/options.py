@@ -29,7 +29,7 @@ DEFAULT_SAMPLE_INTERVAL_S = 0.2
 CPU_SCALING_RANKS = (1, 2)  # without GPUs: 1 vs 2 local gloo ranks
 CONFIG_KIND = "virnucpro-benchmark-config"
 CONFIG_VERSION = 1
-_PATH_FIELDS = ("input", "output_dir", "baseline_dir", "compare_to", "thresholds")
+_PATH_FIELDS = ("input", "output_dir", "baseline_dir", "compare_to", "thresholds", "history_dir")
 _TUPLE_FIELDS = ("suites", "gpus")
 
 
@@ -56,6 +56,10 @@ class BenchOptions:
     update_baseline: bool = False
     require_baseline: bool = True  # no stored baseline exits 2 unless --allow-no-baseline
     append_history: bool = False
+    # the run history that measures between-run noise: None is <output_dir>/history when it
+    # exists (where append_history writes); use_history False judges on the stored run alone
+    history_dir: Path | None = None
+    use_history: bool = True
     fail_on_regression: bool = True  # False: a regression is reported, exit 0 (advisory gate)
     thresholds: Path | None = None
     threads: int | None = None  # torch threads of the suites' processes; None: torch's default
@@ -132,6 +136,11 @@ def _require_file(path: Path | None, option: str) -> None:
         _require(Path(path).is_file(), f"{option} {path}: no such file")
 
 
+def _require_folder(path: Path | None, option: str) -> None:
+    if path is not None:
+        _require(Path(path).is_dir(), f"{option} {path}: no such folder")
+
+
 def validate_options(options: BenchOptions) -> None:
     """Refuse values no run can use, with a one-line :class:`InputError` (exit 2).
 
@@ -154,6 +163,11 @@ def validate_options(options: BenchOptions) -> None:
     _require_file(options.input, "--input")
     _require_file(options.compare_to, "--compare-to")
     _require_file(options.thresholds, "--thresholds")
+    _require_folder(options.history_dir, "--history")
+    _require(
+        options.use_history or options.history_dir is None,
+        "--history and --no-history disagree: give one of them",
+    )
     if options.baseline_dir.exists():
         _require(
             options.baseline_dir.is_dir(), f"--baseline-dir {options.baseline_dir}: not a folder"

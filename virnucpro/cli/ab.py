@@ -67,10 +67,12 @@ COVERAGE_NOTE = (
 THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
 PAIRS_FILE = "ab_pairs.json"
 DEFAULT_SEED = 20_261_129
+AB_JUDGES_ITSELF = "A/B mode judges its own paired rounds and uses no stored baseline or history"
 REFUSED_WITH_AGAINST = {
     "compare_to": "--compare-to",
     "update_baseline": "--update-baseline",
     "append_history": "--append-history",
+    "history_dir": "--history",
 }
 
 
@@ -88,7 +90,7 @@ class ABOutcome:
 def _check_options(options: BenchOptions) -> None:
     for field, flag in REFUSED_WITH_AGAINST.items():
         if getattr(options, field):
-            raise InputError(f"{flag} cannot be combined with --against (A/B mode stores nothing)")
+            raise InputError(f"{flag} cannot be combined with --against ({AB_JUDGES_ITSELF})")
 
 
 def base_thresholds(

@@ -1,10 +1,13 @@
 """``run_benchmark``: measure with :mod:`virnucpro.bench`, then judge, report and store with
 ``tools.bench``. This is the command layer: the only place where the two meet.
 
-The steps: check the options (the measuring side's checks, then the thresholds file and
-``--compare-to``, all before anything heavy runs), run the suites and read back the results
-document, judge it against ``--compare-to`` or the stored baseline, write the reports, and only
-when asked append to the history or store the run as the new baseline.
+The steps: check the options (the measuring side's checks, then the thresholds file,
+``--compare-to`` and ``--history``, all before anything heavy runs), run the suites and read
+back the results document, judge it against ``--compare-to`` or the stored baseline (and the
+between-run noise of the run history: ``--history``, else ``<output-dir>/history`` when it
+exists), write the reports, and only when asked append to the history or store the run as the
+new baseline. A damaged baseline or history file found while judging makes the run COULD NOT
+JUDGE (exit 2) with the file named; the reports are still written.
 
 ``tools.bench`` lives in the source checkout (it is not installed): import this module only after
 :func:`virnucpro.cli.benchmark.checkout_importable` put the checkout on ``sys.path``.
@@ -25,7 +28,7 @@ from pathlib import Path
 
 from tools.bench.baseline import read_reference, update_baseline
 from tools.bench.history import HISTORY_FOLDER, add_run, entry_from_results
-from tools.bench.judging import judge_document, resolve_thresholds
+from tools.bench.judging import history_folder, judge_document, resolve_thresholds
 from tools.bench.report import build_report, write_reports
 from tools.bench.thresholds import Thresholds
 from tools.bench.verdict import (
@@ -37,7 +40,7 @@ from tools.bench.verdict import (
 from virnucpro.bench.collector import new_run_id
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.runner import Measurement, RunPlan, measure, plan_run
-from virnucpro.bench.schema import ResultsDocument
+from virnucpro.bench.schema import ResultsDocument, SchemaError
 from virnucpro.bench.suites import NullProgress, ProgressSink, SuiteRun, SuiteRunner
 from virnucpro.errors import EXIT_BAD_INPUT, InputError
 
@@ -75,8 +78,17 @@ def judging_thresholds(options: BenchOptions) -> Thresholds:
     return thresholds
 
 
+def judging_history(options: BenchOptions) -> Path | None:
+    """The run history to judge with (``--history``, else ``<output-dir>/history`` if present)."""
+    default = Path(options.output_dir) / HISTORY_FOLDER
+    return history_folder(options.history_dir, default=default, use=options.use_history)
+
+
 def judge_results(
-    results: ResultsDocument, options: BenchOptions, thresholds: Thresholds
+    results: ResultsDocument,
+    options: BenchOptions,
+    thresholds: Thresholds,
+    history: Path | None = None,
 ) -> Verdict:
     """The checker's verdict against ``--compare-to`` or the stored baseline for this run."""
     return judge_document(
@@ -85,13 +97,19 @@ def judge_results(
         thresholds=thresholds,
         require_baseline=options.require_baseline,
         baseline_file=options.compare_to,
+        history_dir=history,
     )
 
 
-def _verdict(measured: Measurement, options: BenchOptions, thresholds: Thresholds) -> Verdict:
+def _verdict(
+    measured: Measurement, options: BenchOptions, thresholds: Thresholds, history: Path | None
+) -> Verdict:
     if measured.results is None or measured.problems:
         return Verdict(outcome=CANNOT_JUDGE, exit_code=EXIT_CANNOT_JUDGE, reasons=measured.problems)
-    return judge_results(measured.results, options, thresholds)
+    try:
+        return judge_results(measured.results, options, thresholds, history)
+    except SchemaError as exc:  # a damaged baseline or history: keep the measured run's reports
+        return Verdict(outcome=CANNOT_JUDGE, exit_code=EXIT_CANNOT_JUDGE, reasons=(str(exc),))
 
 
 # ----------------------------------------------------------------------------- storing
@@ -148,21 +166,23 @@ def run_benchmark(
     sink = progress or NullProgress()
     plan = plan_run(options, run_id=new_run_id(), command=command, cwd=cwd)
     thresholds = judging_thresholds(plan.options)
+    history = judging_history(plan.options)
     measured = measure(plan, sink, suite_runner)
     sink.phase("judging the results")
-    return _finish(plan, measured, thresholds, now(), started)
+    return _finish(plan, measured, thresholds, history, now(), started)
 
 
 def _finish(
     plan: RunPlan,
     measured: Measurement,
     thresholds: Thresholds,
+    history: Path | None,
     moment: datetime,
     started: float,
 ) -> BenchOutcome:
     options, results = plan.options, measured.results
     messages = [f"failure details: {measured.failures_log}"] if measured.failures_log else []
-    verdict = _verdict(measured, options, thresholds)
+    verdict = _verdict(measured, options, thresholds, history)
     reports: tuple[Path, ...] = ()
     history = baseline = None
     refusals: tuple[str, ...] = ()

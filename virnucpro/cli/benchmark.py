@@ -150,6 +150,22 @@ def _add_judging_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="append this run to the history (<output-dir>/history)",
     )
+    history = p.add_mutually_exclusive_group()
+    history.add_argument(
+        "--history",
+        type=Path,
+        metavar="DIR",
+        help="run history that measures the between-run noise: metrics with enough earlier "
+        "comparable runs in it are judged against that noise, not on the stored run's rounds "
+        "alone (default: <output-dir>/history when it exists)",
+    )
+    history.add_argument(
+        "--no-history",
+        dest="use_history",
+        action="store_false",
+        default=None,
+        help="judge on the stored baseline run's rounds only, even where a history exists",
+    )
     p.add_argument("--thresholds", type=Path, metavar="FILE", help="regression thresholds (TOML)")
     p.add_argument(
         "--no-fail-on-regression",
@@ -241,6 +257,8 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         update_baseline=args.update_baseline,
         require_baseline=args.require_baseline,
         append_history=args.append_history,
+        history_dir=args.history,
+        use_history=args.use_history,
         thresholds=args.thresholds,
         fail_on_regression=args.fail_on_regression,
     )
