@@ -161,6 +161,7 @@ def judge_against_history(
         reason=reason,
         interval_low=change.low,
         interval_high=change.high,
+        history_runs=interval.runs,
     )
     return HistoryJudgement(judgement=judgement, interval=interval)
 

@@ -81,12 +81,19 @@ def total_time_requirement(verdict: Verdict | None) -> RequirementResult:
     if judgement is None:
         return _requirement(name, None, f"verdict ({verdict.outcome}) has no `{TOTAL_TIME_METRIC}`")
     change = f" {format_change(judgement.change)}" if judgement.change is not None else ""
-    detail = f"{judgement.status}{change} against {verdict.baseline or 'the baseline'}"
+    detail = f"{judgement.status}{change} against {_reference(judgement, verdict)}"
     if judgement.status in REGRESSED_STATUSES:
         return _requirement(name, False, detail)
     if judgement.status in JUDGED_OK_STATUSES:
         return _requirement(name, True, detail)
     return _requirement(name, None, f"{judgement.status}: {judgement.reason or 'not judged'}")
+
+
+def _reference(judgement: MetricJudgement, verdict: Verdict) -> str:
+    """What a judgement compared with: the history's earlier runs, or the baseline."""
+    if judgement.history_runs is not None:
+        return f"{judgement.history_runs} earlier runs of the history"
+    return verdict.baseline or "the baseline"
 
 
 def measured_speedup(results: ResultsDocument) -> tuple[float | None, str]:
@@ -230,16 +237,28 @@ def _rec_regressions(results: ResultsDocument, verdict: Verdict | None) -> list[
         return []
     recs = [
         f"Investigate the regression in `{j.name}` ({format_change(j.change)} worse, "
-        f"adjusted p {format_p(j.p_adjusted)}) against "
-        f"{verdict.baseline or 'the baseline'}."
+        f"{_evidence(j)}) against {_reference(j, verdict)}."
         for j in verdict.failures
         if j.change is not None
     ]
-    unsure = [j.name for j in verdict.judgements if j.status == "inconclusive"]
-    if unsure:
-        names = ", ".join(f"`{n}`" for n in unsure)
+    unsure = [j for j in verdict.judgements if j.status == "inconclusive"]
+    on_rounds = [f"`{j.name}`" for j in unsure if j.history_runs is None]
+    by_history = [f"`{j.name}`" for j in unsure if j.history_runs is not None]
+    if on_rounds:
+        names = ", ".join(on_rounds)
         recs.append(f"Collect more rounds to judge {names} (inconclusive against the baseline).")
+    if by_history:
+        recs.append(
+            f"Judge {', '.join(by_history)} with the A/B gate (`virnucpro benchmark --against "
+            "REF`): the run history's between-run noise is too large to tell."
+        )
     return recs
+
+
+def _evidence(judgement: MetricJudgement) -> str:
+    if judgement.history_runs is not None:
+        return "outside the prediction interval of the between-run noise"
+    return f"adjusted p {format_p(judgement.p_adjusted)}"
 
 
 def _rec_bottleneck(results: ResultsDocument, verdict: Verdict | None) -> list[str]:

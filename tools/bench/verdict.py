@@ -60,6 +60,7 @@ class MetricJudgement(_Record):
     interval_low: float | None = None  # paired or history: the change's interval, worse positive
     interval_high: float | None = None
     pairs: int | None = None
+    history_runs: int | None = None  # judged against the between-run noise of these earlier runs
 
 
 class Verdict(_Record):

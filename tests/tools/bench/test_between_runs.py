@@ -134,6 +134,7 @@ def test_the_numbers_are_the_prediction_interval_s() -> None:
     )
     assert judgement.threshold == DEFAULT_THRESHOLDS.fail_slowdown
     assert judgement.p_value is None  # no p-value was computed: none is shown
+    assert judgement.history_runs == len(TIGHT)
 
 
 def test_higher_is_better_metrics_are_turned_so_that_worse_is_positive() -> None:

@@ -87,6 +87,19 @@ def test_total_time_requirement_follows_the_verdict(status: str, expected: bool 
     assert found[req.REQ_TOTAL_TIME].passed is expected
 
 
+def _history_verdict(status: str, *, name: str = TOTAL_TIME_METRIC) -> Verdict:
+    judgement = MetricJudgement(
+        name=name, unit="s", status=status, change=0.3, reason="why", history_runs=7
+    )
+    return Verdict(outcome="pass", exit_code=0, baseline="main", judgements=(judgement,))
+
+
+def test_total_time_judged_by_the_history_says_so() -> None:
+    found = _by_name(mf.load_fixture("gpu_run"), _history_verdict("fail"))
+    assert found[req.REQ_TOTAL_TIME].passed is False
+    assert found[req.REQ_TOTAL_TIME].detail == "fail +30.0% against 7 earlier runs of the history"
+
+
 def test_total_time_requirement_without_a_total_time_judgement() -> None:
     found = _by_name(mf.load_fixture("gpu_run"), _verdict("fail", name="stage.esm.time"))
     assert (
@@ -241,6 +254,16 @@ def test_regressions_and_inconclusive_metrics_are_recommended() -> None:
     recs = _recs(mf.load_fixture("regression_run"), mf.load_verdict())
     assert _has(recs, "regression in `end_to_end.total_time` (+15.0% worse")
     assert _has(recs, "Collect more rounds to judge `stage.read.time`, `cold.first_batch`")
+
+
+def test_metrics_judged_by_the_history_are_recommended_in_its_terms() -> None:
+    results = mf.load_fixture("regression_run")
+    recs = _recs(results, _history_verdict("fail"))
+    assert _has(recs, "(+30.0% worse, outside the prediction interval of the between-run noise)")
+    assert _has(recs, "against 7 earlier runs of the history")
+    recs = _recs(results, _history_verdict("inconclusive"))
+    assert _has(recs, "Judge `end_to_end.total_time` with the A/B gate")
+    assert not _has(recs, "Collect more rounds")
 
 
 def test_cold_start_dominating_is_recommended() -> None:
