@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from virnucpro.bench.measure import rate_metrics, stage_metrics, stage_timings, time_metric
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.benchmark
 PREFIX = "end_to_end"
 MODEL_LOAD = "cold.model_load"
 FIRST_BATCH = "cold.first_batch"
-OTHERS_CPU = "host.others_cpu_share"
+OTHERS_CPU = OTHERS_CPU_METRIC
 SHARE_SLACK = 0.05  # /proc/stat ticks and the wall clock do not line up exactly
 
 

@@ -74,10 +74,14 @@ from tools.bench.verdict import (
     MetricJudgement,
     Verdict,
 )
-from virnucpro.bench.metric_names import POOLED_POLLS, SAMPLES_LABEL, TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import (
+    OTHERS_CPU_METRIC,
+    POOLED_POLLS,
+    SAMPLES_LABEL,
+    TOTAL_TIME_METRIC,
+)
 from virnucpro.bench.schema import Metric, ResultsDocument
 
-OTHERS_CPU_METRIC = "host.others_cpu_share"
 ONE_RUN_NOTE = (
     "judged against one stored run: one run cannot measure the run-to-run noise, so drift "
     "of the machine between the two runs reads as a change (prefer --against for a gate)"

@@ -31,6 +31,7 @@ from virnucpro.bench.metric_names import (
     CUDA_PEAK_RESERVED,
     GPU_ROUND_UTILIZATION,
     HOST_PEAK_RSS,
+    OTHERS_CPU_METRIC,
     TOTAL_TIME_METRIC,
 )
 from virnucpro.bench.schema import Direction, first_error_line, read_json_file
@@ -42,7 +43,7 @@ FIRST_SCHEMA_VERSION = 1
 STAGE_PREFIX = "stage."
 TOTAL_TIME = TOTAL_TIME_METRIC
 READS_PER_S = "end_to_end.reads_per_s"
-OTHERS_CPU = "host.others_cpu_share"
+OTHERS_CPU = OTHERS_CPU_METRIC
 TOKEN_STAGES = {"dnabert": "dnabert_tokens", "esm": "esm_tokens"}
 Side = Literal["base", "head"]
 NOT_RECORDED = "not recorded (a pairs file of schema 1 has no per-round memory or GPU figures)"

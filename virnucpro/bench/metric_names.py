@@ -11,6 +11,9 @@ TOTAL_TIME_METRIC = "end_to_end.total_time"
 SAMPLER_OVERHEAD_METRIC = "gpu.sampler_overhead"  # measured with and without the sampler
 END_TO_END_SPEEDUP_METRIC = "equivalence.end_to_end_speedup"  # fast vs vanilla, per round
 
+# Share of the machine's CPU capacity other processes used during the rounds (the host gate).
+OTHERS_CPU_METRIC = "host.others_cpu_share"
+
 # Peak memory of a measured round (the memory suite; paired per round in A/B mode).
 CUDA_PEAK_ALLOCATED = "memory.cuda_peak_allocated"
 CUDA_PEAK_RESERVED = "memory.cuda_peak_reserved"

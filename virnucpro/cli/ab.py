@@ -176,6 +176,7 @@ def side_document(
     from virnucpro.bench.ab_worker import ON_CPU
     from virnucpro.bench.collector import ResultsCollector, new_run_id, utc_now
     from virnucpro.bench.envinfo import environment_fingerprint
+    from virnucpro.bench.metric_names import OTHERS_CPU_METRIC
     from virnucpro.bench.schema import GpuTelemetry, RunInfo, metric_from_samples
     from virnucpro.bench.workload_fingerprint import workload_fingerprint
 
@@ -186,9 +187,7 @@ def side_document(
             metric_from_samples(metric.name, samples, unit=metric.unit, better=metric.better)
         )
     collector.add_metric(
-        metric_from_samples(
-            "host.others_cpu_share", record.others_shares(), unit="ratio", better="none"
-        )
+        metric_from_samples(OTHERS_CPU_METRIC, record.others_shares(), unit="ratio", better="none")
     )
     _add_unmeasured(collector, record, on_cpu=spec.device == "cpu")
     for suite, reason in NOT_RUN_IN_AB.items():
