@@ -6,10 +6,11 @@ of one candidate and one stored run calls that drift a change. The run history
 (:mod:`tools.bench.history`) holds every published run's medians, so it measures that drift.
 
 The reference of a metric: the medians of the earlier comparable runs (:func:`earlier_runs`:
-the candidate's history key, valid, not judged INVALID for a busy host, not the candidate itself,
-not created after it), the most recent ``MAX_HISTORY_RUNS`` that measured the metric in the same
-unit and direction. With at least ``MIN_HISTORY_RUNS`` of them, on the log scale their mean is the
-centre and :func:`virnucpro.bench.stats.log_prediction_interval` (confidence 1 - alpha) says
+the candidate's history key, valid, not on a busy host (judged INVALID, or others' CPU share
+above ``busy_host_share``), not the candidate itself, not created after it), the most recent
+``MAX_HISTORY_RUNS`` that measured the metric in the same unit and direction. With at least
+``MIN_HISTORY_RUNS`` of them, on the log scale their mean is the centre and
+:func:`virnucpro.bench.stats.log_prediction_interval` (confidence 1 - alpha) says
 where one more run's median falls. The change is the candidate's median against the centre (the
 runs' geometric mean), worse positive (:func:`worse_change`); its interval is the change against
 the prediction interval's two ends. With ``t`` the metric's threshold:
@@ -46,7 +47,7 @@ from tools.bench.thresholds import (
     rule_for,
 )
 from tools.bench.verdict import MetricJudgement
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Direction, Metric, ResultsDocument
 
 BUSY_HOST_OUTCOME = "invalid"
@@ -85,8 +86,19 @@ def _after(moment: str, reference: str) -> bool:
         return False
 
 
-def earlier_runs(history: RunHistory, candidate: ResultsDocument) -> tuple[RunEntry, ...]:
-    """The history's runs that may measure the candidate's between-run noise, in file order."""
+def _busy(entry: RunEntry, busy_share: float) -> bool:
+    """Whether other processes kept the host busy in that run (its verdict, or its share)."""
+    others = entry.metric(OTHERS_CPU_METRIC)
+    share = others.median if others is not None else None
+    return entry.outcome == BUSY_HOST_OUTCOME or (share is not None and share > busy_share)
+
+
+def earlier_runs(
+    history: RunHistory, candidate: ResultsDocument, *, busy_share: float
+) -> tuple[RunEntry, ...]:
+    """The history's runs that may measure the candidate's between-run noise, in file order:
+    its key, valid and not busy (others' CPU share at most ``busy_share``), not the candidate
+    itself, not created after it."""
     key, run = storage_key(candidate), candidate.run
     return tuple(
         entry
@@ -94,7 +106,7 @@ def earlier_runs(history: RunHistory, candidate: ResultsDocument) -> tuple[RunEn
         if entry.key == key
         and entry.run_id != run.run_id
         and entry.valid
-        and entry.outcome != BUSY_HOST_OUTCOME
+        and not _busy(entry, busy_share)
         and not _after(entry.created_at, run.created_at)
     )
 

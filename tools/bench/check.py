@@ -196,7 +196,8 @@ def judge_metrics(
     pooled: list[str] = []
     by_history: list[HistoryJudgement] = []
     floor = _time_floor(baseline, thresholds)
-    runs = earlier_runs(history, candidate) if history is not None else ()
+    busy = thresholds.busy_host_share
+    runs = earlier_runs(history, candidate, busy_share=busy) if history is not None else ()
     for name in _metric_names(candidate, baseline):
         cand, base = candidate.metric(name), baseline.metric(name)
         reference = cand or base

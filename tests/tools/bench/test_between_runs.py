@@ -20,10 +20,11 @@ from tools.bench.between_runs import (
 from tools.bench.history import add_run, entry_from_results, history_file
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, MAX_HISTORY_RUNS, with_overrides
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
 from virnucpro.bench.schema import metric_from_samples as from_samples
 
+BUSY = DEFAULT_THRESHOLDS.busy_host_share
 TIGHT = (100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8)  # about ±0.7% between runs
 DRIFTING = (100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)  # about ±10% between runs
 
@@ -68,7 +69,7 @@ def test_earlier_runs_keep_the_candidate_s_key_and_leave_out_the_candidate() -> 
     other = _history([150.0], cpu_model="another-cpu")
     itself = entry_from_results(_doc(100.0, "cand"))
     history = RunHistory((*mine.runs, *other.runs, itself), "history.jsonl")
-    kept = earlier_runs(history, _doc(100.0, "cand"))
+    kept = earlier_runs(history, _doc(100.0, "cand"), busy_share=BUSY)
     assert [e.run_id for e in kept] == ["h0", "h1"]
     assert all(e.key == storage_key(_doc(100.0, "cand")) for e in kept)
 
@@ -76,10 +77,15 @@ def test_earlier_runs_keep_the_candidate_s_key_and_leave_out_the_candidate() -> 
 def test_earlier_runs_leave_out_invalid_busy_and_later_runs() -> None:
     good = entry_from_results(_doc(100.0, "good"))
     invalid = entry_from_results(_doc(100.0, "bad", invalid_reason="GPU throttled"))
-    busy = good.model_copy(update={"run_id": "busy", "outcome": "invalid"})
+    judged_busy = good.model_copy(update={"run_id": "judged-busy", "outcome": "invalid"})
+    shares = from_samples(OTHERS_CPU_METRIC, [0.6] * 5, unit="ratio", better="none")
+    busy = entry_from_results(synthetic_document([_metric(100.0), shares], run_id="busy"))
+    quiet = shares.model_copy(update={"samples": (0.1,) * 5, "median": 0.1})
+    calm = entry_from_results(synthetic_document([_metric(100.0), quiet], run_id="calm"))
     later = good.model_copy(update={"run_id": "later", "created_at": "2030-01-01T00:00:00+00:00"})
-    history = RunHistory((good, invalid, busy, later), "history.jsonl")
-    assert [e.run_id for e in earlier_runs(history, _doc(100.0, "cand"))] == ["good"]
+    history = RunHistory((good, invalid, judged_busy, busy, calm, later), "history.jsonl")
+    kept = earlier_runs(history, _doc(100.0, "cand"), busy_share=BUSY)
+    assert [e.run_id for e in kept] == ["good", "calm"]
 
 
 def test_run_medians_take_the_most_recent_runs_that_measured_the_metric_alike() -> None:
