@@ -8,12 +8,14 @@ of one candidate and one stored run calls that drift a change. The run history
 The reference of a metric: the medians of the earlier comparable runs (:func:`earlier_runs`:
 the candidate's history key, valid, not on a busy host (judged INVALID, or others' CPU share
 above ``busy_host_share``), not the candidate itself, not created after it), the most recent
-``MAX_HISTORY_RUNS`` that measured the metric in the same unit and direction. With at least
-``MIN_HISTORY_RUNS`` of them, on the log scale their mean is the centre and
-:func:`virnucpro.bench.stats.log_prediction_interval` (confidence 1 - alpha) says
-where one more run's median falls. The change is the candidate's median against the centre (the
-runs' geometric mean), worse positive (:func:`worse_change`); its interval is the change against
-the prediction interval's two ends. With ``t`` the metric's threshold:
+``MAX_HISTORY_RUNS`` that measured the metric comparably (same unit and direction, no more rounds
+than the candidate: a cold cost measured once per run is judged against other runs' single
+measurements, the only way to judge it at all). With at least ``MIN_HISTORY_RUNS`` of them, on
+the log scale their mean is the centre and :func:`virnucpro.bench.stats.log_prediction_interval`
+(confidence 1 - alpha) says where one more run's median falls. The change is the candidate's
+median against the centre (the runs' geometric mean), worse positive (:func:`worse_change`); its
+interval is the change against the prediction interval's two ends. With ``t`` the metric's
+threshold:
 
 - **fail** (time) or **warn** (the metric's severity): more than ``t`` worse **and** outside the
   prediction interval on the worse side; a part of the run (a stage, a cold cost) whose slowdown
@@ -114,7 +116,9 @@ def earlier_runs(
 def run_medians(
     runs: Sequence[RunEntry], metric: Metric, *, max_runs: int = MAX_HISTORY_RUNS
 ) -> tuple[float, ...]:
-    """Medians of ``metric`` in the most recent ``max_runs`` runs that measured it alike."""
+    """Medians of ``metric`` in the most recent ``max_runs`` runs that measured it comparably:
+    in the same unit and direction, from no more rounds than ``metric`` has (the median of more
+    rounds varies less between runs, and would make the interval too narrow for this one)."""
     found = [
         summary.median
         for entry in runs
@@ -122,6 +126,7 @@ def run_medians(
         and summary.median is not None
         and summary.unit == metric.unit
         and summary.better == metric.better
+        and summary.n <= len(metric.samples)
     ]
     return tuple(found[-max_runs:])
 
@@ -151,10 +156,10 @@ def judge_against_history(
     """``cand`` judged against earlier runs' ``medians`` (see the module docstring).
 
     None when the history cannot judge it: fewer than ``MIN_HISTORY_RUNS`` medians, a candidate
-    that is unmeasured, undirected, not positive or has fewer than ``min_samples`` rounds, or a
-    median that is not positive (no log scale). The within-run check judges those.
+    that is unmeasured, undirected or not positive, or a median that is not positive (no log
+    scale). The within-run check judges those.
     """
-    if len(medians) < MIN_HISTORY_RUNS or not _judgeable(cand, medians, thresholds):
+    if len(medians) < MIN_HISTORY_RUNS or not _judgeable(cand, medians):
         return None
     assert cand.median is not None  # _judgeable
     interval = stats.log_prediction_interval(medians, confidence=1.0 - thresholds.alpha)
@@ -178,13 +183,12 @@ def judge_against_history(
     return HistoryJudgement(judgement=judgement, interval=interval)
 
 
-def _judgeable(cand: Metric, medians: Sequence[float], thresholds: Thresholds) -> bool:
+def _judgeable(cand: Metric, medians: Sequence[float]) -> bool:
     return (
         cand.available
         and cand.better != "none"
         and cand.median is not None
         and cand.median > 0.0
-        and len(cand.samples) >= thresholds.min_samples
         and min(medians) > 0.0
     )
 

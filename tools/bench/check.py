@@ -250,7 +250,7 @@ def _basis_notes(
         notes.append(
             f"{len(on_rounds)} metric(s) judged on the rounds of one stored run: fewer than "
             f"{MIN_HISTORY_RUNS} of the {runs} usable earlier runs in {history.source} measured "
-            "them"
+            "them comparably"
         )
     if on_rounds or not by_history:
         notes.append(ONE_RUN_NOTE)
