@@ -183,6 +183,13 @@ def test_a_threshold_in_points_is_judged_in_points(drop: float, warns: bool) -> 
     assert f"{drop:g} points worse (threshold 5 points)" in judged.judgement.reason
 
 
+def test_a_stage_beyond_the_threshold_warns_only_the_total_time_fails() -> None:
+    stage = _metric(130.0, name="stage.esm.time")
+    judged = judge_against_history(stage, TIGHT, thresholds=DEFAULT_THRESHOLDS)
+    assert judged is not None and judged.judgement.status == "warn"
+    assert _judge(130.0, TIGHT)[0] == "fail"
+
+
 def test_a_small_stage_slowing_down_is_immaterial() -> None:
     stage = _metric(1.3, name="stage.write.time")
     judged = judge_against_history(

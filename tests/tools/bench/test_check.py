@@ -449,7 +449,7 @@ def test_metrics_the_history_lacks_are_judged_on_the_rounds() -> None:
     verdict = check_regression(cand, base, history=_history(TIGHT_RUNS))
     assert _only(verdict).reason.startswith("against 7 earlier runs")
     stage = _only(verdict, "stage.write.time")
-    assert stage.status == "fail" and stage.p_adjusted is not None  # the within-run test
+    assert stage.status == "warn" and stage.p_adjusted is not None  # the within-run test
     assert ONE_RUN_NOTE in verdict.reasons
     assert any(
         r.startswith("1 metric(s) judged on the rounds of one stored run: fewer than 3 of the 7")
