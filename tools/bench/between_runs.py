@@ -232,7 +232,9 @@ def _decide(
     words = describe_change(change.estimate, rule=rule, unit=cand.unit, delta=change.delta)
     head = f"against {interval.runs} earlier runs: {words}"
     noise = f"between-run noise ±{between_run_noise(interval):.1%}"
-    band = f"{interval.confidence:.0%} prediction interval ±{math.expm1(interval.half_width):.1%}"
+    width = interval.half_width  # the interval around the centre, as changes (not symmetric)
+    ends = f"{math.expm1(-width):+.1%} to {math.expm1(width):+.1%}"
+    band = f"{interval.confidence:.0%} prediction interval {ends}"
     if change.estimate > limit and change.low > 0.0:
         if floor is not None and applies_floor(cand.name, rule) and change.delta < floor:
             return "pass", f"{head}, immaterial: under {floor:.3g} s, the floor share of the total"

@@ -138,7 +138,7 @@ def test_a_move_within_a_drifting_history_is_inconclusive_not_a_failure() -> Non
     status, reason = _judge(118.0, DRIFTING)
     assert status == "inconclusive"
     assert "inside their 95% prediction interval" in reason
-    assert "between-run noise ±10.1%" in reason and "prediction interval ±28.7%" in reason
+    assert "between-run noise ±10.1%" in reason and "prediction interval -22.3% to +28.7%" in reason
 
 
 def test_an_unchanged_run_in_a_drifting_history_cannot_pass_either() -> None:
