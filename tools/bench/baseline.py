@@ -25,6 +25,8 @@ from typing import Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from tools.bench.host_gate import busy_reason, others_shares
+from tools.bench.thresholds import DEFAULT_BUSY_HOST_SHARE
 from tools.bench.verdict import REPORT_KIND
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import (
@@ -205,16 +207,25 @@ def _now_iso(now: datetime | None) -> str:
 
 
 def update_baseline(
-    doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR, *, now: datetime | None = None
+    doc: ResultsDocument,
+    folder: Path = DEFAULT_BASELINE_DIR,
+    *,
+    now: datetime | None = None,
+    busy_host_share: float = DEFAULT_BUSY_HOST_SHARE,
 ) -> Path:
     """Make ``doc`` the baseline for its comparability key (explicit, atomic, locked).
 
-    Refuses a run marked invalid, and refuses to replace an existing baseline file that
-    cannot be read (so a damaged file is looked at by a person instead of lost).
+    Refuses a run marked invalid or measured on a busy host (other processes' CPU share above
+    ``busy_host_share``, the host gate's limit: such a run could not be judged, so it cannot be
+    the reference either), and refuses to replace an existing baseline file that cannot be read
+    (so a damaged file is looked at by a person instead of lost).
     """
     if not doc.validity.valid:
         why = "; ".join(doc.validity.reasons)
         raise InputError(f"run {doc.run.run_id} is marked invalid ({why}); not set as baseline")
+    busy = busy_reason(others_shares(doc), busy_host_share)
+    if busy is not None:
+        raise InputError(f"run {doc.run.run_id}: {busy}; not set as baseline")
     path = baseline_path(doc, folder)
     envelope = BaselineEnvelope(
         baseline_version=BASELINE_VERSION,

@@ -57,6 +57,7 @@ from tools.bench.between_runs import (
     worse_change,
 )
 from tools.bench.history import RunEntry
+from tools.bench.host_gate import busy_reason, others_shares
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
     MAX_HISTORY_RUNS,
@@ -75,7 +76,6 @@ from tools.bench.verdict import (
     Verdict,
 )
 from virnucpro.bench.metric_names import (
-    OTHERS_CPU_METRIC,
     POOLED_POLLS,
     SAMPLES_LABEL,
     TOTAL_TIME_METRIC,
@@ -134,7 +134,7 @@ def check_regression(
         return Verdict(outcome="could_not_judge", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
     if baseline is None:
         return _no_baseline("no baseline stored for this run", require_baseline=require_baseline)
-    busy = busy_reason(_others_shares(candidate), thresholds.busy_host_share)
+    busy = busy_reason(others_shares(candidate), thresholds.busy_host_share)
     if busy is not None:
         return Verdict(outcome="invalid", exit_code=EXIT_CANNOT_JUDGE, reasons=(busy,))
     label = baseline_label or baseline.run.run_id
@@ -150,24 +150,6 @@ def check_regression(
     judgements, notes = judge_metrics(candidate, baseline, thresholds=thresholds, history=history)
     notes = (f"compared with baseline {label}", *notes)
     return _verdict(judgements, label=label, notes=notes)
-
-
-def _others_shares(results: ResultsDocument) -> tuple[float, ...]:
-    metric = results.metric(OTHERS_CPU_METRIC)
-    return metric.samples if metric is not None and metric.available else ()
-
-
-def busy_reason(others_shares: Sequence[float], limit: float) -> str | None:
-    """Why the host was too busy to measure (median share of others above ``limit``), or None."""
-    if not others_shares:
-        return None
-    share = stats.median(others_shares)
-    if share <= limit:
-        return None
-    return (
-        f"INVALID: host busy, other processes used {share:.0%} of the CPUs during the rounds "
-        f"(median), above the {limit:.0%} limit"
-    )
 
 
 def key_differences(first: ResultsDocument, second: ResultsDocument) -> list[str]:

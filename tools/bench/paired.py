@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import virnucpro.bench.stats as stats
-from tools.bench.check import busy_reason
+from tools.bench.host_gate import busy_reason
 from tools.bench.thresholds import GATE_TIME_METRICS, Thresholds, relative_threshold, rule_for
 from tools.bench.verdict import (
     EXIT_CANNOT_JUDGE,

@@ -17,7 +17,7 @@ from tools.bench.baseline import (
     update_baseline,
 )
 from tools.bench.synthetic import synthetic_document
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     ResultsDocument,
     SchemaError,
@@ -68,6 +68,21 @@ def test_invalid_run_is_never_a_baseline(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="thermal throttling"):
         update_baseline(doc, tmp_path)
     assert not baseline_path(doc, tmp_path).exists()
+
+
+def _busy_doc(share: float) -> ResultsDocument:
+    samples = [10.0, 10.1, 9.9, 10.2, 9.8]
+    total = metric_from_samples(TOTAL_TIME_METRIC, samples, unit="s", better="lower")
+    others = metric_from_samples(OTHERS_CPU_METRIC, [share] * 5, unit="ratio", better="none")
+    return synthetic_document([total, others], run_id="busy")
+
+
+def test_a_run_measured_on_a_busy_host_is_never_a_baseline(tmp_path: Path) -> None:
+    doc = _busy_doc(0.47)
+    with pytest.raises(InputError, match=r"host busy, other processes used 47%.*not set"):
+        update_baseline(doc, tmp_path)
+    assert not baseline_path(doc, tmp_path).exists()
+    assert update_baseline(_busy_doc(0.05), tmp_path).exists()  # a quiet one is
 
 
 @pytest.mark.parametrize(
