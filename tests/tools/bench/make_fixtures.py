@@ -23,9 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from tools.bench.analysis import STAGE_ORDER
+from tools.bench.check import POOLED_NOTE
 from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import MetricJudgement, Verdict
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import POOLED_POLLS, SAMPLES_LABEL, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     EquivalenceResult,
     GpuSample,
@@ -361,7 +362,14 @@ def gpu_run(
         for name, value in memory
     ]
     metrics += [
-        metric_from_samples("gpu.utilization", samples(util), unit="%", better="higher"),
+        metric_from_samples(
+            "gpu.utilization",
+            samples(util),
+            unit="%",
+            better="higher",
+            labels={SAMPLES_LABEL: POOLED_POLLS},
+        ),
+        metric_from_samples("gpu.round.utilization", samples(util), unit="%", better="higher"),
         metric_from_samples("equivalence.speedup", samples(14.2), unit="x", better="higher"),
         metric_from_samples("gpu.sampler_overhead", samples(0.004), unit="ratio", better="lower"),
         metric_from_samples("gpu.sm_active", samples(71.0), unit="%", better="higher"),
@@ -423,8 +431,8 @@ def regression_run() -> ResultsDocument:
 
 JUDGED = (  # name, status, p, p_adjusted, threshold, reason
     (TOTAL_TIME_METRIC, "fail", 0.0079, 0.0316, 0.10, ""),
-    ("stage.esm.time", "fail", 0.0079, 0.0316, 0.10, ""),
-    ("gpu.utilization", "warn", 0.0079, 0.0316, 0.057, "median dropped 9.5 points"),
+    ("stage.esm.time", "warn", 0.0079, 0.0316, 0.10, ""),
+    ("gpu.round.utilization", "warn", 0.0079, 0.0316, 0.057, "median dropped 9.5 points"),
     ("memory.cuda_peak_allocated", "pass", 1.0, 1.0, 0.20, ""),
     ("throughput.dnabert.tokens_per_s", "pass", 0.0079, 0.0316, 0.10, "within 10%"),
     (
@@ -477,7 +485,10 @@ def regression_verdict() -> Verdict:
         exit_code=1,
         baseline="main@1a2b3c4 (run gpu-20250302-1000)",
         judgements=tuple(judgements),
-        reasons=("2 time metrics slower by more than 10% (BH-adjusted p < 0.05)",),
+        reasons=(
+            "the total time is slower by more than 10% (BH-adjusted p < 0.05)",
+            f"{POOLED_NOTE}: gpu.utilization",
+        ),
     )
 
 

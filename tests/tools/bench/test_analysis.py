@@ -112,7 +112,8 @@ def test_gpu_utilization_sources() -> None:
 def test_gpu_utilization_from_round_means_when_the_readings_are_not_kept() -> None:
     """An A/B run keeps one utilization mean per round and no telemetry readings."""
     doc = mf.load_fixture("gpu_run")
-    kept = tuple(m for m in doc.metrics if m.name != analysis.GPU_UTIL_METRIC)
+    replaced = (analysis.GPU_UTIL_METRIC, GPU_ROUND_UTILIZATION)
+    kept = tuple(m for m in doc.metrics if m.name not in replaced)
     rounds = metric_from_samples(GPU_ROUND_UTILIZATION, [70.0, 74.0, 90.0], unit="%")
     value, source = analysis.gpu_utilization(doc.model_copy(update={"metrics": (*kept, rounds)}))
     assert value == 74.0 and source == f"`{GPU_ROUND_UTILIZATION}` median of 3 round means"
