@@ -48,10 +48,20 @@ def uninterrupted(reads_fasta, tmp_path_factory):
     return out
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop_after_some_shards(argv, work, sig):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "virnucpro", *argv], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "virnucpro", *argv],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A harness started in the background (nohup, `&` in a script) ignores SIGINT, and a
+        # child inherits that: Python would then never raise KeyboardInterrupt. Restore it.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + DEADLINE_S
     while len(list(work.glob("shard_*.done"))) < 3:

@@ -116,9 +116,15 @@ def _verdict(
 
 
 def _store(
-    report: ReportDocument, options: BenchOptions, problems: tuple[str, ...]
+    report: ReportDocument,
+    options: BenchOptions,
+    problems: tuple[str, ...],
+    thresholds: Thresholds,
 ) -> tuple[Path | None, Path | None, tuple[str, ...]]:
-    """Append to history / set the baseline when asked; refusals come back as messages."""
+    """Append to history / set the baseline when asked; refusals come back as messages.
+
+    A run the host gate calls busy (``thresholds.busy_host_share``) is not set as the baseline.
+    """
     history = baseline = None
     refusals: list[str] = []
     if (options.append_history or options.update_baseline) and problems:
@@ -128,7 +134,9 @@ def _store(
             entry = entry_from_results(report.results, report=report)
             history = add_run(Path(options.output_dir) / HISTORY_FOLDER, entry).path
         if options.update_baseline:
-            baseline = update_baseline(report.results, options.baseline_dir)
+            baseline = update_baseline(
+                report.results, options.baseline_dir, busy_host_share=thresholds.busy_host_share
+            )
     except InputError as exc:
         refusals.append(f"not stored: {exc}")
     return history, baseline, tuple(refusals)
@@ -189,7 +197,7 @@ def _finish(
     if results is not None:
         report = build_report(results, verdict=verdict, now=moment)
         reports = write_reports(report, options.output_dir)
-        history, baseline, refusals = _store(report, options, measured.problems)
+        history, baseline, refusals = _store(report, options, measured.problems, thresholds)
     if verdict.outcome == "no_baseline" and verdict.exit_code == 0:
         messages.append(NO_BASELINE_NOTE)
     return BenchOutcome(
