@@ -44,12 +44,13 @@ from tools.bench.thresholds import (
     MIN_HISTORY_RUNS,
     MetricRule,
     Thresholds,
+    applies_floor,
     describe_change,
     relative_threshold,
     rule_for,
 )
 from tools.bench.verdict import MetricJudgement
-from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import OTHERS_CPU_METRIC
 from virnucpro.bench.schema import Direction, Metric, ResultsDocument
 
 BUSY_HOST_OUTCOME = "invalid"
@@ -129,11 +130,6 @@ def run_medians(
         and summary.n <= len(metric.samples)
     ]
     return tuple(found[-max_runs:])
-
-
-def applies_floor(name: str, rule: MetricRule) -> bool:
-    """Whether a metric is a part of the run, judged also against the floor share of the total."""
-    return rule.category == "time" and name != TOTAL_TIME_METRIC
 
 
 def worse_change(candidate: float, reference: float, better: Direction) -> float:

@@ -49,7 +49,6 @@ import virnucpro.bench.stats as stats
 from tools.bench.between_runs import (
     HistoryJudgement,
     RunHistory,
-    applies_floor,
     between_run_noise,
     earlier_runs,
     judge_against_history,
@@ -64,9 +63,11 @@ from tools.bench.thresholds import (
     MIN_HISTORY_RUNS,
     MetricRule,
     Thresholds,
+    applies_floor,
     describe_change,
     relative_threshold,
     rule_for,
+    time_floor,
 )
 from tools.bench.verdict import (
     EXIT_CANNOT_JUDGE,
@@ -275,11 +276,9 @@ def _missing(cand: Metric | None, base: Metric | None) -> MetricJudgement:
 
 
 def _time_floor(baseline: ResultsDocument, thresholds: Thresholds) -> float | None:
-    """Seconds a part of the run must slow down by to matter: a share of the total time."""
+    """Seconds a part of the run must slow down by to matter (:func:`time_floor`)."""
     total = baseline.metric(TOTAL_TIME_METRIC)
-    if total is None or not total.available or thresholds.min_time_share == 0:
-        return None
-    return thresholds.min_time_share * stats.median(total.samples)
+    return time_floor(total.samples if total is not None and total.available else (), thresholds)
 
 
 def _screen(

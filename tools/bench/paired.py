@@ -32,7 +32,15 @@ from dataclasses import dataclass
 
 import virnucpro.bench.stats as stats
 from tools.bench.host_gate import busy_reason
-from tools.bench.thresholds import GATE_TIME_METRICS, Thresholds, relative_threshold, rule_for
+from tools.bench.thresholds import (
+    GATE_TIME_METRICS,
+    MetricRule,
+    Thresholds,
+    applies_floor,
+    relative_threshold,
+    rule_for,
+    time_floor,
+)
 from tools.bench.verdict import (
     EXIT_CANNOT_JUDGE,
     EXIT_PASS,
@@ -54,8 +62,7 @@ class _Tested:
     low: float | None
     high: float | None
     threshold: float
-    severity: str
-    is_time: bool
+    rule: MetricRule
     base_median: float
 
 
@@ -85,17 +92,14 @@ def _test(metric: PairedMetric, thresholds: Thresholds) -> _Tested:
         low=low,
         high=high,
         threshold=relative_threshold(rule, base_median),
-        severity=rule.severity,
-        is_time=rule.category == "time",
+        rule=rule,
         base_median=base_median,
     )
 
 
 def _floor(metrics: Sequence[PairedMetric], thresholds: Thresholds) -> float | None:
     total = next((m for m in metrics if m.name == TOTAL_TIME), None)
-    if total is None or thresholds.min_time_share == 0:
-        return None
-    return thresholds.min_time_share * stats.median(total.base)
+    return time_floor(total.base if total is not None else (), thresholds)
 
 
 def _describe(test: _Tested) -> str:
@@ -117,11 +121,11 @@ def _status(test: _Tested, p_adjusted: float, alpha: float, floor: float | None)
         return UNDECIDED, f"{text}: too few pairs for an interval"
     limit = 1.0 + test.threshold
     significant = p_adjusted < alpha
-    part_floor = floor if test.is_time and test.metric.name != TOTAL_TIME else None
+    part_floor = floor if applies_floor(test.metric.name, test.rule) else None
     if test.estimate > limit and test.low > 1.0 and significant:
         if part_floor is not None and (test.estimate - 1.0) * test.base_median < part_floor:
             return "pass", f"{text}, immaterial: under {part_floor:.3g} s, the floor share"
-        return test.severity, text
+        return test.rule.severity, text
     if test.estimate < 1.0 / limit and test.high < 1.0 and significant:
         return "improved", text
     if test.high < limit:

@@ -20,12 +20,14 @@ A thresholds file is TOML with the field names of :class:`Thresholds` as top-lev
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+import virnucpro.bench.stats as stats
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, SchemaError, first_error_line, read_text_file
 
@@ -236,3 +238,17 @@ def describe_change(change: float, *, rule: MetricRule, unit: str, delta: float)
         amount, limit = f"{abs(delta):.3g}{shown}", f"{rule.threshold:g}{shown}"
     moved = "unchanged" if change == 0.0 else f"{amount} {word}"
     return f"{moved} (threshold {limit})"
+
+
+def applies_floor(name: str, rule: MetricRule) -> bool:
+    """Whether a metric is a part of the total time (a stage, a cold cost): a time metric that
+    is not a gate metric, judged also against the floor share of the total."""
+    return rule.category == "time" and name not in GATE_TIME_METRICS
+
+
+def time_floor(total_samples: Sequence[float], thresholds: Thresholds) -> float | None:
+    """Seconds a part of the run must slow down by to matter: ``min_time_share`` of the total
+    time's median (None when the total was not measured or the floor is switched off)."""
+    if not total_samples or thresholds.min_time_share == 0:
+        return None
+    return thresholds.min_time_share * stats.median(total_samples)
