@@ -48,7 +48,7 @@ def test_unmet_requirements_are_named(tmp_path: Path) -> None:
         "no-such-package-here>=1",
         "pywin32>=1; sys_platform == 'win32'",
     )
-    unmet = ab_env.unmet_requirements(tmp_path)
+    unmet = [str(u) for u in ab_env.unmet_requirements(tmp_path)]
     assert len(unmet) == 2
     assert "numpy>=9999 (installed" in unmet[0] and "not installed" in unmet[1]
 

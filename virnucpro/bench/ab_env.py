@@ -23,6 +23,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.atomic import atomic_write_text
@@ -47,38 +48,40 @@ def declared_requirements(checkout: Path) -> tuple[str, ...]:
     return tuple(project.get("project", {}).get("dependencies", []))
 
 
-def unmet_requirements(checkout: Path) -> tuple[str, ...]:
-    """The requirements of ``checkout``'s pyproject that this environment does not meet, each
-    with what is installed."""
+@dataclass(frozen=True)
+class Unmet:
+    """A declared requirement this environment does not meet, and what it has instead."""
+
+    requirement: str  # as the pyproject declares it, e.g. ``numpy<2``
+    name: str  # canonical distribution name, e.g. ``numpy``
+    installed: str | None  # the version here, None when not installed
+
+    def __str__(self) -> str:
+        found = "not installed" if self.installed is None else f"installed {self.installed}"
+        return f"{self.requirement} ({found})"
+
+
+def unmet_requirements(checkout: Path) -> tuple[Unmet, ...]:
+    """The requirements of ``checkout``'s pyproject that this environment does not meet."""
     from importlib.metadata import PackageNotFoundError, version
 
     from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
 
     unmet = []
     for text in declared_requirements(checkout):
         requirement = Requirement(text)
         if requirement.marker is not None and not requirement.marker.evaluate():
             continue
+        name = canonicalize_name(requirement.name)
         try:
             installed = version(requirement.name)
         except PackageNotFoundError:
-            unmet.append(f"{text} (not installed)")
+            unmet.append(Unmet(text, name, None))
             continue
         if not requirement.specifier.contains(installed, prereleases=True):
-            unmet.append(f"{text} (installed {installed})")
+            unmet.append(Unmet(text, name, installed))
     return tuple(unmet)
-
-
-def _requirement_text(unmet: str) -> str:
-    """``'numpy<2 (installed 2.2.0)'`` -> ``'numpy<2'``."""
-    return unmet.rsplit(" (", 1)[0]
-
-
-def _name(text: str) -> str:
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    return canonicalize_name(Requirement(text).name)
 
 
 def _site_directories() -> list[str]:
@@ -128,13 +131,13 @@ def base_interpreter(checkout: Path, sha: str, cache: Path) -> tuple[Path, str |
     unmet = unmet_requirements(checkout)
     if not unmet:
         return Path(sys.executable), None
-    shared = [u for u in unmet if _name(_requirement_text(u)) in SHARED_BUILD]
+    shared = [str(u) for u in unmet if u.name in SHARED_BUILD]
     if shared:
         raise InputError(
             f"base {sha[:12]} needs {'; '.join(shared)}: both sides of an A/B run use this "
             "environment's torch build, so compare with a base that accepts it"
         )
-    requirements = sorted(_requirement_text(u) for u in unmet)
+    requirements = sorted(u.requirement for u in unmet)
     venv = (cache / f"{sha}{VENV_SUFFIX}").resolve()
     stamp = venv / STAMP
     fresh = not (_venv_python(venv).exists() and stamp.is_file())
