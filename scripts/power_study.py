@@ -53,8 +53,9 @@ from tools.bench.paired import judge_record, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench import ab, ab_schema, stats
-from virnucpro.bench.options import for_tier, resolve_precision
+from virnucpro.bench.options import for_tier
 from virnucpro.bench.workload_prepare import prepare_workload
+from virnucpro.cli.ab import worker_spec
 
 SLOWDOWNS = (0.05, 0.08, 0.10, 0.15, 0.20)
 THRESHOLDS = (0.10, 0.05)
@@ -333,15 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="power-study-"))
     clone, commit = _clone(source, scratch / "clone")
     options = for_tier("quick", output_dir=scratch / "reports")
-    spec = ab.WorkerSpec(
-        workload=prepare_workload(options).path,
-        preset=options.models,
-        engine="fast",
-        precision=resolve_precision("fast", options.precision, "cpu"),
-        expected_length=options.expected_length,
-        threads=options.threads or 1,
-        device="cpu",
-    )
+    spec = worker_spec(options, prepare_workload(options).path)
     given = dict(item.split("=") for item in args.extra_work.split(",")) if args.extra_work else {}
     share = None
     if not given:

@@ -116,7 +116,9 @@ def base_thresholds(
     return thresholds, tuple(notes)
 
 
-def _spec(options: BenchOptions, workload: Path) -> WorkerSpec:
+def worker_spec(options: BenchOptions, workload: Path) -> WorkerSpec:
+    """What both workers run for these options: the device, engine and precision the command
+    resolves (also what the power study's trials run)."""
     from virnucpro.bench.ab import WorkerSpec
 
     gpus = resolve_gpus(options.gpus)
@@ -254,7 +256,7 @@ def run_against(
     thresholds, notes = base_thresholds(root, base_root, options.thresholds, overrides)
     notes = (*notes, env_note) if env_note else notes
     workload = prepare_workload(options)
-    spec = _spec(options, workload.path)
+    spec = worker_spec(options, workload.path)
     workdir = options.output_dir / "runs" / f"ab-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
     label = f"{ref} ({sha[:12]})"
     say("starting the base and head workers (each loads its models once)")
