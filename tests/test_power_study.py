@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.bench.ab_records import ab_record, round_sample
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from virnucpro.bench import ab_schema
 
@@ -30,17 +31,9 @@ def study():
     return module
 
 
-def _sample(seconds: float, dnabert: float) -> ab_schema.RoundSample:
-    return ab_schema.RoundSample(
-        seconds=seconds,
-        cpu_seconds=seconds,
-        reads=10,
-        bases=5000,
-        kept_frames=60,
-        dnabert_tokens=1000,
-        esm_tokens=2000,
-        stages={"dnabert": dnabert, "esm": seconds - dnabert},
-    )
+def _split(seconds: float, dnabert: float) -> ab_schema.RoundSample:
+    """A round whose time is DNABERT-S and ESM only."""
+    return round_sample(seconds, dnabert, stages={"dnabert": dnabert, "esm": seconds - dnabert})
 
 
 def _record(
@@ -57,23 +50,13 @@ def _record(
             ab_schema.PairedRound(
                 index=i,
                 first="base" if i % 2 else "head",
-                base=_sample(base, base * 0.3),
-                head=_sample(head, base * 0.3 * (1.0 + stage)),
+                base=_split(base, base * 0.3),
+                head=_split(head, base * 0.3 * (1.0 + stage)),
                 wall_seconds=base + head,
                 others_share=busy,
             )
         )
-    side = ab_schema.SideInfo(commit="c", dirty=False, root="/r", package="/r/v", load_seconds=1.0)
-    return ab_schema.ABRecord(
-        ref="study",
-        base=side,
-        head=side,
-        workload="w.fa",
-        seed=1,
-        warmup=2,
-        cpus=2,
-        rounds=tuple(rounds),
-    )
+    return ab_record(tuple(rounds), ref="study")
 
 
 def test_a_clear_slowdown_fails_on_the_first_block(study) -> None:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pynvml
 import pytest
 
+from tests.bench.ab_records import tiny_spec
 from tests.bench.test_nvml import FakeNvml
 from virnucpro.bench import ab, ab_worker
 from virnucpro.bench.ab_schema import RoundSample
@@ -230,15 +231,7 @@ def test_torch_device_uuids_get_nvmls_prefix() -> None:
 def test_a_real_worker_answers_a_round_with_its_figures(tmp_path: Path) -> None:
     """The worker source run as A/B runs it, tiny models on the CPU, one round."""
     workload = write_fasta(make_reads(4, expected_length=300), tmp_path / "reads.fa")
-    spec = ab.WorkerSpec(
-        workload=workload,
-        preset="tiny",
-        engine="fast",
-        precision="fp32",
-        expected_length=300,
-        threads=1,
-        device="cpu",
-    )
+    spec = tiny_spec(workload)
     worker = ab.Worker("head", REPO, spec, tmp_path / "work")
     try:
         assert worker.wait_ready().package == str(REPO / "virnucpro")

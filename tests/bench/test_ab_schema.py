@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from tests.bench.ab_records import ab_record, round_sample
 from virnucpro.bench import ab_schema
 from virnucpro.bench.metric_names import (
     CUDA_PEAK_ALLOCATED,
@@ -18,20 +19,6 @@ from virnucpro.errors import InputError
 
 ON_CPU = "not measured: the run is on the CPU"
 GIB = 2**30
-
-
-def _sample(seconds: float, dnabert: float, **figures: object) -> ab_schema.RoundSample:
-    return ab_schema.RoundSample(
-        seconds=seconds,
-        cpu_seconds=seconds,
-        reads=10,
-        bases=5000,
-        kept_frames=60,
-        dnabert_tokens=1000,
-        esm_tokens=2000,
-        stages={"dnabert": dnabert, "esm": 0.1, "merge": 0.0},
-        **figures,
-    )
 
 
 def _gpu(rss: int, util: float) -> dict[str, object]:
@@ -57,8 +44,8 @@ def _rounds(
         ab_schema.PairedRound(
             index=i,
             first="base" if i % 2 else "head",
-            base=_sample(1.0 + i / 10, 0.5, **base(i)),
-            head=_sample(1.2 + i / 10, 0.7, **head(i)),
+            base=round_sample(1.0 + i / 10, 0.5, **base(i)),
+            head=round_sample(1.2 + i / 10, 0.7, **head(i)),
             wall_seconds=2.5,
             others_share=0.1,
         )
@@ -147,12 +134,12 @@ def test_a_zero_utilization_has_no_ratio_and_is_named() -> None:
 )
 def test_a_reason_goes_only_with_a_missing_figure(figures: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        _sample(1.0, 0.5, **figures)
+        round_sample(1.0, 0.5, **figures)
 
 
 def test_a_schema_1_file_still_reads_with_its_figures_not_recorded(tmp_path: Path) -> None:
     """What the A/B mode wrote before per-round figures existed: rounds without them."""
-    record = _record(_rounds())
+    record = ab_record(_rounds())
     data = record.model_dump(mode="json")
     data["schema_version"] = 1
     for pair in data["rounds"]:
@@ -169,24 +156,15 @@ def test_a_schema_1_file_still_reads_with_its_figures_not_recorded(tmp_path: Pat
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    data = _record(_rounds()).model_dump(mode="json")
+    data = ab_record(_rounds()).model_dump(mode="json")
     data["schema_version"] = ab_schema.AB_SCHEMA_VERSION + 1
     (tmp_path / "new.json").write_text(json.dumps(data))
     with pytest.raises(InputError, match="schema_version"):
         ab_schema.read_record(tmp_path / "new.json")
 
 
-def _record(rounds: tuple[ab_schema.PairedRound, ...]) -> ab_schema.ABRecord:
-    side = ab_schema.SideInfo(
-        commit="abc", dirty=False, root="/r", package="/r/virnucpro", load_seconds=1.0
-    )
-    return ab_schema.ABRecord(
-        ref="main", base=side, head=side, workload="w.fa", seed=1, warmup=2, cpus=2, rounds=rounds
-    )
-
-
 def test_record_round_trips(tmp_path: Path) -> None:
-    record = _record(_rounds(lambda i: _cpu(GIB), lambda i: _gpu(GIB, 50.0)))
+    record = ab_record(_rounds(lambda i: _cpu(GIB), lambda i: _gpu(GIB, 50.0)))
     path = ab_schema.write_record(record, tmp_path / "pairs.json")
     assert ab_schema.read_record(path) == record
     assert record.others_shares() == (0.1, 0.1, 0.1)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench.ab_records import ab_record, round_sample, tiny_spec
 from tools.bench.paired import judge_record
 from tools.bench.report import build_report, render_markdown
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
-from virnucpro.bench.ab import WorkerSpec
-from virnucpro.bench.ab_schema import ABRecord, PairedRound, RoundSample, SideInfo, read_record
+from virnucpro.bench.ab_schema import ABRecord, PairedRound, RoundSample, read_record
 from virnucpro.bench.ab_worker import ON_CPU
 from virnucpro.bench.data import make_reads, write_fasta
 from virnucpro.bench.metric_names import (
@@ -97,15 +97,15 @@ def _round_sample(seconds: float, *, gpu: bool) -> RoundSample:
     else:
         unmeasured = ("cuda_peak_allocated", "cuda_peak_reserved", "gpu_utilization")
         figures = {"unmeasured": dict.fromkeys(unmeasured, ON_CPU)}
-    return RoundSample(
-        seconds=seconds,
-        cpu_seconds=seconds,
+    return round_sample(
+        seconds,
+        seconds / 2,
+        stages={"dnabert": seconds / 2, "esm": seconds / 4},
         reads=20,
         bases=10_000,
         kept_frames=120,
         dnabert_tokens=4000,
         esm_tokens=9000,
-        stages={"dnabert": seconds / 2, "esm": seconds / 4},
         host_peak_rss=GIB + int(seconds * 1000),
         **figures,
     )
@@ -113,16 +113,7 @@ def _round_sample(seconds: float, *, gpu: bool) -> RoundSample:
 
 def _ab_document(tmp_path: Path, *, gpu: bool) -> tuple[ABRecord, ResultsDocument]:
     workload = write_fasta(make_reads(20, expected_length=300), tmp_path / "reads.fa")
-    spec = WorkerSpec(
-        workload=workload,
-        preset="tiny",
-        engine="fast",
-        precision="fp32",
-        expected_length=300,
-        threads=1,
-        device="cuda:0" if gpu else "cpu",
-    )
-    info = SideInfo(commit="a" * 40, dirty=False, root=str(REPO), package="p", load_seconds=1.0)
+    spec = tiny_spec(workload, "cuda:0" if gpu else "cpu")
     rounds = tuple(
         PairedRound(
             index=i,
@@ -134,16 +125,7 @@ def _ab_document(tmp_path: Path, *, gpu: bool) -> tuple[ABRecord, ResultsDocumen
         )
         for i in range(6)
     )
-    record = ABRecord(
-        ref="HEAD",
-        base=info,
-        head=info,
-        workload=str(workload),
-        seed=1,
-        warmup=1,
-        cpus=2,
-        rounds=rounds,
-    )
+    record = ab_record(rounds, root=str(REPO), ref="HEAD", workload=str(workload), warmup=1)
     options = for_tier("quick", output_dir=tmp_path)
     document = side_document(
         record, side="head", options=options, spec=spec, command="test", notes=()
