@@ -2,7 +2,7 @@
 
 Each of ``--procs`` processes spins for ``duty`` of every period and sleeps for the rest, until
 killed. Used by ``scripts/noise_study_runs.sh`` to measure the smallest slowdown the regression
-checker reliably flags (``python -m tools.bench.noise_study``).
+checker reliably flags (``python -m tools.bench.judge.noise_study``).
 """
 
 from __future__ import annotations

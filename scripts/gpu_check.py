@@ -5,7 +5,7 @@
     nox -s gpu_check -- OUTDIR
 
 Runs from the checkout (no install; the checkout goes on ``PYTHONPATH`` of every step). Steps,
-each in its own process with its own time limit (:mod:`virnucpro.bench.gpu_check_run`): the
+each in its own process with its own time limit (:mod:`virnucpro.bench.gpu_check.plan`): the
 DNABERT-S and ESM-2 3B size throughput in bf16 against the bf16 ceiling measured in the same run;
 fast against vanilla end to end; bf16 fast against fp32 vanilla equivalence; the sampler's
 overhead; the ``gpu``-marked tests; the quick tier on the GPU (stored as a baseline under
@@ -40,7 +40,7 @@ SUMMARY_MD = "summary.md"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from virnucpro.bench.gpu_check_run import DEFAULT_BUDGET_S, STEP_SPECS
+    from virnucpro.bench.gpu_check.plan import DEFAULT_BUDGET_S, STEP_SPECS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path, help="everything the check keeps goes here")
@@ -69,7 +69,7 @@ def environment(dry_run: bool) -> dict[str, object]:
     """Facts about the machine, without starting CUDA in this process (the steps use it)."""
     import torch
 
-    from virnucpro.bench.nvml import driver_version, gpu_names
+    from virnucpro.bench.gpu.nvml import driver_version, gpu_names
 
     return {
         "python": platform.python_version(),
@@ -91,9 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_BAD_INPUT
     args = parse_args(argv)
-    from tools.bench.gpu_check_report import SUMMARY_KIND, SUMMARY_VERSION, judge, markdown, table
+    from tools.bench.report.gpu_check import SUMMARY_KIND, SUMMARY_VERSION, judge, markdown, table
     from virnucpro.atomic import atomic_write_text
-    from virnucpro.bench.gpu_check_run import PASSING_STATUSES, CheckConfig, run_check
+    from virnucpro.bench.gpu_check.plan import PASSING_STATUSES, CheckConfig, run_check
 
     outdir = args.outdir.resolve()
     try:

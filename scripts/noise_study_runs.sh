@@ -2,7 +2,7 @@
 # Repeated quick-tier runs for the checker's noise study (issue: false-alarm rate and the
 # smallest slowdown reliably flagged). Unchanged runs first, then runs slowed by a CPU hog of
 # known duty cycle. Afterwards:
-#   python -m tools.bench.noise_study "$OUT/unchanged" --slowed 0.25=$OUT/hog25 --slowed 0.5=$OUT/hog50
+#   python -m tools.bench.judge.noise_study "$OUT/unchanged" --slowed 0.25=$OUT/hog25 --slowed 0.5=$OUT/hog50
 # (the --slowed value is the hog's duty cycle; the study reports the measured slowdown too).
 set -euo pipefail
 OUT="${1:-runs/noise}"

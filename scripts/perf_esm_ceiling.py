@@ -1,7 +1,7 @@
 """How close the fast engine's embedding stages come to the machine's matmul ceiling (not a test).
 
 Achieved FLOP/s counts only the matmul FLOPs of the forward pass over **real** tokens
-(:mod:`virnucpro.bench.roofline` has the formulas; padding counts against the engine). The
+(:mod:`virnucpro.bench.gpu.roofline` has the formulas; padding counts against the engine). The
 ceiling is the FLOP/s of a large square matmul in the same dtype, on the same device, with the
 same threads, timed just before every measured round (machines shared with other work drift;
 both sides see it).
@@ -25,9 +25,9 @@ import torch
 from tabulate import tabulate
 
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.data import SIZES, make_reads
-from virnucpro.bench.measure import Measurement, measure
-from virnucpro.bench.roofline import ESM_SPECIAL_TOKENS, dnabert_flops, esm_flops
+from virnucpro.bench.gpu.roofline import ESM_SPECIAL_TOKENS, dnabert_flops, esm_flops
+from virnucpro.bench.run.measure import Measurement, measure
+from virnucpro.bench.workload.reads import SIZES, make_reads
 from virnucpro.chunking import chunk_records
 from virnucpro.engines.fast import FastEngine
 from virnucpro.fasta import FastaRecord

@@ -1,6 +1,6 @@
 """Measure the fast engine against the vanilla engine on the same kept frames (not a test).
 
-Reads from :func:`virnucpro.bench.data.make_reads` go through stages 1-4 once; then each
+Reads from :func:`virnucpro.bench.workload.reads.make_reads` go through stages 1-4 once; then each
 engine embeds (DNABERT-S, ESM-2) and classifies the same frames. One warm-up run per engine
 (the fast engine's first call also casts its models), then rounds that alternate the engines,
 so drift on a shared machine hits both alike. Prints a table of median seconds, spread
@@ -24,8 +24,8 @@ from perf_esm_ceiling import build_frames, square_matmul_flops_per_s
 from tabulate import tabulate
 
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.measure import Measurement
-from virnucpro.bench.roofline import dnabert_flops, esm_flops
+from virnucpro.bench.gpu.roofline import dnabert_flops, esm_flops
+from virnucpro.bench.run.measure import Measurement
 from virnucpro.engines import Engine, get_engine
 from virnucpro.equivalence import PredictionSet, compare_engines, predict_frames
 from virnucpro.models.presets import ModelSet, load_model_set

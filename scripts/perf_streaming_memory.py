@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from virnucpro.bench.data import make_reads, write_fasta
+from virnucpro.bench.workload.reads import make_reads, write_fasta
 
 KIB = 1024
 DEFAULT_SIZES = (2_000, 20_000)

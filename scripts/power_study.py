@@ -23,7 +23,8 @@ What it does, all in a temporary clone of this checkout's HEAD (the product is n
    most pairs the gate may use. A/A trials run the unchanged commit on both sides. The trials of
    all arms are interleaved in a seeded random order, so drift of the shared machine reaches
    every arm alike.
-3. **Verdicts.** The gate's own judge (:mod:`tools.bench.paired`) replays the more-rounds loop on
+3. **Verdicts.** The gate's own judge (:mod:`tools.bench.judge.paired`) replays the more-rounds
+loop on
    the first 20, 40, 60 pairs, exactly as the command would have stopped (the loop depends only
    on the pairs so far; the wall-clock budget is left out and each trial's time is reported), at
    the 10% threshold and at 5%. A trial the host gate calls INVALID is counted apart; the
@@ -49,12 +50,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives in the checkout
 
-from tools.bench.paired import judge_record, pairs_to_add
+from tools.bench.judge.paired import judge_record, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench import ab, ab_schema, stats
-from virnucpro.bench.options import for_tier
-from virnucpro.bench.workload_prepare import prepare_workload
+from virnucpro.bench import stats
+from virnucpro.bench.ab import schema as ab_schema
+from virnucpro.bench.ab import session as ab
+from virnucpro.bench.run.options import for_tier
+from virnucpro.bench.workload.prepare import prepare_workload
 from virnucpro.cli.ab import worker_spec
 
 SLOWDOWNS = (0.05, 0.08, 0.10, 0.15, 0.20)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from virnucpro.bench.data import make_reads, write_fasta
+from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.distributed import parse_gpus
 from virnucpro.errors import InputError
 from virnucpro.shards import assign_shards

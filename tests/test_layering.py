@@ -12,7 +12,7 @@ COMMAND_LAYER = REPO / "virnucpro" / "cli"
 TOOLS_MAY_IMPORT = (
     "virnucpro.atomic",
     "virnucpro.bench.schema",
-    "virnucpro.bench.ab_schema",
+    "virnucpro.bench.ab.schema",
     "virnucpro.bench.metric_names",
     "virnucpro.bench.stats",
     "virnucpro.errors",

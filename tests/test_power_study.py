@@ -16,7 +16,7 @@ import pytest
 
 from tests.bench.ab_records import ab_record, round_sample
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
-from virnucpro.bench import ab_schema
+from virnucpro.bench.ab import schema as ab_schema
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "power_study.py"
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from virnucpro.bench.data import make_reads, write_fasta
+from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.cli import main
 from virnucpro.workdir import WORK_DIR_NAME
 

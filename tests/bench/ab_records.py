@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from virnucpro.bench import ab_schema
-from virnucpro.bench.ab import WorkerSpec
+from virnucpro.bench.ab import schema as ab_schema
+from virnucpro.bench.ab.session import WorkerSpec
 
 SAMPLE_COUNTS = {
     "reads": 10,

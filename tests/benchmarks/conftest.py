@@ -2,7 +2,7 @@
 
 ``virnucpro benchmark`` runs these suites in-process with ``--bench-config FILE``; they also run
 by hand: ``pytest -m benchmark tests/benchmarks --bench-tier quick``. The session fixture
-``bench`` (a :class:`~virnucpro.bench.session.BenchSession`) is created by the first suite
+``bench`` (a :class:`~virnucpro.bench.run.session.BenchSession`) is created by the first suite
 that needs it; at session end the collected results are
 built into one validated results document, written to the results path and printed. A test
 that cannot run here calls ``pytest.skip(reason)``; every skip is recorded in the document's
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from virnucpro.bench.collector import ResultsCollector, new_run_id
-from virnucpro.bench.options import (
+from virnucpro.bench.run.collector import ResultsCollector, new_run_id
+from virnucpro.bench.run.options import (
     DATA_SIZES,
     TIERS,
     BenchOptions,
@@ -29,8 +29,8 @@ from virnucpro.bench.options import (
     for_tier,
     read_session_config,
 )
-from virnucpro.bench.session import BenchSession, start_session
-from virnucpro.bench.suites import short_test_name
+from virnucpro.bench.run.session import BenchSession, start_session
+from virnucpro.bench.run.suites import short_test_name
 
 if TYPE_CHECKING:
     from virnucpro.bench.schema import ResultsDocument

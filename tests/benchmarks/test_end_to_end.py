@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
-from virnucpro.bench.measure import rate_metrics, stage_metrics, stage_timings, time_metric
 from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
+from virnucpro.bench.run.measure import rate_metrics, stage_metrics, stage_timings, time_metric
 from virnucpro.bench.schema import metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:
-    from virnucpro.bench.session import BenchSession
+    from virnucpro.bench.run.session import BenchSession
 
 pytestmark = pytest.mark.benchmark
 
@@ -87,7 +87,7 @@ def test_host_contention(bench: BenchSession) -> None:
 def test_sampler_overhead(bench: BenchSession) -> None:
     """End-to-end rounds with the GPU sampler polling and paused, interleaved in pairs: the
     sampler's cost, measured (``gpu.sampler_overhead``); no figure without a polling sampler."""
-    from virnucpro.bench.overhead import SAMPLER_OVERHEAD, measure_sampler_overhead
+    from virnucpro.bench.gpu.overhead import SAMPLER_OVERHEAD, measure_sampler_overhead
 
     if not bench.sampler.polling:
         reason = f"not measured: no GPU sampler polling ({bench.telemetry().reason})"

@@ -23,7 +23,7 @@ from virnucpro.bench.metric_names import (
 from virnucpro.bench.schema import Metric, metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:
-    from virnucpro.bench.session import BenchSession
+    from virnucpro.bench.run.session import BenchSession
 
 pytestmark = pytest.mark.benchmark
 

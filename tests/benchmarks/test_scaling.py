@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from virnucpro.bench.options import CPU_SCALING_RANKS
+from virnucpro.bench.run.options import CPU_SCALING_RANKS
 from virnucpro.bench.schema import Metric, ScalingPoint, metric_from_samples
 
 if TYPE_CHECKING:
-    from virnucpro.bench.session import BenchSession
+    from virnucpro.bench.run.session import BenchSession
     from virnucpro.metrics import RunMetrics
 
 pytestmark = pytest.mark.benchmark

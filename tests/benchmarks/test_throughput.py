@@ -1,6 +1,6 @@
 """Throughput suite: tokens/s and frames/s of each model stage, its roofline, its GPU activity.
 
-The roofline (:mod:`virnucpro.bench.roofline`) sets each model stage's achieved matmul FLOP/s,
+The roofline (:mod:`virnucpro.bench.gpu.roofline`) sets each model stage's achieved matmul FLOP/s,
 from the model config and the real tokens of the rounds, against a square matmul in the stage's
 dtype timed on the same device in this run (bf16 on a GPU, fp32 on the CPU); real and padded
 tokens are recorded apart.
@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from virnucpro.bench.measure import rate_metric, stage_timings
+from virnucpro.bench.run.measure import rate_metric, stage_timings
 from virnucpro.bench.schema import StageTiming
 
 if TYPE_CHECKING:
-    from virnucpro.bench.session import BenchSession
+    from virnucpro.bench.run.session import BenchSession
 
 pytestmark = pytest.mark.benchmark
 
@@ -91,7 +91,7 @@ def _frames(bench: BenchSession) -> list:
 
 def test_roofline(bench: BenchSession) -> None:
     """``roofline.<stage>.*`` per model stage and the ceiling they are a fraction of."""
-    from virnucpro.bench.roofline import (
+    from virnucpro.bench.gpu.roofline import (
         ceiling_dtype,
         ceiling_metric,
         measure_ceiling,

@@ -12,12 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.bench.ab_records import ab_record, round_sample, tiny_spec
-from tools.bench.paired import judge_record
-from tools.bench.report import build_report, render_markdown
+from tools.bench.judge.paired import judge_record
+from tools.bench.report.document import build_report, render_markdown
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
-from virnucpro.bench.ab_schema import ABRecord, PairedRound, RoundSample, read_record
-from virnucpro.bench.ab_worker import ON_CPU
-from virnucpro.bench.data import make_reads, write_fasta
+from virnucpro.bench.ab.schema import ABRecord, PairedRound, RoundSample, read_record
+from virnucpro.bench.ab.worker import ON_CPU
 from virnucpro.bench.metric_names import (
     CUDA_PEAK_ALLOCATED,
     CUDA_PEAK_RESERVED,
@@ -25,8 +24,9 @@ from virnucpro.bench.metric_names import (
     HOST_PEAK_RSS,
     NVML_DEVICE_USED,
 )
-from virnucpro.bench.options import for_tier
+from virnucpro.bench.run.options import for_tier
 from virnucpro.bench.schema import ResultsDocument
+from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.cli.ab import (
     COVERAGE_NOTE,
     NOT_RUN_IN_AB,

@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.bench.baseline import update_baseline
-from tools.bench.history import add_run, entry_from_results
+from tools.bench.history.baseline import update_baseline
+from tools.bench.history.runs import add_run, entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.options import BenchOptions, read_session_config
-from virnucpro.bench.runner import FAILURES_FILE
+from virnucpro.bench.run.options import BenchOptions, read_session_config
+from virnucpro.bench.run.runner import FAILURES_FILE
+from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRequest, SuiteRun, SuiteTest
 from virnucpro.bench.schema import (
     ResultsDocument,
     metric_from_samples,
     write_document,
 )
-from virnucpro.bench.suites import NullProgress, ProgressSink, SuiteRequest, SuiteRun, SuiteTest
 from virnucpro.cli.bench_run import NO_BASELINE_NOTE, BenchOutcome, run_benchmark
 from virnucpro.errors import InputError
 

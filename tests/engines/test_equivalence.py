@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from virnucpro.aggregate import ChunkCall
-from virnucpro.bench.data import make_reads, write_fasta
+from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.engines import get_engine
 from virnucpro.equivalence import (
     FP32_CRITERIA,

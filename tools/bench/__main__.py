@@ -1,7 +1,7 @@
-"""``python -m tools.bench``: see :mod:`tools.bench.cli`."""
+"""``python -m tools.bench``: see :mod:`tools.bench.cli.main`."""
 
 from __future__ import annotations
 
-from tools.bench.cli import main
+from tools.bench.cli.main import main
 
 raise SystemExit(main())

@@ -20,8 +20,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools.bench.badge import make_badge
-from tools.bench.baseline import (
+from tools.bench.github.badge import make_badge
+from tools.bench.github.render import DEFAULT_MARKER, MAX_COMMENT_CHARS, pr_comment
+from tools.bench.history.baseline import (
     DEFAULT_BASELINE_DIR,
     BaselineRecord,
     find_baseline,
@@ -29,15 +30,14 @@ from tools.bench.baseline import (
     storage_key,
     update_baseline,
 )
-from tools.bench.between_runs import load_run_history
-from tools.bench.check import check_regression
-from tools.bench.compare import render_comparison
-from tools.bench.dashboard import write_dashboard
-from tools.bench.github_render import DEFAULT_MARKER, MAX_COMMENT_CHARS, pr_comment
-from tools.bench.history import DEFAULT_HISTORY_DIR, RunEntry, add_run, entry_from_results
-from tools.bench.history import read_history as read_history_file
-from tools.bench.judging import history_folder, judge_document, resolve_thresholds
-from tools.bench.report import (
+from tools.bench.history.runs import DEFAULT_HISTORY_DIR, RunEntry, add_run, entry_from_results
+from tools.bench.history.runs import read_history as read_history_file
+from tools.bench.history.trend import TrendReport, analyze_history
+from tools.bench.judge.document import history_folder, judge_document, resolve_thresholds
+from tools.bench.judge.history_noise import load_run_history
+from tools.bench.judge.stored import check_regression
+from tools.bench.report.compare import render_comparison
+from tools.bench.report.document import (
     build_report,
     render_markdown,
     render_pr_comment,
@@ -45,8 +45,8 @@ from tools.bench.report import (
     report_to_json,
     write_reports,
 )
+from tools.bench.site.markdown import write_dashboard
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
-from tools.bench.trend import TrendReport, analyze_history
 from tools.bench.verdict import MetricJudgement, ReportDocument, Verdict
 from tools.bench.verdict import exit_code_for_regressions as exit_code_for_regressions
 from virnucpro.atomic import atomic_write_text
@@ -67,9 +67,9 @@ class ReportGenerator:
     """The reports of one run: markdown, JSON, and the one-page summary.
 
     The results of every suite test are aggregated while the suites run
-    (:class:`virnucpro.bench.collector.ResultsCollector` writes one results document per run);
+    (:class:`virnucpro.bench.run.collector.ResultsCollector` writes one results document per run);
     this takes that document and, optionally, the checker's verdict against a baseline. The
-    report record is :func:`tools.bench.report.build_report`'s.
+    report record is :func:`tools.bench.report.document.build_report`'s.
     """
 
     def __init__(
@@ -158,7 +158,8 @@ def compare_runs(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> tuple[MetricJudgement, ...]:
     """Every directed metric of both runs, judged by the regression checker's rules
-    (:func:`tools.bench.check.check_regression`): pass, fail, warn, improved, inconclusive, ..."""
+    (:func:`tools.bench.judge.stored.check_regression`): pass, fail, warn, improved, inconclusive,
+    ..."""
     return check_regression(candidate, baseline, thresholds=thresholds).judgements
 
 
@@ -188,7 +189,7 @@ def generate_comparison_report(
     baseline: ResultsDocument, candidate: ResultsDocument, *, verdict: Verdict | None = None
 ) -> str:
     """Markdown for a PR review: both runs side by side, then regressions, improvements and the
-    rest, by the checker's verdict (:func:`tools.bench.compare.render_comparison`)."""
+    rest, by the checker's verdict (:func:`tools.bench.report.compare.render_comparison`)."""
     judged = verdict or check_regression(candidate, baseline)
     return render_comparison(baseline, candidate, verdict=judged)
 

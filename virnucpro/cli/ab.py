@@ -1,7 +1,8 @@
 """``virnucpro benchmark --against REF``: head against a base commit, side by side, judged paired.
 
-Wires the measuring half (:mod:`virnucpro.bench.ab`: worktree, workers, interleaved pairs) to
-the judging half (:mod:`tools.bench.paired`: paired intervals, the more-rounds decision) and
+Wires the measuring half (:mod:`virnucpro.bench.ab.session`: worktree, workers, interleaved pairs)
+to
+the judging half (:mod:`tools.bench.judge.paired`: paired intervals, the more-rounds decision) and
 writes the raw pairs, one results document per side (``results-head.json``, ``results-base.json``
 beside ``ab_pairs.json``) and the report (on the head's document). The thresholds and the A/B
 settings come from the base commit's ``baselines/thresholds.toml`` (defaults when it has none),
@@ -31,15 +32,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from virnucpro.bench.options import BenchOptions, resolve_engine, resolve_gpus, resolve_precision
+from virnucpro.bench.run.options import (
+    BenchOptions,
+    resolve_engine,
+    resolve_gpus,
+    resolve_precision,
+)
 from virnucpro.errors import InputError
 
 if TYPE_CHECKING:
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
-    from virnucpro.bench.ab import WorkerSpec
-    from virnucpro.bench.ab_schema import ABRecord, Side
-    from virnucpro.bench.collector import ResultsCollector
+    from virnucpro.bench.ab.schema import ABRecord, Side
+    from virnucpro.bench.ab.session import WorkerSpec
+    from virnucpro.bench.run.collector import ResultsCollector
     from virnucpro.bench.schema import ResultsDocument
 
 AB_SUITES = ("end_to_end", "throughput", "memory")  # paired per round, all from the same rounds
@@ -97,7 +103,7 @@ def base_thresholds(
     head_root: Path, base_root: Path, given: Path | None, overrides: dict[str, float | int | None]
 ) -> tuple[Thresholds, tuple[str, ...]]:
     """The gate's settings from the base commit (or ``--thresholds``), and what to say about it."""
-    from tools.bench.judging import resolve_thresholds
+    from tools.bench.judge.document import resolve_thresholds
 
     thresholds = resolve_thresholds(
         file=given, baseline_dir=base_root / THRESHOLDS_PATH.parent, overrides=overrides
@@ -119,7 +125,7 @@ def base_thresholds(
 def worker_spec(options: BenchOptions, workload: Path) -> WorkerSpec:
     """What both workers run for these options: the device, engine and precision the command
     resolves (also what the power study's trials run)."""
-    from virnucpro.bench.ab import WorkerSpec
+    from virnucpro.bench.ab.session import WorkerSpec
 
     gpus = resolve_gpus(options.gpus)
     device = f"cuda:{gpus[0]}" if gpus else "cpu"
@@ -136,7 +142,7 @@ def worker_spec(options: BenchOptions, workload: Path) -> WorkerSpec:
 
 
 def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict, float]:
-    from tools.bench.paired import judge_record, pairs_to_add
+    from tools.bench.judge.paired import judge_record, pairs_to_add
 
     start = time.perf_counter()
     count = thresholds.ab_initial_pairs
@@ -153,7 +159,7 @@ def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict,
 
 def _add_unmeasured(collector: ResultsCollector, record: ABRecord, *, on_cpu: bool) -> None:
     """The per-round figures this run could not pair, and NVML's device memory, with reasons."""
-    from virnucpro.bench.ab_worker import ON_CPU
+    from virnucpro.bench.ab.worker import ON_CPU
     from virnucpro.bench.metric_names import BYTES, NVML_DEVICE_USED
 
     for gap in record.unpaired_figures():
@@ -175,12 +181,12 @@ def side_document(
     notes: tuple[str, ...],
 ) -> ResultsDocument:
     """One side's results document from its half of the pairs, naming what was not paired."""
-    from virnucpro.bench.ab_worker import ON_CPU
-    from virnucpro.bench.collector import ResultsCollector, new_run_id, utc_now
-    from virnucpro.bench.envinfo import environment_fingerprint
+    from virnucpro.bench.ab.worker import ON_CPU
     from virnucpro.bench.metric_names import OTHERS_CPU_METRIC
+    from virnucpro.bench.run.collector import ResultsCollector, new_run_id, utc_now
+    from virnucpro.bench.run.envinfo import environment_fingerprint
     from virnucpro.bench.schema import GpuTelemetry, RunInfo, metric_from_samples
-    from virnucpro.bench.workload_fingerprint import workload_fingerprint
+    from virnucpro.bench.workload.fingerprint import workload_fingerprint
 
     collector = ResultsCollector()
     for metric in record.paired_metrics():
@@ -233,13 +239,14 @@ def run_against(
     say=lambda text: print(text, file=sys.stderr),
 ) -> ABOutcome:
     """Benchmark this checkout against ``ref``; see the module docstring."""
-    from tools.bench.paired import judge_record
-    from tools.bench.report import build_report, write_reports
-    from virnucpro.bench import ab, ab_env
-    from virnucpro.bench.ab_schema import write_record
-    from virnucpro.bench.runner import check_machine, find_checkout
+    from tools.bench.judge.paired import judge_record
+    from tools.bench.report.document import build_report, write_reports
+    from virnucpro.bench.ab import env as ab_env
+    from virnucpro.bench.ab import session as ab
+    from virnucpro.bench.ab.schema import write_record
+    from virnucpro.bench.run.runner import check_machine, find_checkout
     from virnucpro.bench.schema import write_document
-    from virnucpro.bench.workload_prepare import prepare_workload
+    from virnucpro.bench.workload.prepare import prepare_workload
 
     started = time.perf_counter()
     _check_options(options)
@@ -300,7 +307,7 @@ def run_against(
 
 
 def _judgement_rows(verdict: Verdict) -> list[tuple[str, ...]]:
-    from tools.bench.render_util import format_change, format_quantity
+    from tools.bench.report.formatting import format_change, format_quantity
 
     rows = []
     for j in verdict.judgements:

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools.bench.baseline import read_reference, update_baseline
-from tools.bench.history import HISTORY_FOLDER, add_run, entry_from_results
-from tools.bench.judging import history_folder, judge_document, resolve_thresholds
-from tools.bench.report import build_report, write_reports
+from tools.bench.history.baseline import read_reference, update_baseline
+from tools.bench.history.runs import HISTORY_FOLDER, add_run, entry_from_results
+from tools.bench.judge.document import history_folder, judge_document, resolve_thresholds
+from tools.bench.report.document import build_report, write_reports
 from tools.bench.thresholds import Thresholds
 from tools.bench.verdict import (
     EXIT_CANNOT_JUDGE,
@@ -37,11 +37,11 @@ from tools.bench.verdict import (
     Verdict,
     exit_code_for_regressions,
 )
-from virnucpro.bench.collector import new_run_id
-from virnucpro.bench.options import BenchOptions
-from virnucpro.bench.runner import Measurement, RunPlan, measure, plan_run
+from virnucpro.bench.run.collector import new_run_id
+from virnucpro.bench.run.options import BenchOptions
+from virnucpro.bench.run.runner import Measurement, RunPlan, measure, plan_run
+from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRun, SuiteRunner
 from virnucpro.bench.schema import ResultsDocument, SchemaError
-from virnucpro.bench.suites import NullProgress, ProgressSink, SuiteRun, SuiteRunner
 from virnucpro.errors import EXIT_BAD_INPUT, InputError
 
 NO_BASELINE_NOTE = "no baseline for this hardware and workload: nothing to compare with"

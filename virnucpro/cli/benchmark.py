@@ -1,7 +1,7 @@
 """``virnucpro benchmark``: run the benchmark suites, judge them, write the reports.
 
 A thin layer over :func:`virnucpro.cli.bench_run.run_benchmark`: it turns the options into a
-:class:`~virnucpro.bench.options.BenchOptions`, shows a progress bar while the suites run and a
+:class:`~virnucpro.bench.run.options.BenchOptions`, shows a progress bar while the suites run and a
 summary table at the end. Torch is imported only when the command runs, so ``--help`` is
 instant. Exit codes: 0 pass (also "no baseline yet"), 1 regression, 2 could not judge.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.options import (
+from virnucpro.bench.run.options import (
     CPU_ONLY_GPUS,
     DATA_SIZES,
     DEFAULT_BASELINE_DIR,
@@ -334,7 +334,7 @@ class RichProgress:
         self.progress.update(self._task, total=total, completed=0)
 
     def finished(self, nodeid: str, outcome: str) -> None:
-        from virnucpro.bench.suites import short_test_name
+        from virnucpro.bench.run.suites import short_test_name
 
         self.progress.advance(self._task)
         self.progress.update(self._task, description=f"{short_test_name(nodeid)}: {outcome}")
@@ -352,11 +352,11 @@ def _progress_stream(stream: IO[str]) -> IO[str]:
 
 
 def checkout_importable(cwd: Path | None = None) -> Path:
-    """The source checkout (see :func:`~virnucpro.bench.runner.find_checkout`), on ``sys.path``.
+    """The source checkout (see :func:`~virnucpro.bench.run.runner.find_checkout`), on ``sys.path``.
 
     ``tools.bench`` is imported from there, never from site-packages.
     """
-    from virnucpro.bench.runner import find_checkout
+    from virnucpro.bench.run.runner import find_checkout
 
     root = find_checkout(cwd)
     if str(root) not in sys.path:
@@ -420,7 +420,7 @@ def _check_status(outcome: BenchOutcome, name: str) -> str:
 
 def _metric_rows(outcome: BenchOutcome, results: ResultsDocument) -> list[tuple[str, ...]]:
     """(metric, median, IQR, n, check) for the key metrics this run recorded."""
-    from tools.bench.render_util import format_quantity
+    from tools.bench.report.formatting import format_quantity
 
     names = [*KEY_METRICS, *(m.name for m in results.metrics_with_prefix(SCALING_PREFIX))]
     rows = []

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from virnucpro.bench.suites import short_test_name
+from virnucpro.bench.run.suites import short_test_name
 
 ROUND_LINE_EVERY = 5  # a line every this many measured rounds (and after the last one)
 

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tools.bench.analysis import STAGE_ORDER
-from tools.bench.check import POOLED_NOTE
+from tools.bench.judge.stored import POOLED_NOTE
+from tools.bench.report.analysis import STAGE_ORDER
 from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import MetricJudgement, Verdict
 from virnucpro.bench.metric_names import POOLED_POLLS, SAMPLES_LABEL, TOTAL_TIME_METRIC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.bench.history import RunEntry, entry_from_results
+from tools.bench.history.runs import RunEntry, entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (

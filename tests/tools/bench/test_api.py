@@ -30,10 +30,10 @@ from tools.bench import (
     regression_badge_data,
     update_baseline,
 )
-from tools.bench import baseline as baseline_module
-from tools.bench import check as check_module
-from tools.bench.github_render import DEFAULT_MARKER, MAX_COMMENT_CHARS
-from tools.bench.report import build_report, read_report, render_markdown
+from tools.bench.github.render import DEFAULT_MARKER, MAX_COMMENT_CHARS
+from tools.bench.history import baseline as baseline_module
+from tools.bench.judge import stored as check_module
+from tools.bench.report.document import build_report, read_report, render_markdown
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.verdict import Verdict
 from virnucpro.bench.metric_names import POOLED_POLLS, SAMPLES_LABEL, TOTAL_TIME_METRIC

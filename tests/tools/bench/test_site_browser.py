@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.tools.bench.site_history import INVALID_AT, TOTAL, known_history
-from tools.bench.site import INDEX_FILE, build_site, key_dir, safe_name
+from tools.bench.site.pages import INDEX_FILE, build_site, key_dir, safe_name
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "tests" / "reports" / "browser"

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from tests.bench.ab_records import ab_record, round_sample
+from virnucpro.bench.ab import schema as ab_schema
+from virnucpro.bench.metric_names import (
+    CUDA_PEAK_ALLOCATED,
+    CUDA_PEAK_RESERVED,
+    GPU_ROUND_UTILIZATION,
+    HOST_PEAK_RSS,
+)
+from virnucpro.errors import InputError
+
+ON_CPU = "not measured: the run is on the CPU"
+GIB = 2**30
+
+
+def _gpu(rss: int, util: float) -> dict[str, object]:
+    return {
+        "host_peak_rss": rss,
+        "cuda_peak_allocated": 3 * GIB,
+        "cuda_peak_reserved": 4 * GIB,
+        "gpu_utilization": util,
+        "gpu_utilization_readings": 20,
+    }
+
+
+def _cpu(rss: int) -> dict[str, object]:
+    unmeasured = ("cuda_peak_allocated", "cuda_peak_reserved", "gpu_utilization")
+    return {"host_peak_rss": rss, "unmeasured": dict.fromkeys(unmeasured, ON_CPU)}
+
+
+def _rounds(
+    base: Callable[[int], dict[str, object]] = lambda i: {},
+    head: Callable[[int], dict[str, object]] = lambda i: {},
+) -> tuple[ab_schema.PairedRound, ...]:
+    return tuple(
+        ab_schema.PairedRound(
+            index=i,
+            first="base" if i % 2 else "head",
+            base=round_sample(1.0 + i / 10, 0.5, **base(i)),
+            head=round_sample(1.2 + i / 10, 0.7, **head(i)),
+            wall_seconds=2.5,
+            others_share=0.1,
+        )
+        for i in range(3)
+    )
+
+
+def _by_name(rounds: tuple[ab_schema.PairedRound, ...]) -> dict[str, ab_schema.PairedMetric]:
+    return {m.name: m for m in ab_schema.paired_metrics(rounds)}
+
+
+def _gaps(rounds: tuple[ab_schema.PairedRound, ...]) -> dict[str, str]:
+    return {u.figure.name: u.reason for u in ab_schema.unpaired_figures(rounds)}
+
+
+def test_paired_metrics_keep_both_sides_in_pair_order() -> None:
+    metrics = {m.name: m for m in ab_schema.paired_metrics(_rounds())}
+    total = metrics[ab_schema.TOTAL_TIME]
+    assert total.base == (1.0, 1.1, 1.2) and total.head == pytest.approx((1.2, 1.3, 1.4))
+    assert (total.unit, total.better) == ("s", "lower")
+    assert metrics[ab_schema.READS_PER_S].head[0] == pytest.approx(10 / 1.2)
+    assert metrics["stage.dnabert.time"].head == (0.7, 0.7, 0.7)
+    assert metrics["throughput.dnabert.tokens_per_s"].base[0] == pytest.approx(2000.0)
+    assert metrics["throughput.esm.tokens_per_s"].better == "higher"
+    assert "stage.merge.time" not in metrics  # a zero time has no ratio
+
+
+def test_memory_and_gpu_utilization_are_paired_per_round_when_every_round_has_them() -> None:
+    rounds = _rounds(lambda i: _gpu(GIB + i, 60.0 + i), lambda i: _gpu(2 * GIB + i, 50.0))
+    metrics = _by_name(rounds)
+    rss = metrics[HOST_PEAK_RSS]
+    assert rss.base == (GIB, GIB + 1, GIB + 2) and rss.head[0] == 2 * GIB
+    assert (rss.unit, rss.better) == ("bytes", "lower")
+    assert metrics[CUDA_PEAK_RESERVED].head == (4 * GIB,) * 3
+    util = metrics[GPU_ROUND_UTILIZATION]
+    assert util.base == (60.0, 61.0, 62.0) and (util.unit, util.better) == ("%", "higher")
+    assert _gaps(rounds) == {}
+
+
+def test_a_figure_missing_in_one_round_is_not_paired_and_says_where() -> None:
+    def head(i: int) -> dict[str, object]:
+        if i != 1:
+            return _gpu(GIB, 50.0)
+        return {
+            **_gpu(GIB, 50.0),
+            "gpu_utilization": None,
+            "unmeasured": {"gpu_utilization": "1 reading"},
+        }
+
+    rounds = _rounds(lambda i: _gpu(GIB, 60.0), head)
+    assert GPU_ROUND_UTILIZATION not in _by_name(rounds)
+    assert HOST_PEAK_RSS in _by_name(rounds)
+    where = "first: pair 1, head side: 1 reading"
+    assert _gaps(rounds) == {
+        GPU_ROUND_UTILIZATION: f"not paired: missing in 1 of 6 rounds ({where})"
+    }
+
+
+def test_on_the_cpu_only_the_host_memory_is_paired() -> None:
+    rounds = _rounds(lambda i: _cpu(GIB), lambda i: _cpu(GIB))
+    assert HOST_PEAK_RSS in _by_name(rounds)
+    assert not {CUDA_PEAK_ALLOCATED, CUDA_PEAK_RESERVED, GPU_ROUND_UTILIZATION} & set(
+        _by_name(rounds)
+    )
+    assert _gaps(rounds) == {
+        CUDA_PEAK_ALLOCATED: ON_CPU,
+        CUDA_PEAK_RESERVED: ON_CPU,
+        GPU_ROUND_UTILIZATION: ON_CPU,
+    }
+
+
+def test_a_zero_utilization_has_no_ratio_and_is_named() -> None:
+    rounds = _rounds(lambda i: _gpu(GIB, 0.0 if i == 2 else 40.0), lambda i: _gpu(GIB, 40.0))
+    assert GPU_ROUND_UTILIZATION not in _by_name(rounds)
+    assert _gaps(rounds)[GPU_ROUND_UTILIZATION] == (
+        "not paired: 0 % in pair 2 (base side) has no ratio"
+    )
+
+
+@pytest.mark.parametrize(
+    "figures",
+    [
+        {"host_peak_rss": GIB, "unmeasured": {"host_peak_rss": "psutil is not installed"}},
+        {"unmeasured": {"seconds": "why"}},
+    ],
+)
+def test_a_reason_goes_only_with_a_missing_figure(figures: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        round_sample(1.0, 0.5, **figures)
+
+
+def test_a_schema_1_file_still_reads_with_its_figures_not_recorded(tmp_path: Path) -> None:
+    """What the A/B mode wrote before per-round figures existed: rounds without them."""
+    record = ab_record(_rounds())
+    data = record.model_dump(mode="json")
+    data["schema_version"] = 1
+    for pair in data["rounds"]:
+        for side in ("base", "head"):
+            for field in (*ab_schema.FIGURE_FIELDS, "gpu_utilization_readings", "unmeasured"):
+                del pair[side][field]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(data))
+    old = ab_schema.read_record(path)
+    assert old.schema_version == 1 and len(old.rounds) == 3
+    assert {m.name for m in old.paired_metrics()} == {m.name for m in record.paired_metrics()}
+    assert set(_gaps(old.rounds).values()) == {ab_schema.NOT_RECORDED}
+    assert len(_gaps(old.rounds)) == len(ab_schema.ROUND_FIGURES)
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    data = ab_record(_rounds()).model_dump(mode="json")
+    data["schema_version"] = ab_schema.AB_SCHEMA_VERSION + 1
+    (tmp_path / "new.json").write_text(json.dumps(data))
+    with pytest.raises(InputError, match="schema_version"):
+        ab_schema.read_record(tmp_path / "new.json")
+
+
+def test_record_round_trips(tmp_path: Path) -> None:
+    record = ab_record(_rounds(lambda i: _cpu(GIB), lambda i: _gpu(GIB, 50.0)))
+    path = ab_schema.write_record(record, tmp_path / "pairs.json")
+    assert ab_schema.read_record(path) == record
+    assert record.others_shares() == (0.1, 0.1, 0.1)
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(InputError, match="not an A/B pairs file"):
+        ab_schema.read_record(tmp_path / "bad.json")

@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pynvml
+import pytest
+
+from tests.bench.ab_records import tiny_spec
+from tests.bench.gpu.test_nvml import FakeNvml
+from virnucpro.bench.ab import session as ab
+from virnucpro.bench.ab import worker as ab_worker
+from virnucpro.bench.ab.schema import RoundSample
+from virnucpro.bench.workload.reads import make_reads, write_fasta
+from virnucpro.errors import InputError
+
+REPO = Path(__file__).resolve().parents[3]
+ROUND_COUNTS = {
+    "seconds": 1.0,
+    "cpu_seconds": 1.0,
+    "reads": 4,
+    "bases": 1200,
+    "kept_frames": 24,
+    "dnabert_tokens": 500,
+    "esm_tokens": 900,
+    "stages": {"dnabert": 0.2},
+}
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    _git(root, "init", "--quiet", "-b", "main")
+    for n in range(2):
+        (root / "file.txt").write_text(f"{n}\n")
+        _git(root, "add", "file.txt")
+        _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", f"c{n}")
+    return root
+
+
+def test_refs_resolve_to_commits(repo: Path) -> None:
+    head = _git(repo, "rev-parse", "HEAD")
+    first = _git(repo, "rev-parse", "HEAD~1")
+    assert ab.resolve_ref(repo, "HEAD~1") == first
+    assert ab.resolve_ref(repo, "main") == head
+    _git(repo, "branch", "old", first)
+    assert ab.resolve_ref(repo, "merge-base:old") == first
+    with pytest.raises(InputError, match="not a commit"):
+        ab.resolve_ref(repo, "no-such-branch")
+    with pytest.raises(InputError, match="give a commit"):
+        ab.resolve_ref(repo, " ")
+
+
+def test_the_base_checkout_is_made_once_and_reused(repo: Path, tmp_path: Path) -> None:
+    first = _git(repo, "rev-parse", "HEAD~1")
+    path = ab.base_checkout(repo, first, tmp_path / "cache")
+    assert (path / "file.txt").read_text() == "0\n"
+    (path / "marker").write_text("")  # untracked: the worktree is no longer clean
+    again = ab.base_checkout(repo, first, tmp_path / "cache")
+    assert again == path and not (path / "marker").exists()
+    assert ab.base_checkout(repo, first, tmp_path / "cache") == path
+
+
+# ----------------------------------------------------------------------------- round figures
+
+FAST = 0.002  # poll interval of the probe tests: readings come quickly
+GIB = 2**30
+UUID = "GPU-abcd0-0000"
+
+
+class Counter:
+    """A reader returning the next of ``values`` (the last repeats), counting its calls."""
+
+    def __init__(self, *values: float) -> None:
+        self.values = values
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return self.values[min(self.calls, len(self.values)) - 1]
+
+    def wait_for(self, calls: int) -> None:
+        deadline = time.monotonic() + 10.0
+        while self.calls < calls and time.monotonic() < deadline:
+            time.sleep(FAST)
+        assert self.calls >= calls, f"only {self.calls} readings"
+
+
+class UuidNvml(FakeNvml):
+    """FakeNvml that finds devices by UUID and reports the utilization ``level``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.level = 40
+        self.readings = 0
+        self.broken = False
+
+    def nvmlDeviceGetHandleByUUID(self, uuid: str) -> int:
+        if uuid != UUID:
+            raise pynvml.NVMLError_NotFound()
+        return 0
+
+    def nvmlDeviceGetUtilizationRates(self, h: int) -> SimpleNamespace:
+        if self.broken:
+            raise pynvml.NVMLError_GpuIsLost()
+        self.readings += 1
+        return SimpleNamespace(gpu=self.level, memory=0)
+
+
+class FakePeaks:
+    def __init__(self) -> None:
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def read(self) -> tuple[int, int]:
+        return 3 * GIB, 4 * GIB
+
+
+def _cpu_setup(rss: Counter, interval: float = FAST) -> ab_worker.ProbeSetup:
+    return ab_worker.ProbeSetup(
+        rss=rss,
+        rss_reason=None,
+        cuda=None,
+        cuda_reason=ab_worker.ON_CPU,
+        utilization=None,
+        utilization_reason=ab_worker.ON_CPU,
+        interval=interval,
+    )
+
+
+def _gpu_setup(nvml: UuidNvml, peaks: FakePeaks, interval: float = FAST) -> ab_worker.ProbeSetup:
+    util, why = ab_worker.utilization_reader(nvml, UUID)
+    assert util is not None, why
+    return ab_worker.ProbeSetup(
+        rss=Counter(GIB),
+        rss_reason=None,
+        cuda=peaks,  # type: ignore[arg-type]
+        cuda_reason=None,
+        utilization=util,
+        utilization_reason=None,
+        interval=interval,
+    )
+
+
+def _wait_readings(nvml: UuidNvml, count: int) -> None:
+    deadline = time.monotonic() + 10.0
+    while nvml.readings < count and time.monotonic() < deadline:
+        time.sleep(FAST)
+
+
+def test_on_the_cpu_a_round_has_its_peak_rss_and_says_why_the_rest_is_missing() -> None:
+    rss = Counter(1.0 * GIB, 3.0 * GIB, 2.0 * GIB)
+    with ab_worker.RoundProbe(_cpu_setup(rss)) as probe:
+        rss.wait_for(3)  # the start reading and two polls
+    figures = probe.figures()
+    assert figures["host_peak_rss"] == 3 * GIB
+    assert figures["cuda_peak_allocated"] is None and figures["gpu_utilization"] is None
+    assert figures["unmeasured"] == {
+        "cuda_peak_allocated": ab_worker.ON_CPU,
+        "cuda_peak_reserved": ab_worker.ON_CPU,
+        "gpu_utilization": ab_worker.ON_CPU,
+    }
+    sample = RoundSample.model_validate({**ROUND_COUNTS, **figures})
+    assert sample.why_unmeasured("gpu_utilization") == ab_worker.ON_CPU
+
+
+def test_gpu_utilization_is_the_mean_of_each_rounds_own_readings() -> None:
+    """Two rounds at 40% and 80%: each round's figure is its own mean, never a pool of both."""
+    nvml, peaks = UuidNvml(), FakePeaks()
+    setup = _gpu_setup(nvml, peaks)
+    figures = []
+    for level in (40, 80):
+        nvml.level, nvml.readings = level, 0
+        with ab_worker.RoundProbe(setup) as probe:
+            _wait_readings(nvml, 3)
+        figures.append(probe.figures())
+    assert [f["gpu_utilization"] for f in figures] == [40.0, 80.0]
+    assert all(f["gpu_utilization_readings"] >= 3 for f in figures)
+    assert figures[0]["cuda_peak_allocated"] == 3 * GIB
+    assert figures[0]["cuda_peak_reserved"] == 4 * GIB
+    assert figures[0]["unmeasured"] == {} and peaks.resets == 2
+
+
+def test_a_round_with_fewer_than_two_readings_has_no_utilization() -> None:
+    with ab_worker.RoundProbe(_gpu_setup(UuidNvml(), FakePeaks(), interval=3600.0)) as probe:
+        pass
+    figures = probe.figures()
+    assert figures["gpu_utilization"] is None and figures["gpu_utilization_readings"] == 0
+    assert figures["unmeasured"]["gpu_utilization"].startswith("0 NVML reading(s) in the round")
+
+
+def test_an_nvml_failure_inside_a_round_is_the_rounds_reason() -> None:
+    nvml = UuidNvml()
+    setup = _gpu_setup(nvml, FakePeaks())
+    nvml.broken = True
+    with ab_worker.RoundProbe(setup) as probe:
+        time.sleep(20 * FAST)
+    figures = probe.figures()
+    assert figures["gpu_utilization"] is None
+    assert "NVMLError_GpuIsLost" in figures["unmeasured"]["gpu_utilization"]
+
+
+def test_nvml_that_cannot_find_the_device_says_why() -> None:
+    assert ab_worker.utilization_reader(UuidNvml(), "GPU-other")[1].startswith("NVML has no")
+    assert "no UUID" in ab_worker.utilization_reader(UuidNvml(), None)[1]
+    broken = FakeNvml(init_error=pynvml.NVMLError_DriverNotLoaded())
+    assert ab_worker.utilization_reader(broken, UUID)[1].startswith("NVML did not start")
+
+
+def test_torch_device_uuids_get_nvmls_prefix() -> None:
+    def torch_with(uuid: object) -> SimpleNamespace:
+        props = SimpleNamespace(uuid=uuid) if uuid is not None else SimpleNamespace()
+        return SimpleNamespace(cuda=SimpleNamespace(get_device_properties=lambda d: props))
+
+    assert ab_worker.cuda_uuid(torch_with("abcd0-0000"), 0) == UUID
+    assert ab_worker.cuda_uuid(torch_with(UUID), 0) == UUID
+    assert ab_worker.cuda_uuid(torch_with(None), 0) is None
+
+
+@pytest.mark.slow
+def test_a_real_worker_answers_a_round_with_its_figures(tmp_path: Path) -> None:
+    """The worker source run as A/B runs it, tiny models on the CPU, one round."""
+    workload = write_fasta(make_reads(4, expected_length=300), tmp_path / "reads.fa")
+    spec = tiny_spec(workload)
+    worker = ab.Worker("head", REPO, spec, tmp_path / "work")
+    try:
+        assert worker.wait_ready().package == str(REPO / "virnucpro")
+        sample = worker.round()
+    finally:
+        worker.close()
+    assert sample.reads == 4 and sample.seconds > 0
+    assert sample.host_peak_rss is not None and sample.host_peak_rss > 10 * 2**20
+    assert sample.cuda_peak_allocated is None and sample.gpu_utilization is None
+    assert sample.why_unmeasured("cuda_peak_reserved") == ab_worker.ON_CPU

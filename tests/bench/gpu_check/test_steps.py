@@ -1,0 +1,45 @@
+"""The GPU check's model steps: sizes, the per-stage GPU activity they report."""
+
+from __future__ import annotations
+
+from virnucpro.bench.gpu_check.steps import DRY_RUN_SIZES, GPU_SIZES, _activity
+from virnucpro.bench.schema import GpuSample, GpuTelemetry
+
+
+def test_the_gpu_sizes_are_the_published_ones_in_bf16_and_the_dry_run_tiny_on_cpu() -> None:
+    assert (GPU_SIZES.preset, GPU_SIZES.data_size) == ("dnabert-s+esm2-3b", "small")
+    assert (GPU_SIZES.device, GPU_SIZES.fast_precision) == ("cuda", "bf16")
+    assert (DRY_RUN_SIZES.preset, DRY_RUN_SIZES.device) == ("tiny", "cpu")
+
+
+def test_activity_per_stage_from_the_tagged_readings() -> None:
+    samples = tuple(
+        GpuSample(
+            t=k,
+            device=0,
+            stage=stage,
+            utilization_gpu=100,
+            sm_active=sm,
+            sm_occupancy=30.0,
+            tensor_active=tensor,
+            dram_bw_util=12.0,
+        )
+        for k, (stage, sm, tensor) in enumerate(
+            [
+                ("esm", 80.0, 60.0),
+                ("esm", 90.0, 70.0),
+                ("dnabert", 40.0, 20.0),
+                ("dnabert", 50.0, 30.0),
+            ]
+        )
+    )
+    telemetry = GpuTelemetry(available=True, devices=("H200",), samples=samples)
+    figures = _activity(telemetry, ("dnabert", "esm"))
+    assert figures["gpu.esm.sm_active"] == 85.0 and figures["gpu.esm.tensor_active"] == 65.0
+    assert figures["gpu.dnabert.sm_active"] == 45.0
+    assert figures["gpu.sm_occupancy"] == 30.0 and figures["gpm"] == "read"
+
+
+def test_no_telemetry_says_why() -> None:
+    telemetry = GpuTelemetry(available=False, reason="not used: the run is on the CPU")
+    assert _activity(telemetry, ("esm",)) == {"unavailable": "not used: the run is on the CPU"}

@@ -1,0 +1,169 @@
+"""The run history: compact lines, retention, refusal of damaged files, concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from tools.bench.history import baseline
+from tools.bench.history.runs import (
+    HISTORY_VERSION,
+    RunEntry,
+    add_run,
+    entry_from_results,
+    history_file,
+    history_keys,
+    read_history,
+)
+from tools.bench.synthetic import synthetic_document
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.schema import (
+    ResultsDocument,
+    SchemaError,
+    metric_from_samples,
+)
+from virnucpro.errors import InputError, RunFailure
+
+WRITERS = 2
+APPENDS = 30
+TOTAL = TOTAL_TIME_METRIC
+
+
+def _entry(run_id: str = "run-1", *, level: float = 10.0, **fields: str) -> RunEntry:
+    return entry_from_results(_doc(run_id, level=level, **fields))
+
+
+def _doc(run_id: str, *, level: float = 10.0, **fields: str) -> ResultsDocument:
+    samples = [level, level * 1.01, level * 0.99, level * 1.02, level * 0.98]
+    metric = metric_from_samples(TOTAL, samples, unit="s", better="lower")
+    return synthetic_document([metric], run_id=run_id, **fields)
+
+
+def _add(folder: Path, run_id: str) -> Path:
+    """Module-level so a spawned process can run it."""
+    return add_run(folder, _entry(run_id)).path
+
+
+def test_runs_are_compact_lines_in_the_order_added(tmp_path: Path) -> None:
+    entries = [_entry(f"run-{i}", level=10.0 + i) for i in range(3)]
+    paths = {add_run(tmp_path, e).path for e in entries}
+    key = entries[0].key
+    assert paths == {history_file(tmp_path, key)}
+    lines = history_file(tmp_path, key).read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and all(" " not in line.split('"samples"')[0] for line in lines)
+    assert read_history(tmp_path, key) == entries
+    assert history_keys(tmp_path) == [key]
+    summary = entries[0].metric(TOTAL)
+    assert summary is not None
+    assert (summary.n, summary.median, summary.q1, summary.q3) == (5, 10.0, 9.9, 10.1)
+
+
+def test_history_lives_under_the_key_not_in_baselines(tmp_path: Path) -> None:
+    entry = _entry()
+    path = add_run(tmp_path, entry).path
+    hardware, slug = entry.key.split("/")
+    assert path == tmp_path / hardware / f"{slug}.jsonl"
+
+
+def test_retention_keeps_raw_samples_of_the_newest_runs_only(tmp_path: Path) -> None:
+    for i in range(5):
+        add_run(tmp_path, _entry(f"run-{i}", level=10.0 + i), raw_runs=2)
+    runs = read_history(tmp_path, _entry().key)
+    kept = [(e.run_id, e.metrics[0].samples is not None) for e in runs]
+    assert kept == [
+        ("run-0", False),
+        ("run-1", False),
+        ("run-2", False),
+        ("run-3", True),
+        ("run-4", True),
+    ]
+    assert [e.metrics[0].median for e in runs] == [10.0, 11.0, 12.0, 13.0, 14.0]
+
+
+def test_a_run_already_there_is_not_added_twice(tmp_path: Path) -> None:
+    assert add_run(tmp_path, _entry("run-1")).added
+    again = add_run(tmp_path, _entry("run-1"))
+    assert (again.added, again.runs) == (False, 1)
+
+
+def test_invalid_runs_are_kept_and_marked(tmp_path: Path) -> None:
+    add_run(tmp_path, _entry("busy", invalid_reason="host busy: others used 51% of the CPUs"))
+    (entry,) = read_history(tmp_path, _entry().key)
+    assert not entry.valid and entry.invalid_reasons == ("host busy: others used 51% of the CPUs",)
+
+
+def test_unknown_key_is_empty_and_a_key_cannot_escape(tmp_path: Path) -> None:
+    assert read_history(tmp_path, _entry().key) == []
+    with pytest.raises(InputError, match="not a history key"):
+        read_history(tmp_path, "../../etc")
+
+
+def test_corrupt_line_is_refused_with_its_number_and_not_rewritten(tmp_path: Path) -> None:
+    for i in range(3):
+        add_run(tmp_path, _entry(f"run-{i}"))
+    path = history_file(tmp_path, _entry().key)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1][:40]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(SchemaError, match=r"\.jsonl:2: not valid JSON"):
+        read_history(tmp_path, _entry().key)
+    with pytest.raises(SchemaError, match="not rewritten"):
+        add_run(tmp_path, _entry("run-9"))
+    assert path.read_bytes() == before
+
+
+def test_another_history_version_is_refused_and_not_rewritten(tmp_path: Path) -> None:
+    path = add_run(tmp_path, _entry("run-1")).path
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["history_version"] = HISTORY_VERSION + 1
+    path.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(SchemaError, match=r"jsonl:1: history_version 2 is not supported"):
+        add_run(tmp_path, _entry("run-2"))
+    assert path.read_bytes() == before
+
+
+def test_a_torn_last_line_is_refused(tmp_path: Path) -> None:
+    path = add_run(tmp_path, _entry("run-1")).path
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"kind": "virnucpro-bench')
+    before = path.read_bytes()
+    with pytest.raises(SchemaError, match="partial line"):
+        add_run(tmp_path, _entry("run-2"))
+    assert path.read_bytes() == before
+
+
+def test_concurrent_writers_from_two_processes_keep_every_run(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")  # fork is unsafe in threaded processes
+    with context.Pool(WRITERS) as pool:
+        pool.starmap(_add, [(tmp_path, f"run-{i}") for i in range(APPENDS)], chunksize=1)
+    runs = read_history(tmp_path, _entry().key)
+    assert sorted(e.run_id for e in runs) == sorted(f"run-{i}" for i in range(APPENDS))
+
+
+def test_a_writer_waits_for_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = history_file(tmp_path, _entry().key)
+    path.parent.mkdir(parents=True)
+    monkeypatch.setattr(baseline, "LOCK_TIMEOUT_S", 0.05)
+    with FileLock(path.with_name(f".{path.name}.lock")), pytest.raises(RunFailure, match="lock"):
+        add_run(tmp_path, _entry())
+    assert not path.exists()
+
+
+def test_a_report_entry_keeps_verdict_and_requirement_rows(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from tests.tools.bench import make_fixtures as mf
+    from tools.bench.report.document import build_report
+
+    run = mf.load_fixture("cpu_run")
+    report = build_report(run, verdict=None, now=datetime(2026, 1, 2, tzinfo=timezone.utc))
+    assert any(r.passed is None for r in report.requirements)  # a row that could not be judged
+    entry = entry_from_results(run, report=report)
+    add_run(tmp_path, entry)
+    assert read_history(tmp_path, entry.key) == [entry]

@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tools.bench.judge.paired import judge_paired, pairs_to_add
+from tools.bench.thresholds import DEFAULT_THRESHOLDS
+from virnucpro.bench.ab.schema import READS_PER_S, TOTAL_TIME, PairedMetric
+from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, HOST_PEAK_RSS
+
+READS = 20.0
+
+
+def _pairs(slowdown: float, n: int = 20, noise: float = 0.02, seed: int = 1):
+    rng = np.random.default_rng(seed)
+    drift = 1.0 + 0.3 * rng.random(n)  # the machine drifts: both sides of a pair alike
+    base = drift * (1.0 + noise * rng.standard_normal(n))
+    head = drift * (1.0 + slowdown) * (1.0 + noise * rng.standard_normal(n))
+    return tuple(float(v) for v in base), tuple(float(v) for v in head)
+
+
+def _metrics(slowdown: float, **kwargs) -> tuple[PairedMetric, ...]:
+    base, head = _pairs(slowdown, **kwargs)
+    return (
+        PairedMetric(TOTAL_TIME, "s", "lower", base, head),
+        PairedMetric(
+            READS_PER_S,
+            "reads/s",
+            "higher",
+            tuple(READS / b for b in base),
+            tuple(READS / h for h in head),
+        ),
+    )
+
+
+def _judge(metrics, **kwargs):
+    return judge_paired(metrics, thresholds=DEFAULT_THRESHOLDS, label="base", **kwargs)
+
+
+def test_a_fifteen_percent_slowdown_fails_and_names_the_metric() -> None:
+    verdict = _judge(_metrics(0.15))
+    assert (verdict.outcome, verdict.exit_code, verdict.mode) == ("regression", 1, "paired")
+    total = verdict.failures[0]
+    assert total.name == TOTAL_TIME
+    assert total.change == pytest.approx(0.15, abs=0.03)
+    assert total.interval_low is not None and total.interval_low > 0.0
+    assert total.pairs == 20
+    reads = next(j for j in verdict.judgements if j.name == READS_PER_S)
+    assert reads.status == "warn" and reads.change is not None and reads.change > 0.1
+
+
+def test_no_change_passes_despite_drift() -> None:
+    verdict = _judge(_metrics(0.0))
+    assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
+    total = verdict.judgements[0]
+    assert total.interval_high is not None and total.interval_high < 0.10
+
+
+def test_five_percent_slower_with_little_noise_passes() -> None:
+    verdict = _judge(_metrics(0.05, noise=0.01))
+    assert verdict.judgements[0].status == "pass"
+
+
+def test_an_improvement_is_improved_not_a_failure() -> None:
+    verdict = _judge(_metrics(-0.25))
+    assert verdict.judgements[0].status == "improved"
+    assert verdict.exit_code == 0
+
+
+def test_noisy_pairs_stay_undecided_then_read_inconclusive_exit_2() -> None:
+    metrics = _metrics(0.10, n=8, noise=0.15)
+    running = _judge(metrics, final=False)
+    assert running.judgements[0].status == "undecided"
+    assert pairs_to_add(running, pairs=8, seconds=4.0, thresholds=DEFAULT_THRESHOLDS) == 20
+    final = _judge(metrics, final=True)
+    assert (final.outcome, final.exit_code) == ("inconclusive", 2)
+    assert final.judgements[0].status == "inconclusive"
+
+
+def test_too_few_pairs_have_no_interval() -> None:
+    verdict = _judge(_metrics(0.3, n=4), final=False)
+    assert verdict.judgements[0].status == "undecided"
+    assert "too few pairs" in verdict.judgements[0].reason
+
+
+def test_a_busy_host_is_invalid_whatever_the_numbers() -> None:
+    verdict = _judge(_metrics(0.3), others_shares=(0.9, 0.8, 0.7))
+    assert (verdict.outcome, verdict.exit_code) == ("invalid", 2)
+    assert "80%" in verdict.reasons[0]
+    assert pairs_to_add(verdict, pairs=20, seconds=1.0, thresholds=DEFAULT_THRESHOLDS) == 0
+
+
+def test_more_rounds_stop_at_the_pair_and_time_budgets() -> None:
+    undecided = _judge(_metrics(0.10, n=8, noise=0.15), final=False)
+    limits = DEFAULT_THRESHOLDS
+    assert pairs_to_add(undecided, pairs=limits.ab_max_pairs, seconds=1.0, thresholds=limits) == 0
+    near = limits.ab_max_pairs - 5
+    assert pairs_to_add(undecided, pairs=near, seconds=1.0, thresholds=limits) == 5
+    slow = limits.ab_time_budget_s
+    assert pairs_to_add(undecided, pairs=8, seconds=slow, thresholds=limits) == 0
+    decided = _judge(_metrics(0.0), final=False)
+    assert pairs_to_add(decided, pairs=20, seconds=1.0, thresholds=limits) == 0
+
+
+def test_a_tiny_stage_is_immaterial_under_the_floor() -> None:
+    base, head = _pairs(0.0)
+    stage_base, stage_head = _pairs(0.5, noise=0.3, seed=2)
+    metrics = (
+        PairedMetric(TOTAL_TIME, "s", "lower", base, head),
+        PairedMetric(
+            "stage.merge.time",
+            "s",
+            "lower",
+            tuple(v * 1e-4 for v in stage_base),
+            tuple(v * 1e-4 for v in stage_head),
+        ),
+    )
+    stage = _judge(metrics).judgements[1]
+    assert stage.status == "pass" and "immaterial" in stage.reason
+
+
+def _with_stage(total: float, stage: float, stage_noise: float = 0.02):
+    base, head = _pairs(total, noise=0.01)
+    stage_base, stage_head = _pairs(stage, noise=stage_noise, seed=3)
+    return (
+        PairedMetric(TOTAL_TIME, "s", "lower", base, head),
+        PairedMetric(
+            "stage.dnabert.time",
+            "s",
+            "lower",
+            tuple(v * 0.3 for v in stage_base),
+            tuple(v * 0.3 for v in stage_head),
+        ),
+    )
+
+
+def test_a_stage_far_slower_inside_a_total_five_percent_slower_warns_and_passes() -> None:
+    verdict = _judge(_with_stage(0.05, 0.20))
+    total, stage = verdict.judgements
+    assert total.status == "pass"
+    assert stage.status == "warn" and stage.change is not None and stage.change > 0.15
+    assert (verdict.outcome, verdict.exit_code) == ("warn", 0)
+
+
+def test_the_total_time_alone_fails_the_gate_and_the_stage_is_named_beside_it() -> None:
+    verdict = _judge(_with_stage(0.15, 0.50))
+    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
+    assert [j.name for j in verdict.failures] == [TOTAL_TIME]
+    assert {j.name: j.status for j in verdict.judgements}["stage.dnabert.time"] == "warn"
+
+
+def test_an_undecided_stage_asks_for_no_more_pairs_once_the_total_is_decided() -> None:
+    running = _judge(_with_stage(0.0, 0.10, stage_noise=0.3), final=False)
+    total, stage = running.judgements
+    assert total.status == "pass" and stage.status == "undecided"
+    assert pairs_to_add(running, pairs=20, seconds=1.0, thresholds=DEFAULT_THRESHOLDS) == 0
+    assert any("stage.dnabert.time" in note for note in running.reasons)
+
+
+@pytest.mark.parametrize(("drop", "status"), [(8.0, "warn"), (3.0, "pass")])
+def test_paired_memory_and_utilization_warn_and_never_fail(drop: float, status: str) -> None:
+    """Memory warns beyond +20%, GPU utilization beyond a 5-point drop; neither is a failure."""
+    base, head = _pairs(0.0, noise=0.005)
+    growth = 1.3 if status == "warn" else 1.1
+    rss = PairedMetric(HOST_PEAK_RSS, "bytes", "lower", base, tuple(h * growth for h in head))
+    util = PairedMetric(
+        GPU_ROUND_UTILIZATION,
+        "%",
+        "higher",
+        tuple(60.0 * b for b in base),
+        tuple((60.0 - drop) * h for h in head),
+    )
+    verdict = _judge((*_metrics(0.0, noise=0.005), rss, util))
+    statuses = {j.name: j.status for j in verdict.judgements}
+    assert statuses[HOST_PEAK_RSS] == statuses[GPU_ROUND_UTILIZATION] == status
+    assert (verdict.outcome, verdict.exit_code) == (status, 0)

@@ -1,0 +1,91 @@
+"""The static site: pages, no network references, readable units, run order and marks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.tools.bench.site_history import INVALID_AT, TOTAL, known_history
+from tools.bench.history.trend import analyze_trend
+from tools.bench.site.charts import choose_scale, metric_figure, run_tick
+from tools.bench.site.pages import INDEX_FILE, PLOTLY_FILE, RUNS_DIR, build_site, key_dir, safe_name
+from virnucpro.errors import InputError
+
+NETWORK = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    history = known_history()
+    out = tmp_path_factory.mktemp("site")
+    build_site({history[0].key: history}, out, source="test")
+    return out
+
+
+def test_pages_are_written_with_the_plotly_script_beside_them(site: Path) -> None:
+    history = known_history()
+    assert (site / INDEX_FILE).is_file()
+    assert (site / PLOTLY_FILE).stat().st_size > 1_000_000  # the whole library, shipped
+    assert (site / key_dir(history[0].key) / f"{safe_name(TOTAL)}.html").is_file()
+    assert len(list((site / RUNS_DIR).glob("*.html"))) == len(history)
+
+
+def test_no_page_loads_anything_from_the_network(site: Path) -> None:
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert not NETWORK.search(text), page
+        assert f'src="{"../" * (len(page.relative_to(site).parts) - 1)}{PLOTLY_FILE}"' in text
+
+
+def test_overview_shows_key_verdict_and_every_metric(site: Path) -> None:
+    text = (site / INDEX_FILE).read_text(encoding="utf-8")
+    assert "13 runs (1 invalid)" in text
+    assert "NOT JUDGED" in text  # the history carries no verdict
+    assert "1 change point(s) at run run-09" in text
+
+
+def test_metric_chart_marks_change_point_invalid_run_and_levels() -> None:
+    history = known_history()
+    trend = analyze_trend(history, TOTAL)
+    figure = metric_figure(history, TOTAL, trend)
+    median = next(t for t in figure["data"] if t["name"] == "median")
+    assert median["x"] == list(range(len(history)))
+    invalid = next(t for t in figure["data"] if t["name"].startswith("invalid"))
+    assert invalid["x"] == [INVALID_AT]
+    notes = [a["text"] for a in figure["layout"]["annotations"]]
+    assert any(n.startswith("baseline ") for n in notes)
+    assert any(n.startswith("threshold ") for n in notes)
+    (vertical,) = [s for s in figure["layout"]["shapes"] if s["x0"] == s["x1"]]
+    assert vertical["x0"] == 9 - 0.5  # before run #10, the first slow one
+
+
+def test_ticks_tell_same_day_runs_apart() -> None:
+    first, second = known_history()[:2]
+    assert run_tick(0, first) == "#1 00c0ffe<br>11-29 08:00"
+    assert run_tick(1, second) == "#2 01c0ffe<br>11-29 08:15"
+
+
+@pytest.mark.parametrize(
+    ("unit", "values", "expected"),
+    [
+        ("s", [0.08, 0.09], ("ms", 1e-3)),
+        ("s", [4e-5], ("µs", 1e-6)),
+        ("s", [12.0], ("s", 1.0)),
+        ("s", [2400.0], ("min", 60.0)),
+        ("B", [3.2e9], ("GiB", 2.0**30)),
+        ("B", [5.0e6], ("MiB", 2.0**20)),
+        ("reads/s", [72.0], ("reads/s", 1.0)),
+    ],
+)
+def test_units_are_scaled_for_people(
+    unit: str, values: list[float], expected: tuple[str, float]
+) -> None:
+    scale = choose_scale(unit, values)
+    assert (scale.unit, scale.factor) == expected
+
+
+def test_no_runs_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="at least one run"):
+        build_site({}, tmp_path, source="nothing")

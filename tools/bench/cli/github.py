@@ -1,0 +1,163 @@
+"""The command lines of the GitHub tools: ``python -m tools.bench post`` and the plumbing it
+shares with ``badge`` (API settings from flags or the Actions environment, one-line redacted
+errors). Posting itself is :mod:`tools.bench.github.post`; the client is
+:mod:`tools.bench.github.api`.
+The poster's modules are imported when ``post`` runs (``badge`` imports this module, and the
+post renderer imports ``badge``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.bench.github.api import (
+    DEFAULT_API_URL,
+    DEFAULT_TOKEN_ENV,
+    REDACTED,
+    Clock,
+    Sleep,
+    clean_token,
+    validate_api_url,
+)
+from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, VirnucproError
+
+PROG = "python -m tools.bench post"
+POST_DESCRIPTION = (
+    "Post a benchmark report to GitHub: one sticky PR comment, a commit status, the job summary."
+)
+REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """API URL, token and repository from flags, else the GitHub Actions environment."""
+
+    api_url: str
+    repo: str
+    token: str | None = field(default=None, repr=False)
+    token_source: str = f"${DEFAULT_TOKEN_ENV}"
+
+
+def add_api_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-url", help=f"default: $GITHUB_API_URL or {DEFAULT_API_URL}")
+    parser.add_argument(
+        "--token-env",
+        default=DEFAULT_TOKEN_ENV,
+        metavar="NAME",
+        help="environment variable holding the token (default: GITHUB_TOKEN)",
+    )
+    parser.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the requests instead of sending them"
+    )
+
+
+def api_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ApiSettings:
+    """Resolve the API settings; a missing or malformed value is an :class:`InputError`."""
+    repo = args.repo or env.get("GITHUB_REPOSITORY", "")
+    if not REPO_PATTERN.match(repo):
+        raise InputError(
+            f"repository {repo!r} is not owner/name (give --repo or set GITHUB_REPOSITORY)"
+        )
+    source = f"${args.token_env}"
+    return ApiSettings(
+        api_url=validate_api_url(args.api_url or env.get("GITHUB_API_URL") or DEFAULT_API_URL),
+        repo=repo,
+        token=clean_token(env.get(args.token_env), source=source),
+        token_source=source,
+    )
+
+
+def parse_cli(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace | int:
+    """Parsed arguments, or the exit code argparse chose (0 for --help, 2 for bad usage)."""
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+
+
+def run_guarded(prog: str, action: Callable[[], int], *, secret: str | None) -> int:
+    """Run a command; any error becomes one redacted ``prog: error: ...`` line and its exit code.
+
+    Unexpected exceptions are caught too: a traceback could carry the token in a message.
+    """
+    try:
+        return action()
+    except VirnucproError as exc:
+        message, code = str(exc), exc.exit_code
+    except Exception as exc:  # see the docstring: nothing may print the token
+        message, code = f"unexpected {exc.__class__.__name__}: {exc}", EXIT_FAILURE
+    line = " ".join(message.split())
+    if secret:
+        line = line.replace(secret, REDACTED)
+    print(f"{prog}: error: {line}", file=sys.stderr)
+    return code
+
+
+# --- python -m tools.bench post ------------------------------------------------------------
+
+
+def _post_parser() -> argparse.ArgumentParser:
+    from tools.bench.github.post import DEFAULT_CONTEXT
+    from tools.bench.github.render import DEFAULT_MARKER
+
+    parser = argparse.ArgumentParser(prog=PROG, description=POST_DESCRIPTION)
+    parser.add_argument("report", type=Path, help="benchmark report JSON (benchmark_*.json)")
+    add_api_arguments(parser)
+    parser.add_argument("--pr", type=int, help="pull request number (default: from the event)")
+    parser.add_argument("--sha", help="commit to set the status on (default: the PR head)")
+    parser.add_argument("--summary-file", type=Path, help="default: $GITHUB_STEP_SUMMARY")
+    parser.add_argument("--marker", default=DEFAULT_MARKER, help="hidden marker of our comment")
+    parser.add_argument("--context", default=DEFAULT_CONTEXT, help="commit status context")
+    return parser
+
+
+def _post_from_cli(
+    args: argparse.Namespace, env: Mapping[str, str], sleep: Sleep, clock: Clock
+) -> int:
+    from tools.bench.github.event import post_target
+    from tools.bench.github.post import PostConfig, post_report
+    from tools.bench.report.document import read_report
+
+    settings = api_settings(args, env)
+    target = post_target(args, env)
+    report = read_report(args.report)
+    config = PostConfig(
+        repo=settings.repo,
+        pr=target.pr,
+        sha=target.sha,
+        token=settings.token,
+        token_source=settings.token_source,
+        api_url=settings.api_url,
+        summary_file=target.summary_file,
+        marker=target.marker,
+        context=args.context,
+        target_url=target.run_url,
+        dry_run=args.dry_run,
+    )
+    for line in post_report(report, config=config, sleep=sleep, clock=clock).lines():
+        print(line)
+    return 0
+
+
+def main_post(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    sleep: Sleep = time.sleep,
+    clock: Clock = time.time,
+) -> int:
+    """``python -m tools.bench post REPORT``: 0 posted or degraded, 1 API error, 2 bad input."""
+    environ = os.environ if env is None else env
+    args = parse_cli(_post_parser(), argv)
+    if isinstance(args, int):
+        return args
+    secret = (environ.get(args.token_env) or "").strip() or None
+    return run_guarded(PROG, lambda: _post_from_cli(args, environ, sleep, clock), secret=secret)

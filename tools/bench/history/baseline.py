@@ -1,0 +1,250 @@
+"""The baseline store: one file per comparability key.
+
+Layout under the baselines folder (default: the repository's ``baselines/``)::
+
+    <hardware_key>/<workload-engine-preset-device-precision slug>.json
+
+A baseline file wraps one results document in a small envelope (kind, version, when it was set,
+from which run). It changes only on an explicit :func:`update_baseline`, which refuses invalid
+runs and never overwrites a file it cannot read. Reading validates everything and names the
+file of any problem. The run history lives elsewhere (:mod:`tools.bench.history.runs`), never in
+``baselines/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tools.bench.host_gate import busy_reason, others_shares
+from tools.bench.thresholds import DEFAULT_BUSY_HOST_SHARE
+from tools.bench.verdict import REPORT_KIND
+from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.schema import (
+    DOCUMENT_KIND,
+    ResultsDocument,
+    SchemaError,
+    first_error_line,
+    parse_document,
+    read_json_file,
+)
+from virnucpro.errors import InputError, RunFailure
+
+BASELINE_KIND = "virnucpro-benchmark-baseline"
+BASELINE_VERSION = 1
+BASELINE_SUFFIX = ".json"
+DEFAULT_BASELINE_DIR = Path(__file__).resolve().parents[3] / "baselines"
+LOCK_TIMEOUT_S = 60.0
+SHA_PREFIX_CHARS = 12
+FIRST_KEYS_SHOWN = 4  # of a JSON object that is not a benchmark file, in the error
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_KEY_PART = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+class BaselineEnvelope(BaseModel):
+    """What a baseline file holds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["virnucpro-benchmark-baseline"] = BASELINE_KIND
+    baseline_version: int
+    created_at: str
+    source_run_id: str
+    results: ResultsDocument
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    """A baseline read from disk: the results it holds and where they came from."""
+
+    path: Path
+    created_at: str
+    source_run_id: str
+    results: ResultsDocument
+
+
+def _slug(text: str) -> str:
+    return _UNSAFE.sub("_", text).strip("_") or "_"
+
+
+def storage_key(doc: ResultsDocument) -> str:
+    """``<hardware_key>/<slug>``: where a run's baseline and history live in the folder."""
+    run, work = doc.run, doc.workload
+    parts = [
+        work.name,
+        work.content_sha256[:SHA_PREFIX_CHARS],
+        str(work.expected_length),
+        run.engine,
+        run.model_preset,
+        run.device.split(":")[0],
+        run.precision,
+    ]
+    return f"{doc.environment.hardware_key()}/{'-'.join(_slug(p) for p in parts)}"
+
+
+def _key_path(folder: Path, key: str, suffix: str) -> Path:
+    parts = key.split("/")
+    if len(parts) != 2 or not all(_KEY_PART.match(p) and p not in (".", "..") for p in parts):
+        raise InputError(f"not a baseline key: {key!r} (expected <hardware_key>/<slug>)")
+    return Path(folder) / parts[0] / f"{parts[1]}{suffix}"
+
+
+def baseline_path(doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR) -> Path:
+    return _key_path(folder, storage_key(doc), BASELINE_SUFFIX)
+
+
+@contextlib.contextmanager
+def locked_file(path: Path) -> Iterator[None]:
+    """Hold the writer lock that sits beside ``path`` (a hidden ``.<name>.lock`` file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path.with_name(f".{path.name}.lock"), timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunFailure(f"{path}: could not lock within {LOCK_TIMEOUT_S:g} s") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _load_json(path: Path) -> object:
+    return read_json_file(path)
+
+
+def _envelope_record(data: dict[str, object], path: Path) -> BaselineRecord:
+    if data.get("kind") != BASELINE_KIND:
+        raise SchemaError(f"{path}: not a baseline (kind={data.get('kind')!r})")
+    version = data.get("baseline_version")
+    if version != BASELINE_VERSION:
+        raise SchemaError(
+            f"{path}: baseline_version {version!r} is not supported (expected {BASELINE_VERSION})"
+        )
+    results = parse_document(data.get("results"), source=f"{path} (results)")
+    try:
+        envelope = BaselineEnvelope.model_validate({**data, "results": results})
+    except ValidationError as exc:
+        line = first_error_line(exc, whole="<envelope>")
+        raise SchemaError(f"{path}: invalid baseline envelope: {line}") from None
+    return BaselineRecord(path, envelope.created_at, envelope.source_run_id, envelope.results)
+
+
+def read_baseline(path: Path) -> BaselineRecord:
+    """Read and validate a baseline file; any problem is a one-line SchemaError."""
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise SchemaError(f"{path}: not a baseline (top level is not an object)")
+    return _envelope_record(data, Path(path))
+
+
+def _results_of(data: object, path: Path) -> ResultsDocument:
+    """The results in a decoded file: a results document, or the one inside a JSON report."""
+    if isinstance(data, dict) and data.get("kind") == REPORT_KIND:
+        from tools.bench.report.document import parse_report
+
+        return parse_report(data, source=str(path)).results
+    return parse_document(data, source=str(path))
+
+
+def read_results(path: Path) -> ResultsDocument:
+    """Read a results document, or the results inside a ``benchmark_*.json`` report."""
+    return _results_of(_load_json(path), Path(path))
+
+
+def _json_shape(data: object) -> str:
+    if isinstance(data, dict):
+        keys = ", ".join(sorted(map(str, data))[:FIRST_KEYS_SHOWN]) or "none"
+        return f"an object with keys {keys}"
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(data), "a number")
+
+
+def _check_benchmark_file(data: object, path: Path) -> None:
+    """Refuse valid JSON that is none of the three files, saying so instead of a schema detail."""
+    kinds = (BASELINE_KIND, REPORT_KIND, DOCUMENT_KIND)
+    if isinstance(data, dict) and (data.get("kind") in kinds or "schema_version" in data):
+        return
+    raise SchemaError(
+        f"{path}: not a results, report or baseline file (valid JSON, but {_json_shape(data)}; "
+        "give a results JSON, a benchmark_*.json report or a baseline)"
+    )
+
+
+def read_reference(path: Path) -> BaselineRecord:
+    """Read a file to compare against: a baseline, a results document or a JSON report."""
+    data = _load_json(path)
+    _check_benchmark_file(data, Path(path))
+    if isinstance(data, dict) and data.get("kind") == BASELINE_KIND:
+        return _envelope_record(data, Path(path))
+    doc = _results_of(data, Path(path))
+    return BaselineRecord(Path(path), doc.run.created_at, doc.run.run_id, doc)
+
+
+def find_baseline(
+    doc: ResultsDocument, folder: Path = DEFAULT_BASELINE_DIR
+) -> BaselineRecord | None:
+    """The stored baseline comparable with ``doc``, or None when there is none."""
+    path = baseline_path(doc, folder)
+    if not path.exists():
+        return None
+    record = read_baseline(path)
+    if record.results.comparability_key() != doc.comparability_key():
+        raise SchemaError(f"{path}: holds a baseline for other hardware or workload")
+    return record
+
+
+def _now_iso(now: datetime | None) -> str:
+    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
+def update_baseline(
+    doc: ResultsDocument,
+    folder: Path = DEFAULT_BASELINE_DIR,
+    *,
+    now: datetime | None = None,
+    busy_host_share: float = DEFAULT_BUSY_HOST_SHARE,
+) -> Path:
+    """Make ``doc`` the baseline for its comparability key (explicit, atomic, locked).
+
+    Refuses a run marked invalid or measured on a busy host (other processes' CPU share above
+    ``busy_host_share``, the host gate's limit: such a run could not be judged, so it cannot be
+    the reference either), and refuses to replace an existing baseline file that cannot be read
+    (so a damaged file is looked at by a person instead of lost).
+    """
+    if not doc.validity.valid:
+        why = "; ".join(doc.validity.reasons)
+        raise InputError(f"run {doc.run.run_id} is marked invalid ({why}); not set as baseline")
+    busy = busy_reason(others_shares(doc), busy_host_share)
+    if busy is not None:
+        raise InputError(f"run {doc.run.run_id}: {busy}; not set as baseline")
+    path = baseline_path(doc, folder)
+    envelope = BaselineEnvelope(
+        baseline_version=BASELINE_VERSION,
+        created_at=_now_iso(now),
+        source_run_id=doc.run.run_id,
+        results=doc,
+    )
+    with locked_file(path):
+        if path.exists():
+            _refuse_if_unreadable(path)
+        text = json.dumps(envelope.model_dump(mode="json"), indent=2) + "\n"
+        atomic_write_text(path, text)
+    return path
+
+
+def _refuse_if_unreadable(path: Path) -> None:
+    try:
+        read_baseline(path)
+    except SchemaError as exc:
+        raise SchemaError(
+            f"existing baseline is unreadable, not overwritten (repair or delete it): {exc}"
+        ) from None

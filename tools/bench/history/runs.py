@@ -1,0 +1,234 @@
+"""The run history: one compact JSON-lines file per hardware and workload key, with retention.
+
+Layout under a history folder (a directory you name, or the root of the data branch)::
+
+    <hardware_key>/<workload-engine-preset-device-precision slug>.jsonl
+
+Each line is one :class:`RunEntry`: when and where the run happened, whether it was valid,
+the checker's outcome, the requirement rows and, per metric, a summary (median, quartiles,
+sample count) plus the raw samples. Retention keeps raw samples only for the newest
+``RAW_SAMPLE_RUNS`` runs of a file; summaries are kept forever, so a file grows by a few
+kilobytes per run. Lines are appended in run order; adding a run rewrites the file atomically
+under a lock, never in place. A file with a bad line or another ``history_version`` is refused
+with one line naming it, and is never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tools.bench.history.baseline import locked_file, storage_key
+from tools.bench.verdict import Outcome, ReportDocument, RequirementResult
+from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
+from virnucpro.errors import InputError
+
+HISTORY_KIND = "virnucpro-benchmark-history"
+HISTORY_VERSION = 1
+HISTORY_SUFFIX = ".jsonl"
+RAW_SAMPLE_RUNS = 30  # newest runs of a file that keep their raw samples
+HISTORY_FOLDER = "history"  # inside the reports folder
+DEFAULT_HISTORY_DIR = Path("tests/reports") / HISTORY_FOLDER
+MIN_SAMPLES_FOR_QUARTILES = 2
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MetricSummary(_Record):
+    """One metric of one run: its summary always, its raw samples while retention keeps them."""
+
+    name: str
+    unit: str
+    better: Direction
+    n: int
+    median: float | None = None  # None: not measured (see reason)
+    q1: float | None = None
+    q3: float | None = None
+    reason: str | None = None
+    samples: tuple[float, ...] | None = None
+
+
+class RunEntry(_Record):
+    """One run in a history file."""
+
+    kind: Literal["virnucpro-benchmark-history"] = HISTORY_KIND
+    history_version: int = HISTORY_VERSION
+    key: str
+    run_id: str
+    created_at: str
+    commit: str | None = None
+    dirty: bool | None = None
+    tier: str
+    valid: bool
+    invalid_reasons: tuple[str, ...] = ()
+    outcome: Outcome | None = None  # the checker's verdict when the run was judged
+    requirements: tuple[RequirementResult, ...] = ()
+    metrics: tuple[MetricSummary, ...] = ()
+
+    def metric(self, name: str) -> MetricSummary | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    @property
+    def short_commit(self) -> str:
+        return (self.commit or "unknown")[:7]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """Where a run went and whether it was new (a run id already there is not added twice)."""
+
+    path: Path
+    added: bool
+    runs: int
+
+
+def summarize(metric: Metric) -> MetricSummary:
+    """A metric's summary with its raw samples."""
+    samples = metric.samples
+    q1 = q3 = metric.median
+    if len(samples) >= MIN_SAMPLES_FOR_QUARTILES:
+        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return MetricSummary(
+        name=metric.name,
+        unit=metric.unit,
+        better=metric.better,
+        n=len(samples),
+        median=metric.median,
+        q1=q1 if samples else None,
+        q3=q3 if samples else None,
+        reason=metric.reason,
+        samples=samples,
+    )
+
+
+def entry_from_results(
+    results: ResultsDocument, *, report: ReportDocument | None = None
+) -> RunEntry:
+    """The history entry of a run (with the verdict and requirements when a report is given)."""
+    env, run = results.environment, results.run
+    return RunEntry(
+        key=storage_key(results),
+        run_id=run.run_id,
+        created_at=run.created_at,
+        commit=env.git_commit,
+        dirty=env.git_dirty,
+        tier=run.tier,
+        valid=results.validity.valid,
+        invalid_reasons=results.validity.reasons,
+        outcome=report.verdict.outcome if report and report.verdict else None,
+        requirements=report.requirements if report else (),
+        metrics=tuple(summarize(m) for m in results.metrics),
+    )
+
+
+def _key_path(folder: Path, key: str) -> Path:
+    parts = key.split("/")
+    if len(parts) != 2 or not all(p and p not in (".", "..") and "\\" not in p for p in parts):
+        raise InputError(f"not a history key: {key!r} (expected <hardware_key>/<slug>)")
+    return Path(folder) / parts[0] / f"{parts[1]}{HISTORY_SUFFIX}"
+
+
+def history_file(folder: Path, key: str) -> Path:
+    """The file that holds ``key``'s history under ``folder``."""
+    return _key_path(folder, key)
+
+
+def _parse_line(text: str, source: str, key: str | None) -> RunEntry:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise SchemaError(f"{source}: not valid JSON (history refused, not rewritten)") from None
+    if not isinstance(data, dict) or data.get("kind") != HISTORY_KIND:
+        raise SchemaError(f"{source}: not a history entry (history refused, not rewritten)")
+    if data.get("history_version") != HISTORY_VERSION:
+        version = data.get("history_version")
+        raise SchemaError(
+            f"{source}: history_version {version!r} is not supported "
+            f"(expected {HISTORY_VERSION}; history refused, not rewritten)"
+        )
+    try:
+        entry = RunEntry.model_validate(data)
+    except ValidationError as exc:
+        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
+        raise SchemaError(f"{source}: invalid history entry ({loc})") from None
+    if key is not None and entry.key != key:
+        raise SchemaError(f"{source}: an entry of another key ({entry.key})")
+    return entry
+
+
+def read_file(path: Path, *, key: str | None = None) -> list[RunEntry]:
+    """Every entry of one history file, in file order; [] when the file does not exist."""
+    if not path.exists():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    lines = text.splitlines()
+    if text and not text.endswith("\n"):
+        raise SchemaError(f"{path}: ends in a partial line (history refused, not rewritten)")
+    return [_parse_line(line, f"{path}:{n}", key) for n, line in enumerate(lines, 1) if line]
+
+
+def read_history(folder: Path, key: str) -> list[RunEntry]:
+    """One key's runs, in the order they were added."""
+    return read_file(history_file(folder, key), key=key)
+
+
+def history_keys(folder: Path) -> list[str]:
+    """Keys with a history file under ``folder``, sorted."""
+    files = sorted(Path(folder).glob(f"*/*{HISTORY_SUFFIX}"))
+    return [f"{f.parent.name}/{f.name[: -len(HISTORY_SUFFIX)]}" for f in files]
+
+
+def read_all(folder: Path) -> dict[str, list[RunEntry]]:
+    """Every key's runs under ``folder``."""
+    return {key: read_history(folder, key) for key in history_keys(folder)}
+
+
+def apply_retention(entries: Sequence[RunEntry], *, raw_runs: int) -> list[RunEntry]:
+    """The entries with raw samples dropped from all but the newest ``raw_runs``."""
+    cut = max(len(entries) - raw_runs, 0)
+    return [
+        e if k >= cut else e.model_copy(update={"metrics": _without_samples(e.metrics)})
+        for k, e in enumerate(entries)
+    ]
+
+
+def _without_samples(metrics: Sequence[MetricSummary]) -> tuple[MetricSummary, ...]:
+    return tuple(m.model_copy(update={"samples": None}) for m in metrics)
+
+
+def entry_line(entry: RunEntry) -> str:
+    """One compact JSON line; a metric's unset fields (samples dropped by retention, the
+    quartiles of an unmeasured metric) are left out, not written as null."""
+    data = entry.model_dump(mode="json")
+    data["metrics"] = [
+        {name: value for name, value in metric.items() if value is not None}
+        for metric in data["metrics"]
+    ]
+    return json.dumps(data, separators=(",", ":"))
+
+
+def add_run(folder: Path, entry: RunEntry, *, raw_runs: int = RAW_SAMPLE_RUNS) -> AddResult:
+    """Append ``entry`` to its key's file under ``folder`` (locked, atomic, retention applied).
+
+    A run id that is already in the file is not added again (publishing is retried safely).
+    """
+    path = history_file(folder, entry.key)
+    with locked_file(path):
+        entries = read_file(path, key=entry.key)
+        if any(e.run_id == entry.run_id for e in entries):
+            return AddResult(path=path, added=False, runs=len(entries))
+        kept = apply_retention([*entries, entry], raw_runs=raw_runs)
+        atomic_write_text(path, "".join(entry_line(e) + "\n" for e in kept))
+    return AddResult(path=path, added=True, runs=len(kept))

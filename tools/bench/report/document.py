@@ -1,0 +1,154 @@
+"""The benchmark report: build it from a results document, render markdown, write md + JSON.
+
+:func:`build_report` judges nothing itself: it attaches the checker's :class:`Verdict` (if any),
+the requirements and the recommendations (:mod:`tools.bench.report.targets`). The markdown
+sections live in :mod:`tools.bench.report.sections`, built from the blocks of
+:mod:`tools.bench.report.blocks`, which :func:`render_pr_comment` reuses.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from tools.bench.report.blocks import (
+    inconclusive_notes,
+    invalid_banner,
+    judgements_table,
+    key_metric_rows,
+    models_line,
+    outcome_word,
+    requirements_table,
+    run_line,
+)
+from tools.bench.report.formatting import bullet_list, table
+from tools.bench.report.sections import SECTIONS
+from tools.bench.report.targets import derive_recommendations, evaluate_requirements
+from tools.bench.verdict import REPORT_KIND, REPORT_VERSION, ReportDocument, Verdict
+from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.schema import ResultsDocument, SchemaError, first_error_line, read_json_file
+
+REPORT_STEM_FORMAT = "benchmark_%Y%m%d_%H%M%S"
+GITHUB_COMMENT_LIMIT = 65536  # characters; GitHub refuses longer comment bodies (422)
+COMMENT_TITLE = "### VirNucPro benchmark"
+FLAGGED_STATUSES = ("fail", "warn")
+TRUNCATION_NOTE = (
+    "_Comment truncated: {omitted} more section(s) left out to stay under {limit:,} "
+    "characters; the full report is in the benchmark_*.md artifact._"
+)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A datetime in UTC; a naive one is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def build_report(
+    results: ResultsDocument, *, verdict: Verdict | None, now: datetime
+) -> ReportDocument:
+    """The report record: results, the verdict, requirements and recommendations."""
+    return ReportDocument(
+        generated_at=_utc(now).isoformat(timespec="seconds"),
+        results=results,
+        verdict=verdict,
+        requirements=evaluate_requirements(results, verdict=verdict),
+        recommendations=derive_recommendations(results, verdict=verdict),
+    )
+
+
+def render_markdown(report: ReportDocument) -> str:
+    """The full markdown report, every section in its fixed order."""
+    parts = [render(report) for render in SECTIONS]
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def _comment_sections(report: ReportDocument) -> list[str]:
+    """The PR comment's sections, most important first; truncation drops from the end."""
+    results, verdict = report.results, report.verdict
+    head = [f"{COMMENT_TITLE}: {outcome_word(report)}", run_line(results)]
+    head += [line for line in (invalid_banner(results), models_line(results)) if line]
+    sections = ["\n\n".join(head)]
+    sections.append("**Requirements**\n\n" + requirements_table(report.requirements))
+    sections.append("**Key metrics**\n\n" + table(("metric", "value"), key_metric_rows(results)))
+    if verdict is not None:
+        flagged = [j for j in verdict.judgements if j.status in FLAGGED_STATUSES]
+        lines = [f"**Regressions and warnings** (against {verdict.baseline or 'no baseline'})"]
+        lines.append(judgements_table(flagged) if flagged else "None.")
+        lines += [bullet_list(verdict.reasons)] if verdict.reasons else []
+        lines += [notes] if (notes := inconclusive_notes(verdict)) else []
+        sections.append("\n\n".join(lines))
+    sections.append("**Recommendations**\n\n" + bullet_list(report.recommendations))
+    return sections
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut at the last line break that fits (a single oversized section)."""
+    return text if len(text) <= limit else text[: text.rfind("\n", 0, limit) + 1 or limit]
+
+
+def render_pr_comment(report: ReportDocument, *, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Compact markdown for a PR comment, cut at a section boundary (with a note) to fit."""
+    sections = _comment_sections(report)
+    full = "\n\n".join(sections) + "\n"
+    if len(full) <= max_chars:
+        return full
+    note = TRUNCATION_NOTE.format(omitted=len(sections), limit=max_chars)
+    budget = max_chars - len(note) - len("\n\n") - 1
+    kept: list[str] = []
+    for part in sections:
+        if len("\n\n".join([*kept, part])) > budget:
+            break
+        kept.append(part)
+    if not kept:
+        kept = [_fit(sections[0], budget)]
+    note = TRUNCATION_NOTE.format(omitted=len(sections) - len(kept), limit=max_chars)
+    return "\n\n".join([*kept, note]) + "\n"
+
+
+def report_stem(report: ReportDocument) -> str:
+    """``benchmark_YYYYMMDD_HHMMSS`` from the report's generation time (UTC)."""
+    moment = datetime.fromisoformat(report.generated_at.replace("Z", "+00:00"))
+    return _utc(moment).strftime(REPORT_STEM_FORMAT)
+
+
+def report_to_json(report: ReportDocument) -> str:
+    return json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
+
+
+def write_reports(report: ReportDocument, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``benchmark_YYYYMMDD_HHMMSS.md`` and ``.json`` atomically; return (md, json)."""
+    out_dir = Path(out_dir)
+    stem = report_stem(report)
+    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    linked = report.model_copy(update={"markdown_file": md_path.name})
+    atomic_write_text(md_path, render_markdown(linked))
+    atomic_write_text(json_path, report_to_json(linked))
+    return md_path, json_path
+
+
+def parse_report(data: object, *, source: str = "<memory>") -> ReportDocument:
+    """Validate a decoded JSON object as a report; any problem is a one-line SchemaError."""
+    if not isinstance(data, dict):
+        raise SchemaError(f"{source}: not a benchmark report (top level is not an object)")
+    if data.get("kind") != REPORT_KIND:
+        raise SchemaError(f"{source}: not a benchmark report (kind={data.get('kind')!r})")
+    if data.get("report_version") != REPORT_VERSION:
+        version = data.get("report_version")
+        raise SchemaError(
+            f"{source}: report_version {version!r} is not supported (expected {REPORT_VERSION})"
+        )
+    try:
+        return ReportDocument.model_validate(data)
+    except ValidationError as exc:
+        line = first_error_line(exc, whole="<report>")
+        raise SchemaError(f"{source}: invalid benchmark report: {line}") from None
+
+
+def read_report(path: Path) -> ReportDocument:
+    """Read a ``benchmark_*.json`` report written by :func:`write_reports`."""
+    return parse_report(read_json_file(path), source=str(path))

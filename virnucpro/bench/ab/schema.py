@@ -1,0 +1,280 @@
+"""The records of an A/B run: raw pairs of rounds, and the paired samples per metric.
+
+Torch-free and free of processes: the judge (``tools/bench/judge/paired.py``) reads these, the
+measuring half (:mod:`virnucpro.bench.ab.session`) writes them.
+
+Schema 2 adds each round's own figures (:data:`ROUND_FIGURES`): the worker's peak host RSS, the
+CUDA allocator's peaks and the mean NVML GPU utilization of the round, each ``None`` with the
+reason in ``RoundSample.unmeasured`` when it could not be measured. Schema 1 files still read:
+their rounds have none of these figures ("not recorded").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from virnucpro.bench.metric_names import (
+    BYTES,
+    CUDA_PEAK_ALLOCATED,
+    CUDA_PEAK_RESERVED,
+    GPU_ROUND_UTILIZATION,
+    HOST_PEAK_RSS,
+    OTHERS_CPU_METRIC,
+    TOTAL_TIME_METRIC,
+)
+from virnucpro.bench.schema import Direction, first_error_line, read_json_file
+from virnucpro.errors import InputError
+
+AB_KIND = "virnucpro-ab-pairs"
+AB_SCHEMA_VERSION = 2
+FIRST_SCHEMA_VERSION = 1
+STAGE_PREFIX = "stage."
+TOTAL_TIME = TOTAL_TIME_METRIC
+READS_PER_S = "end_to_end.reads_per_s"
+OTHERS_CPU = OTHERS_CPU_METRIC
+TOKEN_STAGES = {"dnabert": "dnabert_tokens", "esm": "esm_tokens"}
+Side = Literal["base", "head"]
+NOT_RECORDED = "not recorded (a pairs file of schema 1 has no per-round memory or GPU figures)"
+PERCENT = "%"
+
+
+@dataclass(frozen=True)
+class RoundFigure:
+    """A figure each worker measures in every round, paired as the metric ``name``."""
+
+    name: str
+    field: str
+    unit: str
+    better: Direction
+
+
+ROUND_FIGURES = (
+    RoundFigure(HOST_PEAK_RSS, "host_peak_rss", BYTES, "lower"),
+    RoundFigure(CUDA_PEAK_ALLOCATED, "cuda_peak_allocated", BYTES, "lower"),
+    RoundFigure(CUDA_PEAK_RESERVED, "cuda_peak_reserved", BYTES, "lower"),
+    RoundFigure(GPU_ROUND_UTILIZATION, "gpu_utilization", PERCENT, "higher"),
+)
+FIGURE_FIELDS = frozenset(f.field for f in ROUND_FIGURES)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RoundSample(_Record):
+    """One predict on one side: wall seconds, the worker's CPU seconds, the run's counts, and
+    the round's memory peaks and GPU utilization (``None`` with the reason in ``unmeasured``)."""
+
+    seconds: float
+    cpu_seconds: float
+    reads: int
+    bases: int
+    kept_frames: int
+    dnabert_tokens: int
+    esm_tokens: int
+    stages: dict[str, float]
+    host_peak_rss: int | None = None  # bytes, the worker process's peak during the round
+    cuda_peak_allocated: int | None = None  # bytes, torch's allocator peaks on the device
+    cuda_peak_reserved: int | None = None
+    gpu_utilization: float | None = None  # %, mean of the NVML readings inside the round
+    gpu_utilization_readings: int | None = None  # how many readings the mean is of
+    unmeasured: dict[str, str] = Field(default_factory=dict)  # figure field -> why it is None
+
+    @model_validator(mode="after")
+    def _reasons_only_for_missing_figures(self) -> RoundSample:
+        for name in self.unmeasured:
+            if name not in FIGURE_FIELDS:
+                raise ValueError(f"unmeasured names {name!r}, not a per-round figure")
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name} has a value and a reason it was not measured")
+        return self
+
+    def why_unmeasured(self, field: str) -> str:
+        """Why the figure ``field`` is ``None`` in this round."""
+        return self.unmeasured.get(field, NOT_RECORDED)
+
+
+class PairedRound(_Record):
+    """One pair of rounds and how busy the machine was while it ran."""
+
+    index: int
+    first: Side
+    base: RoundSample
+    head: RoundSample
+    wall_seconds: float
+    others_share: float  # other processes' share of the CPUs over the pair
+
+
+class SideInfo(_Record):
+    commit: str | None
+    dirty: bool | None
+    root: str
+    package: str
+    load_seconds: float
+
+
+class ABRecord(_Record):
+    """Every raw pair of an A/B run, and what was compared."""
+
+    kind: Literal["virnucpro-ab-pairs"] = AB_KIND
+    schema_version: int = AB_SCHEMA_VERSION
+    ref: str
+    base: SideInfo
+    head: SideInfo
+    workload: str
+    seed: int
+    warmup: int
+    cpus: int
+    rounds: tuple[PairedRound, ...] = ()
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, version: int) -> int:
+        if not FIRST_SCHEMA_VERSION <= version <= AB_SCHEMA_VERSION:
+            raise ValueError(
+                f"schema_version {version} is not one this code reads "
+                f"({FIRST_SCHEMA_VERSION}-{AB_SCHEMA_VERSION})"
+            )
+        return version
+
+    def paired_metrics(self) -> tuple[PairedMetric, ...]:
+        return paired_metrics(self.rounds)
+
+    def others_shares(self) -> tuple[float, ...]:
+        return tuple(r.others_share for r in self.rounds)
+
+    def unpaired_figures(self) -> tuple[UnpairedFigure, ...]:
+        return unpaired_figures(self.rounds)
+
+
+@dataclass(frozen=True)
+class PairedMetric:
+    """One metric measured on both sides of every pair (same length, same order)."""
+
+    name: str
+    unit: str
+    better: Direction
+    base: tuple[float, ...]
+    head: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class UnpairedFigure:
+    """A per-round figure that is not paired in this run, and why."""
+
+    figure: RoundFigure
+    reason: str
+
+
+# ----------------------------------------------------------------------------- metrics
+
+
+def _per_side(rounds: tuple[PairedRound, ...], pick) -> tuple[tuple[float, ...], ...]:
+    return tuple(float(pick(r.base)) for r in rounds), tuple(float(pick(r.head)) for r in rounds)
+
+
+def _sides(rounds: tuple[PairedRound, ...]) -> list[tuple[int, Side, RoundSample]]:
+    return [(r.index, side, getattr(r, side)) for r in rounds for side in ("base", "head")]
+
+
+def _figure_gap(rounds: tuple[PairedRound, ...], figure: RoundFigure) -> str | None:
+    """Why ``figure`` cannot be paired over ``rounds``, or None when every round has it."""
+    sides = _sides(rounds)
+    missing = [
+        (i, side, s.why_unmeasured(figure.field))
+        for i, side, s in sides
+        if getattr(s, figure.field) is None
+    ]
+    if missing:
+        reasons = {why for _, _, why in missing}
+        if len(missing) == len(sides) and len(reasons) == 1:
+            return reasons.pop()
+        index, side, why = missing[0]
+        return (
+            f"not paired: missing in {len(missing)} of {len(sides)} rounds "
+            f"(first: pair {index}, {side} side: {why})"
+        )
+    values = [(i, side, getattr(s, figure.field)) for i, side, s in sides]
+    index, side, value = min(values, key=lambda v: v[2])
+    if value <= 0:
+        return f"not paired: {value:g} {figure.unit} in pair {index} ({side} side) has no ratio"
+    return None
+
+
+def unpaired_figures(rounds: tuple[PairedRound, ...]) -> tuple[UnpairedFigure, ...]:
+    """The per-round figures :func:`paired_metrics` leaves out, each with its reason."""
+    if not rounds:
+        return ()
+    gaps = ((f, _figure_gap(rounds, f)) for f in ROUND_FIGURES)
+    return tuple(UnpairedFigure(f, why) for f, why in gaps if why is not None)
+
+
+def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
+    """Total time, reads/s, each stage's time, each model's tokens/s and, where every round on
+    both sides has them, the round's memory peaks and GPU utilization, paired per round."""
+    if not rounds:
+        return ()
+
+    def metric(name: str, unit: str, better: Direction, pick) -> PairedMetric:
+        base, head = _per_side(rounds, pick)
+        return PairedMetric(name, unit, better, base, head)
+
+    metrics = [
+        metric(TOTAL_TIME, "s", "lower", lambda s: s.seconds),
+        metric(READS_PER_S, "reads/s", "higher", lambda s: s.reads / s.seconds),
+    ]
+    stages = [
+        name
+        for name in rounds[0].head.stages
+        if all(name in r.head.stages and name in r.base.stages for r in rounds)
+    ]
+    for stage in stages:
+        metrics.append(
+            metric(f"{STAGE_PREFIX}{stage}.time", "s", "lower", lambda s, n=stage: s.stages[n])
+        )
+    for stage, field in TOKEN_STAGES.items():
+        if stage not in stages:
+            continue
+        metrics.append(
+            metric(
+                f"throughput.{stage}.tokens_per_s",
+                "tokens/s",
+                "higher",
+                lambda s, n=stage, f=field: getattr(s, f) / s.stages[n],
+            )
+        )
+    for figure in ROUND_FIGURES:
+        if _figure_gap(rounds, figure) is None:
+            pick = figure.field
+            metrics.append(
+                metric(figure.name, figure.unit, figure.better, lambda s, f=pick: getattr(s, f))
+            )
+    return tuple(m for m in metrics if all(v > 0 for v in (*m.base, *m.head)))
+
+
+def write_record(record: ABRecord, path: Path) -> Path:
+    """The raw pairs, atomically, as JSON."""
+    from virnucpro.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
+    return path
+
+
+def read_record(path: Path) -> ABRecord:
+    data = read_json_file(path)
+    try:
+        return ABRecord.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{path}: not an A/B pairs file ({first_error_line(exc)})") from None

@@ -1,0 +1,316 @@
+"""A/B measurement: this checkout (head) and a base commit, side by side, interleaved, paired.
+
+The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
+``tools/bench/judge/paired.py``, the wiring is the CLI's):
+
+- the base commit is checked out in a git worktree under ``<output>/.cache/ab/<sha>``, kept and
+  reused for later runs;
+- each side runs in its own long-lived worker process (:mod:`virnucpro.bench.ab.worker`) that
+  loads the models once, so rounds measure the steady state. A side runs with its own checkout
+  first on ``PYTHONPATH``, and with this interpreter unless the base declares requirements this
+  environment does not meet: then with its own environment, cached per commit, that shares this
+  environment's torch build (:mod:`virnucpro.bench.ab.env`);
+- both sides read the same workload file, generated once by the head;
+- rounds come in pairs, one predict on each side, in an order drawn per pair from a seeded
+  generator (recorded), after the same number of warm-up rounds on each side;
+- every pair records both sides' wall seconds, stage times and token counts, and how busy the
+  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self").
+
+:class:`ABRecord` keeps every raw pair; :meth:`ABRecord.paired_metrics` turns it into per-metric
+paired samples for the judge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from virnucpro.bench.ab.schema import (
+    ABRecord,
+    PairedRound,
+    RoundSample,
+    Side,
+    SideInfo,
+)
+from virnucpro.bench.run.host import machine_busy_seconds, others_share, process_tree_cpu_seconds
+from virnucpro.errors import InputError, RunFailure
+
+CACHE_DIR = Path(".cache") / "ab"
+MERGE_BASE_PREFIX = "merge-base:"
+WORKER_SOURCE = Path(__file__).with_name("worker.py")
+WORKER_QUIT_TIMEOUT_S = 10.0
+GIT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What both workers run: the same workload and options."""
+
+    workload: Path
+    preset: str
+    engine: str
+    precision: str
+    expected_length: int
+    threads: int
+    device: str
+
+
+# ----------------------------------------------------------------------------- git
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InputError(f"git {' '.join(args)}: {exc}") from None
+    if done.returncode != 0:
+        detail = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise InputError(f"git {' '.join(args)}: {detail}")
+    return done.stdout.strip()
+
+
+def resolve_ref(root: Path, ref: str) -> str:
+    """The commit ``ref`` names: a sha, a branch, a tag, or ``merge-base:BRANCH``."""
+    if not ref.strip():
+        raise InputError("--against: give a commit, a branch or merge-base:BRANCH")
+    if ref.startswith(MERGE_BASE_PREFIX):
+        branch = ref[len(MERGE_BASE_PREFIX) :]
+        return _git(root, "merge-base", "HEAD", _commit_of(root, branch))
+    return _commit_of(root, ref)
+
+
+def _commit_of(root: Path, ref: str) -> str:
+    try:
+        return _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except InputError:
+        raise InputError(f"--against {ref}: not a commit in {root}") from None
+
+
+def base_checkout(root: Path, sha: str, cache: Path) -> Path:
+    """A worktree of ``sha`` under ``cache`` (created once, reused while it stays clean)."""
+    path = (cache / sha).resolve()
+    if (path / ".git").exists():
+        if _git(path, "rev-parse", "HEAD") == sha and not _git(path, "status", "--porcelain"):
+            return path
+        _git(root, "worktree", "remove", "--force", str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _git(root, "worktree", "prune")
+    _git(root, "worktree", "add", "--detach", "--force", str(path), sha)
+    return path
+
+
+# ----------------------------------------------------------------------------- workers
+
+
+class Worker:
+    """One side's worker process; its stderr goes to a log file."""
+
+    def __init__(
+        self, side: Side, root: Path, spec: WorkerSpec, workdir: Path, python: Path | None = None
+    ) -> None:
+        self.side = side
+        self.root = root
+        self.log_path = workdir / f"{side}-worker.log"
+        outdir = workdir / f"{side}-out"
+        payload = {
+            "workload": str(spec.workload),
+            "outdir": str(outdir),
+            "preset": spec.preset,
+            "engine": spec.engine,
+            "precision": spec.precision,
+            "expected_length": spec.expected_length,
+            "threads": spec.threads,
+            "device": spec.device,
+        }
+        env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
+        workdir.mkdir(parents=True, exist_ok=True)
+        self._log: IO[str] = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
+        source = WORKER_SOURCE.read_text(encoding="utf-8")
+        self.process = subprocess.Popen(
+            [str(python or sys.executable), "-c", source, json.dumps(payload)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=workdir,
+            env=env,
+        )
+        self.info: SideInfo | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read(self) -> dict[str, object]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=WORKER_QUIT_TIMEOUT_S)
+            raise RunFailure(
+                f"the {self.side} worker stopped (exit {self.process.returncode}); "
+                f"see {self.log_path}"
+            )
+        return json.loads(line)
+
+    def wait_ready(self) -> SideInfo:
+        """The side's facts once its models are loaded (read once, then remembered)."""
+        if self.info is not None:
+            return self.info
+        ready = self._read()
+        package = Path(str(ready["package"])).resolve()
+        if not package.is_relative_to(self.root.resolve()):
+            raise RunFailure(
+                f"the {self.side} worker imported virnucpro from {package}, not from {self.root}"
+            )
+        from virnucpro.bench.run.envinfo import git_state
+
+        commit, dirty = git_state(self.root)
+        self.info = SideInfo(
+            commit=commit,
+            dirty=dirty,
+            root=str(self.root),
+            package=str(package),
+            load_seconds=float(ready["load_seconds"]),  # type: ignore[arg-type]
+        )
+        return self.info
+
+    def round(self) -> RoundSample:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": "round"}) + "\n")
+        self.process.stdin.flush()
+        return RoundSample.model_validate(self._read())
+
+    def close(self) -> None:
+        try:
+            if self.process.poll() is None and self.process.stdin is not None:
+                self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.process.stdin.close()
+            self.process.wait(timeout=WORKER_QUIT_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self._log.close()
+
+
+class ABSession:
+    """A base and a head worker; pairs of rounds in a seeded random order.
+
+    :meth:`start` starts both workers and closes them on exit; a session made from running
+    workers (the power study reuses them across trials) leaves them running.
+    """
+
+    def __init__(
+        self, *, ref: str, workers: dict[Side, Worker], spec: WorkerSpec, seed: int, owns: bool
+    ) -> None:
+        self.ref = ref
+        self.spec = spec
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self._workers = workers
+        self._owns = owns
+        self._info: dict[str, SideInfo] = {}
+        self._rounds: list[PairedRound] = []
+        self._warmup = 0
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        ref: str,
+        base_root: Path,
+        head_root: Path,
+        spec: WorkerSpec,
+        workdir: Path,
+        seed: int,
+        base_python: Path | None = None,
+    ) -> ABSession:
+        workers: dict[Side, Worker] = {
+            "base": Worker("base", base_root, spec, workdir, base_python),
+            "head": Worker("head", head_root, spec, workdir),
+        }
+        return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True)
+
+    def __enter__(self) -> ABSession:
+        try:
+            self._info = {side: w.wait_ready() for side, w in self._workers.items()}
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._owns:
+            self.close()
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+
+    def warm_up(self, rounds: int) -> None:
+        """Unmeasured rounds on both sides (alternating), before any pair is measured."""
+        for _ in range(rounds):
+            for worker in self._workers.values():
+                worker.round()
+        self._warmup += rounds
+
+    def run_pairs(self, count: int) -> None:
+        """Measure ``count`` more pairs."""
+        pids = [w.pid for w in self._workers.values()]
+        cpus = psutil.cpu_count() or 1
+        for _ in range(count):
+            first: Side = self._rng.choice(("base", "head"))
+            second: Side = "head" if first == "base" else "base"
+            machine, own, start = (
+                machine_busy_seconds(),
+                process_tree_cpu_seconds(pids),
+                time.perf_counter(),
+            )
+            samples = {first: self._workers[first].round()}
+            samples[second] = self._workers[second].round()
+            wall = time.perf_counter() - start
+            machine = machine_busy_seconds() - machine
+            own = process_tree_cpu_seconds(pids) - own
+            self._rounds.append(
+                PairedRound(
+                    index=len(self._rounds),
+                    first=first,
+                    base=samples["base"],
+                    head=samples["head"],
+                    wall_seconds=wall,
+                    others_share=others_share(machine, own, wall, cpus),
+                )
+            )
+
+    @property
+    def pairs(self) -> int:
+        return len(self._rounds)
+
+    def record(self) -> ABRecord:
+        return ABRecord(
+            ref=self.ref,
+            base=self._info["base"],
+            head=self._info["head"],
+            workload=str(self.spec.workload),
+            seed=self.seed,
+            warmup=self._warmup,
+            cpus=psutil.cpu_count() or 1,
+            rounds=tuple(self._rounds),
+        )
