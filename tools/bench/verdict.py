@@ -41,6 +41,17 @@ Outcome = Literal[
 ]
 Mode = Literal["stored", "paired"]
 
+EXIT_FOR_OUTCOME: dict[str, int] = {
+    "pass": EXIT_PASS,
+    "warn": EXIT_PASS,
+    "regression": EXIT_REGRESSION,
+    "inconclusive": EXIT_CANNOT_JUDGE,
+    "invalid": EXIT_CANNOT_JUDGE,
+    "could_not_judge": EXIT_CANNOT_JUDGE,
+    "no_baseline": EXIT_CANNOT_JUDGE,
+}
+UNDECIDED_STATUSES = ("undecided", "inconclusive")
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -89,6 +100,53 @@ def exit_code_for_regressions(verdict: Verdict | None, *, fail_on_regression: bo
     if verdict.outcome == "regression" and not fail_on_regression:
         return EXIT_PASS
     return verdict.exit_code
+
+
+def decide_outcome(
+    judgements: tuple[MetricJudgement, ...], *, gate_metric: str, require_gate: bool
+) -> tuple[Outcome, str | None]:
+    """The one outcome ladder over judged metrics, and the reason to put first, if any.
+
+    A failed metric is a **regression**; else a gate metric (the total time) that is missing is
+    **could_not_judge** when ``require_gate`` (paired mode: both sides measure it), and one still
+    undecided or inconclusive is **inconclusive**; else any
+    warning is **warn**; else **pass**. What the host or the inputs rule out (an invalid run, no
+    baseline) is decided before judging, by the caller.
+    """
+    statuses = {j.status for j in judgements}
+    gate = next((j for j in judgements if j.name == gate_metric), None)
+    if "fail" in statuses:
+        return "regression", None
+    if gate is None and require_gate:
+        return "could_not_judge", f"{gate_metric} was not measured on both sides"
+    if gate is not None and gate.status in UNDECIDED_STATUSES:
+        return "inconclusive", f"{gate_metric} is inconclusive: {gate.reason}"
+    if "warn" in statuses:
+        return "warn", None
+    return "pass", None
+
+
+def ladder_verdict(
+    judgements: tuple[MetricJudgement, ...],
+    *,
+    gate_metric: str,
+    baseline: str | None,
+    mode: Mode,
+    notes: tuple[str, ...],
+) -> Verdict:
+    """A verdict from :func:`decide_outcome`, its exit code from :data:`EXIT_FOR_OUTCOME`."""
+    outcome, first = decide_outcome(
+        judgements, gate_metric=gate_metric, require_gate=mode == "paired"
+    )
+    reasons = (first, *notes) if first else notes
+    return Verdict(
+        outcome=outcome,
+        exit_code=EXIT_FOR_OUTCOME[outcome],
+        baseline=baseline,
+        mode=mode,
+        judgements=judgements,
+        reasons=reasons,
+    )
 
 
 class RequirementResult(_Record):

@@ -41,13 +41,7 @@ from tools.bench.thresholds import (
     rule_for,
     time_floor,
 )
-from tools.bench.verdict import (
-    EXIT_CANNOT_JUDGE,
-    EXIT_PASS,
-    EXIT_REGRESSION,
-    MetricJudgement,
-    Verdict,
-)
+from tools.bench.verdict import EXIT_FOR_OUTCOME, MetricJudgement, Verdict, ladder_verdict
 from virnucpro.bench.ab.schema import TOTAL_TIME, ABRecord, PairedMetric
 from virnucpro.bench.schema import metric_from_samples
 
@@ -185,8 +179,6 @@ def judge_paired(
 ) -> Verdict:
     """The verdict of head against base from paired rounds (see the module docstring)."""
     judgements = judge_metrics_paired(metrics, thresholds=thresholds, final=final)
-    statuses = {j.status for j in judgements}
-    total = next((j for j in judgements if j.name == TOTAL_TIME), None)
     notes = [f"paired A/B against {label}: {len(metrics[0].base) if metrics else 0} pairs"]
     share = busy_reason(others_shares, thresholds.ab_busy_host_share)
     if others_shares:
@@ -198,26 +190,16 @@ def judge_paired(
     if undecided:
         notes.append(f"{len(undecided)} time metric(s) not decided: {', '.join(undecided)}")
     if share is not None:
-        outcome, code = "invalid", EXIT_CANNOT_JUDGE
-        notes.insert(0, share)
-    elif total is None:
-        outcome, code = "could_not_judge", EXIT_CANNOT_JUDGE
-        notes.insert(0, f"{TOTAL_TIME} was not measured on both sides")
-    elif "fail" in statuses:
-        outcome, code = "regression", EXIT_REGRESSION
-    elif total.status in (UNDECIDED, "inconclusive"):
-        outcome, code = "inconclusive", EXIT_CANNOT_JUDGE
-    elif "warn" in statuses:
-        outcome, code = "warn", EXIT_PASS
-    else:
-        outcome, code = "pass", EXIT_PASS
-    return Verdict(
-        outcome=outcome,
-        exit_code=code,
-        baseline=label,
-        mode="paired",
-        judgements=judgements,
-        reasons=tuple(notes),
+        return Verdict(
+            outcome="invalid",
+            exit_code=EXIT_FOR_OUTCOME["invalid"],
+            baseline=label,
+            mode="paired",
+            judgements=judgements,
+            reasons=(share, *notes),
+        )
+    return ladder_verdict(
+        judgements, gate_metric=TOTAL_TIME, baseline=label, mode="paired", notes=tuple(notes)
     )
 
 

@@ -72,9 +72,9 @@ from tools.bench.thresholds import (
 from tools.bench.verdict import (
     EXIT_CANNOT_JUDGE,
     EXIT_PASS,
-    EXIT_REGRESSION,
     MetricJudgement,
     Verdict,
+    ladder_verdict,
 )
 from virnucpro.bench.metric_names import (
     POOLED_POLLS,
@@ -424,19 +424,8 @@ def _notes(judgements: tuple[MetricJudgement, ...], undirected: list[str]) -> tu
 def _verdict(
     judgements: tuple[MetricJudgement, ...], *, label: str, notes: tuple[str, ...]
 ) -> Verdict:
-    statuses = {j.status for j in judgements}
-    total = next((j for j in judgements if j.name == TOTAL_TIME_METRIC), None)
-    if "fail" in statuses:
-        outcome, code = "regression", EXIT_REGRESSION
-    elif total is not None and total.status == "inconclusive":
-        outcome, code = "inconclusive", EXIT_CANNOT_JUDGE
-        notes = (f"{TOTAL_TIME_METRIC} is inconclusive: {total.reason}", *notes)
-    elif "warn" in statuses:
-        outcome, code = "warn", EXIT_PASS
-    else:
-        outcome, code = "pass", EXIT_PASS
-    return Verdict(
-        outcome=outcome, exit_code=code, baseline=label, judgements=judgements, reasons=notes
+    return ladder_verdict(
+        judgements, gate_metric=TOTAL_TIME_METRIC, baseline=label, mode="stored", notes=notes
     )
 
 
