@@ -2,8 +2,6 @@
 shares with ``badge`` (API settings from flags or the Actions environment, one-line redacted
 errors). Posting itself is :mod:`tools.bench.github.post`; the client is
 :mod:`tools.bench.github.api`.
-The poster's modules are imported when ``post`` runs (``badge`` imports this module, and the
-post renderer imports ``badge``).
 """
 
 from __future__ import annotations
@@ -26,6 +24,10 @@ from tools.bench.github.api import (
     clean_token,
     validate_api_url,
 )
+from tools.bench.github.event import post_target
+from tools.bench.github.post import DEFAULT_CONTEXT, PostConfig, post_report
+from tools.bench.github.render import DEFAULT_MARKER
+from tools.bench.report.document import read_report
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, VirnucproError
 
 PROG = "python -m tools.bench post"
@@ -105,8 +107,6 @@ def run_guarded(prog: str, action: Callable[[], int], *, secret: str | None) -> 
 
 
 def _post_parser() -> argparse.ArgumentParser:
-    from tools.bench.github.post import DEFAULT_CONTEXT
-    from tools.bench.github.render import DEFAULT_MARKER
 
     parser = argparse.ArgumentParser(prog=PROG, description=POST_DESCRIPTION)
     parser.add_argument("report", type=Path, help="benchmark report JSON (benchmark_*.json)")
@@ -122,9 +122,6 @@ def _post_parser() -> argparse.ArgumentParser:
 def _post_from_cli(
     args: argparse.Namespace, env: Mapping[str, str], sleep: Sleep, clock: Clock
 ) -> int:
-    from tools.bench.github.event import post_target
-    from tools.bench.github.post import PostConfig, post_report
-    from tools.bench.report.document import read_report
 
     settings = api_settings(args, env)
     target = post_target(args, env)

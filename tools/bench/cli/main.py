@@ -49,7 +49,10 @@ from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_OK, VirnucproError
 
-DELEGATED = {"post": ("github_cli", "main_post"), "badge": ("badge", "main_badge")}
+DELEGATED = {
+    "post": ("tools.bench.cli.github", "main_post"),
+    "badge": ("tools.bench.cli.badge", "main_badge"),
+}
 DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and history."
 
 
@@ -151,9 +154,7 @@ def cmd_baseline_show(args: argparse.Namespace) -> int:
 
 def _delegate(command: str, argv: Sequence[str]) -> int:
     module_name, function = DELEGATED[command]
-    entry: Callable[[list[str]], int] = getattr(
-        importlib.import_module(f"tools.bench.{module_name}"), function
-    )
+    entry: Callable[[list[str]], int] = getattr(importlib.import_module(module_name), function)
     return int(entry(list(argv)))
 
 

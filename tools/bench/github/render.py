@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from tools.bench.github.badge import headline, shorten
 from tools.bench.report.document import render_pr_comment
+from tools.bench.report.headline import headline, shorten
 from tools.bench.verdict import ReportDocument
 
 DEFAULT_MARKER = "<!-- virnucpro-bench -->"

@@ -252,17 +252,33 @@ def test_trend_names_an_unknown_key(
 
 @pytest.mark.parametrize(
     ("command", "module", "function"),
-    [("post", "github_cli", "main_post"), ("badge", "badge", "main_badge")],
+    [
+        ("post", "tools.bench.cli.github", "main_post"),
+        ("badge", "tools.bench.cli.badge", "main_badge"),
+    ],
 )
 def test_post_and_badge_delegate_their_arguments(
     monkeypatch: pytest.MonkeyPatch, command: str, module: str, function: str
 ) -> None:
     seen: list[list[str]] = []
-    fake = types.ModuleType(f"tools.bench.{module}")
+    fake = types.ModuleType(module)
     setattr(fake, function, lambda argv: seen.append(argv) or 7)
-    monkeypatch.setitem(sys.modules, f"tools.bench.{module}", fake)
+    monkeypatch.setitem(sys.modules, module, fake)
     assert main([command, "report.json", "--pr", "3"]) == 7
     assert seen == [["report.json", "--pr", "3"]]
+
+
+@pytest.mark.parametrize("command", ["post", "badge"])
+def test_post_and_badge_load_their_real_modules(command: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.bench", command, "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: python -m tools.bench {command}")
 
 
 def test_report_with_check_writes_both_files(

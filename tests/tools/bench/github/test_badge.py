@@ -19,13 +19,9 @@ from tests.tools.bench.fake_github import (
     make_report,
     write_report,
 )
-from tools.bench.github.badge import (
-    DEFAULT_COMMIT_MESSAGE,
-    DEFAULT_PUBLISH_PATH,
-    headline,
-    main_badge,
-    make_badge,
-)
+from tools.bench.cli.badge import main_badge
+from tools.bench.github.badge import DEFAULT_COMMIT_MESSAGE, DEFAULT_PUBLISH_PATH, make_badge
+from tools.bench.report.headline import headline
 from tools.bench.verdict import ReportDocument
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
