@@ -15,6 +15,12 @@ from tests.bench.ab_records import ab_record, round_sample, tiny_spec
 from tools.bench.judge.paired import judge_record
 from tools.bench.report.document import build_report, render_markdown
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
+from virnucpro.bench.ab.document import (
+    COVERAGE_NOTE,
+    NOT_RUN_IN_AB,
+    NVML_MEMORY_IN_AB,
+    side_document,
+)
 from virnucpro.bench.ab.schema import ABRecord, PairedRound, RoundSample, read_record
 from virnucpro.bench.ab.worker import ON_CPU
 from virnucpro.bench.metric_names import (
@@ -27,13 +33,7 @@ from virnucpro.bench.metric_names import (
 from virnucpro.bench.run.options import for_tier
 from virnucpro.bench.schema import ResultsDocument
 from virnucpro.bench.workload.reads import make_reads, write_fasta
-from virnucpro.cli.ab import (
-    COVERAGE_NOTE,
-    NOT_RUN_IN_AB,
-    NVML_MEMORY_IN_AB,
-    run_against,
-    side_document,
-)
+from virnucpro.cli.ab import run_against
 from virnucpro.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,6 +14,7 @@ import pytest
 import virnucpro
 from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import Verdict
+from virnucpro.bench.ab.document import NOT_RUN_IN_AB
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.run.options import BenchOptions
 from virnucpro.bench.run.suites import SuiteRun
@@ -101,7 +102,7 @@ def test_a_suite_a_b_mode_does_not_run_is_refused_with_why(
     assert _exit_code(["--quick", "--against", "HEAD", "--suite", suite]) == 2
     line = _one_line_error(capsys.readouterr().err)
     name = suite.split(",")[-1]
-    assert f"--suite {name}: {cli_ab.NOT_RUN_IN_AB[name]}" in line
+    assert f"--suite {name}: {NOT_RUN_IN_AB[name]}" in line
 
 
 def test_compare_to_other_json_says_what_it_is_before_measuring(

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from virnucpro.bench.ab.document import side_document
 from virnucpro.bench.run.options import (
     BenchOptions,
     resolve_engine,
@@ -43,33 +44,9 @@ from virnucpro.errors import InputError
 if TYPE_CHECKING:
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
-    from virnucpro.bench.ab.schema import ABRecord, Side
+    from virnucpro.bench.ab.schema import ABRecord
     from virnucpro.bench.ab.session import WorkerSpec
-    from virnucpro.bench.run.collector import ResultsCollector
-    from virnucpro.bench.schema import ResultsDocument
 
-AB_SUITES = ("end_to_end", "throughput", "memory")  # paired per round, all from the same rounds
-NOT_RUN_IN_AB = {
-    "scaling": (
-        "in A/B mode: a scaling point needs its own set of workers per GPU count and seconds "
-        "of start-up each, so scaling runs in the stored-baseline tiers"
-    ),
-    "equivalence": (
-        "in A/B mode: the fast-vs-vanilla speedup is a target, not a gate metric; the plain "
-        "tiers measure it"
-    ),
-}
-NVML_MEMORY_IN_AB = (
-    "not measured in A/B mode: NVML's device memory counts both sides' workers on the one GPU"
-)
-GPU_TELEMETRY_IN_AB = (
-    "the A/B workers keep one mean NVML utilization per round (gpu.round.utilization), "
-    "not the sampler's readings"
-)
-COVERAGE_NOTE = (
-    "A/B mode pairs per round: end-to-end and stage times, tokens/s per model, peak host RSS, "
-    "CUDA allocator peaks and GPU utilization (the last two on CUDA only)"
-)
 THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
 PAIRS_FILE = "ab_pairs.json"
 DEFAULT_SEED = 20_261_129
@@ -157,79 +134,6 @@ def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict,
     return verdict, time.perf_counter() - start
 
 
-def _add_unmeasured(collector: ResultsCollector, record: ABRecord, *, on_cpu: bool) -> None:
-    """The per-round figures this run could not pair, and NVML's device memory, with reasons."""
-    from virnucpro.bench.ab.worker import ON_CPU
-    from virnucpro.bench.metric_names import BYTES, NVML_DEVICE_USED
-
-    for gap in record.unpaired_figures():
-        figure = gap.figure
-        collector.add_unavailable(
-            figure.name, unit=figure.unit, better=figure.better, reason=gap.reason
-        )
-    nvml_reason = ON_CPU if on_cpu else NVML_MEMORY_IN_AB
-    collector.add_unavailable(NVML_DEVICE_USED, unit=BYTES, better="lower", reason=nvml_reason)
-
-
-def side_document(
-    record: ABRecord,
-    *,
-    side: Side,
-    options: BenchOptions,
-    spec: WorkerSpec,
-    command: str,
-    notes: tuple[str, ...],
-) -> ResultsDocument:
-    """One side's results document from its half of the pairs, naming what was not paired."""
-    from virnucpro.bench.ab.worker import ON_CPU
-    from virnucpro.bench.metric_names import OTHERS_CPU_METRIC
-    from virnucpro.bench.run.collector import ResultsCollector, new_run_id, utc_now
-    from virnucpro.bench.run.envinfo import environment_fingerprint
-    from virnucpro.bench.schema import GpuTelemetry, RunInfo, metric_from_samples
-    from virnucpro.bench.workload.fingerprint import workload_fingerprint
-
-    collector = ResultsCollector()
-    for metric in record.paired_metrics():
-        samples = metric.head if side == "head" else metric.base
-        collector.add_metric(
-            metric_from_samples(metric.name, samples, unit=metric.unit, better=metric.better)
-        )
-    collector.add_metric(
-        metric_from_samples(OTHERS_CPU_METRIC, record.others_shares(), unit="ratio", better="none")
-    )
-    _add_unmeasured(collector, record, on_cpu=spec.device == "cpu")
-    for suite, reason in NOT_RUN_IN_AB.items():
-        collector.skip(suite, reason)
-    for note in (COVERAGE_NOTE, *notes):
-        collector.note(note)
-    info = record.head if side == "head" else record.base
-    environment = environment_fingerprint(repo=Path(info.root)).model_copy(
-        update={"git_commit": info.commit, "git_dirty": info.dirty}
-    )
-    run = RunInfo(
-        run_id=new_run_id(),
-        created_at=utc_now(),
-        tier=options.tier,
-        suites=AB_SUITES,
-        engine=spec.engine,
-        model_preset=spec.preset,
-        models_meaningful=False,
-        model_note=f"A/B {side} side ({info.package})",
-        device=spec.device,
-        precision=spec.precision,
-        rounds=len(record.rounds),
-        warmup_rounds=record.warmup,
-        command=command,
-    )
-    workload = workload_fingerprint(
-        Path(record.workload).name, Path(record.workload), expected_length=spec.expected_length
-    )
-    telemetry = GpuTelemetry(
-        available=False, reason=ON_CPU if spec.device == "cpu" else GPU_TELEMETRY_IN_AB
-    )
-    return collector.build(run=run, environment=environment, workload=workload, gpu=telemetry)
-
-
 def run_against(
     options: BenchOptions,
     *,
@@ -304,62 +208,3 @@ def run_against(
         seconds=time.perf_counter() - started,
         notes=notes,
     )
-
-
-def _judgement_rows(verdict: Verdict) -> list[tuple[str, ...]]:
-    from tools.bench.report.formatting import format_change, format_quantity
-
-    rows = []
-    for j in verdict.judgements:
-        interval = (
-            f"[{format_change(j.interval_low)}, {format_change(j.interval_high)}]"
-            if j.interval_low is not None and j.interval_high is not None
-            else "n/a"
-        )
-        rows.append(
-            (
-                j.name,
-                format_quantity(j.baseline_median, j.unit),
-                format_quantity(j.candidate_median, j.unit),
-                format_change(j.change) if j.change is not None else "n/a",
-                interval,
-                j.status.upper(),
-            )
-        )
-    return rows
-
-
-def render_ab_summary(outcome: ABOutcome, console) -> None:
-    """The paired table (median change, worse positive, and its interval), verdict, files."""
-    from rich.table import Table
-
-    from virnucpro.cli.benchmark import OUTCOME_STYLES
-
-    verdict = outcome.verdict
-    table = Table(
-        title=f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs",
-        title_justify="left",
-    )
-    for header in ("metric", "base", "head", "change (worse +)", "95% interval"):
-        table.add_column(header, no_wrap=True, justify="left" if header == "metric" else "right")
-    table.add_column("check", no_wrap=True)
-    for row in _judgement_rows(verdict):
-        table.add_row(*row)
-    console.print(table)
-    word = verdict.outcome.replace("_", " ").upper()
-    console.print(
-        f"verdict: {word} (exit {outcome.exit_code}, {outcome.seconds:.0f} s)",
-        style=OUTCOME_STYLES.get(verdict.outcome, "bold"),
-        highlight=False,
-        markup=False,
-    )
-    lines = [
-        f"{j.status.upper()} {j.name}: {j.reason}"
-        for j in verdict.judgements
-        if j.status in ("fail", "warn")
-    ]
-    lines += list(verdict.reasons)
-    lines += [f"report: {path}" for path in outcome.report_paths]
-    lines.append(f"raw pairs: {outcome.pairs_path}")
-    for line in lines:
-        console.print(f"  {line}", highlight=False, markup=False)

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.run.options import (
     CPU_ONLY_GPUS,
     DATA_SIZES,
@@ -37,9 +36,7 @@ from virnucpro.errors import InputError
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.table import Table
 
-    from virnucpro.bench.schema import ResultsDocument
     from virnucpro.cli.bench_run import BenchOutcome
 
 QUICK_TIER = "quick"
@@ -266,30 +263,6 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
 
 # ----------------------------------------------------------------------------- display
 
-KEY_METRICS = (
-    TOTAL_TIME_METRIC,
-    "end_to_end.reads_per_s",
-    "cold.model_load",
-    "throughput.dnabert.tokens_per_s",
-    "throughput.esm.tokens_per_s",
-    "memory.host_peak_rss",
-    "memory.cuda_peak_allocated",
-    "equivalence.speedup",
-    "equivalence.end_to_end_speedup",
-)
-SCALING_PREFIX = "scaling.efficiency."
-LOG_WIDTH = 120  # columns of the summary when the output is not a terminal (CI logs)
-FLAGGED = ("fail", "warn")
-OUTCOME_STYLES = {
-    "pass": "bold green",
-    "warn": "bold yellow",
-    "regression": "bold red",
-    "inconclusive": "bold red",
-    "invalid": "bold red",
-    "could_not_judge": "bold red",
-    "no_baseline": "bold red",
-}
-
 
 class RichProgress:
     """A progress bar advanced once per finished suite test. It appears with the runner's first
@@ -389,12 +362,16 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if stream not in (sys.stderr, sys.stdout):
             stream.close()
+    from virnucpro.cli.summary import render_summary, summary_console
+
     render_summary(outcome, summary_console())
     return outcome.exit_code
 
 
 def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) -> int:
-    from virnucpro.cli.ab import NOT_RUN_IN_AB, render_ab_summary, run_against
+    from virnucpro.bench.ab.document import NOT_RUN_IN_AB
+    from virnucpro.cli.ab import run_against
+    from virnucpro.cli.summary import render_ab_summary
 
     chosen = resolve_suites(args.suite) if args.suite else ()
     unpaired = [s for s in chosen if s in NOT_RUN_IN_AB]
@@ -408,108 +385,7 @@ def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) 
         "ab_time_budget_s": args.time_budget,
     }
     outcome = run_against(options, ref=args.against, command=command, overrides=overrides)
+    from virnucpro.cli.summary import summary_console
+
     render_ab_summary(outcome, summary_console())
     return outcome.exit_code
-
-
-def _check_status(outcome: BenchOutcome, name: str) -> str:
-    verdict = outcome.verdict
-    judgement = next((j for j in verdict.judgements if j.name == name), None) if verdict else None
-    return judgement.status if judgement else ""
-
-
-def _metric_rows(outcome: BenchOutcome, results: ResultsDocument) -> list[tuple[str, ...]]:
-    """(metric, median, IQR, n, check) for the key metrics this run recorded."""
-    from tools.bench.report.formatting import format_quantity
-
-    names = [*KEY_METRICS, *(m.name for m in results.metrics_with_prefix(SCALING_PREFIX))]
-    rows = []
-    for name in dict.fromkeys(names):
-        metric = results.metric(name)
-        if metric is None:
-            continue
-        check = _check_status(outcome, name)
-        if not metric.available:
-            rows.append((name, "unavailable", "", "", check))
-            continue
-        iqr = "" if metric.iqr is None else format_quantity(metric.iqr, metric.unit)
-        median = format_quantity(metric.median, metric.unit)
-        rows.append((name, median, iqr, str(len(metric.samples)), check))
-    return rows
-
-
-def _metrics_table(outcome: BenchOutcome, results: ResultsDocument) -> Table:
-    from rich.table import Table
-
-    run = results.run
-    title = f"virnucpro benchmark: {run.tier} tier, {run.engine} engine, {run.device}"
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric", no_wrap=True)
-    for header in ("median", "IQR", "n"):
-        table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    for row in _metric_rows(outcome, results):
-        table.add_row(*row)
-    return table
-
-
-def _result_lines(results: ResultsDocument) -> list[str]:
-    """Why key metrics are unavailable, what was skipped, and the run's notes."""
-    lines = [
-        f"{name} unavailable: {metric.reason}"
-        for name in KEY_METRICS
-        if (metric := results.metric(name)) is not None and not metric.available
-    ]
-    lines += [f"skipped {key}: {reason}" for key, reason in results.skipped.items()]
-    return lines + [f"note: {note}" for note in results.notes]
-
-
-def _verdict_lines(outcome: BenchOutcome) -> list[str]:
-    verdict = outcome.verdict
-    if verdict is None:
-        return []
-    lines = [f"against {verdict.baseline}"] if verdict.baseline else []
-    for j in verdict.judgements:
-        if j.status in FLAGGED:
-            lines.append(f"{j.status.upper()} {j.name}: {j.reason}")
-    return lines + list(verdict.reasons)
-
-
-def _path_lines(outcome: BenchOutcome) -> list[str]:
-    lines = [f"report: {path}" for path in outcome.report_paths]
-    if outcome.results_path:
-        lines.append(f"results: {outcome.results_path}")
-    if outcome.baseline_written:
-        lines.append(f"baseline stored: {outcome.baseline_written}")
-    if outcome.history_written:
-        lines.append(f"history appended: {outcome.history_written}")
-    return lines
-
-
-def render_summary(outcome: BenchOutcome, console: Console) -> None:
-    """The key metrics (median, IQR, check), the verdict and why, and the files written."""
-    results = outcome.results
-    if results is not None:
-        console.print(_metrics_table(outcome, results))
-        for line in _result_lines(results):
-            console.print(f"  {line}", style="dim", highlight=False, markup=False)
-    style = OUTCOME_STYLES.get(outcome.outcome, "bold")
-    word = outcome.outcome.replace("_", " ").upper()
-    console.print(
-        f"verdict: {word} (exit {outcome.exit_code}, {outcome.seconds:.0f} s)",
-        style=style,
-        highlight=False,
-        markup=False,
-    )
-    for line in [*_verdict_lines(outcome), *outcome.messages, *_path_lines(outcome)]:
-        console.print(f"  {line}", highlight=False, markup=False)
-
-
-def summary_console() -> Console:
-    """The console for the summary: the terminal's width, or a wide one for logs."""
-    from rich.console import Console
-
-    console = Console()
-    if not console.is_terminal:
-        console.width = LOG_WIDTH
-    return console

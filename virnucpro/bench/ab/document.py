@@ -1,0 +1,105 @@
+"""One side's results document from an A/B run's raw pairs: what the reports and the history read.
+
+Every figure paired per round becomes a metric with that side's samples; a figure some round
+lacks, NVML's device memory and the suites A/B mode does not run are recorded with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from virnucpro.bench.ab.schema import ABRecord, Side
+from virnucpro.bench.ab.session import WorkerSpec
+from virnucpro.bench.ab.worker import ON_CPU
+from virnucpro.bench.metric_names import BYTES, NVML_DEVICE_USED, OTHERS_CPU_METRIC
+from virnucpro.bench.run.collector import ResultsCollector, new_run_id, utc_now
+from virnucpro.bench.run.envinfo import environment_fingerprint
+from virnucpro.bench.run.options import BenchOptions
+from virnucpro.bench.schema import GpuTelemetry, ResultsDocument, RunInfo, metric_from_samples
+from virnucpro.bench.workload.fingerprint import workload_fingerprint
+
+AB_SUITES = ("end_to_end", "throughput", "memory")  # paired per round, all from the same rounds
+NOT_RUN_IN_AB = {
+    "scaling": (
+        "in A/B mode: a scaling point needs its own set of workers per GPU count and seconds "
+        "of start-up each, so scaling runs in the stored-baseline tiers"
+    ),
+    "equivalence": (
+        "in A/B mode: the fast-vs-vanilla speedup is a target, not a gate metric; the plain "
+        "tiers measure it"
+    ),
+}
+NVML_MEMORY_IN_AB = (
+    "not measured in A/B mode: NVML's device memory counts both sides' workers on the one GPU"
+)
+GPU_TELEMETRY_IN_AB = (
+    "the A/B workers keep one mean NVML utilization per round (gpu.round.utilization), "
+    "not the sampler's readings"
+)
+COVERAGE_NOTE = (
+    "A/B mode pairs per round: end-to-end and stage times, tokens/s per model, peak host RSS, "
+    "CUDA allocator peaks and GPU utilization (the last two on CUDA only)"
+)
+
+
+def _add_unmeasured(collector: ResultsCollector, record: ABRecord, *, on_cpu: bool) -> None:
+    """The per-round figures this run could not pair, and NVML's device memory, with reasons."""
+    for gap in record.unpaired_figures():
+        figure = gap.figure
+        collector.add_unavailable(
+            figure.name, unit=figure.unit, better=figure.better, reason=gap.reason
+        )
+    nvml_reason = ON_CPU if on_cpu else NVML_MEMORY_IN_AB
+    collector.add_unavailable(NVML_DEVICE_USED, unit=BYTES, better="lower", reason=nvml_reason)
+
+
+def side_document(
+    record: ABRecord,
+    *,
+    side: Side,
+    options: BenchOptions,
+    spec: WorkerSpec,
+    command: str,
+    notes: tuple[str, ...],
+) -> ResultsDocument:
+    """One side's results document from its half of the pairs, naming what was not paired."""
+    collector = ResultsCollector()
+    for metric in record.paired_metrics():
+        samples = metric.head if side == "head" else metric.base
+        collector.add_metric(
+            metric_from_samples(metric.name, samples, unit=metric.unit, better=metric.better)
+        )
+    collector.add_metric(
+        metric_from_samples(OTHERS_CPU_METRIC, record.others_shares(), unit="ratio", better="none")
+    )
+    _add_unmeasured(collector, record, on_cpu=spec.device == "cpu")
+    for suite, reason in NOT_RUN_IN_AB.items():
+        collector.skip(suite, reason)
+    for note in (COVERAGE_NOTE, *notes):
+        collector.note(note)
+    info = record.head if side == "head" else record.base
+    environment = environment_fingerprint(repo=Path(info.root)).model_copy(
+        update={"git_commit": info.commit, "git_dirty": info.dirty}
+    )
+    run = RunInfo(
+        run_id=new_run_id(),
+        created_at=utc_now(),
+        tier=options.tier,
+        suites=AB_SUITES,
+        engine=spec.engine,
+        model_preset=spec.preset,
+        models_meaningful=False,
+        model_note=f"A/B {side} side ({info.package})",
+        device=spec.device,
+        precision=spec.precision,
+        rounds=len(record.rounds),
+        warmup_rounds=record.warmup,
+        command=command,
+    )
+    workload = workload_fingerprint(
+        Path(record.workload).name, Path(record.workload), expected_length=spec.expected_length
+    )
+    telemetry = GpuTelemetry(
+        available=False, reason=ON_CPU if spec.device == "cpu" else GPU_TELEMETRY_IN_AB
+    )
+    return collector.build(run=run, environment=environment, workload=workload, gpu=telemetry)
