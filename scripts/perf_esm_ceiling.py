@@ -26,7 +26,7 @@ from tabulate import tabulate
 
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.gpu.roofline import ESM_SPECIAL_TOKENS, dnabert_flops, esm_flops
-from virnucpro.bench.run.measure import Measurement, measure
+from virnucpro.bench.measure import Measurement, measure
 from virnucpro.bench.workload.reads import SIZES, make_reads
 from virnucpro.chunking import chunk_records
 from virnucpro.engines.fast import FastEngine

@@ -56,7 +56,7 @@ from virnucpro.atomic import atomic_write_text
 from virnucpro.bench import stats
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.ab import session as ab
-from virnucpro.bench.run.options import for_tier
+from virnucpro.bench.options import for_tier
 from virnucpro.bench.workload.prepare import prepare_workload
 from virnucpro.cli.ab import worker_spec
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from virnucpro.bench.run.options import BenchOptions
+from virnucpro.bench.options import BenchOptions
 from virnucpro.translate import CODON_TABLE
 
 SENSE_CODONS = sorted(c for c, aa in CODON_TABLE.items() if aa != "*")

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from virnucpro.bench.run.collector import ResultsCollector, new_run_id
-from virnucpro.bench.run.options import (
+from virnucpro.bench.options import (
     DATA_SIZES,
     TIERS,
     BenchOptions,
@@ -29,6 +28,7 @@ from virnucpro.bench.run.options import (
     for_tier,
     read_session_config,
 )
+from virnucpro.bench.run.collector import ResultsCollector, new_run_id
 from virnucpro.bench.run.session import BenchSession, start_session
 from virnucpro.bench.run.suites import short_test_name
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
+from virnucpro.bench.measure import rate_metrics, stage_metrics, stage_timings, time_metric
 from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
-from virnucpro.bench.run.measure import rate_metrics, stage_metrics, stage_timings, time_metric
 from virnucpro.bench.schema import metric_from_samples, unavailable_metric
 
 if TYPE_CHECKING:

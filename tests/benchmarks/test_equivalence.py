@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from virnucpro.bench.measure import measure, time_metric
 from virnucpro.bench.metric_names import END_TO_END_SPEEDUP_METRIC
-from virnucpro.bench.run.measure import measure, time_metric
 from virnucpro.bench.schema import EquivalenceResult, metric_from_samples
 
 if TYPE_CHECKING:

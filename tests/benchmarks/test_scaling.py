@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from virnucpro.bench.run.options import CPU_SCALING_RANKS
+from virnucpro.bench.options import CPU_SCALING_RANKS
 from virnucpro.bench.schema import Metric, ScalingPoint, metric_from_samples
 
 if TYPE_CHECKING:

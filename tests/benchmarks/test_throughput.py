@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from virnucpro.bench.run.measure import rate_metric, stage_timings
+from virnucpro.bench.measure import rate_metric, stage_timings
 from virnucpro.bench.schema import StageTiming
 
 if TYPE_CHECKING:

@@ -30,7 +30,7 @@ from virnucpro.bench.metric_names import (
     HOST_PEAK_RSS,
     NVML_DEVICE_USED,
 )
-from virnucpro.bench.run.options import for_tier
+from virnucpro.bench.options import for_tier
 from virnucpro.bench.schema import ResultsDocument
 from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.cli.ab import run_against

@@ -13,7 +13,7 @@ from tools.bench.history.baseline import update_baseline
 from tools.bench.history.runs import add_run, entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.run.options import BenchOptions, read_session_config
+from virnucpro.bench.options import BenchOptions, read_session_config
 from virnucpro.bench.run.runner import FAILURES_FILE
 from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRequest, SuiteRun, SuiteTest
 from virnucpro.bench.schema import (

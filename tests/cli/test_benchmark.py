@@ -16,7 +16,7 @@ from tools.bench.synthetic import synthetic_document
 from tools.bench.verdict import Verdict
 from virnucpro.bench.ab.document import NOT_RUN_IN_AB
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.run.options import BenchOptions
+from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.run.suites import SuiteRun
 from virnucpro.bench.schema import metric_from_samples, read_document
 from virnucpro.cli import ab as cli_ab

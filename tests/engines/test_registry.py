@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from virnucpro.bench.run.options import resolve_engine
+from virnucpro.bench.options import resolve_engine
 from virnucpro.engines import registry
 from virnucpro.engines.fast import FastEngine
 from virnucpro.engines.registry import EngineImportError, engine_names, get_engine

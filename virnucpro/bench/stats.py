@@ -1,7 +1,7 @@
 """The one place for the statistics of raw benchmark samples: location, spread, intervals, tests.
 
 Everything that summarizes or compares samples uses these functions: the measuring layer
-(:mod:`virnucpro.bench.run.measure`, :class:`~virnucpro.bench.schema.Metric`), the judges and the
+(:mod:`virnucpro.bench.measure`, :class:`~virnucpro.bench.schema.Metric`), the judges and the
 renderers (``tools/bench``). Quartiles are the inclusive ones of :func:`statistics.quantiles`.
 Intervals and tests come from scipy, none is written here by hand:
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from virnucpro.bench.ab.document import side_document
-from virnucpro.bench.run.options import (
+from virnucpro.bench.options import (
     BenchOptions,
     resolve_engine,
     resolve_gpus,

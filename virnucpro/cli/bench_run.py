@@ -37,8 +37,8 @@ from tools.bench.verdict import (
     Verdict,
     exit_code_for_regressions,
 )
+from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.run.collector import new_run_id
-from virnucpro.bench.run.options import BenchOptions
 from virnucpro.bench.run.runner import Measurement, RunPlan, measure, plan_run
 from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRun, SuiteRunner
 from virnucpro.bench.schema import ResultsDocument, SchemaError

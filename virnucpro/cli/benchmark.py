@@ -1,7 +1,7 @@
 """``virnucpro benchmark``: run the benchmark suites, judge them, write the reports.
 
 A thin layer over :func:`virnucpro.cli.bench_run.run_benchmark`: it turns the options into a
-:class:`~virnucpro.bench.run.options.BenchOptions`, shows a progress bar while the suites run and a
+:class:`~virnucpro.bench.options.BenchOptions`, shows a progress bar while the suites run and a
 summary table at the end. Torch is imported only when the command runs, so ``--help`` is
 instant. Exit codes: 0 pass (also "no baseline yet"), 1 regression, 2 could not judge.
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from virnucpro.bench.run.options import (
+from virnucpro.bench.options import (
     CPU_ONLY_GPUS,
     DATA_SIZES,
     DEFAULT_BASELINE_DIR,

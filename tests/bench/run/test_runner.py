@@ -8,7 +8,7 @@ import pytest
 
 import virnucpro
 from tools.bench.synthetic import synthetic_document
-from virnucpro.bench.run.options import BenchOptions
+from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.run.runner import FAILURES_FILE, find_checkout, measure, plan_run
 from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRequest, SuiteRun, SuiteTest
 from virnucpro.bench.schema import metric_from_samples, write_document

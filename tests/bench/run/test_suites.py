@@ -95,7 +95,7 @@ def test_pytest_plugin_reports_each_test(tmp_path: Path) -> None:
 MEASURING_SUITE = """
 import pytest
 
-from virnucpro.bench.run.measure import measure
+from virnucpro.bench.measure import measure
 
 pytestmark = pytest.mark.benchmark
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from virnucpro.bench.run.options import BenchOptions
+from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.workload.prepare import cached_path, prepare_workload
 from virnucpro.errors import InputError
 

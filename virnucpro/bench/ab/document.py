@@ -12,9 +12,9 @@ from virnucpro.bench.ab.schema import ABRecord, Side
 from virnucpro.bench.ab.session import WorkerSpec
 from virnucpro.bench.ab.worker import ON_CPU
 from virnucpro.bench.metric_names import BYTES, NVML_DEVICE_USED, OTHERS_CPU_METRIC
+from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.run.collector import ResultsCollector, new_run_id, utc_now
 from virnucpro.bench.run.envinfo import environment_fingerprint
-from virnucpro.bench.run.options import BenchOptions
 from virnucpro.bench.schema import GpuTelemetry, ResultsDocument, RunInfo, metric_from_samples
 from virnucpro.bench.workload.fingerprint import workload_fingerprint
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from virnucpro.bench.measure import measure
 from virnucpro.bench.metric_names import SAMPLER_OVERHEAD_METRIC
-from virnucpro.bench.run.measure import measure
 from virnucpro.bench.schema import Metric, metric_from_samples, unavailable_metric
 
 SAMPLER_OVERHEAD = SAMPLER_OVERHEAD_METRIC

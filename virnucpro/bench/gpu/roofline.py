@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from virnucpro.bench.run.measure import measure
+from virnucpro.bench.measure import measure
 from virnucpro.bench.schema import Metric, metric_from_samples
 
 ESM_SPECIAL_TOKENS = 2  # <cls> and <eos> around every protein

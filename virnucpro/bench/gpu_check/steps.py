@@ -124,7 +124,7 @@ def _median(samples: tuple[float, ...] | list[float]) -> float:
 def step_throughput(ctx: ModelContext) -> Figures:
     """DNABERT-S and ESM-2 in the fast engine: tokens/s, roofline fraction, peak memory."""
     from virnucpro.bench.gpu.roofline import ceiling_dtype, measure_ceiling, stage_work
-    from virnucpro.bench.run.measure import measure
+    from virnucpro.bench.measure import measure
     from virnucpro.bench.run.memory import track_memory
     from virnucpro.engines.fast import FastEngine
 
@@ -196,7 +196,7 @@ def _activity(telemetry: Any, stages: tuple[str, ...]) -> Figures:
 
 def step_end_to_end(ctx: ModelContext) -> Figures:
     """Fast (bf16 on a GPU) against vanilla (fp32, as published) end to end, interleaved."""
-    from virnucpro.bench.run.measure import measure
+    from virnucpro.bench.measure import measure
 
     runs = {
         "vanilla": ctx.predict_round("vanilla", "e2e_vanilla"),

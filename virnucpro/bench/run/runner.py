@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from virnucpro.bench.run.options import (
+from virnucpro.bench.options import (
     DEFAULT_BASELINE_DIR,
     DEFAULT_OUTPUT_DIR,
     BenchOptions,

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from virnucpro.bench.run.collector import ResultsCollector, utc_now
-from virnucpro.bench.run.options import (
+from virnucpro.bench.options import (
     BenchOptions,
     SessionConfig,
     resolve_engine,
     resolve_gpus,
     resolve_precision,
 )
+from virnucpro.bench.run.collector import ResultsCollector, utc_now
 from virnucpro.bench.workload.prepare import Workload, prepare_workload
 from virnucpro.engines.registry import VANILLA
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from virnucpro.bench.gpu.nvml import GpuSampler
     from virnucpro.bench.gpu.telemetry import RoundWork
-    from virnucpro.bench.run.measure import Measurement
+    from virnucpro.bench.measure import Measurement
     from virnucpro.bench.run.memory import MemoryUsage
     from virnucpro.bench.schema import (
         EnvironmentFingerprint,
@@ -165,8 +165,8 @@ class BenchSession:
         return self._rounds
 
     def _measure_rounds(self) -> PredictRounds:
+        from virnucpro.bench.measure import measure
         from virnucpro.bench.run.host import machine_busy_seconds, process_tree_cpu_seconds
-        from virnucpro.bench.run.measure import measure
         from virnucpro.bench.run.memory import track_memory
 
         config = self.predict_config(self.outdir("end_to_end"))

@@ -175,7 +175,7 @@ def run_pytest(request: SuiteRequest, progress: ProgressSink) -> SuiteRun:
     """Run the suite files with pytest in this process; each measured round goes to ``progress``."""
     import pytest
 
-    from virnucpro.bench.run.measure import observing_rounds
+    from virnucpro.bench.measure import observing_rounds
 
     plugin = SuiteProgressPlugin(progress)
     args = [

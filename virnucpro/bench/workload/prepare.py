@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from virnucpro.bench.run.options import BenchOptions
+from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.workload import reads as data
 from virnucpro.errors import InputError
 

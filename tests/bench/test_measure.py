@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from virnucpro.bench.run import measure as measure_mod
-from virnucpro.bench.run.measure import (
+from virnucpro.bench import measure as measure_mod
+from virnucpro.bench.measure import (
     DEFAULT_ROUNDS,
     DEFAULT_WARMUP,
     Measurement,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from virnucpro.bench.run.options import (
+from virnucpro.bench.options import (
     SUITES,
     TIERS,
     BenchOptions,
