@@ -1,5 +1,6 @@
-"""One benchmark run: options, the shared session, the suites under pytest, the collector,
-the measurement core, the environment fingerprint and host load.
+"""One benchmark run: the shared session, the suites under pytest, the collector, the memory
+tracking, the environment fingerprint and host load.
 
-May import: ``gpu``, ``workload``, the top-level schema and stats, the pipeline.
+May import: ``gpu``, ``workload``, the top level (schema, stats, options, measure), the
+pipeline.
 """
