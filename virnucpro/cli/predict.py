@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--precision",
         default="auto",
         choices=("auto", "fp32", "bf16", "fp16"),
-        help="fast engine: auto (bf16 on GPU, fp32 on CPU), fp32, bf16 or fp16; vanilla is fp32",
+        help="fast engine: auto (bf16 on a GPU with native bf16, compute capability 8.0+; fp16 on "
+        "older GPUs; fp32 on CPU), fp32, bf16 or fp16; vanilla is fp32",
     )
     p.add_argument(
         "--resume",

@@ -1,8 +1,9 @@
 """Dtype policy of the fast engine: which precision a device runs, and casting models to it.
 
-``auto`` is bf16 on CUDA (fp16 where the GPU has no bf16) and fp32 on the CPU, where reduced
-precision is slower than fp32 on most processors and gains nothing. Casting copies the model
-once (the caller caches the copy); fp32 uses the loaded model itself, no copy.
+``auto`` is bf16 on a CUDA GPU with native bf16 (compute capability 8.0 or later: A100, H100,
+L4...), fp16 on older GPUs (V100, T4: torch emulates bf16 there, slowly), and fp32 on the CPU,
+where reduced precision is slower than fp32 on most processors and gains nothing. Casting copies
+the model once (the caller caches the copy); fp32 uses the loaded model itself, no copy.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 AUTO = "auto"
 FP32 = "fp32"
+NATIVE_BF16_CAPABILITY = (8, 0)
+"""The first CUDA compute capability (Ampere) with bf16 in hardware; older GPUs emulate it."""
 DTYPES: dict[str, torch.dtype] = {
     "fp32": torch.float32,
     "bf16": torch.bfloat16,
@@ -33,9 +36,16 @@ def check_precision(requested: str) -> str:
     return requested
 
 
-def _cuda_has_bf16(device: torch.device) -> bool:
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """True when the GPU computes bf16 in hardware, not through torch's (slow) emulation.
+
+    ``torch.cuda.is_bf16_supported()`` alone says yes on a V100 or T4 too: it counts emulation
+    unless asked not to.
+    """
+    if tuple(torch.cuda.get_device_capability(device)) < NATIVE_BF16_CAPABILITY:
+        return False
     with torch.cuda.device(device):
-        return torch.cuda.is_bf16_supported()
+        return torch.cuda.is_bf16_supported(including_emulation=False)
 
 
 def resolve_precision(requested: str, device: torch.device | str) -> str:
@@ -46,7 +56,7 @@ def resolve_precision(requested: str, device: torch.device | str) -> str:
     device = torch.device(device)
     if device.type != "cuda":
         return FP32
-    return "bf16" if _cuda_has_bf16(device) else "fp16"
+    return "bf16" if cuda_has_native_bf16(device) else "fp16"
 
 
 def dtype_of(precision: str) -> torch.dtype:
