@@ -113,7 +113,7 @@ def test_an_error_while_building_a_batch_reaches_the_caller() -> None:
 def test_run_batches_returns_float32_rows_in_input_order() -> None:
     values = torch.arange(5, dtype=torch.float64)
     plan = plan_batches([1, 4, 2, 5, 3], budget=5)
-    out = run_batches(plan, lambda b: (values[torch.from_numpy(b)],), lambda x: x[:, None], CPU)
+    out = run_batches(plan, lambda b: (values[torch.from_numpy(b)],), lambda _, x: x[:, None], CPU)
     assert out.dtype == torch.float32
     assert out.flatten().tolist() == values.tolist()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -171,6 +173,40 @@ def test_classify_matches_the_published_batches(models: ModelSet) -> None:
     got = FastEngine().classify(models, features)
     assert got.dtype == torch.float32
     torch.testing.assert_close(got, expected)
+
+
+@contextlib.contextmanager
+def _no_reads_to_the_host(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Any tensor value read back to the host (a device sync on a GPU) fails the test."""
+
+    def refuse(self: torch.Tensor, *args: object) -> object:
+        raise AssertionError("the forward read a tensor value back to the host (a GPU sync)")
+
+    with monkeypatch.context() as patch:
+        for name in ("__bool__", "item", "tolist", "__int__", "__float__"):
+            patch.setattr(torch.Tensor, name, refuse)
+        yield
+
+
+def test_esm_forward_decides_padding_on_the_host(models: ModelSet, monkeypatch) -> None:
+    """The fast engine's ESM-2 batches read nothing back from the device (no sync per batch),
+    padded or not, and compute what they computed before."""
+    sequences = _proteins([40, 40, 12, 30, 7])  # budget 90: [40, 40] unpadded, [30, 12] padded
+    engine = FastEngine(token_budget=90)
+    expected = engine.embed_protein(models, sequences)
+    model_class = type(engine.prepare(models).esm)
+    forward = model_class.forward
+    calls = []
+
+    def guarded(self: torch.nn.Module, *args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(kwargs.get("padded"))
+        with _no_reads_to_the_host(monkeypatch):
+            return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(model_class, "forward", guarded)
+    got = engine.embed_protein(models, sequences)
+    assert calls == [False, True, False]  # known from the lengths, batch by batch
+    assert torch.equal(got.vectors, expected.vectors)
 
 
 def test_bf16_embeddings_track_fp32_on_the_cpu(models: ModelSet) -> None:

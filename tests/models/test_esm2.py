@@ -117,6 +117,20 @@ def test_padding_does_not_leak_into_other_rows(attn_impl: str) -> None:
     assert float((batch[1, :4] - alone[0]).abs().max()) <= FP32_TOL
 
 
+@torch.no_grad()
+def test_padding_told_by_the_caller_changes_nothing() -> None:
+    """``padded`` from the host gives what the model computes without being told: with a mask
+    on a padded batch, and on an unpadded one without (eager: masking nothing is bit for bit
+    no mask, so fair-esm's arithmetic is kept either way)."""
+    model = build_random_esm(TINY_ESM_CONFIG, seed=5)
+    padded = ALPHABET.batch_tokens(["MKTAYIAKQR", "MK"])
+    unpadded = ALPHABET.batch_tokens(["MKTAYIAKQR", "ACDEFGHIKL"])
+    for attn_impl in ("eager", "sdpa"):
+        told = model(padded, attn_impl=attn_impl, padded=True)
+        assert torch.equal(told, model(padded, attn_impl=attn_impl))
+    assert torch.equal(model(unpadded, padded=False), model(unpadded))
+
+
 def test_unknown_attn_impl_is_rejected() -> None:
     model = build_random_esm(TINY_ESM_CONFIG, seed=0)
     with pytest.raises(ValueError, match="attn_impl"):

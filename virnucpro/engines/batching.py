@@ -147,12 +147,14 @@ def run_batches(
     compute: Callable[..., torch.Tensor],
     device: torch.device,
 ) -> torch.Tensor:
-    """``compute(*inputs)`` per batch (rows ``[B, D]``), returned as float32 CPU rows in input
-    order. One copy back to the host at the end, not one per batch."""
+    """``compute(indices, *inputs)`` per batch (rows ``[B, D]``), returned as float32 CPU rows
+    in input order. One copy back to the host at the end, not one per batch. ``indices`` (the
+    batch's rows, on the host) lets ``compute`` decide from host data what it would otherwise
+    have to read back from the device."""
     pooled = []
     with torch.inference_mode():
         for batch in staged_batches(plan, make, device):
-            pooled.append(compute(*batch.wait()))
+            pooled.append(compute(batch.indices, *batch.wait()))
     return scatter_rows(plan, pooled)
 
 

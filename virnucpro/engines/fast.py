@@ -143,7 +143,7 @@ class FastEngine:
         ragged = Ragged.from_lists(tokenizer.encode_batch(sequences))
         plan = plan_batches(ragged.lengths, self.token_budget(models.device))
 
-        def compute(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        def compute(_: np.ndarray, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             return mean_pool(model(ids, mask, attn_impl=ATTN_IMPL), mask)
 
         vectors = run_batches(
@@ -163,8 +163,9 @@ class FastEngine:
         def make(batch: np.ndarray) -> tuple[torch.Tensor]:
             return (alphabet.batch_tokens(table[batch].tolist(), truncation=None),)
 
-        def compute(toks: torch.Tensor) -> torch.Tensor:
-            reps = model(toks, attn_impl=ATTN_IMPL)  # [B, T, D]
+        def compute(batch: np.ndarray, toks: torch.Tensor) -> torch.Tensor:
+            padded = bool(tokens[batch].min() != tokens[batch].max())  # host lengths, no sync
+            reps = model(toks, attn_impl=ATTN_IMPL, padded=padded)  # [B, T, D]
             return residue_mean_pool(reps, toks, alphabet.padding_idx)
 
         vectors = run_batches(plan, make, compute, models.device)

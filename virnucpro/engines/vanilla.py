@@ -80,7 +80,8 @@ class VanillaEngine:
         with torch.no_grad():
             for batch in batches:
                 toks = bundle.alphabet.batch_tokens([sequences[i] for i in batch], truncation=None)
-                reps = bundle.model(toks.to(models.device))  # [B, T, D]
+                padded = len({len(sequences[i]) for i in batch}) > 1  # from lengths: no sync
+                reps = bundle.model(toks.to(models.device), padded=padded)  # [B, T, D]
                 tokens += sum(len(sequences[i]) + ESM_SPECIAL_TOKENS for i in batch)
                 for row, index in enumerate(batch):
                     length = min(ESM_POOL_LIMIT, len(sequences[index]))

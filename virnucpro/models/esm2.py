@@ -199,17 +199,24 @@ class ESM2(nn.Module):
             x = x * (1 - MASK_RATIO_TRAIN) / (1 - observed)[:, None, None]
         return x * (1 - padding.unsqueeze(-1).type_as(x))
 
-    def forward(self, tokens: torch.Tensor, *, attn_impl: AttnImpl = "eager") -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, *, attn_impl: AttnImpl = "eager", padded: bool | None = None
+    ) -> torch.Tensor:
         """Last layer representation after ``emb_layer_norm_after``, one vector per token.
 
         ``eager`` is fair-esm's arithmetic; ``sdpa`` uses torch's fused attention and agrees at
         every non-padded position (rows at padded positions are not meaningful in either).
+
+        ``padded`` says whether any row holds ``<pad>``. Callers know it on the host from the
+        batch's lengths; reading it from ``tokens`` here would make the host wait for the GPU
+        every batch. An unpadded batch runs without a mask, as fair-esm runs it; ``None`` (not
+        known) keeps the mask, which changes nothing at real positions (eager: bit for bit).
         """
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}")
         padding = tokens.eq(self.alphabet.padding_idx)  # [B, T]
         x = self._embed(tokens, padding)  # [B, T, D]
-        key_padding = padding if bool(padding.any()) else None  # as fair-esm: no mask if unpadded
+        key_padding = None if padded is False else padding  # no host sync: decided by the caller
         rotary = rotary_tables(tokens.shape[1], self.config.head_dim, x.device, x.dtype)
         for layer in self.layers:
             x = layer(x, rotary, key_padding, attn_impl)
