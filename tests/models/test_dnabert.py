@@ -21,6 +21,7 @@ from virnucpro.models.dnabert import (
     mean_pool,
 )
 from virnucpro.models.dnabert_tokenizer import build_tiny_tokenizer
+from virnucpro.models.sdpa import aligned_rows
 
 SEQUENCES = ("ACGTACGTTTGACCA", "GGC", "ACGTTGCAACGTAGCTAGCTAGGATCCA", "TTTTAAAACG")
 TOKENIZER = build_tiny_tokenizer()
@@ -78,6 +79,102 @@ def test_attention_bias_masks_padded_keys_only(model: DnaBert) -> None:
     expected = alibi[None] + (1 - mask.float())[:, None, None, :] * PAD_KEY_BIAS
     assert bias.shape == (len(SEQUENCES), TINY_DNABERT_CONFIG.num_attention_heads, length, length)
     assert torch.equal(bias, expected)
+
+
+def _unaligned_batch() -> tuple[Tensor, Tensor]:
+    ids, mask = padded_batch()
+    assert ids.shape[1] % 8, "the test needs a length the fused kernels would pad"
+    return ids, mask
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+def test_padded_bias_rows_are_aligned_for_the_fused_kernels(
+    model: DnaBert, dtype: torch.dtype
+) -> None:
+    """The per-batch bias is laid out so SDPA's memory-efficient kernel takes it as it is (no
+    copy padded in every layer), in the compute dtype, equal to ALiBi plus the padding term."""
+    _, mask = _unaligned_batch()
+    length = mask.shape[1]
+    bias = model.attention_bias(mask, length, torch.device("cpu"), dtype)
+    assert bias.dtype == dtype
+    assert bias.shape == (len(SEQUENCES), TINY_DNABERT_CONFIG.num_attention_heads, length, length)
+    assert aligned_rows(bias), bias.stride()
+    alibi = alibi_bias(TINY_DNABERT_CONFIG.num_attention_heads, length).to(dtype)
+    pad = ((1 - mask.float()) * PAD_KEY_BIAS).to(dtype)
+    assert torch.equal(bias, alibi[None] + pad[:, None, None, :])  # the unaligned formula
+
+
+def test_unpadded_bias_rows_are_aligned_too(model: DnaBert) -> None:
+    bias = model.attention_bias(None, 21, torch.device("cpu"), torch.bfloat16)
+    assert bias.shape == (1, TINY_DNABERT_CONFIG.num_attention_heads, 21, 21)
+    assert aligned_rows(bias), bias.stride()
+
+
+def test_an_odd_position_table_keeps_the_cached_alibi_aligned() -> None:
+    config = DnaBertConfig(
+        vocab_size=TINY_DNABERT_CONFIG.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=100,
+    )
+    odd = build_random_dnabert(config, seed=1)
+    assert aligned_rows(odd.attention_bias(None, 7, torch.device("cpu"), torch.float32))
+
+
+def test_the_aligned_bias_changes_no_output(model: DnaBert, monkeypatch) -> None:
+    """The same forward with the bias copied to a plain contiguous tensor gives the same bits."""
+    ids, mask = _unaligned_batch()
+    with torch.no_grad():
+        aligned = {impl: model(ids, mask, attn_impl=impl) for impl in ("eager", "sdpa")}
+        build = DnaBert.attention_bias
+        monkeypatch.setattr(
+            DnaBert, "attention_bias", lambda self, *args: build(self, *args).contiguous()
+        )
+        for impl, expected in aligned.items():
+            assert torch.equal(model(ids, mask, attn_impl=impl), expected), impl
+
+
+def test_sdpa_backend_names_the_kernel_torch_picks(model: DnaBert) -> None:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    ids, mask = _unaligned_batch()
+    with sdpa_kernel(SDPBackend.MATH):
+        assert model.sdpa_backend(ids, mask) == "math"
+        with torch.no_grad():
+            model(ids, mask, attn_impl="sdpa")  # and it runs under the kernel named
+    assert model.sdpa_backend(ids, mask) in ("flash_attention", "math")  # the CPU's two
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION), pytest.raises(RuntimeError, match="backend"):
+        model.sdpa_backend(ids, mask)  # no CPU kernel is left: torch's own error
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_padded_batches_run_the_memory_efficient_kernel_without_padding_the_bias(
+    dtype: torch.dtype,
+) -> None:
+    """On a GPU the masked batch runs the memory-efficient kernel (flash takes no bias), and no
+    layer pads the bias: no ``constant_pad_nd`` runs in the forward."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.profiler import ProfilerActivity, profile
+
+    ids, mask = _unaligned_batch()
+    ids, mask = ids.cuda(), mask.cuda()
+    gpu = build_random_dnabert(TINY_DNABERT_CONFIG, seed=7, device="cuda", dtype=dtype)
+    assert gpu.sdpa_backend(ids, mask) == "efficient_attention"
+    with torch.no_grad():
+        expected = gpu(ids, mask, attn_impl="sdpa")
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):  # fails if it cannot run
+                got = gpu(ids, mask, attn_impl="sdpa")
+            torch.cuda.synchronize()
+    assert torch.equal(got, expected)
+    names = {event.key for event in prof.key_averages()}
+    assert "aten::_efficient_attention_forward" in names, sorted(names)
+    assert "aten::constant_pad_nd" not in names, sorted(names)
 
 
 def test_alibi_is_cached_not_rebuilt(model: DnaBert) -> None:

@@ -131,6 +131,33 @@ def test_padding_told_by_the_caller_changes_nothing() -> None:
     assert torch.equal(model(unpadded, padded=False), model(unpadded))
 
 
+def test_sdpa_backend_names_the_kernel_torch_picks() -> None:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    model = build_random_esm(TINY_ESM_CONFIG, seed=5)
+    tokens = ALPHABET.batch_tokens(["MKTAYIAKQR", "MK"])
+    with sdpa_kernel(SDPBackend.MATH):
+        assert model.sdpa_backend(tokens, padded=True) == "math"
+    assert model.sdpa_backend(tokens, padded=True) in ("flash_attention", "math")  # the CPU's
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@torch.no_grad()
+def test_on_a_gpu_unpadded_batches_run_flash_and_padded_ones_a_fused_kernel() -> None:
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    model = build_random_esm(TINY_ESM_CONFIG, seed=3, device="cuda", dtype=torch.bfloat16)
+    unpadded = ALPHABET.batch_tokens(["MKTAYIAKQR", "ACDEFGHIKL"]).cuda()
+    padded = _padded_tokens().cuda()
+    assert model.sdpa_backend(unpadded, padded=False) == "flash_attention"
+    assert model.sdpa_backend(padded, padded=True) == "efficient_attention"
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):  # fails if flash cannot run it
+        model(unpadded, attn_impl="sdpa", padded=False)
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+        model(padded, attn_impl="sdpa", padded=True)
+
+
 def test_unknown_attn_impl_is_rejected() -> None:
     model = build_random_esm(TINY_ESM_CONFIG, seed=0)
     with pytest.raises(ValueError, match="attn_impl"):

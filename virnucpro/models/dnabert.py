@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from virnucpro.models.dnabert_tokenizer import TINY_VOCAB_SIZE
+from virnucpro.models.sdpa import BIAS_ALIGN, sdpa_backend
 
 AttnImpl = Literal["eager", "sdpa"]
 ATTN_IMPLS: tuple[str, ...] = ("eager", "sdpa")
@@ -32,7 +33,8 @@ INIT_STD = 0.02
 """Standard deviation of the random weights of :func:`build_random_dnabert`."""
 
 ALIBI_ALIGN = 64
-"""The cached ALiBi matrix grows in multiples of this many positions."""
+"""The cached ALiBi matrix grows in multiples of this many positions (a multiple of
+:data:`~virnucpro.models.sdpa.BIAS_ALIGN`, so its rows stay aligned for the fused kernels)."""
 
 
 @dataclass(frozen=True)
@@ -254,19 +256,39 @@ class DnaBert(nn.Module):
     ) -> Tensor:
         """ALiBi plus -10000 on padded keys: ``[B or 1, heads, T, T]`` in ``dtype``.
 
-        Built once per forward pass and shared by all layers. The ALiBi part is computed in
-        float32 (like the published code), cast to ``dtype`` and cached per (device, dtype).
+        Built once per forward pass (per batch) and shared by all layers, in the compute dtype.
+        The ALiBi part is computed in float32 (like the published code), cast to ``dtype`` and
+        cached per (device, dtype). Rows are laid out :data:`BIAS_ALIGN` elements apart in
+        memory (a ``[..., T]`` view of a ``[..., T']`` tensor, ``T'`` rounded up), so torch's
+        fused kernels take the bias as it is instead of padding a copy in every layer.
         """
         alibi = self._cached_alibi(length, device, dtype)[None]  # [1, heads, T, T]
         if attention_mask is None:
             return alibi
         pad = (attention_mask == 0).to(torch.float32) * PAD_KEY_BIAS  # [B, T]
-        return alibi + pad[:, None, None, :].to(dtype)
+        shape = (attention_mask.shape[0], alibi.shape[1], length)
+        room = torch.empty((*shape, _round_up(length, BIAS_ALIGN)), device=device, dtype=dtype)
+        bias = room[..., :length]  # [B, heads, T, T], rows aligned
+        return torch.add(alibi, pad[:, None, None, :].to(dtype), out=bias)
+
+    def sdpa_backend(self, input_ids: Tensor, attention_mask: Tensor | None = None) -> str:
+        """The SDPA kernel this model's attention runs on this batch (``attn_impl="sdpa"``),
+        on its device and in its dtype: see :func:`virnucpro.models.sdpa.sdpa_backend`."""
+        parameter = next(self.parameters())
+        batch, length = input_ids.shape
+        heads, head_dim = self.config.num_attention_heads, self.config.head_dim
+        # laid out as DnaBertSelfAttention splits its packed projection
+        packed = torch.empty(
+            (batch, length, 3, heads, head_dim), device=parameter.device, dtype=parameter.dtype
+        )
+        q, k, v = packed.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, heads, T, d]
+        bias = self.attention_bias(attention_mask, length, parameter.device, parameter.dtype)
+        return sdpa_backend(q, k, v, bias)
 
     def _cached_alibi(self, length: int, device: torch.device, dtype: torch.dtype) -> Tensor:
         cached = self._alibi.get((device, dtype))
         if cached is None or cached.shape[-1] < length:
-            size = max(self.config.max_position_embeddings, _round_up(length, ALIBI_ALIGN))
+            size = _round_up(max(self.config.max_position_embeddings, length), ALIBI_ALIGN)
             cached = alibi_bias(self.config.num_attention_heads, size, device=device).to(dtype)
             self._alibi[(device, dtype)] = cached
         return cached[:, :length, :length]

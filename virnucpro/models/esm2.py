@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from virnucpro.models.esm_alphabet import EsmAlphabet
+from virnucpro.models.sdpa import sdpa_backend
 
 AttnImpl = Literal["eager", "sdpa"]
 Device = torch.device | str | None
@@ -221,6 +222,17 @@ class ESM2(nn.Module):
         for layer in self.layers:
             x = layer(x, rotary, key_padding, attn_impl)
         return self.emb_layer_norm_after(x)  # [B, T, D]
+
+    def sdpa_backend(self, tokens: torch.Tensor, *, padded: bool | None = None) -> str:
+        """The SDPA kernel this model's attention runs on this batch (``attn_impl="sdpa"``),
+        on its device and in its dtype: see :func:`virnucpro.models.sdpa.sdpa_backend`."""
+        parameter = next(self.parameters())
+        batch, length = tokens.shape
+        heads, head_dim = self.config.attention_heads, self.config.head_dim
+        where = {"device": parameter.device, "dtype": parameter.dtype}
+        q = torch.empty((batch, length, heads, head_dim), **where).transpose(1, 2)  # as _split
+        keep = tokens.to(parameter.device).ne(self.alphabet.padding_idx)[:, None, None, :]
+        return sdpa_backend(q, q, q, None if padded is False else keep, scale=1.0)
 
 
 def parameter_seed(seed: int, name: str) -> int:
