@@ -4,8 +4,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from virnucpro.chunking import chunk_records
+from virnucpro.errors import InputError
 from virnucpro.fasta import read_fasta
 from virnucpro.metrics import RunMetrics
 from virnucpro.models.presets import load_model_set
@@ -164,3 +166,92 @@ def test_engine_is_reused_across_runs(orf_fasta, tmp_path, tiny_models):
     config = _config(orf_fasta, tmp_path / "a")
     assert _engine(config) is _engine(_config(orf_fasta, tmp_path / "b"))
     assert _engine(config) is not _engine(_config(orf_fasta, tmp_path / "c", engine="vanilla"))
+
+
+@pytest.fixture
+def prepared_models(monkeypatch):
+    """Every (models, prepared) pair the fast engine prepares during the test."""
+    from virnucpro.engines.fast import FastEngine
+
+    seen = []
+    prepare = FastEngine.prepare
+
+    def spy(self, models):
+        prepared = prepare(self, models)
+        seen.append((models, prepared))
+        return prepared
+
+    monkeypatch.setattr(FastEngine, "prepare", spy)
+    return seen
+
+
+def test_a_bf16_run_keeps_one_copy_of_the_weights(orf_fasta, tmp_path, prepared_models):
+    """The models are loaded in the engine's dtype: no float32 copy beside the bf16 one."""
+    predict(_config(orf_fasta, tmp_path / "out", precision="bf16"))
+    models, prepared = prepared_models[0]
+    assert prepared.esm is models.esm.model and prepared.dnabert is models.dnabert.model
+    assert models.dtype == torch.bfloat16
+    dtypes = {t.dtype for m in (prepared.esm, prepared.dnabert) for t in m.parameters()}
+    assert dtypes == {torch.bfloat16}
+
+
+def test_check_equivalence_keeps_the_float32_weights_for_vanilla(
+    orf_fasta, tmp_path, prepared_models
+):
+    result = predict(_config(orf_fasta, tmp_path / "out", precision="bf16", check_equivalence=True))
+    assert result.metrics.extra["equivalence"]["passed"] is True
+    models, prepared = prepared_models[0]
+    assert models.dtype == torch.float32 and prepared.esm is not models.esm.model
+
+
+def test_one_copy_computes_what_the_cast_copy_computed(orf_fasta, tmp_path, tiny_models):
+    """Loading in bf16 gives the same bits as casting a float32 load (the earlier way)."""
+    outs = {}
+    for name, models in (("one copy", None), ("cast copy", tiny_models)):
+        outs[name] = tmp_path / name.replace(" ", "_")
+        config = _config(orf_fasta, outs[name], precision="bf16", keep_intermediate=True)
+        predict(config, models=models)
+    one, cast = outs["one copy"], outs["cast copy"]
+    for name in ("prediction_results.txt", "prediction_results_highestscore.csv"):
+        assert (one / name).read_bytes() == (cast / name).read_bytes(), name
+    for name in ("dnabert.npy", "esm.npy"):
+        found = np.load(one / "reads_embeddings" / name)
+        assert np.array_equal(found, np.load(cast / "reads_embeddings" / name)), name
+
+
+def test_max_tokens_sets_the_fast_engines_batches(orf_fasta, tmp_path):
+    from virnucpro.engines.batching import plan_batches
+
+    result = predict(_config(orf_fasta, tmp_path / "out", max_tokens=200))
+    lengths = np.array([len(f.protein) + 2 for f in _frames(orf_fasta)])
+    stages = {s.name: s for s in result.metrics.stages}
+    assert stages["esm"].batches == len(plan_batches(lengths, 200)) > 1
+
+
+@pytest.mark.parametrize("value", [0, -3, True, 2.5])
+def test_max_tokens_must_be_a_positive_integer(value, orf_fasta, tmp_path):
+    with pytest.raises(InputError, match=r"^--max-tokens must be a positive integer"):
+        predict(_config(orf_fasta, tmp_path / "out", max_tokens=value))
+    assert not (tmp_path / "out").exists()
+
+
+def test_max_tokens_is_refused_with_the_vanilla_engine(orf_fasta, tmp_path):
+    with pytest.raises(InputError, match="--max-tokens sets the fast engine's batches"):
+        predict(_config(orf_fasta, tmp_path / "out", engine="vanilla", max_tokens=512))
+
+
+def test_a_resume_with_another_max_tokens_is_refused(orf_fasta, tmp_path):
+    """Batches decide which sequences share a kernel call, so the last bits: a resumed run
+    computes its remaining shards with the budget the finished ones used."""
+    out = tmp_path / "out"
+
+    def stop(shard):
+        raise KeyboardInterrupt  # stopped after its first shard
+
+    with pytest.raises(KeyboardInterrupt):
+        predict(_config(orf_fasta, out, max_tokens=300, shard_frames=3), on_shard=stop)
+    assert (out / WORK_DIR_NAME).is_dir()
+    with pytest.raises(InputError, match="differs in max_tokens"):
+        predict(_config(orf_fasta, out, max_tokens=200, shard_frames=3, resume=True))
+    result = predict(_config(orf_fasta, out, max_tokens=300, shard_frames=3, resume=True))
+    assert result.metrics is not None

@@ -70,6 +70,7 @@ class PredictConfig:
     shard_frames: int = SHARD_FRAMES
     check_equivalence: bool = False
     threads: int | None = None  # torch CPU threads (None: torch's default, or cores per rank)
+    max_tokens: int | None = None  # fast engine: padded tokens per batch (None: the device's)
 
 
 @dataclass(frozen=True)
@@ -100,23 +101,36 @@ class _RankTimes:
         )
 
 
-def _check_length(expected_length: int) -> None:
-    if not isinstance(expected_length, int) or expected_length <= 0:
-        raise InputError(f"--expected-length must be a positive integer (got {expected_length!r})")
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _check_numbers(config: PredictConfig) -> None:
+    if not _positive(config.expected_length):
+        raise InputError(
+            f"--expected-length must be a positive integer (got {config.expected_length!r})"
+        )
+    if config.max_tokens is not None and not _positive(config.max_tokens):
+        raise InputError(f"--max-tokens must be a positive integer (got {config.max_tokens!r})")
 
 
 @functools.lru_cache(maxsize=ENGINE_CACHE_SIZE)
-def _cached_engine(name: str, precision: str) -> Engine:
+def _cached_engine(name: str, precision: str, max_tokens: int | None) -> Engine:
     """Engines are reused across runs so a cast model copy is made once, not every call."""
     if name == "vanilla":
         return get_engine("vanilla")
-    return get_engine(name, precision=precision)
+    return get_engine(name, precision=precision, token_budget=max_tokens)
 
 
 def _engine(config: PredictConfig) -> Engine:
     if config.engine == "vanilla" and config.precision not in ("auto", "fp32"):
         raise InputError("the vanilla engine runs in fp32 only (as the published tool)")
-    return _cached_engine(config.engine, config.precision)
+    if config.engine == "vanilla" and config.max_tokens is not None:
+        raise InputError(
+            "--max-tokens sets the fast engine's batches; the vanilla engine batches as the "
+            "published tool"
+        )
+    return _cached_engine(config.engine, config.precision, config.max_tokens)
 
 
 def _manifest(
@@ -130,13 +144,19 @@ def _manifest(
         "models": [f"{i.role}:{i.name}:{i.source}:{i.checksum}" for i in models.identities],
         "shard_frames": config.shard_frames,
         "keep_intermediate": config.keep_intermediate,
+        # batches decide which sequences share a padded kernel call: the same, for the same bits
+        "max_tokens": engine.token_budget(models.device),
         # CPU matmul results can differ in the last bits with the thread count: a resumed run
         # must compute its remaining shards with the threads the finished ones used
         "torch_threads": torch.get_num_threads(),
     }
 
 
-def _load_models(config: PredictConfig, device: object, times: _RankTimes) -> ModelSet:
+def _load_models(
+    config: PredictConfig, engine: Engine, device: torch.device, times: _RankTimes
+) -> ModelSet:
+    """The models in the engine's dtype: one copy of the weights on the device. The vanilla
+    pass of ``--check-equivalence`` needs the float32 weights, so they are kept then."""
     start = time.perf_counter()
     models = load_model_set(
         preset=config.models,
@@ -144,7 +164,8 @@ def _load_models(config: PredictConfig, device: object, times: _RankTimes) -> Mo
         esm=config.esm,
         classifier=config.classifier,
         allow_pickle_classifier=config.allow_pickle_classifier,
-        device=device,  # type: ignore[arg-type]
+        device=device,
+        dtype=torch.float32 if config.check_equivalence else engine.weights_dtype(device),
     )
     times.add(StageMetrics("load_models", time.perf_counter() - start, 0, 3))
     return models
@@ -221,7 +242,7 @@ def predict(
     ``on_shard`` hears of each shard this rank embeds (progress lines in logs).
     Under ``torchrun`` (or ``--gpus``/``--nproc``) every rank calls this; rank 0 publishes.
     """
-    _check_length(config.expected_length)
+    _check_numbers(config)
     check_paths(  # every path, before the device, the models or the input's content
         input=config.input,
         outdir=config.outdir,
@@ -271,7 +292,7 @@ def _adopt_recorded_threads(config: PredictConfig, work: WorkDir) -> str | None:
 
 
 def _start(
-    config: PredictConfig, models: ModelSet | None, dist: DistContext, device: object
+    config: PredictConfig, models: ModelSet | None, dist: DistContext, device: torch.device
 ) -> _Run:
     engine = _engine(config)
     if models is None:
@@ -284,7 +305,7 @@ def _start(
     adopted = _adopt_recorded_threads(config, work)
     times = _RankTimes()
     if models is None:
-        models = _load_models(config, device, times)
+        models = _load_models(config, engine, device, times)
     engine.prepare(models)
     run = _Run(config, engine, models, dist, work, summary.sha256, started, times, summary.bases)
     if adopted:
@@ -331,7 +352,7 @@ def _predict(
     config: PredictConfig,
     models: ModelSet | None,
     dist: DistContext,
-    device: object,
+    device: torch.device,
     on_shard: ShardCallback | None,
 ) -> PredictResult:
     run = _start(config, models, dist, device)
@@ -359,7 +380,7 @@ def _check_equivalence(config: PredictConfig, models: ModelSet) -> dict[str, obj
         reference="vanilla",
         candidate=config.engine,
         expected_length=config.expected_length,
-        candidate_options={"precision": config.precision},
+        candidate_options={"precision": config.precision, "token_budget": config.max_tokens},
     )
     return report.as_dict()
 

@@ -388,3 +388,121 @@ def test_one_progress_line_per_shard(orf_fasta, tmp_path, capsys):
 def test_quiet_prints_no_progress(orf_fasta, tmp_path, capsys):
     code, stdout, _ = _run(capsys, orf_fasta, "-o", tmp_path / "o", "--device", "cpu", "-q")
     assert code == 0 and stdout == ""
+
+
+OOM_TEXT = "CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a total capacity of 139 GiB"
+
+
+def _files_under(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def _assert_no_partial_outputs(out: Path) -> None:
+    """Nothing that looks like a result: no result file, no staging folder, no temporary file.
+    Only the work folder's complete shards stay, as after any stopped run (see --resume)."""
+    from virnucpro.workdir import WORK_DIR_NAME
+
+    assert {p.name for p in out.iterdir()} <= {WORK_DIR_NAME}
+    assert not [name for name in _files_under(out) if name.endswith(".tmp")]
+
+
+@pytest.fixture
+def exhausted_memory(monkeypatch):
+    """Make one model's forward run out of memory (as a GPU would); returns the batch shapes."""
+    import torch
+
+    from virnucpro.models.dnabert import DnaBert
+    from virnucpro.models.esm2 import ESM2
+
+    shapes: list[tuple[int, int]] = []
+
+    def install(stage: str) -> list[tuple[int, int]]:
+        def forward(self, tokens, *args, **kwargs):
+            shapes.append(tuple(tokens.shape))
+            raise torch.OutOfMemoryError(OOM_TEXT)
+
+        monkeypatch.setattr(DnaBert if stage == "dnabert" else ESM2, "forward", forward)
+        return shapes
+
+    return install
+
+
+@pytest.mark.parametrize("stage", ["dnabert", "esm"])
+def test_out_of_memory_in_a_batch_is_one_line_naming_its_size(
+    stage, orf_fasta, tmp_path, capsys, exhausted_memory
+):
+    shapes = exhausted_memory(stage)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, orf_fasta, "-o", out, "--device", "cpu", "--max-tokens", "2000")
+    assert code == 1
+    _assert_one_line_error(err)
+    rows, width = shapes[0]
+    assert rows > 1, "the test needs a batch of several sequences"
+    assert err.startswith("virnucpro: error: out of memory on cpu in a batch of ")
+    assert f"{rows * width} padded tokens ({rows} sequences, --max-tokens 2000)" in err
+    assert f"lower --max-tokens, e.g. --max-tokens {min(2000, rows * width) // 2}" in err
+    _assert_no_partial_outputs(out)
+
+
+def test_out_of_memory_with_the_vanilla_engine_points_to_the_fast_one(
+    orf_fasta, tmp_path, capsys, exhausted_memory
+):
+    shapes = exhausted_memory("esm")
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, orf_fasta, "-o", out, "--device", "cpu", "--engine", "vanilla")
+    assert code == 1
+    _assert_one_line_error(err)
+    rows, width = shapes[0]
+    assert f"{rows * width} padded tokens ({rows} sequences; the vanilla engine" in err
+    assert "--max-tokens" in err
+    _assert_no_partial_outputs(out)
+
+
+def test_out_of_memory_outside_a_batch_is_one_line(orf_fasta, tmp_path, capsys, monkeypatch):
+    import torch
+
+    from virnucpro import pipeline
+
+    def load(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError(f"{OOM_TEXT}\nsecond line of torch's advice")
+
+    monkeypatch.setattr(pipeline, "load_model_set", load)
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, orf_fasta, "-o", out, "--device", "cpu")
+    assert code == 1
+    _assert_one_line_error(err)
+    assert err.strip() == f"virnucpro: error: out of memory ({OOM_TEXT})"
+    assert not out.exists() or not _files_under(out)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many", "1.5"])
+def test_max_tokens_must_be_a_positive_integer(value, orf_fasta, tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as info:  # argparse refuses it: usage error, exit 2
+        main(["predict", str(orf_fasta), "-o", str(out), "--max-tokens", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    _assert_one_line_error(err)
+    assert "--max-tokens" in err and "positive integer" in err
+    assert not out.exists()
+
+
+def test_max_tokens_with_the_vanilla_engine_is_a_usage_error(orf_fasta, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ("-o", out, "--engine", "vanilla", "--max-tokens", "512", "--device", "cpu")
+    code, _, err = _run(capsys, orf_fasta, *argv)
+    assert code == 2
+    _assert_one_line_error(err)
+    assert not out.exists()
+
+
+def test_max_tokens_reaches_the_engine(orf_fasta, tmp_path, capsys):
+    runs = {}
+    for budget in ("200", "4000"):
+        out = tmp_path / budget
+        code, _, _ = _run(capsys, orf_fasta, "-o", out, "--device", "cpu", "--max-tokens", budget)
+        assert code == 0
+        runs[budget] = json.loads((out / "run_metrics.json").read_text())
+    batches = {b: {s["name"]: s["batches"] for s in m["stages"]} for b, m in runs.items()}
+    assert batches["200"]["esm"] > batches["4000"]["esm"]
+    assert batches["200"]["dnabert"] > batches["4000"]["dnabert"]

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 from virnucpro.engines.batching import (
     CPU_TOKEN_BUDGET,
     CUDA_TOKEN_BUDGET,
+    BatchOutOfMemory,
     Ragged,
     check_token_budget,
     default_token_budget,
+    out_of_memory_message,
     padded_size,
     plan_batches,
     run_batches,
@@ -116,6 +118,38 @@ def test_run_batches_returns_float32_rows_in_input_order() -> None:
     out = run_batches(plan, lambda b: (values[torch.from_numpy(b)],), lambda _, x: x[:, None], CPU)
     assert out.dtype == torch.float32
     assert out.flatten().tolist() == values.tolist()
+
+
+def test_running_out_of_memory_in_a_batch_names_its_size_and_the_flag() -> None:
+    plan = plan_batches([3, 5, 5, 2], budget=10)  # [5, 5], then [3, 2]
+
+    def compute(batch: np.ndarray, ids: torch.Tensor) -> torch.Tensor:
+        if len(batch) == 2 and ids.shape[1] == 3:  # the second batch
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return ids.float()
+
+    def make(batch: np.ndarray) -> tuple[torch.Tensor]:
+        return (torch.zeros(len(batch), int(np.asarray([3, 5, 5, 2])[batch].max())),)
+
+    with pytest.raises(BatchOutOfMemory) as caught:
+        run_batches(plan, make, compute, CPU, 10)
+    error = caught.value
+    assert (error.tokens, error.rows, error.budget) == (6, 2, 10)
+    assert str(error) == (
+        "out of memory on cpu in a batch of 6 padded tokens (2 sequences, --max-tokens 10): "
+        "run again with a lower --max-tokens, e.g. --max-tokens 3, and --force"
+    )
+    assert isinstance(error.__cause__, torch.OutOfMemoryError)
+    assert error.exit_code == 1
+
+
+def test_out_of_memory_messages_say_what_a_smaller_budget_cannot_do() -> None:
+    one = out_of_memory_message(900, 1, 512, "cuda:0")
+    assert "one sequence of 900 tokens" in one and "cannot split" in one
+    vanilla = out_of_memory_message(2048, 12, None, "cuda:0")
+    assert "2048 padded tokens (12 sequences" in vanilla and "fast engine" in vanilla
+    for message in (one, vanilla):
+        assert "\n" not in message and "--max-tokens" in message
 
 
 @pytest.mark.gpu

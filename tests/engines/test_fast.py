@@ -15,7 +15,7 @@ from virnucpro.engines import get_engine
 from virnucpro.engines.fast import FastEngine, residue_mean_pool
 from virnucpro.engines.precision import cast_module, dtype_of, resolve_precision
 from virnucpro.engines.vanilla import ESM_POOL_LIMIT
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, RunFailure
 from virnucpro.models.presets import ModelSet, load_model_set
 
 FP32_RTOL = 1e-5
@@ -103,6 +103,34 @@ def test_a_new_model_set_gets_its_own_cast(models: ModelSet) -> None:
     first = engine.prepare(models)
     other = load_model_set(preset="tiny", device="cpu")
     assert engine.prepare(other).esm is not first.esm
+
+
+def test_models_loaded_in_the_engines_dtype_are_used_without_a_copy() -> None:
+    """One copy of the weights: a bf16 load is what the engine computes with, and it holds
+    exactly the values a cast copy of the float32 load holds."""
+    engine = FastEngine(precision="bf16")
+    loaded = load_model_set(preset="tiny", device="cpu", dtype=engine.weights_dtype("cpu"))
+    prepared = engine.prepare(loaded)
+    assert loaded.dtype == torch.bfloat16
+    assert prepared.esm is loaded.esm.model and prepared.dnabert is loaded.dnabert.model
+    copied = FastEngine(precision="bf16").prepare(load_model_set(preset="tiny", device="cpu"))
+    for one, cast in ((prepared.esm, copied.esm), (prepared.dnabert, copied.dnabert)):
+        pairs = zip(one.state_dict().items(), cast.state_dict().values(), strict=True)
+        for (name, tensor), expected in pairs:
+            assert tensor.dtype == expected.dtype and torch.equal(tensor, expected), name
+    assert {p.dtype for p in loaded.classifier.model.parameters()} == {torch.float32}
+
+
+def test_weights_rounded_to_another_dtype_are_refused() -> None:
+    rounded = load_model_set(preset="tiny", device="cpu", dtype=torch.bfloat16)
+    for engine in (FastEngine(precision="fp32"), FastEngine(precision="fp16")):
+        with pytest.raises(RunFailure, match=r"loaded in torch\.bfloat16"):
+            engine.prepare(rounded)
+    vanilla = get_engine("vanilla")
+    with pytest.raises(RunFailure, match="float32"):
+        vanilla.prepare(rounded)
+    with pytest.raises(RunFailure, match="float32"):
+        vanilla.embed_protein(rounded, ["MKV"])
 
 
 def test_cast_module_keeps_integer_buffers_and_original() -> None:
@@ -215,6 +243,28 @@ def test_bf16_embeddings_track_fp32_on_the_cpu(models: ModelSet) -> None:
     bf16 = FastEngine(precision="bf16").embed_protein(models, sequences)
     assert bf16.vectors.dtype == torch.float32
     assert torch.nn.functional.cosine_similarity(reference, bf16.vectors).min() > 0.999
+
+
+@pytest.mark.gpu
+def test_a_bf16_load_keeps_one_copy_of_the_weights_on_the_gpu() -> None:
+    """No float32 model beside the bf16 one: after load and prepare, the GPU holds the bf16
+    embedding weights and the float32 classifier, and nothing of that size more."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    torch.cuda.empty_cache()
+    before = torch.cuda.memory_allocated()
+    engine = FastEngine(precision="bf16")
+    gpu_models = load_model_set(
+        preset="dnabert-s+esm2-35m", device="cuda", dtype=engine.weights_dtype("cuda")
+    )
+    prepared = engine.prepare(gpu_models)
+    weights = sum(
+        t.numel() * t.element_size()
+        for model in (prepared.dnabert, prepared.esm, gpu_models.classifier.model)
+        for t in (*model.parameters(), *model.buffers())
+    )
+    held = torch.cuda.memory_allocated() - before
+    assert weights <= held < 1.2 * weights  # a float32 copy would make it about 3x
 
 
 @pytest.mark.gpu

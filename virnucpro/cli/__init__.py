@@ -1,8 +1,8 @@
 """The ``virnucpro`` command line: a thin layer over the library API.
 
 Errors the user causes print one line (``virnucpro: error: ...``) and exit 2; failures at run
-time exit 1; no traceback is shown for either. Heavy imports (torch) happen inside commands so
-``--help`` is instant.
+time exit 1, running out of memory included; no traceback is shown for either. Heavy imports
+(torch) happen inside commands so ``--help`` is instant.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, VirnucproError
 
 PROG = "virnucpro"
 EXIT_INTERRUPTED = 130
+OOM_DETAIL_CHARS = 160  # of torch's message: where it ran out and how much it asked for
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -74,3 +75,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print(f"{PROG}: error: out of memory", file=sys.stderr)
         return EXIT_FAILURE
+    except Exception as exc:
+        if not _is_torch_out_of_memory(exc):
+            raise
+        print(f"{PROG}: error: {_out_of_memory_line(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _is_torch_out_of_memory(exc: BaseException) -> bool:
+    """torch's OutOfMemoryError (``torch.cuda.OutOfMemoryError`` is the same class), without
+    importing torch: a command that never imported it cannot have raised it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.OutOfMemoryError)
+
+
+def _out_of_memory_line(exc: BaseException) -> str:
+    """Out of memory outside a batch (a batch names itself: BatchOutOfMemory), on one line."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"out of memory ({detail[:OOM_DETAIL_CHARS]})" if detail else "out of memory"

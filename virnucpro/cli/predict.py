@@ -78,6 +78,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "older GPUs; fp32 on CPU), fp32, bf16 or fp16; vanilla is fp32",
     )
     p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=None,
+        help="fast engine: padded tokens per batch (default 32768 on a GPU, 1024 on CPU); lower "
+        "it when a batch runs out of GPU memory",
+    )
+    p.add_argument(
         "--resume",
         action="store_true",
         help="continue a run that was stopped (SIGINT/SIGTERM/crash) in the same output folder",
@@ -183,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         check_equivalence=args.check_equivalence,
         threads=args.threads,
+        max_tokens=args.max_tokens,
         **({"shard_frames": args.shard_frames} if args.shard_frames else {}),
     )
     on_shard = None if args.quiet else _print_shard

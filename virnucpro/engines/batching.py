@@ -8,6 +8,7 @@ computes, and results come back in input order.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, RunFailure
 from virnucpro.shards import prefetch
 
 CPU_TOKEN_BUDGET = 1024
@@ -41,6 +42,49 @@ def check_token_budget(budget: int) -> int:
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise InputError(f"token budget must be a positive integer (got {budget!r})")
     return budget
+
+
+MAX_TOKENS_FLAG = "--max-tokens"
+
+
+class BatchOutOfMemory(RunFailure):
+    """A batch did not fit in the device's memory (exit 1): the message names its size in
+    padded tokens and how to make batches smaller."""
+
+    def __init__(self, tokens: int, rows: int, budget: int | None, device: object) -> None:
+        self.tokens, self.rows, self.budget = tokens, rows, budget
+        super().__init__(out_of_memory_message(tokens, rows, budget, device))
+
+
+def out_of_memory_message(tokens: int, rows: int, budget: int | None, device: object) -> str:
+    """One line: where memory ran out, the batch's size in tokens, and what to change."""
+    where = f"out of memory on {device}"
+    if rows == 1:
+        return (
+            f"{where} in a batch of one sequence of {tokens} tokens: a smaller "
+            f"{MAX_TOKENS_FLAG} cannot split a sequence; use a device with more memory"
+        )
+    batch = f"{where} in a batch of {tokens} padded tokens ({rows} sequences"
+    if budget is None:
+        return (
+            f"{batch}; the vanilla engine batches as the published tool): use the fast engine, "
+            f"whose batch size {MAX_TOKENS_FLAG} sets, or a device with more memory"
+        )
+    return (
+        f"{batch}, {MAX_TOKENS_FLAG} {budget}): run again with a lower {MAX_TOKENS_FLAG}, "
+        f"e.g. {MAX_TOKENS_FLAG} {max(1, min(budget, tokens) // 2)}, and --force"
+    )
+
+
+@contextlib.contextmanager
+def naming_out_of_memory(
+    tokens: int, rows: int, budget: int | None, device: object
+) -> Iterator[None]:
+    """Turn torch's out-of-memory error inside the block into a :class:`BatchOutOfMemory`."""
+    try:
+        yield
+    except torch.OutOfMemoryError as exc:  # torch.cuda.OutOfMemoryError is the same class
+        raise BatchOutOfMemory(tokens, rows, budget, device) from exc
 
 
 def plan_batches(lengths: Sequence[int] | np.ndarray, budget: int) -> list[np.ndarray]:
@@ -146,15 +190,19 @@ def run_batches(
     make: Callable[[np.ndarray], Tensors],
     compute: Callable[..., torch.Tensor],
     device: torch.device,
+    budget: int | None = None,
 ) -> torch.Tensor:
     """``compute(indices, *inputs)`` per batch (rows ``[B, D]``), returned as float32 CPU rows
     in input order. One copy back to the host at the end, not one per batch. ``indices`` (the
     batch's rows, on the host) lets ``compute`` decide from host data what it would otherwise
-    have to read back from the device."""
+    have to read back from the device. Running out of memory in a batch is a
+    :class:`BatchOutOfMemory` naming its padded size and ``budget``."""
     pooled = []
     with torch.inference_mode():
         for batch in staged_batches(plan, make, device):
-            pooled.append(compute(batch.indices, *batch.wait()))
+            inputs = batch.wait()
+            with naming_out_of_memory(inputs[0].numel(), len(batch.indices), budget, device):
+                pooled.append(compute(batch.indices, *inputs))
     return scatter_rows(plan, pooled)
 
 

@@ -37,6 +37,7 @@ from virnucpro.engines.precision import (
     resolve_precision,
 )
 from virnucpro.engines.vanilla import ESM_POOL_LIMIT, ESM_SPECIAL_TOKENS
+from virnucpro.errors import RunFailure
 from virnucpro.models.dnabert import mean_pool
 
 if TYPE_CHECKING:
@@ -102,12 +103,27 @@ class FastEngine:
         """Padded tokens per batch on ``device``: the one given, or the device's default."""
         return self._token_budget or default_token_budget(device)
 
+    def weights_dtype(self, device: torch.device) -> torch.dtype:
+        """The dtype this engine computes the embedding models in on ``device``."""
+        return dtype_of(resolve_precision(self._requested, device))
+
     def prepare(self, models: ModelSet) -> PreparedModels:
-        """Cast ``models``' embedding models to this engine's dtype, once per ModelSet."""
+        """Cast ``models``' embedding models to this engine's dtype, once per ModelSet.
+
+        Models loaded in that dtype (``load_model_set(dtype=...)``) are used as they are, so
+        the device holds one copy of the weights; float32 models get a cast copy (the caller
+        keeps the float32 ones, e.g. for the vanilla engine). Weights already rounded to
+        another dtype are refused: computing from them would not be this precision.
+        """
         cached = self._prepared.get(id(models))
         if cached is None or cached.owner() is not models:
             precision = resolve_precision(self._requested, models.device)
             dtype = dtype_of(precision)
+            if models.dtype not in (torch.float32, dtype):
+                raise RunFailure(
+                    f"the fast engine in {precision} needs the models in float32 or {dtype}, "
+                    f"but they were loaded in {models.dtype}"
+                )
             cached = PreparedModels(
                 owner=weakref.ref(models),
                 precision=precision,
@@ -147,7 +163,11 @@ class FastEngine:
             return mean_pool(model(ids, mask, attn_impl=ATTN_IMPL), mask)
 
         vectors = run_batches(
-            plan, lambda batch: ragged.padded(batch, tokenizer.pad_id), compute, models.device
+            plan,
+            lambda batch: ragged.padded(batch, tokenizer.pad_id),
+            compute,
+            models.device,
+            self.token_budget(models.device),
         )
         return Embedding(vectors=vectors, tokens=int(ragged.lengths.sum()), batches=len(plan))
 
@@ -168,7 +188,7 @@ class FastEngine:
             reps = model(toks, attn_impl=ATTN_IMPL, padded=padded)  # [B, T, D]
             return residue_mean_pool(reps, toks, alphabet.padding_idx)
 
-        vectors = run_batches(plan, make, compute, models.device)
+        vectors = run_batches(plan, make, compute, models.device, self.token_budget(models.device))
         return Embedding(vectors=vectors, tokens=int(tokens.sum()), batches=len(plan))
 
     def classify(self, models: ModelSet, features: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,8 @@ import torch
 
 from virnucpro.classify import classify
 from virnucpro.engines.base import Embedding
+from virnucpro.engines.batching import naming_out_of_memory
+from virnucpro.errors import RunFailure
 
 if TYPE_CHECKING:
     from virnucpro.models.presets import ModelSet
@@ -22,6 +24,14 @@ ESM_TOKS_PER_BATCH = 2048
 ESM_EXTRA_TOKS_PER_SEQ = 1
 ESM_POOL_LIMIT = 1024  # truncation_seq_length of the published extract_esm
 ESM_SPECIAL_TOKENS = 2  # <cls> and <eos> around every sequence
+
+
+def _require_fp32(models: ModelSet) -> None:
+    if models.dtype != torch.float32:
+        raise RunFailure(
+            f"the vanilla engine runs in float32, but these models were loaded in {models.dtype} "
+            "(load them with dtype=torch.float32)"
+        )
 
 
 def _empty(width: int) -> Embedding:
@@ -37,7 +47,15 @@ class VanillaEngine:
 
     def prepare(self, models: ModelSet) -> ModelSet:
         """Nothing to prepare: the published tool runs the models as loaded, in float32."""
+        _require_fp32(models)
         return models
+
+    def weights_dtype(self, device: torch.device) -> torch.dtype:
+        return torch.float32
+
+    def token_budget(self, device: torch.device) -> int | None:
+        """None: the published tool's batches (one sequence; ESM-2 at most 2048 tokens)."""
+        return None
 
     @staticmethod
     def _protein_batches(models: ModelSet, sequences: Sequence[str]) -> list[list[int]]:
@@ -61,11 +79,13 @@ class VanillaEngine:
         bundle = models.dnabert
         if not sequences:
             return _empty(bundle.hidden_size)
+        _require_fp32(models)
         vectors, tokens = [], 0
         with torch.no_grad():
             for sequence in sequences:
                 ids = torch.tensor([bundle.tokenizer.encode(sequence)], device=models.device)
-                hidden = bundle.model(ids)[0]  # [T, H]
+                with naming_out_of_memory(ids.numel(), 1, None, models.device):
+                    hidden = bundle.model(ids)[0]  # [T, H]
                 vectors.append(hidden.mean(dim=0).float().cpu())
                 tokens += ids.shape[1]
         return Embedding(vectors=torch.stack(vectors), tokens=tokens, batches=len(sequences))
@@ -74,6 +94,7 @@ class VanillaEngine:
         bundle = models.esm
         if not sequences:
             return _empty(bundle.hidden_size)
+        _require_fp32(models)
         batches = self._protein_batches(models, sequences)
         out: list[torch.Tensor | None] = [None] * len(sequences)
         tokens = 0
@@ -81,7 +102,8 @@ class VanillaEngine:
             for batch in batches:
                 toks = bundle.alphabet.batch_tokens([sequences[i] for i in batch], truncation=None)
                 padded = len({len(sequences[i]) for i in batch}) > 1  # from lengths: no sync
-                reps = bundle.model(toks.to(models.device), padded=padded)  # [B, T, D]
+                with naming_out_of_memory(toks.numel(), len(batch), None, models.device):
+                    reps = bundle.model(toks.to(models.device), padded=padded)  # [B, T, D]
                 tokens += sum(len(sequences[i]) + ESM_SPECIAL_TOKENS for i in batch)
                 for row, index in enumerate(batch):
                     length = min(ESM_POOL_LIMIT, len(sequences[index]))

@@ -86,7 +86,12 @@ class EsmBundle:
 
 @dataclass(frozen=True)
 class ModelSet:
-    """The three models of a run, on one device, in eval mode."""
+    """The three models of a run, on one device, in eval mode.
+
+    ``dtype`` is the embedding models' dtype: float32 as loaded, or the fast engine's reduced
+    precision when the weights were cast in place (one copy on the device; the vanilla engine
+    and fp32 then need a float32 load). The classifier is always float32.
+    """
 
     preset: str
     dnabert: DnaBertBundle
@@ -94,6 +99,7 @@ class ModelSet:
     classifier: Any  # virnucpro.classify.ClassifierBundle
     device: torch.device
     reports: tuple[LoadReport, ...] = field(default=())
+    dtype: torch.dtype = torch.float32
 
     @property
     def identities(self) -> tuple[ModelIdentity, ...]:
@@ -203,11 +209,16 @@ def load_model_set(
     allow_pickle_classifier: bool = False,
     device: torch.device | str = "cpu",
     draw_on_device: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> ModelSet:
-    """Build or load the three models of a run on ``device`` (float32, eval mode).
+    """Build or load the three models of a run on ``device`` (eval mode).
 
-    ``draw_on_device`` draws a preset's random weights on ``device`` (the 3B size in seconds on
-    a GPU); they are then reproducible only on the same kind of device.
+    The embedding models are loaded in float32, then cast in place to ``dtype``, one tensor at
+    a time: a run that computes in bf16 keeps one copy of the weights on the device, and the
+    weights are the float32 ones rounded, exactly as a cast copy would hold them. The
+    classifier stays float32. ``draw_on_device`` draws a preset's random weights on ``device``
+    (the 3B size in seconds on a GPU); they are then reproducible only on the same kind of
+    device.
     """
     check_preset(preset)
     spec = PRESETS[preset]
@@ -222,11 +233,19 @@ def load_model_set(
         if esm
         else _build_esm(spec.esm, preset, device, draw_on_device)
     )
+    for bundle in (dna, prot):
+        bundle.model.to(dtype=dtype)  # in place: each float32 tensor is freed once cast
     head = _classifier(
         classifier, dna.hidden_size + prot.hidden_size, preset, allow_pickle_classifier
     )
     head.model.to(device)
     reports = tuple(r for r in (dna.report, prot.report, head.report) if r is not None)
     return ModelSet(
-        preset=preset, dnabert=dna, esm=prot, classifier=head, device=device, reports=reports
+        preset=preset,
+        dnabert=dna,
+        esm=prot,
+        classifier=head,
+        device=device,
+        reports=reports,
+        dtype=dtype,
     )
