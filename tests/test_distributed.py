@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
+import torch
+import torch.distributed as dist
 
 from virnucpro.bench.workload.reads import make_reads, write_fasta
-from virnucpro.distributed import parse_gpus
-from virnucpro.errors import InputError
+from virnucpro.distributed import CONTROL_TIMEOUT, DistContext, parse_gpus
+from virnucpro.errors import InputError, RunFailure
 from virnucpro.shards import assign_shards
 
 RESULT_FILES = ("prediction_results.txt", "prediction_results_highestscore.csv")
@@ -86,3 +89,129 @@ def test_parse_gpus_rejects(text):
 
 def test_parse_gpus():
     assert parse_gpus("0,1, 3") == (0, 1, 3)
+
+
+# --- control traffic: a one-process gloo group on the CPU stands in for the ranks ------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def one_rank_group(monkeypatch):
+    """A DistContext that takes part in a real (one-process) group, on a fake GPU device."""
+    for key, value in {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(_free_port()),
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(DistContext, "active", property(lambda self: True))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)  # a GPU rank, on a CPU
+    joined = []
+    init = dist.init_process_group
+
+    def spy(*args, **kwargs):
+        joined.append(kwargs)
+        return init(*args, **kwargs)
+
+    monkeypatch.setattr(dist, "init_process_group", spy)
+    yield DistContext(), joined
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def test_gpu_ranks_send_their_control_traffic_over_gloo_with_a_short_timeout(one_rank_group):
+    ctx, joined = one_rank_group
+    ctx.init(torch.device("cuda", 0))  # NCCL would need the GPU (and its device_id)
+    assert dist.get_backend() == "gloo"
+    assert joined[0]["timeout"] == CONTROL_TIMEOUT <= timedelta(minutes=10)
+    ctx.barrier()
+    assert ctx.all_ok(True) is True
+    assert ctx.all_ok(False) is False
+    ctx.close()
+    assert not dist.is_initialized()
+
+
+def _timed_out(*args, **kwargs):
+    raise dist.DistBackendError(
+        "[../third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:81] Timed out waiting "
+        "600000ms for recv operation to complete"
+    )
+
+
+@pytest.mark.parametrize(
+    ("collective", "call", "step"),
+    [
+        ("barrier", lambda ctx: ctx.barrier(), "the start"),
+        ("all_reduce", lambda ctx: ctx.all_ok(True), "the end of the embedding"),
+    ],
+)
+def test_a_timed_out_wait_is_one_line_and_leaves_the_group(
+    one_rank_group, monkeypatch, collective, call, step
+):
+    ctx, _ = one_rank_group
+    ctx.init(torch.device("cpu"))
+    monkeypatch.setattr(dist, collective, _timed_out)
+    with pytest.raises(RunFailure) as caught:
+        call(ctx)
+    message = str(caught.value)
+    assert message == (
+        f"rank 0: the other ranks did not reach {step} within 10 min (CONTROL_TIMEOUT): "
+        "a rank failed or hangs, see its error"
+    )
+    assert not dist.is_initialized()  # no second wait on a broken group
+    ctx.close()  # and leaving afterwards waits on nothing
+
+
+def test_a_lost_rank_is_one_line_too(one_rank_group, monkeypatch):
+    ctx, _ = one_rank_group
+    ctx.init(torch.device("cpu"))
+
+    def closed(*args, **kwargs):
+        raise RuntimeError("[gloo/transport/tcp/pair.cc:534] Connection closed by peer\nmore")
+
+    monkeypatch.setattr(dist, "all_reduce", closed)
+    with pytest.raises(RunFailure) as caught:
+        ctx.all_ok(False)
+    assert str(caught.value) == (
+        "rank 0: lost the other ranks at the end of the embedding ([gloo/transport/tcp/"
+        "pair.cc:534] Connection closed by peer): a rank failed, see its error"
+    )
+
+
+def test_a_rendezvous_timeout_is_one_line(monkeypatch):
+    monkeypatch.setattr(DistContext, "active", property(lambda self: True))
+
+    def never(*args, **kwargs):
+        raise dist.DistStoreError("Timed out after 601 seconds waiting for clients. 1/2 clients")
+
+    monkeypatch.setattr(dist, "init_process_group", never)
+    with pytest.raises(RunFailure, match=r"^rank 0: the other ranks did not reach the rendezvous"):
+        DistContext().init(torch.device("cpu"))
+
+
+def test_rank_zero_merges_after_the_ranks_have_left(
+    one_rank_group, orf_fasta, tmp_path, monkeypatch
+):
+    """No rank waits (under the timeout) while rank 0 merges and publishes a long run."""
+    from virnucpro import pipeline
+    from virnucpro.pipeline import PredictConfig, predict
+
+    merge = pipeline.merge_shards
+    joined_while_merging = []
+
+    def spy(*args, **kwargs):
+        joined_while_merging.append(dist.is_initialized())
+        return merge(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "merge_shards", spy)
+    result = predict(PredictConfig(input=orf_fasta, outdir=tmp_path / "out", device="cpu"))
+    assert result.metrics is not None
+    assert joined_while_merging == [False]

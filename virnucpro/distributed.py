@@ -1,9 +1,14 @@
-"""Scale-out over ranks with torch.distributed: NCCL on GPUs, gloo on CPU.
+"""Scale-out over ranks with torch.distributed.
 
 Ranks come from ``torchrun`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``...) or
 from :func:`launch_local`, which ``--gpus``/``--nproc`` use to start the ranks of one node
 themselves. Every rank streams the same input; shards are shared by token count so ranks finish
 together; rank 0 merges the shard results in input order.
+
+The ranks exchange no tensors, only control: a barrier at the start, one integer at the end of
+the embedding ("did every rank succeed?"), a barrier to leave. That traffic goes over gloo, on
+the CPU, on GPU ranks too: NCCL would need each rank's device named (``device_id``) and a CUDA
+stream for one integer. Every wait is bounded by :data:`CONTROL_TIMEOUT` and ends in one line.
 """
 
 from __future__ import annotations
@@ -20,8 +25,34 @@ import torch
 
 from virnucpro.errors import InputError, RunFailure
 
-RENDEZVOUS_TIMEOUT = timedelta(minutes=30)
+CONTROL_BACKEND = "gloo"
+CONTROL_TIMEOUT = timedelta(minutes=10)
+"""How long a rank waits for the others at a sync point: joining, the start (after the models
+load), the end of its shards. Ranks share shards by token count and load the same models, so
+they arrive within about a shard's time of each other; a rank that died fails the others at
+once (its connection closes), one that hangs fails them after this long. Rank 0 merges and
+publishes after the group is left, so that work is never waited on."""
 LAUNCHED_ENV = "VIRNUCPRO_LAUNCHED"
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:g} min"
+
+
+def _control_failure(rank: int, step: str, exc: BaseException) -> RunFailure:
+    """One line for a failed sync point; the group is dropped (no later wait on it)."""
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    text = str(exc).lower()
+    if "timed out" in text or "timeout" in text:
+        why = (
+            f"the other ranks did not reach {step} within {_minutes(CONTROL_TIMEOUT)} "
+            "(CONTROL_TIMEOUT): a rank failed or hangs, see its error"
+        )
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        why = f"lost the other ranks at {step} ({first}): a rank failed, see its error"
+    return RunFailure(f"rank {rank}: {why}")
 
 
 @dataclass(frozen=True)
@@ -58,33 +89,44 @@ class DistContext:
         return requested
 
     def init(self, device: torch.device) -> None:
+        """Join the other ranks (gloo, :data:`CONTROL_TIMEOUT`); ``device`` is this rank's."""
         if not self.active or torch.distributed.is_initialized():
             return
-        backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
         else:
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.local_world_size))
-        torch.distributed.init_process_group(backend=backend, timeout=RENDEZVOUS_TIMEOUT)
+        try:
+            torch.distributed.init_process_group(backend=CONTROL_BACKEND, timeout=CONTROL_TIMEOUT)
+        except RuntimeError as exc:  # torch.distributed's errors (DistError) are RuntimeErrors
+            raise _control_failure(self.rank, "the rendezvous", exc) from exc
 
-    def barrier(self) -> None:
-        if self.active and torch.distributed.is_initialized():
+    def _joined(self) -> bool:
+        return self.active and torch.distributed.is_initialized()
+
+    def barrier(self, step: str = "the start") -> None:
+        if not self._joined():
+            return
+        try:
             torch.distributed.barrier()
+        except RuntimeError as exc:
+            raise _control_failure(self.rank, step, exc) from exc
 
     def all_ok(self, ok: bool) -> bool:
         """True when every rank reports ok (so one failing rank stops the merge everywhere)."""
-        if not (self.active and torch.distributed.is_initialized()):
+        if not self._joined():
             return ok
-        flag = torch.tensor([0 if ok else 1], dtype=torch.int64)
-        if torch.distributed.get_backend() == "nccl":
-            flag = flag.cuda()
-        torch.distributed.all_reduce(flag)
+        flag = torch.tensor([0 if ok else 1], dtype=torch.int64)  # on the CPU: gloo
+        try:
+            torch.distributed.all_reduce(flag)
+        except RuntimeError as exc:
+            raise _control_failure(self.rank, "the end of the embedding", exc) from exc
         return int(flag.item()) == 0
 
     def close(self) -> None:
         """Leave together: rank 0 hosts the rendezvous store, so no rank may outlive it mid-call."""
-        if self.active and torch.distributed.is_initialized():
-            torch.distributed.barrier()
+        if self._joined():
+            self.barrier("the leaving barrier")
             torch.distributed.destroy_process_group()
 
 

@@ -343,6 +343,7 @@ def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
         ok = True
     finally:
         everyone_ok = dist.all_ok(ok)  # every rank learns of a failure instead of waiting
+    dist.close()  # all ranks are here: leave now, so none waits while rank 0 merges
     if not everyone_ok:
         raise RunFailure("another rank failed (see its error); nothing was published")
     return counts, n_shards

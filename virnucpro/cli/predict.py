@@ -91,12 +91,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--gpus",
-        help="run one rank per listed GPU on this node, e.g. 0,1 (torch.distributed, NCCL)",
+        help="run one rank per listed GPU on this node, e.g. 0,1 (torch.distributed)",
     )
     p.add_argument(
         "--nproc",
         type=positive_int,
-        help="run N local ranks (gloo on CPU, NCCL on GPU); multi-node: use torchrun, see README",
+        help="run N local ranks (torch.distributed); multi-node: use torchrun, see README",
     )
     p.add_argument(
         "--shard-frames",
