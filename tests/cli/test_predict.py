@@ -506,3 +506,34 @@ def test_max_tokens_reaches_the_engine(orf_fasta, tmp_path, capsys):
     batches = {b: {s["name"]: s["batches"] for s in m["stages"]} for b, m in runs.items()}
     assert batches["200"]["esm"] > batches["4000"]["esm"]
     assert batches["200"]["dnabert"] > batches["4000"]["dnabert"]
+
+
+GPU_LIMIT_BYTES = 64 * 2**20
+"""The caching allocator's limit for the real out-of-memory test: the tiny models fit, a batch
+of 2000 chunks of 500 bases in one go does not (its DNABERT-S bias alone is about 0.5 GB)."""
+
+
+@pytest.mark.gpu
+def test_a_real_cuda_out_of_memory_is_one_line_naming_the_batch(tmp_path, capsys):
+    import torch
+
+    from tests.conftest import write_orf_fasta
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    reads = write_orf_fasta(tmp_path / "reads.fa", [500] * 2000)
+    out = tmp_path / "out"
+    torch.cuda.empty_cache()
+    total = torch.cuda.get_device_properties(0).total_memory
+    torch.cuda.set_per_process_memory_fraction(GPU_LIMIT_BYTES / total, 0)
+    try:
+        argv = ("-o", out, "--device", "cuda", "--max-tokens", "1000000", "--shard-frames", "2000")
+        code, _, err = _run(capsys, reads, *argv)
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0, 0)
+        torch.cuda.empty_cache()
+    assert code == 1
+    _assert_one_line_error(err)
+    assert err.startswith("virnucpro: error: out of memory on cuda")
+    assert "padded tokens (" in err and "--max-tokens 1000000)" in err
+    _assert_no_partial_outputs(out)

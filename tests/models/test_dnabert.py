@@ -149,32 +149,40 @@ def test_sdpa_backend_names_the_kernel_torch_picks(model: DnaBert) -> None:
         model.sdpa_backend(ids, mask)  # no CPU kernel is left: torch's own error
 
 
+def _ops_run(call) -> set[str]:
+    """The names of the aten ops ``call()`` runs (CUDA synchronized before the profile ends)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call()
+        torch.cuda.synchronize()
+    return {event.key for event in prof.key_averages()}
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_padded_batches_run_the_memory_efficient_kernel_without_padding_the_bias(
-    dtype: torch.dtype,
-) -> None:
-    """On a GPU the masked batch runs the memory-efficient kernel (flash takes no bias), and no
-    layer pads the bias: no ``constant_pad_nd`` runs in the forward."""
+@torch.no_grad()
+def test_padded_batches_run_a_fused_kernel_without_padding_the_bias(dtype: torch.dtype) -> None:
+    """On a GPU a masked batch runs a fused kernel that takes a bias (flash takes none), the
+    one ``sdpa_backend`` names, and no layer pads the bias: no ``constant_pad_nd`` runs. Forced
+    to the memory-efficient kernel (the one that pads unaligned biases) it runs and pads none."""
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    from torch.profiler import ProfilerActivity, profile
 
     ids, mask = _unaligned_batch()
     ids, mask = ids.cuda(), mask.cuda()
     gpu = build_random_dnabert(TINY_DNABERT_CONFIG, seed=7, device="cuda", dtype=dtype)
-    assert gpu.sdpa_backend(ids, mask) == "efficient_attention"
-    with torch.no_grad():
-        expected = gpu(ids, mask, attn_impl="sdpa")
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):  # fails if it cannot run
-                got = gpu(ids, mask, attn_impl="sdpa")
-            torch.cuda.synchronize()
-    assert torch.equal(got, expected)
-    names = {event.key for event in prof.key_averages()}
-    assert "aten::_efficient_attention_forward" in names, sorted(names)
-    assert "aten::constant_pad_nd" not in names, sorted(names)
+    backend = gpu.sdpa_backend(ids, mask)
+    assert backend in ("efficient_attention", "cudnn_attention"), backend
+    ran = _ops_run(lambda: gpu(ids, mask, attn_impl="sdpa"))
+    assert f"aten::_scaled_dot_product_{backend}" in ran, sorted(ran)
+    assert "aten::constant_pad_nd" not in ran, sorted(ran)
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):  # raises if it cannot run
+        assert gpu.sdpa_backend(ids, mask) == "efficient_attention"
+        ran = _ops_run(lambda: gpu(ids, mask, attn_impl="sdpa"))
+    assert "aten::_scaled_dot_product_efficient_attention" in ran, sorted(ran)
+    assert "aten::constant_pad_nd" not in ran, sorted(ran)
 
 
 def test_alibi_is_cached_not_rebuilt(model: DnaBert) -> None:
