@@ -160,6 +160,27 @@ def test_check_equivalence_recorded_in_run_metrics(orf_fasta, tmp_path, tiny_mod
     assert on_disk["extra"]["equivalence"]["passed"] is True
 
 
+def test_check_equivalence_uses_the_runs_max_tokens(orf_fasta, tmp_path, monkeypatch):
+    from virnucpro import equivalence
+
+    options = []
+    check = equivalence.equivalence_check
+
+    def spy(*args, **kwargs):
+        options.append(kwargs["candidate_options"])
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(equivalence, "equivalence_check", spy)
+    predict(_config(orf_fasta, tmp_path / "out", check_equivalence=True, max_tokens=300))
+    assert options == [{"precision": "auto", "token_budget": 300}]
+
+
+def test_check_equivalence_of_the_vanilla_engine_runs(orf_fasta, tmp_path, tiny_models):
+    config = _config(orf_fasta, tmp_path / "out", engine="vanilla", check_equivalence=True)
+    equivalence = predict(config, models=tiny_models).metrics.extra["equivalence"]
+    assert equivalence["passed"] is True
+
+
 def test_engine_is_reused_across_runs(orf_fasta, tmp_path, tiny_models):
     from virnucpro.pipeline import _engine
 

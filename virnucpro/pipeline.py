@@ -371,9 +371,11 @@ def _predict(
 
 
 def _check_equivalence(config: PredictConfig, models: ModelSet) -> dict[str, object]:
-    """Fast against vanilla on the same input (a second, vanilla pass over it)."""
+    """The run's engine against vanilla on the same input (a second, vanilla pass over it),
+    with the run's options (vanilla takes none: it is the published tool)."""
     from virnucpro.equivalence import equivalence_check
 
+    options = {"precision": config.precision, "token_budget": config.max_tokens}
     report = equivalence_check(
         config.input,
         models,
@@ -381,7 +383,7 @@ def _check_equivalence(config: PredictConfig, models: ModelSet) -> dict[str, obj
         reference="vanilla",
         candidate=config.engine,
         expected_length=config.expected_length,
-        candidate_options={"precision": config.precision, "token_budget": config.max_tokens},
+        candidate_options={} if config.engine == "vanilla" else options,
     )
     return report.as_dict()
 
