@@ -237,6 +237,21 @@ def test_esm_forward_decides_padding_on_the_host(models: ModelSet, monkeypatch) 
     assert torch.equal(got.vectors, expected.vectors)
 
 
+def test_dna_forward_reads_nothing_back_from_the_device(models: ModelSet, monkeypatch) -> None:
+    engine = FastEngine(token_budget=256)
+    sequences = _dna(9)
+    expected = engine.embed_dna(models, sequences)
+    model_class = type(engine.prepare(models).dnabert)
+    forward = model_class.forward
+
+    def guarded(self: torch.nn.Module, *args: object, **kwargs: object) -> torch.Tensor:
+        with _no_reads_to_the_host(monkeypatch):
+            return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(model_class, "forward", guarded)
+    assert torch.equal(engine.embed_dna(models, sequences).vectors, expected.vectors)
+
+
 def test_bf16_embeddings_track_fp32_on_the_cpu(models: ModelSet) -> None:
     sequences = _proteins([30, 60, 120])
     reference = get_engine("vanilla").embed_protein(models, sequences).vectors
