@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -65,7 +66,59 @@ def test_run_metrics_record(orf_fasta, tmp_path, tiny_models):
     assert expected <= set(names)
     assert metrics.esm_tokens == sum(len(f.protein) + 2 for f in frames)
     assert metrics.dnabert_tokens > 0
-    assert json.loads((out / "run_metrics.json").read_text())["schema_version"] == 1
+    assert json.loads((out / "run_metrics.json").read_text())["schema_version"] == 2
+    assert metrics.dropped is not None and metrics.dropped.reads_without_kept_frame == 0
+
+
+def test_a_version_1_record_reads_with_dropped_unknown(orf_fasta, tmp_path, tiny_models):
+    out = tmp_path / "out"
+    predict(_config(orf_fasta, out), models=tiny_models)
+    data = json.loads((out / "run_metrics.json").read_text())
+    del data["dropped"]
+    data["schema_version"] = 1
+    assert RunMetrics.from_dict(data).dropped is None
+
+
+def _mixed_fasta(path):
+    """One read of each kind: kept, a stop in every frame, mostly N, shorter than a codon, and a
+    read with a kept chunk and a chunk lost to stops."""
+    from tests.conftest import orf_sequence
+
+    orf = orf_sequence(random.Random(2), 400)
+    stops = "TTAATTAATTAACTC"  # every one of the six frames holds a stop
+    path.write_text(
+        f">kept\n{orf}\n>stops\n{stops}\n>ns\n{'ANN' * 40}\n>short\nAC\n"
+        f">half\n{orf[:300]}{stops * 14}\n"
+    )
+    return path
+
+
+def test_reads_and_chunks_without_a_kept_frame_are_counted_and_listed(tmp_path, tiny_models):
+    inp = _mixed_fasta(tmp_path / "mixed.fa")
+    plain, kept = tmp_path / "plain", tmp_path / "kept"
+    predict(_config(inp, plain, expected_length=300), models=tiny_models)
+    result = predict(
+        _config(inp, kept, expected_length=300, keep_intermediate=True), models=tiny_models
+    )
+    dropped = result.metrics.dropped
+    assert (dropped.reads_without_kept_frame, dropped.chunks_without_kept_frame) == (3, 4)
+    assert dropped.reads_by_reason == {"stop_codon": 1, "mostly_n": 1, "too_short": 1}
+    assert dropped.chunks_by_reason == {"stop_codon": 2, "mostly_n": 1, "too_short": 1}
+    assert RunMetrics.read(kept / "run_metrics.json").dropped == dropped
+    listed = (kept / "mixed_no_kept_frame.tsv").read_text().splitlines()
+    assert listed == [
+        "ID\tLevel\tReason",
+        "stops_chunk_1\tchunk\tstop_codon",
+        "stops\tread\tstop_codon",
+        "ns_chunk_1\tchunk\tmostly_n",
+        "ns\tread\tmostly_n",
+        "short_chunk_1\tchunk\ttoo_short",
+        "short\tread\ttoo_short",
+        "half_chunk_2\tchunk\tstop_codon",
+    ]
+    assert not (plain / "mixed_no_kept_frame.tsv").exists()
+    for name in RESULT_FILES[:2]:  # the published files are the same with or without the list
+        assert (plain / name).read_bytes() == (kept / name).read_bytes()
 
 
 def _rows(path):

@@ -1,7 +1,9 @@
 """Run metrics: per-stage wall time, items and tokens, written as ``run_metrics.json``.
 
 The benchmark suites are built on this record, so it is versioned like the results document.
-GPU work is synchronized before a stage clock stops, so stage times are honest.
+GPU work is synchronized before a stage clock stops, so stage times are honest. Version 2 adds
+``dropped``: the reads and chunks without a kept frame, by reason (``None`` when read from a
+version 1 file, which did not record them).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 import torch
 
 from virnucpro.atomic import atomic_write_text
+from virnucpro.dropped import DropCounts
 
-RUN_METRICS_VERSION = 1
+RUN_METRICS_VERSION = 2
 RUN_METRICS_FILE = "run_metrics.json"
 
 
@@ -60,6 +63,7 @@ class RunMetrics:
     world_size: int = 1
     warnings: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+    dropped: DropCounts | None = None  # reads and chunks without a kept frame (None: not recorded)
     schema_version: int = RUN_METRICS_VERSION
 
     def stage(self, name: str) -> StageMetrics | None:
@@ -79,6 +83,8 @@ class RunMetrics:
         fields["stages"] = tuple(StageMetrics(**s) for s in fields["stages"])  # type: ignore[union-attr]
         fields["models"] = tuple(fields["models"])  # type: ignore[arg-type]
         fields["warnings"] = tuple(fields.get("warnings", ()))  # type: ignore[arg-type]
+        if fields.get("dropped") is not None:
+            fields["dropped"] = DropCounts.from_dict(fields["dropped"])  # type: ignore[arg-type]
         return cls(**fields)  # type: ignore[arg-type]
 
     @classmethod

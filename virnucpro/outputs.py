@@ -27,6 +27,7 @@ PREDICTIONS_FILE = "prediction_results.txt"
 HIGHEST_FILE = "prediction_results_highestscore.csv"
 PREDICTIONS_HEADER = "Sequence_ID\tPrediction\tscore1\tscore2\n"
 HIGHEST_HEADER = "Modified_ID\tIs_Virus\n"
+NO_KEPT_FRAME_HEADER = "ID\tLevel\tReason\n"  # --keep-intermediate: what has no output row
 FASTA_WRAP = 60  # Biopython's SeqIO.write wraps the published chunked file at 60 columns
 STAGING_PREFIX = ".virnucpro-staging-"
 
@@ -58,6 +59,11 @@ class OutputPaths:
     @property
     def protein(self) -> Path:
         return self.outdir / f"{self.stem}_identified_protein.faa"
+
+    @property
+    def no_kept_frame(self) -> Path:
+        """Reads and chunks without a kept frame: ``ID  Level  Reason`` (tab-separated)."""
+        return self.outdir / f"{self.stem}_no_kept_frame.tsv"
 
     @property
     def embeddings(self) -> Path:
@@ -101,6 +107,10 @@ def _wrap(sequence: str, width: int) -> str:
 def write_chunked_fasta(handle: TextIO, chunks: Iterable[Chunk]) -> None:
     for chunk in chunks:
         handle.write(f">{chunk.id}\n{_wrap(chunk.sequence, FASTA_WRAP)}\n")
+
+
+def write_no_kept_frame(handle: TextIO, item_id: str, level: str, reason: str) -> None:
+    handle.write(f"{item_id}\t{level}\t{reason}\n")
 
 
 def write_frames_fasta(handle: TextIO, frames: Iterable[KeptFrame], *, protein: bool) -> None:

@@ -466,6 +466,7 @@ def _run_metrics(
         model_note=models.note,
         world_size=run.dist.world_size,
         warnings=tuple(run.warnings),
+        dropped=counts.dropped.counts(),
         extra={
             "shards": n_shards,
             "shard_frames": config.shard_frames,

@@ -27,11 +27,13 @@ from virnucpro.merge import merge_features
 from virnucpro.metrics import StageMetrics, StageRecorder
 from virnucpro.outputs import (
     HIGHEST_HEADER,
+    NO_KEPT_FRAME_HEADER,
     PREDICTIONS_HEADER,
     OutputPaths,
     format_score,
     write_chunked_fasta,
     write_frames_fasta,
+    write_no_kept_frame,
     write_predictions,
 )
 from virnucpro.shards import Shard, StreamSinks
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from virnucpro.workdir import WorkDir
 
 COPY_BLOCK = 1 << 20
+NO_KEPT_FRAME_WORK_FILE = "no_kept_frame.tsv"
 
 
 def process_shard(
@@ -112,16 +115,23 @@ class IntermediateWriters:
     chunked: TextIO
     nucleotide: TextIO
     protein: TextIO
+    no_frame: TextIO
     work: WorkDir
 
     @classmethod
     def open(cls, work: WorkDir) -> IntermediateWriters:
-        return cls(
-            chunked=(work.path / "chunked.fa").open("w", encoding="utf-8"),
-            nucleotide=(work.path / "nucleotide.fa").open("w", encoding="utf-8"),
-            protein=(work.path / "protein.faa").open("w", encoding="utf-8"),
+        def create(name: str) -> TextIO:
+            return (work.path / name).open("w", encoding="utf-8")
+
+        writers = cls(
+            chunked=create("chunked.fa"),
+            nucleotide=create("nucleotide.fa"),
+            protein=create("protein.faa"),
+            no_frame=create(NO_KEPT_FRAME_WORK_FILE),
             work=work,
         )
+        writers.no_frame.write(NO_KEPT_FRAME_HEADER)
+        return writers
 
     def sinks(self) -> StreamSinks:
         def on_chunks(chunks: Sequence[Chunk]) -> None:
@@ -131,10 +141,13 @@ class IntermediateWriters:
             write_frames_fasta(self.nucleotide, frames, protein=False)
             write_frames_fasta(self.protein, frames, protein=True)
 
-        return StreamSinks(on_chunks=on_chunks, on_frames=on_frames)
+        def on_no_frame(item_id: str, level: str, reason: str) -> None:
+            write_no_kept_frame(self.no_frame, item_id, level, reason)
+
+        return StreamSinks(on_chunks=on_chunks, on_frames=on_frames, on_no_frame=on_no_frame)
 
     def close(self) -> None:
-        for handle in (self.chunked, self.nucleotide, self.protein):
+        for handle in (self.chunked, self.nucleotide, self.protein, self.no_frame):
             handle.close()
 
 
@@ -211,6 +224,7 @@ def merge_shards(
         ("chunked.fa", staged.chunked),
         ("nucleotide.fa", staged.nucleotide),
         ("protein.faa", staged.protein),
+        (NO_KEPT_FRAME_WORK_FILE, staged.no_kept_frame),
     ):
         shutil.move(work.path / name, target)
     _merge_embeddings(work, n_shards, staged.embeddings)

@@ -12,11 +12,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from virnucpro.chunking import Chunk, iter_record_chunks
+from virnucpro.dropped import CHUNK_LEVEL, READ_LEVEL, DropTally
 from virnucpro.fasta import FastaRecord
-from virnucpro.translate import KeptFrame, kept_frames_of_chunk
+from virnucpro.translate import KeptFrame, chunk_frames
 
 SHARD_FRAMES = 10_000  # sequences_per_file of the published tool
 PREFETCH_SHARDS = 2
@@ -47,6 +48,7 @@ class StreamCounts:
     read_seconds: float = 0.0
     chunk_seconds: float = 0.0
     translate_seconds: float = 0.0
+    dropped: DropTally = field(default_factory=DropTally)  # reads and chunks without a frame
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class StreamSinks:
 
     on_chunks: Callable[[Sequence[Chunk]], None] | None = None
     on_frames: Callable[[Sequence[KeptFrame]], None] | None = None
+    on_no_frame: Callable[[str, str, str], None] | None = None  # (id, "read"/"chunk", reason)
 
 
 def iter_shards(
@@ -127,6 +130,7 @@ def iter_shards(
             break
         counts.reads += 1
         counts.bases += len(record.sequence)
+        record_id = record.id
         pending = iter_record_chunks(record, expected_length)
         del record  # freed once its chunks are cut, before the next record is read
         while chunks := list(itertools.islice(pending, CHUNK_BATCH)):
@@ -136,6 +140,9 @@ def iter_shards(
                 buffer = buffer[shard_frames:]
                 index += 1
             t1 = time.perf_counter()
+        reason = counts.dropped.end_read()
+        if reason is not None and sinks.on_no_frame:
+            sinks.on_no_frame(record_id, READ_LEVEL, reason)
     if buffer:
         yield Shard(index, tuple(buffer))
 
@@ -151,10 +158,13 @@ def _frames_of(
     counts.chunk_seconds += t2 - since
     kept: list[KeptFrame] = []
     for chunk in chunks:
-        frames = kept_frames_of_chunk(chunk)
+        frames, reason = chunk_frames(chunk)
         counts.frames += len(frames)
+        counts.dropped.chunk(reason)
         if sinks.on_frames and frames:
             sinks.on_frames(frames)
+        if reason is not None and sinks.on_no_frame:
+            sinks.on_no_frame(chunk.id, CHUNK_LEVEL, reason)
         kept.extend(frames)
     counts.translate_seconds += time.perf_counter() - t2
     return kept

@@ -3,6 +3,11 @@
 A frame is kept when its protein is non-empty and has no stop. Its nucleotide sequence is the
 published one-base-longer slice ``s[f-1 : f + 3p]`` of the upper-cased chunk (forward) or of
 its reverse complement (reverse). Codons holding an ambiguity letter translate to nothing.
+
+A chunk that keeps no frame has one of three reasons, by these same rules (:func:`chunk_frames`):
+``too_short`` (under 3 bases: no frame holds a whole codon), ``mostly_n`` (no frame holds a
+codon of only A/C/G/T: N and the other ambiguity codes translate to nothing, so every protein
+is empty) or ``stop_codon`` (every frame that translates to something has a stop).
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ CODON_TABLE: dict[str, str] = {
 COMPLEMENT = str.maketrans("ACGTacgt", "TGCAtgca")
 STOP = "*"
 FRAME_TAGS = ("F1", "F2", "F3", "R1", "R2", "R3")
+CODON = 3
+STOP_CODON = "stop_codon"
+MOSTLY_N = "mostly_n"
+TOO_SHORT = "too_short"
+NO_FRAME_REASONS = (STOP_CODON, MOSTLY_N, TOO_SHORT)  # why a chunk kept no frame
 
 # Vectorized translation: bases coded 0-3 in TCAG order (the AMINO_ACIDS order), 4 = any other
 # letter; a codon's index is 25a + 5b + c and looks up its amino acid, or 0 (dropped) when it
@@ -86,11 +96,10 @@ def frame_slice(sequence: str, frame: int, protein_length: int) -> str:
     return sequence[frame - 1 : frame + 3 * protein_length]
 
 
-def kept_frames_of_chunk(chunk: Chunk) -> list[KeptFrame]:
-    upper = chunk.sequence.upper()
+def _keep(chunk: Chunk, upper: str, proteins: tuple[str, ...]) -> list[KeptFrame]:
     strands = (upper, reverse_complement(upper))
     kept = []
-    for index, protein in enumerate(six_frames(upper)):
+    for index, protein in enumerate(proteins):
         if not protein or STOP in protein:
             continue
         strand = strands[index // 3]
@@ -103,6 +112,26 @@ def kept_frames_of_chunk(chunk: Chunk) -> list[KeptFrame]:
             )
         )
     return kept
+
+
+def no_frame_reason(length: int, proteins: tuple[str, ...]) -> str:
+    """Why a chunk of ``length`` bases whose six ``proteins`` keep no frame kept none."""
+    if length < CODON:
+        return TOO_SHORT
+    return STOP_CODON if any(proteins) else MOSTLY_N
+
+
+def chunk_frames(chunk: Chunk) -> tuple[list[KeptFrame], str | None]:
+    """The kept frames of a chunk and, when it keeps none, why (one of :data:`NO_FRAME_REASONS`)."""
+    upper = chunk.sequence.upper()
+    proteins = six_frames(upper)
+    kept = _keep(chunk, upper, proteins)
+    return kept, None if kept else no_frame_reason(len(upper), proteins)
+
+
+def kept_frames_of_chunk(chunk: Chunk) -> list[KeptFrame]:
+    upper = chunk.sequence.upper()
+    return _keep(chunk, upper, six_frames(upper))
 
 
 def iter_kept_frames(chunks: Iterable[Chunk]) -> Iterator[KeptFrame]:

@@ -62,6 +62,25 @@ def test_predict_success(orf_fasta, tmp_path, capsys):
     assert "not biologically meaningful" in stdout
 
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "example.fasta"
+
+
+def test_the_example_reports_its_reads_without_a_kept_frame(tmp_path, capsys):
+    """The README's first predict: 8 of its 40 reads keep no frame (a stop in every frame)."""
+    out = tmp_path / "out"
+    code, stdout, _ = _run(capsys, EXAMPLE, "-o", out, "--device", "cpu", "--keep-intermediate")
+    assert code == 0
+    assert "without a kept frame (no row in the outputs): 8 of 40 reads, 17 of 79 chunks" in stdout
+    assert "a stop codon in every frame: 8 reads, 17 chunks" in stdout
+    listed = out / "example_no_kept_frame.tsv"
+    assert f"their ids: {listed}" in stdout
+    reads = [row.split("\t")[0] for row in listed.read_text().splitlines() if "\tread\t" in row]
+    assert len(reads) == 8 and "host_000001" in reads
+    dropped = json.loads((out / "run_metrics.json").read_text())["dropped"]
+    assert dropped["reads_without_kept_frame"] == 8
+    assert dropped["chunks_by_reason"] == {"stop_codon": 17, "mostly_n": 0, "too_short": 0}
+
+
 BAD_FASTA = {
     "empty": b"",
     "not_fasta": b"just some text\n",

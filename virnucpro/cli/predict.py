@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from virnucpro.metrics import RunMetrics
+    from virnucpro.outputs import OutputPaths
     from virnucpro.shards import ShardProgress
 
 DEFAULT_LENGTH = 500
@@ -217,6 +219,18 @@ def _print_shard(shard: ShardProgress) -> None:
     )
 
 
+def _dropped_summary(metrics: RunMetrics, paths: OutputPaths) -> None:
+    """What has no row in the outputs (reads and chunks without a kept frame), and why."""
+    from virnucpro.dropped import describe
+
+    if metrics.dropped is None:
+        return
+    for line in describe(metrics.dropped, reads=metrics.reads, chunks=metrics.chunks):
+        print(line)
+    if metrics.dropped.chunks_without_kept_frame and paths.no_kept_frame.is_file():
+        print(f"  their ids: {paths.no_kept_frame}")
+
+
 def _summary(result: object) -> None:
     m = result.metrics  # type: ignore[attr-defined]
     paths = result.paths  # type: ignore[attr-defined]
@@ -224,6 +238,7 @@ def _summary(result: object) -> None:
         f"virnucpro predict: {m.reads} reads, {m.chunks} chunks, {m.kept_frames} kept frames "
         f"in {m.total_seconds:.2f} s (engine {m.engine}, {m.device}, {m.precision})"
     )
+    _dropped_summary(m, paths)
     if not m.models_meaningful:
         print(f"note: {m.model_note}")
     for report in m.extra.get("load_reports", []):
