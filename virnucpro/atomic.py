@@ -1,4 +1,8 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never a torn one."""
+"""Atomic file writes: a reader sees the old file or the complete new one, never a torn one.
+
+:func:`write_new_text` also never replaces a file: it publishes only under a name nobody took,
+so two processes that pick the same name (two runs in one second) cannot overwrite each other.
+"""
 
 from __future__ import annotations
 
@@ -49,3 +53,35 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_writer(path, mode="wb", encoding=None) as handle:
         handle.write(data)
+
+
+def write_new_text(path: Path, text: str) -> bool:
+    """Write ``path`` atomically only if it does not exist; ``False`` (nothing written) if it does.
+
+    The complete file is linked into place (``os.link`` fails on an existing name, atomically);
+    where the file system has no hard links, the name is claimed with an exclusive create first
+    and the content then replaces the empty claim.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _FILE_MODE & ~_umask())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here: claim the name, then fill it
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _FILE_MODE))
+            except FileExistsError:
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

@@ -10,6 +10,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_CANNOT_JUDGE = 2  # ``virnucpro benchmark``: could not judge (its 1 means a regression)
 
 
 class VirnucproError(Exception):

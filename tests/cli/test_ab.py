@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench.ab_records import ab_record, round_sample, tiny_spec
+from tests.repos import clone_checkout, git
 from tools.bench.judge.paired import judge_record
 from tools.bench.report.document import build_report, render_markdown
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
@@ -33,7 +34,7 @@ from virnucpro.bench.metric_names import (
 from virnucpro.bench.options import for_tier
 from virnucpro.bench.schema import ResultsDocument
 from virnucpro.bench.workload.reads import make_reads, write_fasta
-from virnucpro.cli.ab import run_against
+from virnucpro.cli.ab import PAIRS_FILE, run_against
 from virnucpro.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,20 +48,43 @@ def test_storing_or_comparing_options_are_refused(flag: str, tmp_path: Path) -> 
         run_against(options, ref="HEAD", command="test", overrides={})
 
 
+QUICK_AB = ("--quick", "--rounds", "6", "--max-rounds", "6")
+
+
+def _start_ab(clone: Path, reports: Path, *argv: str) -> subprocess.Popen[str]:
+    """``virnucpro benchmark --quick --against ...`` from ``clone``, with its code, in the
+    background (the A/B mode checks the base out as a worktree of the clone, not of this
+    checkout)."""
+    command = [sys.executable, "-m", "virnucpro", "benchmark", *QUICK_AB, *argv]
+    return subprocess.Popen(
+        [*command, "--output-dir", str(reports)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(clone)},
+        cwd=clone,
+    )
+
+
+def _finish(process: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    out, err = process.communicate(timeout=900)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _run_ab(clone: Path, reports: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return _finish(_start_ab(clone, reports, *argv))
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    return clone_checkout(tmp_path / "clone")
+
+
 @pytest.mark.slow
-def test_the_checkout_against_its_own_commit_end_to_end(tmp_path: Path) -> None:
+def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: Path) -> None:
     """Six pairs of real rounds, head against HEAD: a verdict, a report and the raw pairs."""
     reports = tmp_path / "reports"
-    argv = ["--quick", "--against", "HEAD", "--rounds", "6", "--max-rounds", "6"]
-    done = subprocess.run(
-        [sys.executable, "-m", "virnucpro", "benchmark", *argv, "--output-dir", str(reports)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-        timeout=600,
-        check=False,
-    )
+    done = _run_ab(clone, reports, "--against", "HEAD")
     # A/A: PASS, or exit 2 (six pairs may leave the total time undecided; a busy host is
     # INVALID); never a crash, never a regression.
     assert done.returncode in (0, 2), done.stdout + done.stderr
@@ -78,6 +102,58 @@ def test_the_checkout_against_its_own_commit_end_to_end(tmp_path: Path) -> None:
         "results-head.json",
         "results-base.json",
     }
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_in_one_folder_keep_their_own_results(
+    clone: Path, tmp_path: Path
+) -> None:
+    """Two CI jobs (or terminals) in one clone with one output folder, started at once: each
+    finishes with its own report, run folder and raw pairs; the base checkout is made once."""
+    reports = tmp_path / "reports"
+    done = [_finish(p) for p in [_start_ab(clone, reports, "--against", "HEAD") for _ in "ab"]]
+    for run in done:
+        assert run.returncode in (0, 2), run.stdout + run.stderr  # never 1 (A/A), never a crash
+        assert "Traceback" not in run.stdout + run.stderr
+        assert "verdict: " in run.stdout, run.stdout + run.stderr
+    jsons = sorted(reports.glob("benchmark_*.json"))
+    assert len(jsons) == 2 and len(list(reports.glob("benchmark_*.md"))) == 2
+    for path in jsons:
+        assert (reports / json.loads(path.read_text())["markdown_file"]).is_file()
+    folders = sorted(reports.glob("runs/ab-*"))
+    assert len(folders) == 2
+    for folder in folders:
+        assert len(read_record(folder / PAIRS_FILE).rounds) == 6
+        assert {p.name for p in folder.glob("results-*.json")} == {
+            "results-head.json",
+            "results-base.json",
+        }
+        for log in folder.glob("*.log"):
+            assert "Traceback" not in log.read_text(), log
+    worktrees = git(clone, "worktree", "list", "--porcelain").splitlines()
+    assert sum(line.startswith("worktree ") for line in worktrees) == 2  # the clone and the base
+
+
+@pytest.mark.slow
+def test_a_crashed_worker_exits_2_could_not_judge(clone: Path, tmp_path: Path) -> None:
+    """A base whose predict crashes: its worker dies mid-run; the run cannot judge (exit 2),
+    never exit 1, the regression code; one line names the worker's log."""
+    head = git(clone, "rev-parse", "HEAD")
+    git(clone, "checkout", "--quiet", "-b", "broken")
+    pipeline = clone / "virnucpro" / "pipeline.py"
+    crash = '\n\ndef predict(*args, **kwargs):\n    raise RuntimeError("crashed")\n'
+    pipeline.write_text(pipeline.read_text() + crash)  # what the worker imports
+    git(clone, "commit", "--quiet", "--all", "-m", "a base whose predict crashes")
+    git(clone, "checkout", "--quiet", "--detach", head)
+    reports = tmp_path / "reports"
+    done = _run_ab(clone, reports, "--against", "broken")
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if "error" in line]
+    assert errors == [errors[0]] and "the base worker stopped" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    (log,) = reports.glob("runs/ab-*/base-worker.log")
+    assert str(log) in errors[0] and "RuntimeError: crashed" in log.read_text()
+    assert not list(reports.glob("benchmark_*"))  # nothing that looks like a judged run
 
 
 # ----------------------------------------------------------------------------- the A/B report

@@ -21,6 +21,7 @@ from virnucpro.bench.run.suites import SuiteRun
 from virnucpro.bench.schema import metric_from_samples, read_document
 from virnucpro.cli import ab as cli_ab
 from virnucpro.cli import bench_run, main
+from virnucpro.errors import RunFailure
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = (
@@ -85,10 +86,12 @@ def test_parsing_the_command_does_not_import_torch_nor_the_schema() -> None:
     ],
 )
 def test_bad_values_exit_2_with_one_line(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _exit_code(argv) == 2
+    out = tmp_path / "reports"
+    assert _exit_code([*argv, "--output-dir", str(out)]) == 2
     _one_line_error(capsys.readouterr().err)
+    assert not out.exists()  # a refused run leaves no run folder behind
 
 
 @pytest.mark.parametrize("suite", ["scaling", "e2e,equivalence"])
@@ -115,9 +118,53 @@ def test_compare_to_other_json_says_what_it_is_before_measuring(
         raise AssertionError("the suites ran before --compare-to was checked")
 
     monkeypatch.setattr(bench_run, "measure", measured)
-    assert _exit_code(["--quick", "--compare-to", str(other)]) == 2
+    out = tmp_path / "reports"
+    assert _exit_code(["--quick", "--compare-to", str(other), "--output-dir", str(out)]) == 2
     line = _one_line_error(capsys.readouterr().err)
     assert "not a results, report or baseline file" in line and "schema_version" not in line
+    assert not out.exists()  # checked before the run folder and its config were written
+
+
+@pytest.mark.parametrize("against", [True, False])
+def test_a_failure_to_measure_exits_2_never_the_regression_code(
+    against: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crashed worker (or any failure while running) cannot judge: exit 2, one line."""
+
+    def crashed(*args: object, **kwargs: object) -> None:
+        raise RunFailure("the base worker stopped (exit 1); see base-worker.log")
+
+    monkeypatch.setattr(
+        cli_ab if against else bench_run, "run_against" if against else "measure", crashed
+    )
+    argv = ["--quick", "--against", "HEAD"] if against else ["--quick", "--allow-no-baseline"]
+    assert _exit_code(argv) == 2
+    assert "the base worker stopped" in _one_line_error(capsys.readouterr().err)
+
+
+def test_an_unexpected_error_in_the_benchmark_exits_2_and_shows_where(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli_ab, "run_against", broken)
+    assert _exit_code(["--quick", "--against", "HEAD"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError: 'a bug'" in err  # a bug shows where it is
+    assert err.rstrip().splitlines()[-1] == "virnucpro: error: benchmark failed (KeyError, above)"
+
+
+def test_predict_failures_keep_exit_1(
+    orf_fasta: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from virnucpro import pipeline
+
+    def failed(*args: object, **kwargs: object) -> None:
+        raise RunFailure("another rank failed")
+
+    monkeypatch.setattr(pipeline, "predict", failed)
+    assert main(["predict", str(orf_fasta), "-o", str(tmp_path / "out")]) == 1
 
 
 def test_outside_a_checkout_exits_2_saying_what_is_missing(

@@ -42,6 +42,7 @@ from tools.bench.report.document import (
     render_markdown,
     render_pr_comment,
     report_stem,
+    report_stems,
     report_to_json,
     write_reports,
 )
@@ -49,8 +50,9 @@ from tools.bench.site.markdown import write_dashboard
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from tools.bench.verdict import MetricJudgement, ReportDocument, Verdict
 from tools.bench.verdict import exit_code_for_regressions as exit_code_for_regressions
-from virnucpro.atomic import atomic_write_text
+from virnucpro.atomic import write_new_text
 from virnucpro.bench.schema import ResultsDocument
+from virnucpro.errors import InputError
 
 DEFAULT_REPORT_DIR = Path("tests/reports")
 SUMMARY_MAX_CHARS = 1_000_000  # the summary page is not cut unless it is absurdly long
@@ -124,9 +126,11 @@ def _write_report(
     render: Callable[[ReportDocument], str],
 ) -> Path:
     report = ReportGenerator(results, verdict=verdict, now=now).report
-    path = Path(out_dir) / f"{report_stem(report)}{suffix}"
-    atomic_write_text(path, render(report))
-    return path
+    for stem in report_stems(report):  # never over another report of the same second
+        path = Path(out_dir) / f"{stem}{suffix}"
+        if write_new_text(path, render(report)):
+            return path
+    raise InputError(f"{out_dir}: no free name for another {report_stem(report)}{suffix}")
 
 
 def generate_markdown_report(

@@ -3,6 +3,10 @@
 Errors the user causes print one line (``virnucpro: error: ...``) and exit 2; failures at run
 time exit 1, running out of memory included; no traceback is shown for either. Heavy imports
 (torch) happen inside commands so ``--help`` is instant.
+
+``virnucpro benchmark`` is the exception (:data:`FAILURE_EXIT`): its exit 1 means "regression",
+so any failure to measure (a crashed A/B worker, a failure at run time, even an unexpected error,
+whose traceback is then shown) exits 2, "could not judge", never 1.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ import contextlib
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Iterator, Sequence
 
 from virnucpro import __version__
-from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, VirnucproError
+from virnucpro.errors import EXIT_BAD_INPUT, EXIT_CANNOT_JUDGE, EXIT_FAILURE, VirnucproError
 
 PROG = "virnucpro"
 EXIT_INTERRUPTED = 130
+FAILURE_EXIT = {"benchmark": EXIT_CANNOT_JUDGE}  # commands whose failures are not exit 1
 OOM_DETAIL_CHARS = 160  # of torch's message: where it ran out and how much it asked for
 
 
@@ -63,23 +69,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
+    failed = FAILURE_EXIT.get(args.command, EXIT_FAILURE)
     try:
         with _stop_on_sigterm():
             return int(args.handler(args) or 0)
     except VirnucproError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return failed if exc.exit_code == EXIT_FAILURE else exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except MemoryError:
         print(f"{PROG}: error: out of memory", file=sys.stderr)
-        return EXIT_FAILURE
+        return failed
     except Exception as exc:
-        if not _is_torch_out_of_memory(exc):
+        if _is_torch_out_of_memory(exc):
+            print(f"{PROG}: error: {_out_of_memory_line(exc)}", file=sys.stderr)
+            return failed
+        if args.command not in FAILURE_EXIT:
             raise
-        print(f"{PROG}: error: {_out_of_memory_line(exc)}", file=sys.stderr)
-        return EXIT_FAILURE
+        traceback.print_exc()
+        print(
+            f"{PROG}: error: {args.command} failed ({type(exc).__name__}, above)", file=sys.stderr
+        )
+        return failed
 
 
 def _is_torch_out_of_memory(exc: BaseException) -> bool:

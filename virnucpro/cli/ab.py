@@ -147,8 +147,9 @@ def run_against(
     from tools.bench.report.document import build_report, write_reports
     from virnucpro.bench.ab import env as ab_env
     from virnucpro.bench.ab import session as ab
+    from virnucpro.bench.ab.cache import new_run_dir
     from virnucpro.bench.ab.schema import write_record
-    from virnucpro.bench.run.runner import check_machine, find_checkout
+    from virnucpro.bench.run.runner import RUNS_DIR, check_machine, find_checkout
     from virnucpro.bench.schema import write_document
     from virnucpro.bench.workload.prepare import prepare_workload
 
@@ -168,7 +169,7 @@ def run_against(
     notes = (*notes, env_note) if env_note else notes
     workload = prepare_workload(options)
     spec = worker_spec(options, workload.path)
-    workdir = options.output_dir / "runs" / f"ab-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}"
+    workdir = new_run_dir(options.output_dir / RUNS_DIR)
     label = f"{ref} ({sha[:12]})"
     say("starting the base and head workers (each loads its models once)")
     with ab.ABSession.start(

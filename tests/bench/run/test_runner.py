@@ -34,6 +34,7 @@ def _suites(run: SuiteRun, *, write: bool) -> object:
 
 def test_a_clean_run_is_read_back(options: BenchOptions) -> None:
     plan = plan_run(options, run_id="r1", command="test")
+    assert not options.output_dir.exists()  # planning writes nothing: a refused run leaves none
     run = SuiteRun(0, (SuiteTest(FAILED_TEST, "passed"),))
     measured = measure(plan, NullProgress(), _suites(run, write=True))  # type: ignore[arg-type]
     assert measured.problems == () and measured.failures_log is None

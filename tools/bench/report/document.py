@@ -9,6 +9,7 @@ sections live in :mod:`tools.bench.report.sections`, built from the blocks of
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,10 +29,12 @@ from tools.bench.report.formatting import bullet_list, table
 from tools.bench.report.sections import SECTIONS
 from tools.bench.report.targets import derive_recommendations, evaluate_requirements
 from tools.bench.verdict import REPORT_KIND, REPORT_VERSION, ReportDocument, Verdict
-from virnucpro.atomic import atomic_write_text
+from virnucpro.atomic import write_new_text
 from virnucpro.bench.schema import ResultsDocument, SchemaError, first_error_line, read_json_file
+from virnucpro.errors import InputError
 
 REPORT_STEM_FORMAT = "benchmark_%Y%m%d_%H%M%S"
+MAX_SAME_SECOND = 1000  # reports written in one second into one folder (then _2, _3, ...)
 GITHUB_COMMENT_LIMIT = 65536  # characters; GitHub refuses longer comment bodies (422)
 COMMENT_TITLE = "### VirNucPro benchmark"
 FLAGGED_STATUSES = ("fail", "warn")
@@ -120,15 +123,30 @@ def report_to_json(report: ReportDocument) -> str:
     return json.dumps(report.model_dump(mode="json"), indent=2) + "\n"
 
 
-def write_reports(report: ReportDocument, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``benchmark_YYYYMMDD_HHMMSS.md`` and ``.json`` atomically; return (md, json)."""
-    out_dir = Path(out_dir)
+def report_stems(report: ReportDocument) -> Iterator[str]:
+    """The names a report may take: ``benchmark_YYYYMMDD_HHMMSS``, then ``..._2``, ``..._3``..."""
     stem = report_stem(report)
-    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
-    linked = report.model_copy(update={"markdown_file": md_path.name})
-    atomic_write_text(md_path, render_markdown(linked))
-    atomic_write_text(json_path, report_to_json(linked))
-    return md_path, json_path
+    yield stem
+    for n in range(2, MAX_SAME_SECOND + 1):
+        yield f"{stem}_{n}"
+
+
+def write_reports(report: ReportDocument, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``benchmark_YYYYMMDD_HHMMSS.md`` and ``.json`` atomically; return (md, json).
+
+    Never over another run's report: when a run in the same second took the name, this one is
+    ``benchmark_YYYYMMDD_HHMMSS_2`` (and so on), claimed without a race (:func:`write_new_text`).
+    """
+    out_dir = Path(out_dir)
+    for stem in report_stems(report):
+        md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+        linked = report.model_copy(update={"markdown_file": md_path.name})
+        if not write_new_text(md_path, render_markdown(linked)):
+            continue
+        if write_new_text(json_path, report_to_json(linked)):
+            return md_path, json_path
+        md_path.unlink()  # a lone JSON report of that name: leave it, take the next name
+    raise InputError(f"{out_dir}: {MAX_SAME_SECOND} reports of {report_stem(report)} already")
 
 
 def parse_report(data: object, *, source: str = "<memory>") -> ReportDocument:

@@ -13,6 +13,9 @@ base gets its own environment, created once per commit and reused:
 - a stamp file listing what was installed: a later run with the same unmet requirements reuses
   it, a different list rebuilds it.
 
+The environment is checked and built under the lock of ``<cache>/<sha>.venv``
+(:mod:`virnucpro.bench.ab.cache`): a run started at the same moment waits, then reuses it.
+
 A base that needs a different **torch** is refused with one line: installing another torch
 would make the two sides incomparable. A failed install is one line naming the requirement and
 pip's last message.
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.ab.cache import cache_lock
 from virnucpro.errors import InputError
 
 SHARED_BUILD = frozenset({"torch"})  # packages both sides must share exactly
@@ -35,6 +39,7 @@ PARENT_PTH = "_virnucpro_ab_parent.pth"
 STAMP = "virnucpro-ab-requirements.txt"
 VENV_TIMEOUT_S = 300.0
 INSTALL_TIMEOUT_S = 1800.0
+ENV_LOCK_TIMEOUT_S = 3 * VENV_TIMEOUT_S + INSTALL_TIMEOUT_S  # the longest another build takes
 
 
 def declared_requirements(checkout: Path) -> tuple[str, ...]:
@@ -140,9 +145,10 @@ def base_interpreter(checkout: Path, sha: str, cache: Path) -> tuple[Path, str |
     requirements = sorted(u.requirement for u in unmet)
     venv = (cache / f"{sha}{VENV_SUFFIX}").resolve()
     stamp = venv / STAMP
-    fresh = not (_venv_python(venv).exists() and stamp.is_file())
-    if fresh or stamp.read_text(encoding="utf-8").splitlines() != requirements:
-        _build(venv, requirements)
+    with cache_lock(venv, timeout=ENV_LOCK_TIMEOUT_S):
+        fresh = not (_venv_python(venv).exists() and stamp.is_file())
+        if fresh or stamp.read_text(encoding="utf-8").splitlines() != requirements:
+            _build(venv, requirements)
     note = (
         f"base {sha[:12]} runs in its own environment {venv} (this one's packages plus "
         f"{', '.join(requirements)}), with this environment's torch build"

@@ -4,7 +4,8 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
 ``tools/bench/judge/paired.py``, the wiring is the CLI's):
 
 - the base commit is checked out in a git worktree under ``<output>/.cache/ab/<sha>``, kept and
-  reused for later runs;
+  reused for later runs, made under a lock so that runs started together share it
+  (:mod:`virnucpro.bench.ab.cache`);
 - each side runs in its own long-lived worker process (:mod:`virnucpro.bench.ab.worker`) that
   loads the models once, so rounds measure the steady state. A side runs with its own checkout
   first on ``PYTHONPATH``, and with this interpreter unless the base declares requirements this
@@ -34,6 +35,7 @@ from typing import IO
 
 import psutil
 
+from virnucpro.bench.ab.cache import cache_lock
 from virnucpro.bench.ab.schema import (
     ABRecord,
     PairedRound,
@@ -49,6 +51,7 @@ MERGE_BASE_PREFIX = "merge-base:"
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
 WORKER_QUIT_TIMEOUT_S = 10.0
 GIT_TIMEOUT_S = 120.0
+CHECKOUT_LOCK_TIMEOUT_S = 4 * GIT_TIMEOUT_S  # the longest another run may take to make it
 
 
 @dataclass(frozen=True)
@@ -102,16 +105,39 @@ def _commit_of(root: Path, ref: str) -> str:
 
 
 def base_checkout(root: Path, sha: str, cache: Path) -> Path:
-    """A worktree of ``sha`` under ``cache`` (created once, reused while it stays clean)."""
+    """A worktree of ``sha`` under ``cache`` (created once, reused while it stays clean).
+
+    Checked and made under the lock of ``<cache>/<sha>``: a run started at the same moment
+    waits, then reuses it.
+    """
     path = (cache / sha).resolve()
-    if (path / ".git").exists():
-        if _git(path, "rev-parse", "HEAD") == sha and not _git(path, "status", "--porcelain"):
-            return path
-        _git(root, "worktree", "remove", "--force", str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _git(root, "worktree", "prune")
-    _git(root, "worktree", "add", "--detach", "--force", str(path), sha)
+    with cache_lock(path, timeout=CHECKOUT_LOCK_TIMEOUT_S):
+        if (path / ".git").exists():
+            if _git(path, "rev-parse", "HEAD") == sha and not _git(path, "status", "--porcelain"):
+                return path
+            _git(root, "worktree", "remove", "--force", str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _git(root, "worktree", "prune")
+        _git(root, "worktree", "add", "--detach", "--force", str(path), sha)
     return path
+
+
+def remove_base_checkouts(root: Path, folder: Path) -> tuple[Path, ...]:
+    """Unregister and delete the worktrees of ``root`` that lie under ``folder``.
+
+    For a caller whose output folder is temporary (the GPU check): once the folder is gone its
+    worktrees would stay registered in the repository, listed by ``git worktree list``.
+    """
+    inside = folder.resolve()
+    removed = []
+    for line in _git(root, "worktree", "list", "--porcelain").splitlines():
+        if not line.startswith("worktree "):
+            continue
+        path = Path(line[len("worktree ") :])
+        if path.resolve().is_relative_to(inside):
+            _git(root, "worktree", "remove", "--force", str(path))
+            removed.append(path)
+    return tuple(removed)
 
 
 # ----------------------------------------------------------------------------- workers

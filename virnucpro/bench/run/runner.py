@@ -1,9 +1,10 @@
 """Measuring a benchmark run: check the options, run the suites, read back the results.
 
 A run is a list of small steps: check the options against this machine and checkout
-(:func:`plan_run`, which also writes the suites' config file), prepare the workload, run the
-pytest suites in-process (a plugin reports each finished test to a progress sink), and read back
-and validate the results document (:func:`measure`). Judging the document, writing the reports
+(:func:`plan_run`, which writes nothing, so a refused run leaves no run folder), write the
+suites' config file and prepare the workload, run the pytest suites in-process (a plugin
+reports each finished test to a progress sink), and read back and validate the results
+document (:func:`measure`). Judging the document, writing the reports
 and storing baselines are not measuring: the command layer
 (:mod:`virnucpro.cli.bench_run`) does them with ``tools.bench``, which this package never
 imports. Errors in the options are raised as :class:`~virnucpro.errors.InputError` before
@@ -57,11 +58,13 @@ NOT_A_CHECKOUT = (
 
 @dataclass(frozen=True)
 class RunPlan:
-    """A checked run: its options (default folders anchored in the checkout) and suite request."""
+    """A checked run: its options (default folders anchored in the checkout), its suite request
+    and the config the suites read (written when the run starts measuring)."""
 
     options: BenchOptions
     root: Path
     request: SuiteRequest
+    config: SessionConfig
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ def _check_user_input(options: BenchOptions, path: Path) -> None:
 def plan_run(
     options: BenchOptions, *, run_id: str, command: str, cwd: Path | None = None
 ) -> RunPlan:
-    """Check everything the measuring side can check before running; write the suites' config.
+    """Check everything the measuring side can check before running; nothing is written yet.
 
     ``cwd`` is where to look for the checkout besides the package's own folder.
     """
@@ -151,8 +154,7 @@ def plan_run(
     config = SessionConfig(
         options=options, results=request.results_path, run_id=run_id, command=command
     )
-    write_session_config(request.config_path, config)
-    return RunPlan(options=options, root=root, request=request)
+    return RunPlan(options=options, root=root, request=request, config=config)
 
 
 # ----------------------------------------------------------------------------- measuring
@@ -183,11 +185,12 @@ def _write_failures(run: SuiteRun, path: Path) -> Path | None:
 def measure(
     plan: RunPlan, progress: ProgressSink, suite_runner: SuiteRunner | None = None
 ) -> Measurement:
-    """Prepare the workload, run the suites, read back the results document.
+    """Write the suites' config, prepare the workload, run the suites, read back the results.
 
     ``suite_runner`` replaces the in-process pytest run (tests inject one that writes a
     prepared document).
     """
+    write_session_config(plan.request.config_path, plan.config)
     progress.phase("preparing the workload")
     prepare_workload(plan.options)
     progress.phase("running the benchmark suites")

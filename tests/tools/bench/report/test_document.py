@@ -212,15 +212,50 @@ def test_write_reports_goes_through_atomic_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written: list[str] = []
-    real = report_module.atomic_write_text
+    real = report_module.write_new_text
 
-    def recording(path: Path, text: str) -> None:
+    def recording(path: Path, text: str) -> bool:
         written.append(Path(path).name)
-        real(path, text)
+        return real(path, text)
 
-    monkeypatch.setattr(report_module, "atomic_write_text", recording)
+    monkeypatch.setattr(report_module, "write_new_text", recording)
     md, js = write_reports(_report("cpu_run"), tmp_path)
     assert written == [md.name, js.name]
+
+
+def test_two_reports_of_one_second_keep_both(tmp_path: Path) -> None:
+    first, second = _report("cpu_run"), _report("regression_run")
+    second = second.model_copy(update={"generated_at": first.generated_at})
+    paths = [write_reports(report, tmp_path) for report in (first, second, first)]
+    stem = report_module.report_stem(first)
+    assert [md.stem for md, _ in paths] == [stem, f"{stem}_2", f"{stem}_3"]
+    assert [js.stem for _, js in paths] == [stem, f"{stem}_2", f"{stem}_3"]
+    assert read_report(paths[1][1]).markdown_file == f"{stem}_2.md"
+    assert read_report(paths[0][1]) == first.model_copy(update={"markdown_file": f"{stem}.md"})
+    assert sorted(p.name for md, js in paths for p in (md, js)) == sorted(
+        p.name for p in tmp_path.iterdir()
+    )
+
+
+def test_a_lone_json_of_that_name_is_left_and_the_next_name_taken(tmp_path: Path) -> None:
+    report = _report("cpu_run")
+    stem = report_module.report_stem(report)
+    (tmp_path / f"{stem}.json").write_text("someone else's", encoding="utf-8")
+    md, js = write_reports(report, tmp_path)
+    assert (md.stem, js.stem) == (f"{stem}_2", f"{stem}_2")
+    assert (tmp_path / f"{stem}.json").read_text(encoding="utf-8") == "someone else's"
+    assert not (tmp_path / f"{stem}.md").exists()
+
+
+def test_reports_written_at_once_by_many_threads_never_share_a_name(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    report = _report("cpu_run")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        paths = list(pool.map(lambda _: write_reports(report, tmp_path), range(24)))
+    assert len({md for md, _ in paths}) == len({js for _, js in paths}) == 24
+    for md, js in paths:
+        assert read_report(js).markdown_file == md.name
 
 
 def test_failed_write_leaves_the_old_report(
