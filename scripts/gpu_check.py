@@ -81,6 +81,20 @@ def environment(dry_run: bool) -> dict[str, object]:
     }
 
 
+def forget_worktrees(scratch: Path) -> None:
+    """Unregister the A/B step's base checkout: it lies in the scratch folder, about to go, and
+    the repository would list it (``git worktree list``) until pruned."""
+    if not (ROOT / ".git").exists():
+        return  # not a git checkout: the A/B step had nothing to register
+    from virnucpro.bench.ab.session import remove_base_checkouts
+    from virnucpro.errors import InputError
+
+    try:
+        remove_base_checkouts(ROOT, scratch)
+    except InputError as exc:
+        print(f"gpu_check: note: the A/B base checkout stays registered: {exc}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     missing = missing_packages()
     if missing:
@@ -113,10 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         env = environment(args.dry_run)
         print(f"gpu_check: {env['mode']}, {env['gpus']}; writing to {outdir}", flush=True)
-        outcomes = run_check(
-            config,
-            on_step=lambda o: print(f"  {o.name}: {o.status} ({o.elapsed})", flush=True),
-        )
+        try:
+            outcomes = run_check(
+                config,
+                on_step=lambda o: print(f"  {o.name}: {o.status} ({o.elapsed})", flush=True),
+            )
+        finally:
+            forget_worktrees(Path(scratch))
     steps = [o.as_dict() for o in outcomes]
     rows = judge(steps, dry_run=args.dry_run)
     summary = {

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.repos import clone_checkout, git
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gpu_check.py"
 
@@ -46,8 +48,19 @@ STEPS = (
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
+    """The dry run from a clone of this checkout (its A/B step makes a git worktree)."""
+    clone = clone_checkout(tmp_path_factory.mktemp("checkout") / "clone")
     out = tmp_path_factory.mktemp("gpu_check")
-    done = _run(str(SCRIPT), str(out), "--dry-run", timeout=900)
+    done = subprocess.run(
+        [sys.executable, str(clone / SCRIPT.relative_to(ROOT)), str(out), "--dry-run"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    worktrees = git(clone, "worktree", "list", "--porcelain").splitlines()
+    assert [w for w in worktrees if w.startswith("worktree ")] == [f"worktree {clone}"]
     return done, out
 
 
