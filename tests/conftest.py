@@ -24,7 +24,17 @@ NOT_CLEAN = (
 )
 
 
+def _benchmark_session(session: pytest.Session) -> bool:
+    """The benchmark suites (``-m benchmark``, or ``virnucpro benchmark`` running them): they
+    write their results under ``tests/reports/`` by design, so the check is not theirs."""
+    if session.config.getoption("bench_config", default=None) is not None:
+        return True
+    return any(item.get_closest_marker("benchmark") for item in session.items)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if _benchmark_session(session):
+        return
     try:
         session.config.stash[BEFORE] = snapshot(REPO)
     except (OSError, subprocess.SubprocessError, AssertionError) as exc:  # no git, no checkout
@@ -39,7 +49,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"checkout check not run: cannot read the git state ({before})")
         return
-    if before is None:
+    if before is None or _benchmark_session(session):
         return
     factory = getattr(session.config, "_tmp_path_factory", None)
     basetemp = factory.getbasetemp() if factory is not None else None
