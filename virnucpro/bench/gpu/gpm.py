@@ -4,12 +4,16 @@ NVML "utilization" is the share of time in which any kernel ran: it reads 100% w
 idle. GPM counts what the hardware did between two samples: SM activity, SM occupancy, tensor
 core activity (any type) and DRAM bandwidth use, each in percent (as DCGM reports them). A
 :class:`GpmReader` keeps the previous sample of its device and, at each reading, returns the
-metrics over the interval since then. Where GPM is missing (an older GPU, an older driver or
-``nvidia-ml-py``, MIG) the reader says why, and those fields stay ``None``.
+metrics over the interval since then. One reading at a time: a reader is read from the sampler's
+thread and from the main thread (a reading at a stage's end), and two ``nvmlGpmSampleGet`` calls
+into its one spare buffer would give wrong or missing values, so :meth:`GpmReader.read` holds
+the reader's lock from the sample to the metrics. Where GPM is missing (an older GPU, an older
+driver or ``nvidia-ml-py``, MIG) the reader says why, and those fields stay ``None``.
 """
 
 from __future__ import annotations
 
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -52,6 +56,7 @@ class GpmReader:
         self.reason = gpm_support(nvml, handle)
         self._previous: Any = None
         self._spare: Any = None
+        self._lock = threading.Lock()  # one sample at a time: the buffers are shared state
         if self.reason is None:
             try:
                 self._previous = nvml.nvmlGpmSampleAlloc()
@@ -66,8 +71,12 @@ class GpmReader:
 
     def read(self) -> GpmValues:
         """The metrics since the previous reading (all ``None`` when GPM is unavailable)."""
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> GpmValues:
         empty: GpmValues = dict.fromkeys(GPM_FIELDS)
-        if self.reason is not None:
+        if self.reason is not None or self._previous is None:
             return empty
         nvml = self._nvml
         try:
@@ -91,6 +100,10 @@ class GpmReader:
         }
 
     def close(self) -> None:
+        with self._lock:
+            self._free()
+
+    def _free(self) -> None:
         for sample in (self._previous, self._spare):
             if sample is not None:
                 try:

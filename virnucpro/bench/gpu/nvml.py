@@ -318,7 +318,8 @@ class GpuSampler:
         self._clock = clock
         self._env = env
         self._cuda_uuids = cuda_uuids
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the stage, round and samples
+        self._reading = threading.Lock()  # one reading of the devices at a time (GPM buffers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._nvml: ModuleType | None = None
@@ -380,10 +381,12 @@ class GpuSampler:
         if self._thread is not None:
             self._stop_thread()
             self.sample_now()
-        for reader in self._gpm:
-            reader.close()
-        shutdown_nvml(self._nvml)
-        self._nvml = None
+        with self._reading:  # no reading of closed GPM buffers from another thread
+            nvml, self._nvml = self._nvml, None
+            for reader in self._gpm:
+                reader.close()
+            if nvml is not None:
+                shutdown_nvml(nvml)
 
     def set_stage(self, name: str | None) -> None:
         with self._lock:
@@ -434,23 +437,29 @@ class GpuSampler:
             self._start_thread()
 
     def sample_now(self) -> None:
-        """Take one reading of every device now (also done at start, at stop and each interval)."""
-        if self._nvml is None:
-            return
-        start = self._clock()
-        with self._lock:
-            stage, index = self._stage, self._round
-        own = self._own_pids() if self._polls % self._process_every == 0 else None
-        t, nvml = start - self._t0, self._nvml
-        readings = [
-            read_sample(
-                nvml, d, position=k, t=t, stage=stage, own_pids=own, round_index=index, gpm=gpm
-            )
-            for k, (d, gpm) in enumerate(zip(self._devices, self._gpm, strict=True))
-        ]
-        with self._lock:
-            self._samples.extend(readings)
-            self._polls += 1
+        """Take one reading of every device now (also done at start, at stop and each interval).
+
+        Called from the sampler's thread and from the caller's: readings are taken one at a
+        time, so each GPM interval is (previous sample, this one) and samples stay in time order.
+        """
+        with self._reading:
+            nvml = self._nvml
+            if nvml is None:
+                return
+            start = self._clock()
+            with self._lock:
+                stage, index = self._stage, self._round
+            own = self._own_pids() if self._polls % self._process_every == 0 else None
+            t = start - self._t0
+            readings = [
+                read_sample(
+                    nvml, d, position=k, t=t, stage=stage, own_pids=own, round_index=index, gpm=gpm
+                )
+                for k, (d, gpm) in enumerate(zip(self._devices, self._gpm, strict=True))
+            ]
+            with self._lock:
+                self._samples.extend(readings)
+                self._polls += 1
 
     def telemetry(self) -> GpuTelemetry:
         """What was sampled so far, or ``available=False`` and the reason."""
