@@ -249,6 +249,8 @@ class GpuTelemetry(_Record):
     # cost of sampling as a fraction of throughput, only where measured with and without it
     overhead_fraction: float | None = None
     gpm_reason: str | None = None  # why GPM metrics are missing (None: read on every device)
+    # why other compute processes could not be told on some polls (a PID namespace of our own)
+    processes_unknown: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> GpuTelemetry:

@@ -13,10 +13,10 @@ import time
 
 import pynvml
 
-from tests.bench.gpu.test_nvml import FakeClock
+from tests.bench.gpu.test_nvml import FakeClock, host
 from tests.bench.gpu.test_telemetry import GpmNvml
 from virnucpro.bench.gpu.gpm import GpmReader
-from virnucpro.bench.gpu.nvml import GpuSampler
+from virnucpro.bench.gpu.sampler import GpuSampler
 
 THREADS = 4
 READS_PER_THREAD = 25
@@ -97,7 +97,7 @@ def test_the_sampler_reads_one_at_a_time_beside_its_thread() -> None:
         interval=0.001,
         devices=(0,),
         nvml=fake,  # type: ignore[arg-type]
-        own_pids=set,
+        own=host(),
         env={},
         cuda_uuids=lambda: None,
     ) as sampler:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import pynvml
 import pytest
 
 from virnucpro.bench.gpu import nvml as nvml_mod
+from virnucpro.bench.gpu.nvml import cuda_uuids as CUDA_UUIDS
 from virnucpro.bench.gpu.nvml import (
-    DEFAULT_INTERVAL_S,
-    GpuSampler,
     decode_throttle_reasons,
     driver_version,
     load_nvml,
     resolve_devices,
 )
-from virnucpro.bench.gpu.nvml import _cuda_uuids as CUDA_UUIDS
+from virnucpro.bench.gpu.processes import OwnProcesses
+from virnucpro.bench.gpu.sampler import DEFAULT_INTERVAL_S, GpuSampler
 from virnucpro.bench.gpu.telemetry import assess_validity, telemetry_metrics
 from virnucpro.bench.schema import GpuSample, GpuTelemetry
 
@@ -26,6 +27,13 @@ NEVER = 3600.0  # an interval the test never reaches: only the start and stop re
 OWN_PID = 4242
 HW_THERMAL = 0x40
 GPU_IDLE = 0x1
+
+
+def host(*pids: int) -> Callable[[], OwnProcesses]:
+    """This run's processes as ``pids`` in the initial PID namespace (NVML's pids compare)."""
+    first = pids[0] if pids else OWN_PID
+    own = OwnProcesses(first, frozenset(pids), descendants=0, initial_namespace=True)
+    return lambda: own
 
 
 class FakeClock:
@@ -121,11 +129,11 @@ class FakeNvml:
 @pytest.fixture(autouse=True)
 def _no_cuda_mapping(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.setattr(nvml_mod, "_cuda_uuids", lambda: None)
+    monkeypatch.setattr(nvml_mod, "cuda_uuids", lambda: None)
 
 
 def _sample(fake: FakeNvml, **kwargs) -> GpuTelemetry:
-    kwargs.setdefault("own_pids", lambda: {OWN_PID})
+    kwargs.setdefault("own", host(OWN_PID))
     with GpuSampler(interval=NEVER, nvml=fake, clock=fake.clock, **kwargs) as sampler:
         sampler.set_stage("esm")
     return sampler.telemetry()
@@ -157,7 +165,7 @@ def test_samples_readings_with_units_converted():
 
 def test_samples_tagged_with_stage():
     fake = FakeNvml()
-    with GpuSampler(interval=NEVER, nvml=fake, own_pids=set) as sampler:
+    with GpuSampler(interval=NEVER, nvml=fake, own=host()) as sampler:
         with sampler.stage("dnabert"):
             sampler.sample_now()
         sampler.sample_now()
@@ -168,7 +176,7 @@ def test_samples_tagged_with_stage():
 
 def test_processes_polled_less_often():
     fake = FakeNvml(processes=(1, 2))
-    with GpuSampler(interval=NEVER, nvml=fake, process_every=2, own_pids=set) as sampler:
+    with GpuSampler(interval=NEVER, nvml=fake, process_every=2, own=host()) as sampler:
         sampler.sample_now()
         sampler.sample_now()
     counts = [s.other_processes for s in sampler.telemetry().samples]
@@ -261,7 +269,7 @@ def test_real_pynvml_functions_stubbed(monkeypatch):
         monkeypatch.setattr(pynvml, name, stub)
     module, reason = load_nvml()
     assert module is pynvml and reason is None
-    with GpuSampler(interval=NEVER, own_pids=set) as sampler:
+    with GpuSampler(interval=NEVER, own=host()) as sampler:
         pass
     t = sampler.telemetry()
     assert t.available and t.devices == ("NVIDIA H100 (nvml 0, pci ?)",)
@@ -363,7 +371,7 @@ def test_zero_devices_releases_nvml():
 def test_background_thread_keeps_sampling():
     """Waits for readings (bounded); asserts that they arrive, not how fast."""
     fake = FakeNvml()
-    with GpuSampler(interval=0.01, nvml=fake, own_pids=set) as sampler:
+    with GpuSampler(interval=0.01, nvml=fake, own=host()) as sampler:
         deadline = time.monotonic() + 10.0
         while len(sampler.telemetry().samples) < 4 and time.monotonic() < deadline:
             time.sleep(0.01)

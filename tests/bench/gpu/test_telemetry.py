@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pynvml
 import pytest
 
-from tests.bench.gpu.test_nvml import FakeClock, FakeNvml
+from tests.bench.gpu.test_nvml import FakeClock, FakeNvml, host
 from virnucpro.bench.gpu.gpm import GpmReader
-from virnucpro.bench.gpu.nvml import NOT_USED, GpuSampler
+from virnucpro.bench.gpu.sampler import NOT_USED, GpuSampler
 from virnucpro.bench.gpu.telemetry import RoundWork, assess_validity, telemetry_metrics
 from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, POOLED_POLLS, SAMPLES_LABEL
 from virnucpro.bench.schema import GpuSample, GpuTelemetry
@@ -86,7 +86,7 @@ def _run(fake: FakeNvml, devices, env=None, cuda_uuids=lambda: None) -> GpuTelem
             devices=devices,
             nvml=fake,
             clock=fake.clock,
-            own_pids=set,
+            own=host(),
             env=env or {},
             cuda_uuids=cuda_uuids,
         ) as sampler,
@@ -283,7 +283,7 @@ def test_measured_rounds_tag_their_readings_with_one_at_each_end() -> None:
         devices=(0,),
         nvml=fake,
         clock=fake.clock,
-        own_pids=set,
+        own=host(),
         env={},
         cuda_uuids=lambda: None,
     ) as sampler:
@@ -297,10 +297,31 @@ def test_measured_rounds_tag_their_readings_with_one_at_each_end() -> None:
 def test_paused_stops_polling_and_resumes() -> None:
     fake = DeviceNvml(1, clock=FakeClock())
     with GpuSampler(
-        interval=NEVER, devices=(0,), nvml=fake, own_pids=set, env={}, cuda_uuids=lambda: None
+        interval=NEVER, devices=(0,), nvml=fake, own=host(), env={}, cuda_uuids=lambda: None
     ) as sampler:
         assert sampler.polling
         with sampler.paused():
             assert not sampler.polling
         assert sampler.polling
     assert not sampler.polling
+
+
+# ----------------------------------------------------------------------------- throttling
+
+
+def _throttle_telemetry(warmup: tuple[str, ...], measured: tuple[str, ...]) -> GpuTelemetry:
+    samples = [
+        GpuSample(t=0.0, device=0, throttle_reasons=warmup),
+        GpuSample(t=0.5, device=0, throttle_reasons=warmup),
+        GpuSample(t=1.0, device=0, round_index=0, throttle_reasons=measured),
+        GpuSample(t=1.5, device=0, round_index=0),
+    ]
+    return GpuTelemetry(available=True, devices=("H200",), samples=tuple(samples))
+
+
+def test_throttling_is_judged_over_the_measured_rounds_not_the_warm_up() -> None:
+    assert assess_validity(_throttle_telemetry(("hw_thermal_slowdown",), ())) == []
+    reasons = assess_validity(_throttle_telemetry((), ("hw_slowdown",)))
+    assert reasons == [
+        "GPU 0 (H200): clocks slowed by hw_slowdown in 1 of 2 measured-round samples"
+    ]

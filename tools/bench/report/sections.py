@@ -184,8 +184,10 @@ def _memory(report: ReportDocument) -> str:
 
 
 def _device_rows(results: ResultsDocument) -> list[tuple[str, ...]]:
-    def fmt(value: float | None, render: Callable[[float], str]) -> str:
-        return render(value) if value is not None else unavailable("not reported")
+    def fmt(value: float | None, render: Callable[[float], str], missing: str = "") -> str:
+        return render(value) if value is not None else missing or unavailable("not reported")
+
+    processes_missing = "unknown (below)" if results.gpu.processes_unknown else ""
 
     return [
         (
@@ -198,7 +200,7 @@ def _device_rows(results: ResultsDocument) -> list[tuple[str, ...]]:
             fmt(d.sm_clock_median_mhz, lambda v: f"{v:.0f} MHz"),
             f"{format_percent(d.throttled_fraction)} {', '.join(d.throttle_reasons)}".strip(),
             fmt(d.memory_used_max, lambda v: format_quantity(v, "B")),
-            fmt(d.other_processes_max, lambda v: f"{v:.0f}"),
+            fmt(d.other_processes_max, lambda v: f"{v:.0f}", processes_missing),
         )
         for d in analysis.device_summaries(results)
     ]
@@ -219,12 +221,18 @@ def _gpu(report: ReportDocument) -> str:
         else unavailable("not measured")
     )
     sampling = f"Sampling interval {interval}; measured sampling overhead {overhead}."
+    processes = (
+        f"Other compute processes: {gpu.processes_unknown} (not counted against the run)."
+        if gpu.processes_unknown
+        else None
+    )
     activity = report_hardware.activity_metrics(results)
     return section(
         "GPU Utilization",
         overall,
         table(headers, _device_rows(results)),
         sampling,
+        processes,
         metrics_table(activity) if activity else None,
     )
 

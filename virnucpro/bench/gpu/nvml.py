@@ -1,19 +1,11 @@
-"""GPU telemetry over NVML: a background sampler of the run's GPUs, with stage and round tags.
+"""NVML access: load the library, find the run's devices, take one reading of a device.
 
-:class:`GpuSampler` reads each of the run's devices every ``interval`` seconds (NVML utilization
-is itself averaged over 1/6 s to 1 s, so faster polling buys nothing), tagging each reading with
-the current stage and measured round: utilization (GPU, memory), memory used, power (mW -> W),
-energy (mJ -> J, change since start), SM clock, temperature, clock-event (throttle) reasons,
-GPM hardware activity where the GPU has it (:mod:`virnucpro.bench.gpu.gpm`) and, every
-:data:`PROCESS_POLL_EVERY` readings (the query costs milliseconds), the number of *other*
-compute processes. An unsupported field (``NVMLError_NotSupported``) is ``None``; the others are
-still recorded. Without ``pynvml`` (``nvidia-ml-py``), a driver or a visible GPU the telemetry
-is ``available=False`` with the reason, never zeros; a run on the CPU (``devices=()``) does not
-start NVML at all and its GPU figures read "not used". Summaries and validity are in
-:mod:`virnucpro.bench.gpu.telemetry`.
-
-The sampler's cost is not estimated here: :mod:`virnucpro.bench.gpu.overhead` measures it by timing
-the same work with the sampler polling and paused (:meth:`GpuSampler.paused`).
+:func:`read_sample` reads one device: utilization (GPU, memory), memory used, power (mW -> W),
+energy (mJ -> J, change since start), SM clock, temperature, clock-event (throttle) reasons and
+GPM hardware activity where the GPU has it (:mod:`virnucpro.bench.gpu.gpm`); the number of
+*other* compute processes comes from :func:`process_count`. An unsupported field
+(``NVMLError_NotSupported``) is ``None``; the others are still recorded. The background sampler
+that tags readings with stages and rounds is :mod:`virnucpro.bench.gpu.sampler`.
 
 Device numbering: ``devices`` are CUDA ordinals (what ``--gpus`` takes). NVML numbers GPUs in
 PCI bus order; CUDA numbers the devices it sees (``CUDA_VISIBLE_DEVICES``) fastest first unless
@@ -23,28 +15,26 @@ UUID prefix, integer entries are taken as NVML (PCI-order) indices, which is exa
 ``CUDA_DEVICE_ORDER=PCI_BUS_ID`` or identical GPUs. MIG instances are not mapped.
 ``GpuSample.device`` is the position in ``GpuTelemetry.devices`` (the run's device order).
 
-Other processes: our own pid and its descendants are excluded. In a container with its own PID
-namespace NVML may report host pids (or none at all), so there the count can be wrong.
+Other processes: our own processes (this one and its descendants, by every pid ``/proc`` gives
+them) are excluded; in a PID namespace of our own, where NVML's pids are the host's, the count
+is decided as :mod:`virnucpro.bench.gpu.processes` says, and where it cannot be told the
+telemetry says why (``processes_unknown``) instead of counting this run as another process.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import takewhile
 from types import ModuleType
 from typing import Any
 
 from virnucpro.bench.gpu.gpm import GpmReader
-from virnucpro.bench.schema import GpuSample, GpuTelemetry
+from virnucpro.bench.gpu.processes import Listed, OwnProcesses, ProcessCount, count_others
+from virnucpro.bench.schema import GpuSample
 
-DEFAULT_INTERVAL_S = 0.2
-PROCESS_POLL_EVERY = 5  # query compute processes on every 5th sample (1 s at the default)
 MW_PER_W = 1000.0
 MJ_PER_J = 1000.0
 NVML_CLOCK_SM = 1  # pynvml.NVML_CLOCK_SM
@@ -64,7 +54,6 @@ THROTTLE_REASON_BITS: dict[int, str] = {
     0x200: "board_limit",
     0x400: "reliability",
 }
-NOT_USED = "not used: the run is on the CPU"
 
 _INIT_REASONS = {
     "NVMLError_LibraryNotFound": "NVML library not found (no NVIDIA driver installed)",
@@ -167,7 +156,7 @@ def _all_devices(nvml: ModuleType) -> list[tuple[int, Any]]:
     return [(i, h) for i, h in handles if h is not None]
 
 
-def _cuda_uuids() -> list[str] | None:
+def cuda_uuids() -> list[str] | None:
     """UUIDs of the devices CUDA sees, in CUDA's order (``None`` without CUDA here).
 
     Asking starts CUDA in this process: call it only for a run that uses the GPU anyway.
@@ -210,7 +199,7 @@ def resolve_devices(
     cuda_devices: Sequence[int] | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    cuda_uuids: Callable[[], list[str] | None] = _cuda_uuids,
+    cuda_uuids: Callable[[], list[str] | None] = cuda_uuids,
 ) -> list[NvmlDevice]:
     """The NVML devices behind CUDA ordinals ``cuda_devices`` (all CUDA sees when ``None``),
     in that order (see module doc)."""
@@ -223,14 +212,6 @@ def resolve_devices(
     return [_describe(nvml, index, handle) for index, handle in visible]
 
 
-def _own_pids() -> set[int]:
-    """This process and its descendants (worker ranks are ours, not "other" processes)."""
-    import psutil
-
-    me = psutil.Process()
-    return {me.pid, *(child.pid for child in me.children(recursive=True))}
-
-
 def _throttle_mask(nvml: ModuleType, handle: Any) -> int | None:
     mask = _call(nvml, "nvmlDeviceGetCurrentClocksEventReasons", handle)
     if mask is None:
@@ -238,14 +219,18 @@ def _throttle_mask(nvml: ModuleType, handle: Any) -> int | None:
     return mask
 
 
-def _other_processes(nvml: ModuleType, handle: Any, own: set[int]) -> int | None:
+def process_count(
+    nvml: ModuleType, handle: Any, own: OwnProcesses, reserved: int | None
+) -> ProcessCount:
+    """Other compute processes on a device (``others=None`` without the query, or unknown)."""
     processes = _call(nvml, "nvmlDeviceGetComputeRunningProcesses", handle)
     if processes is None:
-        return None
-    return sum(1 for p in processes if getattr(p, "pid", None) not in own)
+        return ProcessCount(None)
+    listed = [Listed(getattr(p, "pid", None), getattr(p, "usedGpuMemory", None)) for p in processes]
+    return count_others(listed, own, reserved)
 
 
-def _energy_mj(nvml: ModuleType, handle: Any) -> int | None:
+def energy_mj(nvml: ModuleType, handle: Any) -> int | None:
     return _call(nvml, "nvmlDeviceGetTotalEnergyConsumption", handle)
 
 
@@ -260,7 +245,7 @@ def read_sample(
     position: int,
     t: float,
     stage: str | None,
-    own_pids: set[int] | None,
+    other_processes: int | None = None,
     round_index: int | None = None,
     gpm: GpmReader | None = None,
 ) -> GpuSample:
@@ -280,198 +265,10 @@ def read_sample(
         utilization_mem=getattr(util, "memory", None),
         memory_used_bytes=getattr(memory, "used", None),
         power_w=None if power_mw is None else power_mw / MW_PER_W,
-        energy_j=_energy_j(_energy_mj(nvml, h), device.energy_start_mj),
+        energy_j=_energy_j(energy_mj(nvml, h), device.energy_start_mj),
         sm_clock_mhz=_call(nvml, "nvmlDeviceGetClockInfo", h, NVML_CLOCK_SM),
         temperature_c=_call(nvml, "nvmlDeviceGetTemperature", h, NVML_TEMPERATURE_GPU),
         throttle_reasons=decode_throttle_reasons(mask) if mask is not None else (),
-        other_processes=None if own_pids is None else _other_processes(nvml, h, own_pids),
+        other_processes=other_processes,
         **activity,
     )
-
-
-class GpuSampler:
-    """Background NVML sampler of the run's GPUs; a context manager, then :meth:`telemetry`.
-
-    ``devices``: the run's CUDA ordinals; ``None`` samples every GPU CUDA sees, ``()`` (a run on
-    the CPU) samples nothing and reports the GPU as not used.
-    """
-
-    def __init__(
-        self,
-        interval: float = DEFAULT_INTERVAL_S,
-        devices: Sequence[int] | None = None,
-        *,
-        nvml: ModuleType | None = None,
-        process_every: int = PROCESS_POLL_EVERY,
-        own_pids: Callable[[], set[int]] = _own_pids,
-        clock: Callable[[], float] = time.perf_counter,
-        env: Mapping[str, str] | None = None,
-        cuda_uuids: Callable[[], list[str] | None] = _cuda_uuids,
-    ) -> None:
-        if interval <= 0 or process_every < 1:
-            raise ValueError("the sampling interval and process_every must be positive")
-        self.interval = interval
-        self._cuda_devices = None if devices is None else tuple(devices)
-        self._module = nvml
-        self._process_every = process_every
-        self._own_pids = own_pids
-        self._clock = clock
-        self._env = env
-        self._cuda_uuids = cuda_uuids
-        self._lock = threading.Lock()  # the stage, round and samples
-        self._reading = threading.Lock()  # one reading of the devices at a time (GPM buffers)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._nvml: ModuleType | None = None
-        self._reason: str | None = "sampler was not started"
-        self._devices: list[NvmlDevice] = []
-        self._gpm: list[GpmReader] = []
-        self._samples: list[GpuSample] = []
-        self._stage: str | None = None
-        self._round: int | None = None
-        self._polls = 0
-        self._t0 = 0.0
-
-    def __enter__(self) -> GpuSampler:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        """Initialize NVML and start polling; records why when it cannot."""
-        if self._cuda_devices == ():
-            self._reason = NOT_USED
-            return
-        self._nvml, self._reason = load_nvml(self._module)
-        if self._nvml is None:
-            return
-        nvml = self._nvml
-        self._devices = resolve_devices(
-            nvml, self._cuda_devices, env=self._env, cuda_uuids=self._cuda_uuids
-        )
-        if not self._devices:
-            self._reason = "no visible NVIDIA GPU"
-            self.stop()
-            return
-        self._devices = [
-            replace(d, energy_start_mj=_energy_mj(nvml, d.handle)) for d in self._devices
-        ]
-        self._gpm = [GpmReader(nvml, d.handle) for d in self._devices]
-        self._t0 = self._clock()
-        self.sample_now()
-        self._start_thread()
-
-    def _start_thread(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="gpu-sampler", daemon=True)
-        self._thread.start()
-
-    def _stop_thread(self) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._thread = None
-
-    def stop(self) -> None:
-        """Stop polling (after one last reading) and release NVML."""
-        if self._nvml is None:
-            return
-        if self._thread is not None:
-            self._stop_thread()
-            self.sample_now()
-        with self._reading:  # no reading of closed GPM buffers from another thread
-            nvml, self._nvml = self._nvml, None
-            for reader in self._gpm:
-                reader.close()
-            if nvml is not None:
-                shutdown_nvml(nvml)
-
-    def set_stage(self, name: str | None) -> None:
-        with self._lock:
-            self._stage = name
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Tag the samples taken inside the block with ``name``."""
-        previous = self._stage
-        self.set_stage(name)
-        try:
-            yield
-        finally:
-            self.set_stage(previous)
-
-    @contextmanager
-    def measured_round(self, index: int) -> Iterator[None]:
-        """Tag the samples of measured round ``index``, with a reading at its start and end."""
-        with self._lock:
-            self._round = index
-        self.sample_now()
-        try:
-            yield
-        finally:
-            self.sample_now()
-            with self._lock:
-                self._round = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample_now()
-
-    @property
-    def polling(self) -> bool:
-        """Whether the background thread is reading the devices now."""
-        return self._thread is not None
-
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """No polling inside the block (to time work without the sampler); resumes after."""
-        if self._thread is None:
-            yield
-            return
-        self._stop_thread()
-        try:
-            yield
-        finally:
-            self._start_thread()
-
-    def sample_now(self) -> None:
-        """Take one reading of every device now (also done at start, at stop and each interval).
-
-        Called from the sampler's thread and from the caller's: readings are taken one at a
-        time, so each GPM interval is (previous sample, this one) and samples stay in time order.
-        """
-        with self._reading:
-            nvml = self._nvml
-            if nvml is None:
-                return
-            start = self._clock()
-            with self._lock:
-                stage, index = self._stage, self._round
-            own = self._own_pids() if self._polls % self._process_every == 0 else None
-            t = start - self._t0
-            readings = [
-                read_sample(
-                    nvml, d, position=k, t=t, stage=stage, own_pids=own, round_index=index, gpm=gpm
-                )
-                for k, (d, gpm) in enumerate(zip(self._devices, self._gpm, strict=True))
-            ]
-            with self._lock:
-                self._samples.extend(readings)
-                self._polls += 1
-
-    def telemetry(self) -> GpuTelemetry:
-        """What was sampled so far, or ``available=False`` and the reason."""
-        if not self._devices:
-            return GpuTelemetry(available=False, reason=self._reason or "no visible NVIDIA GPU")
-        with self._lock:
-            samples = tuple(self._samples)
-        missing = {r.reason for r in self._gpm if r.reason is not None}
-        return GpuTelemetry(
-            available=True,
-            interval_s=self.interval,
-            devices=tuple(d.label for d in self._devices),
-            samples=samples,
-            gpm_reason="; ".join(sorted(missing)) if missing else None,
-        )

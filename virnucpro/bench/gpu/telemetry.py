@@ -2,7 +2,7 @@
 
 Every figure comes from the readings taken inside what it describes, with their count as the
 ``readings`` label, and needs at least :data:`MIN_READINGS` of them: one reading is not a
-figure. From the sampler's readings of the run's GPUs (:mod:`virnucpro.bench.gpu.nvml`):
+figure. From the sampler's readings of the run's GPUs (:mod:`virnucpro.bench.gpu.sampler`):
 
 - ``gpu.<q>``: every reading; ``gpu.dev<k>.<q>`` per device when the run used several;
 - ``gpu.<stage>.<q>``: the readings tagged with a stage (utilization, power, GPM activity);
@@ -248,15 +248,25 @@ def telemetry_metrics(t: GpuTelemetry, work: RoundWork | None = None) -> tuple[M
     return tuple(metrics)
 
 
-def _throttle_reason(t: GpuTelemetry, k: int, max_fraction: float) -> str | None:
+def _judged_samples(t: GpuTelemetry, k: int) -> tuple[list[GpuSample], str]:
+    """Device ``k``'s readings in the measured rounds, or all of them when no round was tagged
+    (a run without measured rounds: nothing else to judge), and which of the two."""
     mine = [s for s in t.samples if s.device == k]
-    hit = [s for s in mine if INVALIDATING_THROTTLE_REASONS.intersection(s.throttle_reasons)]
-    if not hit or len(hit) / len(mine) <= max_fraction:
+    measured = [s for s in mine if s.round_index is not None]
+    return (measured, "measured-round samples") if measured else (mine, "samples")
+
+
+def _throttle_reason(t: GpuTelemetry, k: int, max_fraction: float) -> str | None:
+    """Hardware or thermal slowdown during the measured rounds (warm-up is not judged: clocks
+    that settle while the GPU warms up do not make the measured rounds slower)."""
+    judged, what = _judged_samples(t, k)
+    hit = [s for s in judged if INVALIDATING_THROTTLE_REASONS.intersection(s.throttle_reasons)]
+    if not hit or len(hit) / len(judged) <= max_fraction:
         return None
     names = sorted({r for s in hit for r in s.throttle_reasons} & INVALIDATING_THROTTLE_REASONS)
     return (
         f"GPU {k} ({t.devices[k]}): clocks slowed by {', '.join(names)} "
-        f"in {len(hit)} of {len(mine)} samples"
+        f"in {len(hit)} of {len(judged)} {what}"
     )
 
 
@@ -270,8 +280,10 @@ def _process_reason(t: GpuTelemetry, k: int) -> str | None:
 def assess_validity(
     t: GpuTelemetry, *, max_throttled_fraction: float = MAX_THROTTLED_FRACTION
 ) -> list[str]:
-    """Reasons the machine was unfit to measure: hardware/thermal throttling or another process
-    on one of the run's GPUs (the only ones sampled). Unavailable telemetry gives no reasons."""
+    """Reasons the machine was unfit to measure: hardware/thermal throttling in the measured
+    rounds, or another process on one of the run's GPUs (the only ones sampled) at any reading.
+    Unavailable telemetry gives no reasons; neither do polls whose other processes could not be
+    told (``processes_unknown``: a PID namespace of our own), which the reports show instead."""
     if not t.available:
         return []
     reasons = []

@@ -94,7 +94,7 @@ class ModelContext:
 
     def sampler(self) -> Any:
         """A GPU sampler of the device the check runs on (none on the CPU: "not used")."""
-        from virnucpro.bench.gpu.nvml import GpuSampler
+        from virnucpro.bench.gpu.sampler import GpuSampler
 
         index = self.device.index or 0
         return GpuSampler(devices=(index,) if self.device.type == "cuda" else ())

@@ -30,7 +30,7 @@ from virnucpro.engines.registry import VANILLA
 if TYPE_CHECKING:
     import torch
 
-    from virnucpro.bench.gpu.nvml import GpuSampler
+    from virnucpro.bench.gpu.sampler import GpuSampler
     from virnucpro.bench.gpu.telemetry import RoundWork
     from virnucpro.bench.measure import Measurement
     from virnucpro.bench.run.memory import MemoryUsage
@@ -299,7 +299,7 @@ def start_session(
     """Prepare the workload, fingerprint machine and workload, resolve device/engine, sample."""
     import torch
 
-    from virnucpro.bench.gpu.nvml import GpuSampler
+    from virnucpro.bench.gpu.sampler import GpuSampler
     from virnucpro.bench.run.envinfo import environment_fingerprint
     from virnucpro.bench.workload.fingerprint import workload_fingerprint
 

@@ -305,3 +305,16 @@ def test_metric_tables_give_the_median_interval_from_the_samples() -> None:
     assert "95% CI of median" in rows[0]
     assert "1.00 s .. 6.00 s" in rows[2]  # with 6 samples the 95% interval is the full range
     assert "n/a (n < 6)" in rows[3]
+
+
+def test_other_processes_that_could_not_be_told_read_unknown_not_unavailable() -> None:
+    doc = mf.load_fixture("gpu_run")
+    why = "unknown on 4 of 4 polls: NVML lists no compute process, not even this one"
+    samples = tuple(s.model_copy(update={"other_processes": None}) for s in doc.gpu.samples)
+    gpu = doc.gpu.model_copy(update={"samples": samples, "processes_unknown": why})
+    report = build_report(doc.model_copy(update={"gpu": gpu}), verdict=None, now=mf.FIXED_NOW)
+    text = render_markdown(report)
+    part = text.split("## GPU Utilization")[1].split("\n## ")[0]
+    assert _table_cells(part, "| 0: ")[-1] == "unknown (below)"
+    assert f"Other compute processes: {why} (not counted against the run)." in part
+    assert "Other compute processes" not in render_markdown(_report("gpu_run"))
