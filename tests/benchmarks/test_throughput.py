@@ -91,13 +91,8 @@ def _frames(bench: BenchSession) -> list:
 
 def test_roofline(bench: BenchSession) -> None:
     """``roofline.<stage>.*`` per model stage and the ceiling they are a fraction of."""
-    from virnucpro.bench.gpu.roofline import (
-        ceiling_dtype,
-        ceiling_metric,
-        measure_ceiling,
-        roofline_metrics,
-        stage_work,
-    )
+    from virnucpro.bench.gpu.ceiling import ceiling_dtype, measure_ceiling
+    from virnucpro.bench.gpu.roofline import ceiling_metric, roofline_metrics, stage_work
 
     frames = _frames(bench)
     if not frames:
@@ -105,9 +100,9 @@ def test_roofline(bench: BenchSession) -> None:
     bench.rounds()  # the stage times of the measured rounds
     engine = _isolated_engine(bench)
     dtype = ceiling_dtype(bench.device, bench.precision_option(bench.engine))
-    ceiling = measure_ceiling(dtype, bench.device)
+    ceiling = measure_ceiling(dtype, bench.device, sampler=bench.sampler)
     sequences = {"dnabert": [f.nucleotide for f in frames], "esm": [f.protein for f in frames]}
-    metrics = [ceiling_metric(dtype, bench.device, ceiling)]
+    metrics = [ceiling_metric(ceiling)]
     for stage in MODEL_STAGES:
         timing = _timing(bench, stage)
         assert timing is not None

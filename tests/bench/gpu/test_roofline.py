@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from virnucpro.bench.gpu.ceiling import Ceiling, CeilingPlan, ceiling_dtype
 from virnucpro.bench.gpu.roofline import (
     StageWork,
-    ceiling_dtype,
     ceiling_metric,
     dnabert_flops,
     esm_flops,
-    measure_ceiling,
     roofline_metrics,
     stage_work,
 )
@@ -77,17 +76,33 @@ def test_ceiling_dtype_is_the_stages_compute_dtype() -> None:
     assert ceiling_dtype(torch.device("cpu"), "bf16") == torch.bfloat16
 
 
-def test_ceiling_is_measured_as_flops_per_second() -> None:
-    samples = measure_ceiling(torch.float32, torch.device("cpu"), rounds=2)
-    assert len(samples) == 2 and all(s > 0 for s in samples)
-    metric = ceiling_metric(torch.float32, torch.device("cpu"), samples)
+def _ceiling(*figures: float) -> Ceiling:
+    return Ceiling(
+        dtype="float32",
+        device="cpu",
+        size=2048,
+        flops_per_s=figures,
+        plan=CeilingPlan(warmup_s=0.0, blocks=len(figures), matmuls=1),
+        warmup_seconds=0.3,
+        warmup_matmuls=1,
+        conditions_reason="no GPU sampler",
+    )
+
+
+def test_the_ceiling_metric_keeps_every_block_and_says_how_it_was_taken() -> None:
+    metric = ceiling_metric(_ceiling(4_000.0, 6_000.0))
     assert metric.name == "roofline.ceiling.float32.flops_per_s"
+    assert metric.samples == (4_000.0, 6_000.0)
     assert metric.labels["matmul"] == "2048x2048"
+    assert metric.labels["timed"] == "2 blocks of 1"
+    assert metric.labels["warmup"] == "1 matmuls in 0.30 s"
+    assert metric.labels["conditions"] == "clocks and power unavailable (no GPU sampler)"
 
 
-def test_roofline_metrics_per_round_against_the_median_ceiling() -> None:
+def test_roofline_metrics_per_round_against_the_best_ceiling_block() -> None:
     work = StageWork("esm", "tiny-esm", "float32", 4, 80, 100, 1_000)
-    metrics = {m.name: m for m in roofline_metrics(work, [1.0, 2.0], [4_000.0, 5_000.0, 6_000.0])}
+    ceiling = _ceiling(4_000.0, 5_000.0, 3_000.0)
+    metrics = {m.name: m for m in roofline_metrics(work, [1.0, 2.0], ceiling)}
     assert metrics["roofline.esm.flops_per_s"].samples == (1_000.0, 500.0)
     assert metrics["roofline.esm.fraction_of_ceiling"].samples == (0.2, 0.1)
     assert metrics["roofline.esm.real_tokens"].samples == (80.0,)

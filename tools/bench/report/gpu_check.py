@@ -84,9 +84,12 @@ def _throughput(figures: Mapping[str, Any], dry_run: bool) -> tuple[str, str, st
             f"{_pct(stage['fraction_of_ceiling'])} of ceiling{memory}"
         )
     ceiling = figures.get("ceiling", {})
-    samples = sorted(ceiling.get("flops_per_s", []))
-    if samples:
-        parts.append(f"{ceiling['dtype']} ceiling {_flops(samples[len(samples) // 2])}")
+    if ceiling.get("best_flops_per_s"):
+        parts.append(
+            f"{ceiling['dtype']} ceiling {_flops(ceiling['best_flops_per_s'])} (best of "
+            f"{ceiling['blocks']} blocks of {ceiling['matmuls_per_block']} after "
+            f"{ceiling['warmup_seconds']:.1f} s warm-up; {ceiling['conditions']})"
+        )
     activity = figures.get("gpu_activity", {})
     busy = [
         f"{stage} SM active {activity[f'gpu.{stage}.sm_active']:.0f}%, tensor "

@@ -8,26 +8,24 @@ is waste, so it counts against the engine), per sequence of ``T`` tokens and per
 - DNABERT-S (width D, intermediate F): ``2*T*(4*D*D + 3*D*F)`` for Wqkv, output dense,
   gated_layers (D -> 2F) and wo (F -> D), plus ``4*T*T*D`` for attention; T = BPE tokens.
 
-Embeddings, LayerNorm, softmax, GELU and pooling are not counted. The ceiling is the FLOP/s of
-a large square matmul in the stage's dtype (bf16 on a GPU, fp32 on the CPU unless the engine
-runs another dtype), on the same device and threads, timed in the same run. Real and padded
-tokens are kept apart: their difference is the padding the engine's batching computed.
+Embeddings, LayerNorm, softmax, GELU and pooling are not counted. Real and padded tokens are
+kept apart: their difference is the padding the engine's batching computed. The ceiling, a
+large square matmul in the stage's dtype timed on the same device in the same run, is
+:mod:`virnucpro.bench.gpu.ceiling`; each round's fraction is taken against its best block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from virnucpro.bench.measure import measure
+from virnucpro.bench.gpu.ceiling import Ceiling
 from virnucpro.bench.schema import Metric, metric_from_samples
 
 ESM_SPECIAL_TOKENS = 2  # <cls> and <eos> around every protein
-CEILING_SIZES = {"cuda": 8192, "cpu": 2048}  # square matmul side: large enough to saturate
-DEFAULT_CEILING_ROUNDS = 5
 MODEL_STAGES = ("dnabert", "esm")
 PREFIX = "roofline"
 
@@ -97,38 +95,13 @@ def stage_work(
     )
 
 
-def ceiling_dtype(device: torch.device, precision: str) -> torch.dtype:
-    """The ceiling's dtype: the stage's compute dtype (fp32 for ``fp32``, else the half type)."""
-    from virnucpro.engines.precision import dtype_of, resolve_precision
-
-    return dtype_of(resolve_precision(precision, device))
-
-
-def square_matmul(dtype: torch.dtype, device: torch.device) -> tuple[int, Callable[[], object]]:
-    """The ceiling's workload: a ``size x size`` matmul, ``size`` by device kind."""
-    size = CEILING_SIZES.get(device.type, CEILING_SIZES["cpu"])
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    return size, lambda: a @ b
-
-
-def measure_ceiling(
-    dtype: torch.dtype, device: torch.device, rounds: int = DEFAULT_CEILING_ROUNDS
-) -> tuple[float, ...]:
-    """FLOP/s samples of the ceiling matmul (one warm-up, ``rounds`` timed, synchronized)."""
-    size, matmul = square_matmul(dtype, device)
-    seconds = measure(matmul, rounds=rounds, warmup=1, device=device).samples
-    return tuple(2 * size**3 / s for s in seconds if s > 0)
-
-
 def roofline_metrics(
-    work: StageWork, seconds: Sequence[float], ceiling: Sequence[float]
+    work: StageWork, seconds: Sequence[float], ceiling: Ceiling
 ) -> tuple[Metric, ...]:
     """``roofline.<stage>.*``: FLOP/s and fraction of the ceiling per round, and the tokens.
 
-    The fraction of each round is taken against the median ceiling of the same run.
+    The fraction of each round is taken against the ceiling's best block in the same run.
     """
-    ceiling_median = float(np.median(ceiling))
     achieved = [work.flops / s for s in seconds if s > 0]
     labels = {"model": work.model, "dtype": work.dtype}
     name = f"{PREFIX}.{work.stage}"
@@ -144,11 +117,11 @@ def roofline_metrics(
         ),
         metric_from_samples(
             f"{name}.fraction_of_ceiling",
-            [a / ceiling_median for a in achieved],
+            [a / ceiling.best for a in achieved],
             unit="ratio",
             better="higher",
             stage=stage,
-            labels={**labels, "ceiling": f"{work.dtype} square matmul, median of this run"},
+            labels={**labels, "ceiling": f"{work.dtype} square matmul, best block of this run"},
         ),
         metric_from_samples(f"{name}.real_tokens", [work.real_tokens], unit="tokens", stage=stage),
         metric_from_samples(
@@ -161,12 +134,18 @@ def roofline_metrics(
     )
 
 
-def ceiling_metric(dtype: torch.dtype, device: torch.device, ceiling: Sequence[float]) -> Metric:
-    """``roofline.ceiling.<dtype>.flops_per_s``: the ceiling's samples, as measured."""
-    size = CEILING_SIZES.get(device.type, CEILING_SIZES["cpu"])
+def ceiling_metric(ceiling: Ceiling) -> Metric:
+    """``roofline.ceiling.<dtype>.flops_per_s``: one sample per timed block, as measured; the
+    labels say how they were taken and the clocks and power meanwhile."""
     return metric_from_samples(
-        f"{PREFIX}.ceiling.{_dtype_name(dtype)}.flops_per_s",
-        ceiling,
+        f"{PREFIX}.ceiling.{ceiling.dtype}.flops_per_s",
+        ceiling.flops_per_s,
         unit="FLOP/s",
-        labels={"device": str(device), "matmul": f"{size}x{size}"},
+        labels={
+            "device": ceiling.device,
+            "matmul": f"{ceiling.size}x{ceiling.size}",
+            "timed": f"{ceiling.plan.blocks} blocks of {ceiling.plan.matmuls}",
+            "warmup": f"{ceiling.warmup_matmuls} matmuls in {ceiling.warmup_seconds:.2f} s",
+            "conditions": ceiling.conditions(),
+        },
     )
