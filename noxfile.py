@@ -13,10 +13,13 @@ Arguments after ``--`` are forwarded: ``nox -s tests -- -k chunking``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import shutil
 from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
 
 import nox
 
@@ -41,6 +44,9 @@ REPORTS_DIR = "tests/reports"
 FULL_MODELS = "dnabert-s+esm2-3b"
 BENCH_TAG = "bench"
 GPU_CHECK_SCRIPT = "scripts/gpu_check.py"
+GPU_IMAGE_SCRIPT = "scripts/gpu_image.py"
+GPU_IMAGE_MODULE = "virnucpro/bench/gpu_check/image.py"
+DRY_RUN = "--dry-run"
 
 
 def torch_install_args(environ: Mapping[str, str]) -> tuple[str, ...]:
@@ -127,10 +133,39 @@ def bench_tools(session: nox.Session) -> None:
     session.run("python", "-m", "tools.bench", *session.posargs)
 
 
+def gpu_image_module() -> ModuleType:
+    """``virnucpro.bench.gpu_check.image`` from this checkout (stdlib only, never installed)."""
+    path = Path(__file__).resolve().parent / GPU_IMAGE_MODULE
+    spec = importlib.util.spec_from_file_location("gpu_check_image", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def emulate_gpu_image(session: nox.Session, posargs: list[str]) -> None:
+    """The dry run in a copy of the GPU machine's image: this venv gets torch and the image's
+    packages only (what an earlier use left in it that the image lacks is uninstalled), then
+    ``scripts/gpu_image.py dry-run`` copies the tree without ``.git``, fetches the wheels the
+    image lacks and installs them as the GPU machine does, and runs the check from the copy."""
+    image = gpu_image_module()
+    lacking = [image.distribution(r) for r in image.CARRIED_WHEELS]
+    lacking = [d for d in lacking if d not in image.ON_IMAGE_TOO]
+    session.run("python", "-m", "pip", "uninstall", "-qq", "-y", *lacking, *image.DEV_ONLY)
+    session.install(*torch_install_args(os.environ))
+    session.install(*image.IMAGE_PACKAGES)
+    session.run("python", GPU_IMAGE_SCRIPT, "dry-run", *posargs)
+
+
 @nox.session(reuse_venv=True)
 def gpu_check(session: nox.Session) -> None:
-    """The short GPU check (scripts/gpu_check.py): give OUTDIR after --, add --dry-run on a CPU."""
-    if not session.posargs:
+    """The GPU check into OUTDIR (after --); with --dry-run: on the CPU, in the GPU image's copy."""
+    posargs = list(session.posargs)
+    if not [arg for arg in posargs if not arg.startswith("-")]:
         session.error("give the output folder after --, e.g. nox -s gpu_check -- out/gpu")
+    if DRY_RUN in posargs:
+        posargs.remove(DRY_RUN)
+        emulate_gpu_image(session, posargs)
+        return
     install_package(session)
-    session.run("python", GPU_CHECK_SCRIPT, *session.posargs)
+    session.run("python", GPU_CHECK_SCRIPT, *posargs)

@@ -1,5 +1,5 @@
 """`.ci/run`: a browser for the dashboard test, the tests, the quick tier's A/B self-check
-(``--against HEAD``); first failure wins."""
+(``--against HEAD``), the GPU check's dry run in a copy of the GPU image; first failure wins."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CI_RUN = ROOT / ".ci" / "run"
 
 # Stands in for python3: `-m venv DIR` makes a venv whose nox logs its arguments and exits with
-# FAKE_TESTS_EXIT / FAKE_BENCH_EXIT for the tests / bench_quick sessions.
+# FAKE_TESTS_EXIT / FAKE_BENCH_EXIT / FAKE_GPU_EXIT for the tests / bench_quick / gpu_check
+# sessions.
 FAKE_PYTHON = """#!/usr/bin/env bash
 set -eu
 [ "$1 $2" = "-m venv" ] || exit 90
@@ -26,6 +27,7 @@ echo "$*" >> "$FAKE_NOX_LOG"
 case "$*" in
   *"-s tests"*) exit "$FAKE_TESTS_EXIT" ;;
   *"-s bench_quick"*) exit "$FAKE_BENCH_EXIT" ;;
+  *"-s gpu_check"*) exit "${FAKE_GPU_EXIT:-0}" ;;
 esac
 exit 91
 NOX
@@ -52,7 +54,9 @@ def run_script(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def run_ci(tmp_path: Path, *, tests_exit: int, bench_exit: int) -> tuple[int, list[str], str]:
+def run_ci(
+    tmp_path: Path, *, tests_exit: int, bench_exit: int, gpu_exit: int = 0
+) -> tuple[int, list[str], str]:
     """Run `.ci/run` with a fake python; returns its exit code, the nox calls and stderr."""
     log = tmp_path / "nox.log"
     result = run_script(
@@ -60,6 +64,7 @@ def run_ci(tmp_path: Path, *, tests_exit: int, bench_exit: int) -> tuple[int, li
         FAKE_NOX_LOG=str(log),
         FAKE_TESTS_EXIT=str(tests_exit),
         FAKE_BENCH_EXIT=str(bench_exit),
+        FAKE_GPU_EXIT=str(gpu_exit),
     )
     calls = log.read_text().splitlines() if log.exists() else []
     return result.returncode, calls, result.stderr
@@ -72,27 +77,33 @@ def test_is_an_executable_strict_bash_script() -> None:
     assert "set -euo pipefail" in text
 
 
-def test_runs_tests_then_the_quick_tier_and_prints_them(tmp_path: Path) -> None:
+def test_runs_tests_the_quick_tier_and_the_gpu_check_dry_run_and_prints_them(
+    tmp_path: Path,
+) -> None:
     code, calls, stderr = run_ci(tmp_path, tests_exit=0, bench_exit=0)
     assert code == 0
     assert [call.split()[1:] for call in calls] == [
         ["-s", "tests"],
         ["-s", "bench_quick", "--", "--against", "HEAD"],
+        ["-s", "gpu_check", "--", "--dry-run", "tests/reports/gpu-check"],
     ]
     assert "nox --non-interactive -s tests" in stderr
     assert "nox --non-interactive -s bench_quick" in stderr
+    assert "nox --non-interactive -s gpu_check -- --dry-run" in stderr
 
 
 @pytest.mark.parametrize(
-    ("tests_exit", "bench_exit", "expected"),
-    [(1, 0, 1), (0, 1, 1), (0, 2, 2), (3, 1, 3)],
+    ("tests_exit", "bench_exit", "gpu_exit", "expected"),
+    [(1, 0, 0, 1), (0, 1, 0, 1), (0, 2, 0, 2), (3, 1, 0, 3), (0, 0, 1, 1), (0, 2, 1, 2)],
 )
-def test_exits_with_the_first_failure_after_running_both(
-    tmp_path: Path, tests_exit: int, bench_exit: int, expected: int
+def test_exits_with_the_first_failure_after_running_all_three(
+    tmp_path: Path, tests_exit: int, bench_exit: int, gpu_exit: int, expected: int
 ) -> None:
-    code, calls, _ = run_ci(tmp_path, tests_exit=tests_exit, bench_exit=bench_exit)
+    code, calls, _ = run_ci(
+        tmp_path, tests_exit=tests_exit, bench_exit=bench_exit, gpu_exit=gpu_exit
+    )
     assert code == expected
-    assert len(calls) == 2
+    assert len(calls) == 3
 
 
 def test_stops_when_nox_cannot_be_installed(tmp_path: Path) -> None:

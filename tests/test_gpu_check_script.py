@@ -1,8 +1,10 @@
 """``scripts/gpu_check.py --dry-run``: the GPU check's own code, end to end, on the CPU.
 
-The dry run builds tiny models on the CPU and runs every step of the GPU plan in its own process
-(model steps, the ``gpu``-marked tests, a reduced quick tier, the A/B probe), so the script
-cannot rot between visits to a GPU machine.
+The dry run builds tiny models on the CPU and runs every step of the GPU plan (the model steps
+in one process, the ``gpu``-marked tests, the quick tier, the A/B self-check) with the GPU run's
+workload, rounds and pairs, so the script cannot rot between visits to a GPU machine, and
+estimates each step's time there. This runs it in the test environment; CI also runs it in a
+copy of the GPU image (``nox -s gpu_check -- --dry-run``, see tests/test_noxfile.py).
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ STEPS = (
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path]:
-    """The dry run from a clone of this checkout (its A/B step makes a git worktree)."""
+    """The dry run from a clone of this checkout: it leaves the clone's repository as it was
+    (its A/B step commits a copy of the tree into a repository of its own)."""
     clone = clone_checkout(tmp_path_factory.mktemp("checkout") / "clone")
     out = tmp_path_factory.mktemp("gpu_check")
     done = subprocess.run(
@@ -56,7 +59,7 @@ def dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comple
         cwd=clone,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1500,
         check=False,
     )
     worktrees = git(clone, "worktree", "list", "--porcelain").splitlines()
@@ -97,7 +100,23 @@ def test_dry_run_measures_the_model_steps(
     if not overhead["sampler_active"]:  # no NVML here: measured rounds, but no figure
         assert overhead["median"] is None and overhead["reason"]
     assert steps["gpu_tests"]["figures"]["exit_code"] == 0
+    assert steps["gpu_tests"]["figures"]["counts"]["skipped"] >= 7  # no GPU here
     assert steps["quick_tier"]["figures"]["valid"] is True
+    assert all(steps[name]["cpu_seconds"] > 0 for name in STEPS if name != "ab_self_check")
+
+
+@pytest.mark.slow
+def test_dry_run_estimates_every_step_on_the_gpu_and_they_fit(
+    dry_run: tuple[subprocess.CompletedProcess, Path],
+) -> None:
+    done, out = dry_run
+    estimate = json.loads((out / "summary.json").read_text())["estimate"]
+    assert [s["name"] for s in estimate["steps"]][:6] == list(STEPS[:6])
+    assert estimate["fits"] is True and estimate["seconds"] <= estimate["budget_s"] == 450
+    assert all(s["estimate_s"] <= s["limit_s"] for s in estimate["steps"])
+    assert estimate["pass"]["frames"] > 0 and estimate["pass"]["vanilla_s"] > 0
+    assert "estimated time on the GPU machine:" in done.stdout
+    assert "## Estimated time on the GPU machine" in (out / "summary.md").read_text()
 
 
 @pytest.mark.slow
@@ -121,23 +140,34 @@ def test_dry_run_output_fits_what_comes_back(
     assert re.search(r"^\|\s*throughput\s*\|\s*ok\s*\|", (out / "summary.md").read_text(), re.M)
 
 
-def test_missing_package_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    done = _run("-c", _WITHOUT_PYDANTIC, str(SCRIPT), str(tmp_path / "out"))
+def test_missing_packages_are_one_line_before_any_step_and_exit_2(tmp_path: Path) -> None:
+    done = _run("-c", _WITHOUT, str(SCRIPT), str(tmp_path / "out"))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "gpu_check: error: missing Python packages: pydantic; install the wheels of .whl/ "
-        "first (README: 'GPU check')"
+        "gpu_check: error: missing Python packages: pydantic, fair-esm (carried as wheels: "
+        "fill .whl/ with `python3 scripts/gpu_image.py wheels` and install them as "
+        "docs/gpu-check.md says); nvidia-ml-py (the GPU image has them: install them here)"
     ]
-    assert not (tmp_path / "out").exists()
+    assert done.stdout == "" and not (tmp_path / "out").exists()
 
 
-_WITHOUT_PYDANTIC = """
+_WITHOUT = """
 import importlib.util, runpy, sys
 real = importlib.util.find_spec
-importlib.util.find_spec = lambda name, *a: None if name == "pydantic" else real(name, *a)
+gone = {"pydantic", "esm", "pynvml"}
+importlib.util.find_spec = lambda name, *a: None if name in gone else real(name, *a)
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
+
+
+def test_the_docs_give_the_one_command_to_run_on_the_gpu_machine() -> None:
+    from virnucpro.bench.gpu_check.image import CARRIED_WHEELS, gpu_command
+
+    docs = (ROOT / "docs" / "gpu-check.md").read_text(encoding="utf-8")
+    assert gpu_command() in docs
+    assert "python3 scripts/gpu_image.py wheels" in docs
+    assert all(requirement in docs for requirement in CARRIED_WHEELS)
 
 
 def test_unknown_step_is_a_usage_error(tmp_path: Path) -> None:

@@ -156,10 +156,37 @@ def test_bench_tools_runs_the_given_tools_bench_command(noxfile: ModuleType) -> 
 
 @pytest.mark.usefixtures("default_torch_env")
 def test_gpu_check_runs_the_plain_script_with_the_posargs(noxfile: ModuleType) -> None:
-    session = FakeSession(posargs=["out/gpu", "--dry-run"])
+    session = FakeSession(posargs=["out/gpu", "--budget", "400"])
     noxfile.gpu_check(session)
-    assert session.commands("run") == [("python", "scripts/gpu_check.py", "out/gpu", "--dry-run")]
+    assert session.commands("run") == [
+        ("python", "scripts/gpu_check.py", "out/gpu", "--budget", "400")
+    ]
     assert session.commands("install") == [("torch==2.13.0",), ("-e", ".[dev]")]
+
+
+@pytest.mark.usefixtures("default_torch_env")
+def test_the_gpu_check_dry_run_gets_a_venv_like_the_gpu_image(noxfile: ModuleType) -> None:
+    """Only the image's packages (what the image lacks, left by an earlier use, goes first),
+    never the project or its dev extras; then the dry run from a copy of the tree."""
+    from virnucpro.bench.gpu_check import image
+
+    session = FakeSession(posargs=["--dry-run", "out/gpu", "--steps", "gpu_tests"])
+    noxfile.gpu_check(session)
+    runs, installs = session.commands("run"), session.commands("install")
+    uninstall = runs[0]
+    assert uninstall[:6] == ("python", "-m", "pip", "uninstall", "-qq", "-y")
+    assert {"pydantic", "fair-esm", "apache-otava", "nox", "virnucpro"} <= set(uninstall[6:])
+    assert "typing-extensions" not in uninstall  # the image has it (the wheel is newer)
+    assert installs == [("torch==2.13.0",), image.IMAGE_PACKAGES]
+    assert not {"pydantic", "nox", "-e", ".[dev]"} & {arg for call in installs for arg in call}
+    assert runs[1] == (
+        "python",
+        "scripts/gpu_image.py",
+        "dry-run",
+        "out/gpu",
+        "--steps",
+        "gpu_tests",
+    )
 
 
 def test_gpu_check_without_an_output_folder_stops_before_installing(noxfile: ModuleType) -> None:

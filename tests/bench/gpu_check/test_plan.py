@@ -2,57 +2,37 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from virnucpro.bench.gpu_check import plan as run_mod
-from virnucpro.bench.gpu_check import steps as steps_mod
-from virnucpro.bench.gpu_check.plan import (
+from tests.bench.gpu_check.conftest import check_config
+from virnucpro.bench.gpu_check import plan as plan_mod
+from virnucpro.bench.gpu_check.plan import run_check
+from virnucpro.bench.gpu_check.spec import (
+    DEFAULT_BUDGET_S,
+    MODEL_STEP_NAMES,
     STATUS_FAILED,
     STATUS_NOT_RUN,
     STATUS_OK,
+    STAY_S,
+    STEP_SPECS,
     CheckConfig,
     StepOutcome,
     StepSpec,
-    pytest_counts,
-    run_check,
-    run_process,
 )
 
-
-def _config(tmp_path: Path, **kwargs: object) -> CheckConfig:
-    out, scratch = tmp_path / "out", tmp_path / "scratch"
-    out.mkdir()
-    scratch.mkdir()
-    return CheckConfig(outdir=out, scratch=scratch, root=tmp_path, dry_run=True, **kwargs)  # type: ignore[arg-type]
+WHEELS_AND_START_S = 30.0  # the stay's part before the check's own clock starts
 
 
-def test_a_process_over_its_limit_is_stopped(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    code = "import time; print('started', flush=True); time.sleep(60)"
-    done = run_process(
-        [sys.executable, "-c", code], limit_s=2, config=config, output=tmp_path / "o.txt"
-    )
-    assert done.returncode is None
-    assert "started" in done.output
+def test_the_step_limits_add_up_to_the_budget_and_it_fits_the_stay() -> None:
+    """The issue's finding: limits added up to 880 s against a 450 s budget."""
+    assert sum(s.limit_s for s in STEP_SPECS) <= DEFAULT_BUDGET_S
+    assert DEFAULT_BUDGET_S + WHEELS_AND_START_S <= STAY_S == 8 * 60
 
 
-def test_a_process_exit_code_and_output_are_kept(tmp_path: Path) -> None:
-    config = _config(tmp_path)
-    code = "import sys; print('bad'); sys.exit(3)"
-    done = run_process(
-        [sys.executable, "-c", code], limit_s=60, config=config, output=tmp_path / "o.txt"
-    )
-    assert (done.returncode, done.output.strip()) == (3, "bad")
-
-
-def test_pytest_counts_read_the_final_summary_line() -> None:
-    output = "....\nFAILED tests/x.py::y\n2 failed, 5 passed, 3 skipped, 1 error in 4.20s\n"
-    assert pytest_counts(output) == {"failed": 2, "passed": 5, "skipped": 3, "error": 1}
-    assert pytest_counts("no summary") == {}
+def test_the_model_steps_come_first_in_the_plan() -> None:
+    assert tuple(s.name for s in STEP_SPECS[: len(MODEL_STEP_NAMES)]) == MODEL_STEP_NAMES
 
 
 def _fake_runner(status: str, seconds: float, clock: list[float]):
@@ -76,9 +56,9 @@ def test_every_step_runs_after_a_failure_and_the_budget_stops_the_rest(
         StepSpec("c", "third", 100, 100),
         StepSpec("d", "fourth", 100, 100),
     )
-    monkeypatch.setattr(run_mod, "STEP_SPECS", specs)
+    monkeypatch.setattr(plan_mod, "STEP_SPECS", specs)
     monkeypatch.setattr(
-        run_mod,
+        plan_mod,
         "RUNNERS",
         {
             "a": _fake_runner("raise", 10, clock),
@@ -87,7 +67,7 @@ def test_every_step_runs_after_a_failure_and_the_budget_stops_the_rest(
             "d": _fake_runner(STATUS_OK, 1, clock),
         },
     )
-    config = _config(tmp_path, budget_s=100, steps=("a", "b", "c", "d"))
+    config = check_config(tmp_path, budget_s=100, steps=("a", "b", "c", "d"))
     seen: list[str] = []
     outcomes = run_check(config, on_step=lambda o: seen.append(o.name), clock=lambda: clock[0])
     assert [(o.name, o.status) for o in outcomes] == [
@@ -105,56 +85,25 @@ def test_every_step_runs_after_a_failure_and_the_budget_stops_the_rest(
     assert "===== d: not run (not timed) =====" in log  # never started: not "0 s"
 
 
-def test_a_failing_model_step_is_recorded_and_the_next_still_runs(
+def test_the_model_steps_run_as_one_group_before_the_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(ctx: object) -> dict:
-        raise ValueError("CUDA out of memory (pretend)")
+    groups: list[list[str]] = []
 
-    monkeypatch.setattr(
-        steps_mod, "STEPS", {"throughput": broken, "equivalence": lambda ctx: {"passed": True}}
-    )
-    ctx = steps_mod.ModelContext(sizes=steps_mod.DRY_RUN_SIZES, scratch=tmp_path)
-    code = steps_mod.run_steps(["throughput", "equivalence"], tmp_path, ctx)
-    assert code == 1
-    failed = json.loads((tmp_path / "throughput.json").read_text())
-    assert failed["status"] == "failed"
-    assert failed["error"] == "ValueError: CUDA out of memory (pretend)"
-    passed = json.loads((tmp_path / "equivalence.json").read_text())
-    assert passed["status"] == "ok" and passed["figures"] == {"passed": True}
+    def group(config: CheckConfig, specs: list[StepSpec], **kwargs: object) -> list[StepOutcome]:
+        groups.append([s.name for s in specs])
+        results = [StepOutcome(s.name, s.title, STATUS_OK, 1.0, 10.0) for s in specs]
+        for result in results:
+            kwargs["on_step"](result)  # type: ignore[operator]
+        kwargs["output"].write_text("built the models once\n")  # type: ignore[union-attr]
+        return results
 
-
-def test_a_killed_model_step_keeps_the_figures_it_wrote(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = _config(tmp_path)
-    spec = StepSpec("throughput", "t", 5, 5)
-    folder = config.scratch / "steps"
-    folder.mkdir()
-
-    def finished_then_hung(command, *, limit_s, config, output):  # type: ignore[no-untyped-def]
-        steps_mod.write_step(folder, "throughput", {"status": "ok", "figures": {"tokens": 7}})
-        return run_mod.Finished(None, limit_s, "")
-
-    monkeypatch.setattr(run_mod, "run_process", finished_then_hung)
-    outcome = run_mod.model_step(config, spec, 5, tmp_path / "o.txt")
-    assert (outcome.status, outcome.figures) == (STATUS_OK, {"tokens": 7})
-
-
-def test_a_model_step_killed_before_writing_is_timed_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = _config(tmp_path)
-    monkeypatch.setattr(
-        run_mod, "run_process", lambda *a, limit_s, **k: run_mod.Finished(None, limit_s, "")
-    )
-    outcome = run_mod.model_step(config, StepSpec("esm", "t", 5, 5), 5, tmp_path / "o.txt")
-    assert outcome.status == run_mod.STATUS_TIMED_OUT and "5 s" in outcome.detail
-
-
-def test_the_dry_run_quick_tier_runs_on_the_cpu_and_the_gpu_one_on_gpu_0(tmp_path: Path) -> None:
-    dry = run_mod.benchmark_args(_config(tmp_path), tmp_path)
-    assert dry[dry.index("--gpus") + 1] == "none"
-    gpu_config = CheckConfig(outdir=tmp_path, scratch=tmp_path, root=tmp_path, dry_run=False)
-    gpu = run_mod.benchmark_args(gpu_config, tmp_path)
-    assert gpu[:3] == ["--quick", "--gpus", "0"] and "--rounds" not in gpu
+    monkeypatch.setattr(plan_mod, "run_model_steps", group)
+    monkeypatch.setitem(plan_mod.RUNNERS, "gpu_tests", _fake_runner(STATUS_OK, 1, [0.0]))
+    config = check_config(tmp_path, steps=("equivalence", "gpu_tests", "throughput"))
+    outcomes = run_check(config)
+    assert groups == [["throughput", "equivalence"]]
+    assert [o.name for o in outcomes] == ["throughput", "equivalence", "gpu_tests"]
+    log = (config.outdir / "log.txt").read_text()
+    assert "model steps (throughput, equivalence): the output of their process" in log
+    assert "built the models once" in log

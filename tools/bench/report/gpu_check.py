@@ -196,6 +196,57 @@ def table(rows: Sequence[Row], *, fmt: str = "simple") -> str:
     )
 
 
+ESTIMATE_HEADERS = (
+    "step",
+    "dry run wall",
+    "dry run CPU",
+    "host",
+    "GPU compute",
+    "fixed",
+    "estimate on the GPU",
+    "GPU limit",
+    "fits",
+)
+
+
+def _seconds(value: float | None) -> str:
+    return "not timed" if value is None else f"{value:.1f} s"
+
+
+def estimate_table(estimate: Mapping[str, Any], *, fmt: str = "simple") -> str:
+    """The dry run's estimate of each step on the GPU machine, and the total against the budget
+    (see :mod:`virnucpro.bench.gpu_check.estimate`)."""
+    rows = [
+        [
+            step["name"],
+            _seconds(step["dry_seconds"]),
+            _seconds(step["dry_cpu_seconds"]),
+            _seconds(step["host_s"]),
+            _seconds(step["gpu_s"]),
+            _seconds(step["fixed_s"]),
+            _seconds(step["estimate_s"]),
+            _seconds(step["limit_s"]),
+            "yes" if step["fits"] else "NO",
+        ]
+        for step in estimate["steps"]
+    ]
+    total = estimate["seconds"] <= estimate["budget_s"]
+    rows.append(["all steps", "", "", "", "", "", _seconds(estimate["seconds"])])
+    rows[-1] += [_seconds(estimate["budget_s"]) + " budget", "yes" if total else "NO"]
+    return tabulate(rows, headers=ESTIMATE_HEADERS, tablefmt=fmt)
+
+
+def estimate_verdict(estimate: Mapping[str, Any]) -> str:
+    """One line: whether every step fits its limit and all of them the budget."""
+    words = "fits" if estimate["fits"] else "DOES NOT FIT"
+    late = [s["name"] for s in estimate["steps"] if not s["fits"]]
+    over = f" (over their limit: {', '.join(late)})" if late else ""
+    return (
+        f"estimated time on the GPU machine: {estimate['seconds']:.0f} s of the "
+        f"{estimate['budget_s']:.0f} s budget: {words}{over}"
+    )
+
+
 def markdown(summary: Mapping[str, Any], rows: Sequence[Row]) -> str:
     """``summary.md``: what ran where, the table, and every step's error in full."""
     env = summary.get("environment", {})
@@ -209,6 +260,10 @@ def markdown(summary: Mapping[str, Any], rows: Sequence[Row]) -> str:
         table(rows, fmt="github"),
         "",
     ]
+    estimate = summary.get("estimate")
+    if estimate:
+        lines += ["## Estimated time on the GPU machine", "", estimate_verdict(estimate), ""]
+        lines += [estimate_table(estimate, fmt="github"), ""]
     problems = [s for s in summary.get("steps", []) if s["status"] != "ok"]
     if problems:
         lines += ["## Steps not ok", ""]

@@ -6,8 +6,12 @@ guarded on its own: its figures, or its error, are written to ``<step>.json`` in
 as soon as it ends, so a step that fails, or a process killed at its time limit, loses nothing
 measured before. The orchestrator (:mod:`virnucpro.bench.gpu_check.plan`) reads those files.
 
-Sizes: on a GPU the published sizes (DNABERT-S, ESM-2 3B) in bf16 on the ``small`` workload; in
-a dry run tiny models in fp32 on the CPU, the same code end to end.
+Sizes: on a GPU the published sizes (DNABERT-S, ESM-2 3B) in bf16; in a dry run tiny models in
+fp32 on the CPU. Everything else is the same (the ``small`` workload, the rounds and pairs), so
+a dry run's time per step is a fair basis for the estimate of the step on the GPU
+(:mod:`virnucpro.bench.gpu_check.estimate`): each step records the CPU time it took
+(``cpu_seconds``; the first step of the process includes the process's start) and the passes of
+each engine it ran (``passes``).
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ class CheckSizes:
     expected_length: int = 500
 
 
-GPU_SIZES = CheckSizes("dnabert-s+esm2-3b", "small", "cuda", "bf16", 3, 5)
-DRY_RUN_SIZES = CheckSizes("tiny", 4, "cpu", "fp32", 1, 1, threads=1)
+GPU_SIZES = CheckSizes("dnabert-s+esm2-3b", "small", "cuda", "bf16", rounds=3, overhead_pairs=5)
+DRY_RUN_SIZES = CheckSizes("tiny", "small", "cpu", "fp32", rounds=3, overhead_pairs=5, threads=1)
 
 
 @dataclass
@@ -172,6 +176,7 @@ def step_throughput(ctx: ModelContext) -> Figures:
         "ceiling": ceiling.as_dict(),
         "stages": stages,
         "models_build_seconds": ctx.build_seconds.get("models"),
+        "passes": {"fast": ctx.sizes.rounds + 1},  # each stage: one warm-up, then the rounds
     }
 
 
@@ -216,6 +221,7 @@ def step_end_to_end(ctx: ModelContext) -> Figures:
         "speedup": speedups,
         "speedup_median": _median(speedups),
         "fast_precision": ctx.sizes.fast_precision,
+        "passes": {name: len(seconds) + 1 for name, seconds in times.items()},
     }
 
 
@@ -247,6 +253,7 @@ def step_equivalence(ctx: ModelContext) -> Figures:
         "min_cosine_esm": esm.min_cosine,
         "passed": report.passed,
         "failures": list(report.failures),
+        "passes": {"vanilla": 1, "fast": 1},
     }
 
 
@@ -271,6 +278,7 @@ def step_sampler_overhead(ctx: ModelContext) -> Figures:
         "median": measured.median if measured.sampler_active else None,
         "interval_s": sampler.interval,
         "samples": len(telemetry.samples),
+        "passes": {"fast": 1 + len(measured.with_sampler) + len(measured.without_sampler)},
     }
 
 
@@ -292,6 +300,7 @@ def run_steps(names: list[str], folder: Path, ctx: ModelContext) -> int:
     """Run ``names`` in order, each guarded; one ``<name>.json`` per step. Exit code 0 if all
     passed, 1 if any failed (the failures are recorded, the next steps still run)."""
     failed = 0
+    cpu = 0.0  # the first step's CPU time includes the process's start (imports)
     for name in names:
         start = time.perf_counter()
         try:
@@ -305,6 +314,8 @@ def run_steps(names: list[str], folder: Path, ctx: ModelContext) -> int:
                 "traceback": traceback.format_exc(),
             }
         record["seconds"] = time.perf_counter() - start
+        now = time.process_time()
+        record["cpu_seconds"], cpu = now - cpu, now
         write_step(folder, name, record)
         print(f"gpu_check step {name}: {record['status']} in {record['seconds']:.1f} s", flush=True)
     return 1 if failed else 0

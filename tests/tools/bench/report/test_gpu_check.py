@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tools.bench.report.gpu_check import judge, judge_step, markdown, table
+from tools.bench.report.gpu_check import (
+    estimate_table,
+    estimate_verdict,
+    judge,
+    judge_step,
+    markdown,
+    table,
+)
 
 THROUGHPUT = {
     "ceiling": {
@@ -125,3 +132,56 @@ def test_table_and_markdown_list_every_step() -> None:
     )
     assert "- gpus: NVIDIA H200" in md and "| throughput" in md
     assert "`ab_self_check` not available: not run: A/B mode not available" in md
+
+
+ESTIMATE = {
+    "steps": [
+        {
+            "name": "throughput",
+            "dry_seconds": 27.9,
+            "dry_cpu_seconds": 11.0,
+            "host_s": 11.0,
+            "gpu_s": 8.9,
+            "fixed_s": 30.0,
+            "estimate_s": 49.9,
+            "limit_s": 70.0,
+            "fits": True,
+        },
+        {
+            "name": "gpu_tests",
+            "dry_seconds": 12.1,
+            "dry_cpu_seconds": 5.9,
+            "host_s": 5.9,
+            "gpu_s": 0.0,
+            "fixed_s": 55.0,
+            "estimate_s": 60.9,
+            "limit_s": 60.0,
+            "fits": False,
+        },
+    ],
+    "seconds": 110.8,
+    "budget_s": 450.0,
+    "fits": False,
+}
+
+
+def test_the_estimate_says_which_step_does_not_fit() -> None:
+    text = estimate_table(ESTIMATE)
+    lines = text.splitlines()
+    assert lines[0].split()[:4] == ["step", "dry", "run", "wall"]
+    assert " ".join(lines[2].split()) == (
+        "throughput 27.9 s 11.0 s 11.0 s 8.9 s 30.0 s 49.9 s 70.0 s yes"
+    )
+    assert lines[3].split()[-1] == "NO"
+    assert lines[4].split() == ["all", "steps", "110.8", "s", "450.0", "s", "budget", "yes"]
+    assert estimate_verdict(ESTIMATE) == (
+        "estimated time on the GPU machine: 111 s of the 450 s budget: DOES NOT FIT "
+        "(over their limit: gpu_tests)"
+    )
+
+
+def test_the_summary_shows_the_estimate_of_a_dry_run() -> None:
+    summary = {"dry_run": True, "steps": [], "estimate": {**ESTIMATE, "fits": True}}
+    text = markdown(summary, [])
+    assert "## Estimated time on the GPU machine" in text
+    assert "| throughput |" in text.replace("  ", " ").replace("  ", " ")
