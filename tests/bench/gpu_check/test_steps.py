@@ -76,3 +76,20 @@ def test_activity_per_stage_from_the_tagged_readings() -> None:
 def test_no_telemetry_says_why() -> None:
     telemetry = GpuTelemetry(available=False, reason="not used: the run is on the CPU")
     assert _activity(telemetry, ("esm",)) == {"unavailable": "not used: the run is on the CPU"}
+
+
+SDPA_KERNELS = {"flash_attention", "efficient_attention", "cudnn_attention", "math"}
+
+
+def test_the_attention_kernel_of_each_stage_is_named() -> None:
+    """Which SDPA kernel runs (issue 20, finding 6): asked of torch for the engine's first batch."""
+    from virnucpro.engines.fast import FastEngine
+    from virnucpro.models.presets import load_model_set
+
+    models = load_model_set(preset="tiny", device="cpu")
+    engine = FastEngine(precision="fp32")
+    nucleotides = ["ACGTACGTTTGA" * 5, "ACGT" * 7]
+    proteins = ["MKTAYIAKQR" * 3, "MKV"]
+    dna = steps_mod.attention_kernel(engine, models, "dnabert", nucleotides)
+    esm = steps_mod.attention_kernel(engine, models, "esm", proteins)
+    assert dna in SDPA_KERNELS and esm in SDPA_KERNELS

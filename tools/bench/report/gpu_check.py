@@ -79,9 +79,10 @@ def _throughput(figures: Mapping[str, Any], dry_run: bool) -> tuple[str, str, st
     for stage in stages.values():
         peak = stage.get("peak_allocated_bytes")
         memory = f", peak {peak / GIB:.1f} GiB" if peak else ""
+        kernel = f", attention {stage['attention_kernel']}" if stage.get("attention_kernel") else ""
         parts.append(
             f"{stage['model']}: {stage['tokens_per_s']:,.0f} tok/s, "
-            f"{_pct(stage['fraction_of_ceiling'])} of ceiling{memory}"
+            f"{_pct(stage['fraction_of_ceiling'])} of ceiling{memory}{kernel}"
         )
     ceiling = figures.get("ceiling", {})
     if ceiling.get("best_flops_per_s"):

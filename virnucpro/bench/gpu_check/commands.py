@@ -46,9 +46,11 @@ from virnucpro.bench.gpu_check.spec import (
 GPU_TEST_FILES = (
     "tests/bench/gpu/test_ceiling.py",
     "tests/bench/run/test_memory.py",
+    "tests/cli/test_predict.py",
     "tests/engines/test_batching.py",
     "tests/engines/test_equivalence.py",
     "tests/engines/test_fast.py",
+    "tests/engines/test_precision.py",
     "tests/models/test_dnabert.py",
     "tests/models/test_esm2.py",
 )

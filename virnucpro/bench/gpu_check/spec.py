@@ -40,11 +40,11 @@ class StepSpec:
 
 
 STEP_SPECS: tuple[StepSpec, ...] = (  # GPU limits: the dry run's estimate (docs) plus room
-    StepSpec("throughput", "DNABERT-S and ESM-2 3B sizes, bf16: tokens/s, roofline", 70, 300),
-    StepSpec("end_to_end", "fast (bf16) vs vanilla (fp32) end to end, 3B, small", 125, 300),
-    StepSpec("equivalence", "bf16 fast vs fp32 vanilla: labels, cosine, scores", 35, 200),
-    StepSpec("sampler_overhead", "GPU sampler overhead, interleaved with/without", 55, 300),
-    StepSpec("gpu_tests", "gpu-marked tests", 75, 300),
+    StepSpec("throughput", "DNABERT-S and ESM-2 3B sizes, bf16: tokens/s, roofline", 62, 300),
+    StepSpec("end_to_end", "fast (bf16) vs vanilla (fp32) end to end, 3B, small", 115, 300),
+    StepSpec("equivalence", "bf16 fast vs fp32 vanilla: labels, cosine, scores", 30, 200),
+    StepSpec("sampler_overhead", "GPU sampler overhead, interleaved with/without", 50, 300),
+    StepSpec("gpu_tests", "gpu-marked tests", 103, 300),
     StepSpec("quick_tier", "quick tier on the GPU", 40, 300),
     StepSpec("ab_self_check", "A/B self-check (--against HEAD)", 50, 300),
 )

@@ -169,6 +169,7 @@ def step_throughput(ctx: ModelContext) -> Figures:
                 "fraction_of_ceiling": work.flops / seconds / ceiling.best,
                 "peak_allocated_bytes": None if usage is None else usage.cuda_peak_allocated,
                 "peak_memory_reason": None if usage is None else usage.cuda_reason,
+                "attention_kernel": attention_kernel(engine, models, stage, sequences),
             }
     activity = _activity(sampler.telemetry(), tuple(calls))
     return {
@@ -178,6 +179,33 @@ def step_throughput(ctx: ModelContext) -> Figures:
         "models_build_seconds": ctx.build_seconds.get("models"),
         "passes": {"fast": ctx.sizes.rounds + 1},  # each stage: one warm-up, then the rounds
     }
+
+
+def attention_kernel(engine: Any, models: Any, stage: str, sequences: list[str]) -> str:
+    """The SDPA kernel the stage's model runs on the engine's first batch (``flash_attention``,
+    ``efficient_attention``, ``cudnn_attention``, ``math``), as torch's dispatcher picks it for
+    that batch's shapes, dtype and mask; or why it could not be told."""
+    import numpy as np
+
+    from virnucpro.bench.gpu.roofline import ESM_SPECIAL_TOKENS
+    from virnucpro.engines.batching import Ragged, plan_batches
+
+    budget = engine.token_budget(models.device)
+    prepared = engine.prepare(models)
+    try:
+        if stage == "dnabert":
+            tokenizer = models.dnabert.tokenizer
+            ragged = Ragged.from_lists(tokenizer.encode_batch(sequences))
+            ids, mask = ragged.padded(plan_batches(ragged.lengths, budget)[0], tokenizer.pad_id)
+            return str(prepared.dnabert.sdpa_backend(ids.to(models.device), mask.to(models.device)))
+        lengths = np.fromiter(map(len, sequences), np.int64, count=len(sequences))
+        lengths += ESM_SPECIAL_TOKENS
+        first = plan_batches(lengths, budget)[0]
+        tokens = models.esm.alphabet.batch_tokens([sequences[i] for i in first], truncation=None)
+        padded = bool(lengths[first].min() != lengths[first].max())
+        return str(prepared.esm.sdpa_backend(tokens, padded=padded))
+    except RuntimeError as exc:  # no enabled kernel takes these inputs: torch says why
+        return f"none ({exc})"
 
 
 STAGE_ACTIVITY = ("utilization", "sm_active", "tensor_active")  # summarized per stage

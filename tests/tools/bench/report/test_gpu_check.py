@@ -185,3 +185,11 @@ def test_the_summary_shows_the_estimate_of_a_dry_run() -> None:
     text = markdown(summary, [])
     assert "## Estimated time on the GPU machine" in text
     assert "| throughput |" in text.replace("  ", " ").replace("  ", " ")
+
+
+def test_the_attention_kernel_shows_beside_each_model() -> None:
+    stages = {
+        k: {**v, "attention_kernel": "flash_attention"} for k, v in THROUGHPUT["stages"].items()
+    }
+    row = judge_step(_step("throughput", {**THROUGHPUT, "stages": stages}), dry_run=False)
+    assert "55.0% of ceiling, peak 20.0 GiB, attention flash_attention" in row.figure
