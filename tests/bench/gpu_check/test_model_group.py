@@ -168,3 +168,12 @@ def test_steps_left_without_time_are_not_run(
     assert [o.status for o in outcomes] == [STATUS_OK, STATUS_TIMED_OUT, STATUS_NOT_RUN]
     assert outcomes[1].limit_s == pytest.approx(40.0, abs=0.5)  # what was left of the budget
     assert "time budget spent" in outcomes[2].detail and len(launches) == 1
+
+
+def test_a_step_that_would_start_without_time_is_not_run_and_the_process_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan: dict[str, float | str] = {"throughput": 30.0, "end_to_end": 30.0, "equivalence": 5.0}
+    outcomes, launches, stopped = _run(tmp_path, plan, budget=70.0, monkeypatch=monkeypatch)
+    assert [o.status for o in outcomes] == [STATUS_OK, STATUS_OK, STATUS_NOT_RUN]
+    assert len(launches) == 1 and len(stopped) == 1  # 10 s left: under the minimum

@@ -145,6 +145,9 @@ class Watcher:
             if _record(self.folder, spec.name) is None:
                 break  # the process died in this step: the steps after it get a fresh one
             step_start = self.clock()
+            if len(finished) < len(pending) and self.deadline - step_start < MIN_STEP_S:
+                stop(proc)  # too little time left for the next step: it is not run
+                break
         if proc.poll() is None:
             try:
                 proc.wait(timeout=KILL_WAIT_S)
