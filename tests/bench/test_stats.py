@@ -37,6 +37,7 @@ def test_median_of_nothing_is_an_error() -> None:
         ((0.0, 0.0, 0.0), None),
         ((9.0, 10.0, 11.0), 0.1),
         ((-9.0, -10.0, -11.0), 0.1),
+        ((0.0, 4e-13, 0.02, 0.05, 0.0), None),  # a median of rounding noise: no ratio
     ],
 )
 def test_relative_noise(samples: tuple[float, ...], expected: float | None) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import virnucpro.bench.stats as stats
 from virnucpro.bench.options import CPU_SCALING_RANKS
 from virnucpro.bench.schema import Metric, ScalingPoint, metric_from_samples
 
@@ -111,11 +112,6 @@ def point_times(metrics: RunMetrics) -> dict[str, float]:
     return times
 
 
-def efficiency_samples(base: Sequence[float], other: Sequence[float], ratio: float) -> list[float]:
-    """Per-round efficiency of a point against the base: ``base / (other * ratio)``."""
-    return [b / (o * ratio) for b, o in zip(base, other, strict=True) if o > 0]
-
-
 def _measure(
     bench: BenchSession, counts: tuple[int, ...], kind: str, gpus: tuple[int, ...] | None
 ) -> dict[int, dict[str, list[float]]]:
@@ -145,7 +141,7 @@ def _efficiency(
     )
     return metric_from_samples(
         name,
-        efficiency_samples(base_s, seconds, workers / base),
+        stats.scaling_efficiencies(base_s, seconds, workers / base),
         unit=EFFICIENCY_UNIT,
         better="higher",
         stage=None if stage == TOTAL else stage,

@@ -34,6 +34,9 @@ BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20_240_601
 MIN_SAMPLES_FOR_IQR = 2
 MIN_VALUES_FOR_SPREAD = 2  # a sample standard deviation needs two values
+# A median this small against the largest sample's magnitude is zero for a relative spread:
+# IQR/median would divide by rounding noise (a CPU share whose median is 4e-13 of a 0.05 range).
+NEAR_ZERO_MEDIAN = 1e-6
 
 Alternative = Literal["two-sided", "less", "greater"]
 
@@ -94,12 +97,14 @@ def iqr(samples: Sequence[float]) -> float | None:
 
 
 def relative_noise(samples: Sequence[float]) -> float | None:
-    """IQR over the magnitude of the median; None when undefined (few samples, zero median)."""
+    """IQR over the magnitude of the median; None when undefined: fewer than two samples, or a
+    median that is zero or near zero (at most :data:`NEAR_ZERO_MEDIAN` of the largest sample's
+    magnitude), where the ratio would divide by rounding noise."""
     spread = iqr(samples)
     if spread is None:
         return None
     centre = abs(median(samples))
-    if centre == 0.0:
+    if centre == 0.0 or centre <= NEAR_ZERO_MEDIAN * max(abs(s) for s in samples):
         return None
     return spread / centre
 
@@ -223,6 +228,21 @@ def paired_ratios(base: Sequence[float], head: Sequence[float]) -> tuple[float, 
     if any(b <= 0.0 for b in base) or any(h <= 0.0 for h in head):
         raise ValueError("paired ratios need positive samples on both sides")
     return tuple(h / b for b, h in zip(base, head, strict=True))
+
+
+def scaling_efficiencies(
+    base: Sequence[float], scaled: Sequence[float], workers_ratio: float
+) -> tuple[float, ...]:
+    """Per-round scaling efficiency: ``base_i / (scaled_i * workers_ratio)``, round by round.
+
+    The one definition of a scaling efficiency: each launch round runs every worker count
+    (interleaved), so round ``i`` of the base and of the scaled point are a pair. The scaling
+    suite records these as ``scaling[.<stage>].efficiency.<n>`` and the reports take their
+    median; rounds whose scaled time is not positive are left out.
+    """
+    if len(base) != len(scaled):
+        raise ValueError(f"scaling rounds differ in number ({len(base)} vs {len(scaled)})")
+    return tuple(b / (s * workers_ratio) for b, s in zip(base, scaled, strict=True) if s > 0.0)
 
 
 def paired_ratio(

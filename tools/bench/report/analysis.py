@@ -138,7 +138,14 @@ def stage_breakdown(results: ResultsDocument) -> StageBreakdown:
 
 
 def scaling_rows(results: ResultsDocument) -> tuple[ScalingRow, ...]:
-    """Speedup and efficiency against the smallest worker count, per (kind, stage)."""
+    """Speedup and efficiency against the smallest worker count, per (kind, stage).
+
+    The efficiency is the median of the per-round efficiencies
+    (:func:`virnucpro.bench.stats.scaling_efficiencies`), the figure the scaling suite records
+    as ``scaling[.<stage>].efficiency.<n>``, so the console, the report, the JSON and the
+    requirement give one value; the speedup is that efficiency times the ideal speedup. Points
+    whose rounds cannot be paired with the base's (another number of rounds) have neither.
+    """
     groups: dict[tuple[str, str], list] = {}
     for point in results.scaling:
         groups.setdefault((point.kind, point.stage), []).append(point)
@@ -147,25 +154,34 @@ def scaling_rows(results: ResultsDocument) -> tuple[ScalingRow, ...]:
         groups.items(), key=lambda g: (g[0][0], _stage_key(g[0][1]))
     ):
         points.sort(key=lambda p: p.workers)
-        base = SampleSummary.of(points[0].seconds)
+        base = points[0]
         for point in points:
             summary = SampleSummary.of(point.seconds)
             if summary is None:
                 continue
-            speedup = base.median / summary.median if base and summary.median > 0 else None
-            ideal = point.workers / points[0].workers
+            ideal = point.workers / base.workers
+            efficiency = _median_efficiency(base.seconds, point.seconds, ideal)
             rows.append(
                 ScalingRow(
                     kind=kind,
                     stage=stage,
                     workers=point.workers,
                     seconds=summary,
-                    base_workers=points[0].workers,
-                    speedup=speedup,
-                    efficiency=speedup / ideal if speedup is not None else None,
+                    base_workers=base.workers,
+                    speedup=efficiency * ideal if efficiency is not None else None,
+                    efficiency=efficiency,
                 )
             )
     return tuple(rows)
+
+
+def _median_efficiency(
+    base: Sequence[float], scaled: Sequence[float], ideal: float
+) -> float | None:
+    if len(base) != len(scaled):
+        return None
+    per_round = stats.scaling_efficiencies(base, scaled, ideal)
+    return stats.median(per_round) if per_round else None
 
 
 def widest_scaling_rows(results: ResultsDocument) -> tuple[ScalingRow, ...]:

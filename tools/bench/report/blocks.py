@@ -24,7 +24,7 @@ from tools.bench.report.targets import REQ_TOTAL_TIME, REQ_VALID
 from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, ResultsDocument
-from virnucpro.bench.stats import median_confidence_interval, min_samples_for
+from virnucpro.bench.stats import median_confidence_interval, min_samples_for, relative_noise
 
 TITLE = "# VirNucPro Benchmark Report"
 NOT_MEANINGFUL = "models: tiny random weights -- predictions not biologically meaningful"
@@ -168,7 +168,7 @@ def metrics_table(metrics: Sequence[Metric]) -> str:
                 (f"`{m.name}`", unavailable(m.reason), EMPTY, EMPTY, EMPTY, EMPTY, EMPTY, EMPTY)
             )
             continue
-        spread = m.iqr / abs(m.median) if m.iqr is not None and m.median else None
+        spread = relative_noise(m.samples)
         rows.append(
             (
                 f"`{m.name}`",

@@ -108,7 +108,11 @@ def _scaling(report: ReportDocument) -> str:
         for r in analysis.scaling_rows(results)
     ]
     if rows:
-        note = "Speedup and efficiency are ratios of medians against the smallest worker count."
+        note = (
+            "Efficiency: the median over launch rounds of each round's efficiency against the "
+            "smallest worker count (base time / (time x workers ratio)), the figure of the "
+            "`scaling.*efficiency.<n>` metrics; speedup: that efficiency times the ideal speedup."
+        )
         headers = ("stage", "workers", "median time", "IQR", "speedup", "efficiency")
         return section("Scaling Performance", note, table(headers, rows))
     efficiency = results.metrics_with_prefix("scaling.")

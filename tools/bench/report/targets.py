@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import virnucpro.bench.stats as stats
 from tools.bench.report.analysis import (
     gpu_utilization,
     measured_median,
@@ -155,7 +156,10 @@ def scaling_requirement(results: ResultsDocument) -> RequirementResult:
     if rows:
         widest = max(rows, key=lambda r: (r.workers, r.kind == "gpu"))
         where = worker_count(widest.workers, widest.kind)
-        detail = f"{widest.efficiency:.2f} at {where} (from scaling times)"
+        detail = (
+            f"{widest.efficiency:.2f} at {where}, end to end less model loading (median of "
+            "the per-round efficiencies)"
+        )
         return _requirement(name, widest.efficiency >= MIN_SCALING_EFFICIENCY, detail)
     metrics = [
         m
@@ -290,9 +294,10 @@ def _rec_gpu_utilization(results: ResultsDocument, verdict: Verdict | None) -> l
 
 
 def _spread(metric: Metric) -> float | None:
-    if metric.iqr is None or not metric.median:
+    """IQR/median of a metric that is judged (a direction) and has a median clear of zero."""
+    if metric.better == "none" or not metric.available:
         return None
-    return metric.iqr / abs(metric.median)
+    return stats.relative_noise(metric.samples)
 
 
 def _rec_variance(results: ResultsDocument, verdict: Verdict | None) -> list[str]:

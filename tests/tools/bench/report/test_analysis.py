@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
+import virnucpro.bench.stats as stats
 from tests.tools.bench import make_fixtures as mf
-from tools.bench.report import analysis
+from tools.bench.report import analysis, targets
 from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     GpuSample,
@@ -59,20 +62,47 @@ def test_unknown_stages_sort_after_known_ones() -> None:
 
 
 def test_scaling_rows_speedup_and_efficiency() -> None:
+    """One definition: the median of the per-round efficiencies (the suite's metric)."""
     points = (
-        ScalingPoint(workers=4, kind="gpu", seconds=(30.0,)),
-        ScalingPoint(workers=1, kind="gpu", seconds=(100.0,)),
+        ScalingPoint(workers=4, kind="gpu", seconds=(30.0, 28.0, 40.0)),
+        ScalingPoint(workers=1, kind="gpu", seconds=(100.0, 80.0, 120.0)),
         ScalingPoint(workers=2, kind="gpu", seconds=(50.0, 52.0, 54.0)),
+        ScalingPoint(workers=8, kind="gpu", seconds=(20.0,)),  # rounds that cannot be paired
     )
     doc = mf.load_fixture("gpu_run").model_copy(update={"scaling": points})
     rows = analysis.scaling_rows(doc)
-    assert [r.workers for r in rows] == [1, 2, 4]
-    assert rows[1].speedup == pytest.approx(100 / 52) and rows[1].efficiency == pytest.approx(
-        50 / 52
-    )
-    assert rows[2].efficiency == pytest.approx(100 / 30 / 4)
+    assert [r.workers for r in rows] == [1, 2, 4, 8]
+    per_round = [100 / (50 * 2), 80 / (52 * 2), 120 / (54 * 2)]
+    assert rows[1].efficiency == pytest.approx(statistics.median(per_round))
+    assert rows[1].speedup == pytest.approx(2 * statistics.median(per_round))
+    assert rows[1].efficiency != pytest.approx(100 / 52 / 2)  # not a ratio of medians
+    assert rows[2].efficiency == pytest.approx(statistics.median([100 / 120, 80 / 112, 120 / 160]))
+    assert rows[3].efficiency is None and rows[3].speedup is None
     (widest,) = analysis.widest_scaling_rows(doc)
-    assert widest.workers == 4
+    assert widest.workers == 8
+
+
+def test_scaling_efficiency_is_one_figure_in_console_report_json_and_targets() -> None:
+    """The suite's metric, the report's table and the requirement give the same value."""
+    base, scaled = (10.0, 9.0, 13.0, 11.0, 10.5), (6.0, 7.5, 6.1, 8.0, 6.2)
+    metric = metric_from_samples(
+        "scaling.efficiency.2",
+        stats.scaling_efficiencies(base, scaled, 2.0),
+        unit="ratio",
+        better="higher",
+    )
+    points = (
+        ScalingPoint(workers=1, kind="rank", seconds=base),
+        ScalingPoint(workers=2, kind="rank", seconds=scaled),
+    )
+    doc = mf.load_fixture("cpu_run").model_copy(update={"scaling": points})
+    doc = doc.model_copy(update={"metrics": (*doc.metrics, metric)})
+    (row,) = analysis.widest_scaling_rows(doc)
+    assert row.efficiency == pytest.approx(metric.median)
+    requirement = next(
+        r for r in targets.evaluate_requirements(doc, verdict=None) if r.name == targets.REQ_SCALING
+    )
+    assert requirement.detail.startswith(f"{metric.median:.2f} at 2 ranks")
 
 
 def test_single_worker_count_has_no_widest_row() -> None:

@@ -227,6 +227,19 @@ def test_high_variance_lists_the_noisy_metric_only() -> None:
     assert not _has(recs, "`stage.esm.time` (")
 
 
+def test_high_variance_never_divides_by_a_median_of_zero_or_near_zero() -> None:
+    """A CPU share whose median is rounding noise (4e-13) gave "6140562945700.1%" (issue 17)."""
+    share = [0.0, 4e-13, 4e-13, 0.02, 0.05, 0.0, 4e-13]
+    doc = _with(
+        mf.load_fixture("cpu_run"),
+        metric_from_samples("host.others_cpu_share", share, unit="ratio"),
+        metric_from_samples("stage.write.time", share, unit="s", better="lower"),
+    )
+    recs = _recs(doc)
+    assert not _has(recs, "host.others_cpu_share") and not _has(recs, "stage.write.time")
+    assert _has(recs, "`stage.read.time` (30.0%)")  # a real spread is still named
+
+
 def test_poor_scaling_gives_efficiency_and_serial_fraction() -> None:
     recs = _recs(mf.load_fixture("gpu_run"))
     assert _has(recs, "Scaling of `total` to 4 GPUs reaches efficiency 0.86")
