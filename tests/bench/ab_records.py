@@ -6,10 +6,12 @@ tokens a round); any field can be given instead.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.ab.session import WorkerSpec
+from virnucpro.bench.schema import ResultsDocument
 
 SAMPLE_COUNTS = {
     "reads": 10,
@@ -59,3 +61,49 @@ def tiny_spec(workload: Path, device: str = "cpu") -> WorkerSpec:
         threads=1,
         device=device,
     )
+
+
+def drawn_rounds(
+    count: int, *, slowdown: float, noise: float = 0.01, seed: int = 0
+) -> tuple[ab_schema.PairedRound, ...]:
+    """``count`` pairs whose head is ``slowdown`` slower than the base (about 1 s a round),
+    each side with its own ``noise`` (relative, seeded), and a quiet machine."""
+    rng = random.Random(seed)
+
+    def side(level: float) -> ab_schema.RoundSample:
+        seconds = level * (1.0 + noise * rng.gauss(0.0, 1.0))
+        return round_sample(
+            seconds,
+            seconds / 2,
+            stages={"dnabert": seconds / 2, "esm": seconds / 4, "merge": seconds / 100},
+            host_peak_rss=1_000_000_000,
+        )
+
+    return tuple(
+        ab_schema.PairedRound(
+            index=i,
+            first="base" if i % 2 else "head",
+            base=side(1.0),
+            head=side(1.0 + slowdown),
+            wall_seconds=2.0 + slowdown,
+            others_share=0.01,
+        )
+        for i in range(count)
+    )
+
+
+def side_documents(
+    record: ab_schema.ABRecord, workload: Path, *, pairs: str = "0123456789abcdef"
+) -> dict[str, ResultsDocument]:
+    """The base and head results documents of ``record``, as an A/B run writes them."""
+    from virnucpro.bench.ab.document import side_document
+    from virnucpro.bench.options import for_tier
+
+    options = for_tier("quick", output_dir=workload.parent)
+    spec = tiny_spec(workload)
+    return {
+        side: side_document(
+            record, side=side, options=options, spec=spec, command="test", notes=(), pairs=pairs
+        )
+        for side in ("base", "head")
+    }

@@ -11,7 +11,7 @@ import pytest
 
 from tools.bench.history.baseline import update_baseline
 from tools.bench.history.runs import add_run, entry_from_results
-from tools.bench.synthetic import draw_samples, synthetic_document
+from tools.bench.synthetic import SYNTHETIC_CREATED_AT, draw_samples, synthetic_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.options import BenchOptions, read_session_config
 from virnucpro.bench.run.runner import FAILURES_FILE
@@ -28,11 +28,29 @@ FAILED_TEST = "tests/benchmarks/test_end_to_end.py::test_rounds"
 
 
 def _doc(
-    level: float, *, seed: int, run_id: str = "run", invalid: str | None = None
+    level: float,
+    *,
+    seed: int,
+    run_id: str = "run",
+    invalid: str | None = None,
+    created_at: str = SYNTHETIC_CREATED_AT,
 ) -> ResultsDocument:
     samples = draw_samples(np.random.default_rng(seed), level=level, noise=0.01, count=12)
     metric = metric_from_samples(TOTAL_TIME_METRIC, samples, unit="s", better="lower")
-    return synthetic_document([metric], run_id=run_id, invalid_reason=invalid)
+    return synthetic_document(
+        [metric], run_id=run_id, invalid_reason=invalid, created_at=created_at
+    )
+
+
+TIGHT_RUNS = (100.0, 101.0, 99.0, 100.5, 99.5)  # about ±0.7% between runs
+
+
+def _tight_history(options: BenchOptions) -> None:
+    """Runs on two days in ``<output-dir>/history``: enough for a stored number to fail."""
+    for i, level in enumerate(TIGHT_RUNS):
+        when = f"2024-12-2{i % 2}T08:00:00+00:00"
+        doc = _doc(level, seed=50 + i, run_id=f"t{i}", created_at=when)
+        add_run(options.output_dir / "history", entry_from_results(doc))
 
 
 class FakeSuites:
@@ -87,8 +105,17 @@ def test_pass_against_the_stored_baseline(options: BenchOptions) -> None:
     assert outcome.verdict is not None and "base" in (outcome.verdict.baseline or "")
 
 
+def test_one_stored_run_reports_drift_and_exits_2_never_1(options: BenchOptions) -> None:
+    _store_baseline(options)
+    outcome = _run(options, FakeSuites(_doc(130.0, seed=3)))
+    assert (outcome.exit_code, outcome.outcome) == (2, "inconclusive")
+    assert outcome.verdict is not None and outcome.verdict.failures == ()
+    assert "drift against the stored run of 2025-01-01" in outcome.verdict.reasons[0]
+
+
 def test_regression_exits_1(options: BenchOptions) -> None:
     _store_baseline(options)
+    _tight_history(options)
     outcome = _run(options, FakeSuites(_doc(130.0, seed=3)))
     assert (outcome.exit_code, outcome.outcome) == (1, "regression")
     assert outcome.verdict is not None and outcome.verdict.failures[0].name == TOTAL_TIME_METRIC
@@ -96,6 +123,7 @@ def test_regression_exits_1(options: BenchOptions) -> None:
 
 def test_advisory_gate_reports_a_regression_but_exits_0(options: BenchOptions) -> None:
     _store_baseline(options)
+    _tight_history(options)
     outcome = _run(options, FakeSuites(_doc(130.0, seed=3)), fail_on_regression=False)
     assert (outcome.exit_code, outcome.outcome) == (0, "regression")
     md = outcome.report_paths[0].read_text()
@@ -136,6 +164,7 @@ def test_invalid_run_is_not_judged_nor_stored(options: BenchOptions) -> None:
 
 def test_update_baseline_stores_even_after_a_regression(options: BenchOptions) -> None:
     _store_baseline(options)
+    _tight_history(options)
     outcome = _run(options, FakeSuites(_doc(130.0, seed=3, run_id="new")), update_baseline=True)
     assert outcome.outcome == "regression"  # against the previous baseline
     assert outcome.exit_code == 0 and outcome.baseline_written is not None
@@ -162,14 +191,19 @@ def _write_history(folder: Path) -> Path:
 
 def test_the_output_dir_history_measures_the_between_run_noise(options: BenchOptions) -> None:
     _store_baseline(options)
-    assert _run(options, FakeSuites(_doc(120.0, seed=3))).outcome == "regression"
+    alone = _run(options, FakeSuites(_doc(120.0, seed=3)))
+    assert alone.verdict is not None and alone.verdict.reasons[0].startswith(
+        "end_to_end.total_time is inconclusive: drift against the stored run"
+    )
     _write_history(options.output_dir / "history")
     outcome = _run(options, FakeSuites(_doc(120.0, seed=3)))
     assert (outcome.exit_code, outcome.outcome) == (2, "inconclusive")
     assert outcome.verdict is not None
     assert any("between-run noise from 7 runs" in r for r in outcome.verdict.reasons)
     alone = _run(options, FakeSuites(_doc(120.0, seed=3)), use_history=False)
-    assert (alone.exit_code, alone.outcome) == (1, "regression")
+    assert (alone.exit_code, alone.outcome) == (2, "inconclusive")
+    assert alone.verdict is not None
+    assert not any("between-run noise from" in r for r in alone.verdict.reasons)
 
 
 def test_a_history_named_elsewhere_is_used(options: BenchOptions, tmp_path: Path) -> None:
@@ -198,7 +232,9 @@ def test_compare_to_a_previous_report(options: BenchOptions) -> None:
     first = _run(options, FakeSuites(_doc(100.0, seed=1, run_id="first")))
     report_json = first.report_paths[1]
     outcome = _run(options, FakeSuites(_doc(130.0, seed=3)), compare_to=report_json)
-    assert (outcome.exit_code, outcome.outcome) == (1, "regression")
+    assert (outcome.exit_code, outcome.outcome) == (2, "inconclusive")  # drift, not a failure
+    assert outcome.verdict is not None and outcome.verdict.baseline is not None
+    assert outcome.verdict.baseline.startswith("first (")
 
 
 @pytest.mark.parametrize(

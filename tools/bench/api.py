@@ -35,6 +35,7 @@ from tools.bench.history.runs import read_history as read_history_file
 from tools.bench.history.trend import TrendReport, analyze_history
 from tools.bench.judge.document import history_folder, judge_document, resolve_thresholds
 from tools.bench.judge.history_noise import load_run_history
+from tools.bench.judge.pairing import compare_documents
 from tools.bench.judge.stored import check_regression
 from tools.bench.report.compare import render_comparison
 from tools.bench.report.document import (
@@ -161,10 +162,14 @@ def compare_runs(
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> tuple[MetricJudgement, ...]:
-    """Every directed metric of both runs, judged by the regression checker's rules
-    (:func:`tools.bench.judge.stored.check_regression`): pass, fail, warn, improved, inconclusive,
-    ..."""
-    return check_regression(candidate, baseline, thresholds=thresholds).judgements
+    """Every directed metric of both runs, judged as ``python -m tools.bench compare`` judges
+    them (:func:`tools.bench.judge.pairing.compare_documents`): paired when they are the two
+    sides of one A/B run, else by the regression checker's rules, unpaired: pass, fail, warn,
+    improved, inconclusive, ..."""
+    label = baseline.run.run_id
+    return compare_documents(
+        baseline, candidate, thresholds=thresholds, base_label=label
+    ).verdict.judgements
 
 
 def identify_regressions(
@@ -193,8 +198,10 @@ def generate_comparison_report(
     baseline: ResultsDocument, candidate: ResultsDocument, *, verdict: Verdict | None = None
 ) -> str:
     """Markdown for a PR review: both runs side by side, then regressions, improvements and the
-    rest, by the checker's verdict (:func:`tools.bench.report.compare.render_comparison`)."""
-    judged = verdict or check_regression(candidate, baseline)
+    rest, by the one verdict of the two runs (:func:`compare_runs`' judge;
+    :func:`tools.bench.report.compare.render_comparison`)."""
+    label = baseline.run.run_id
+    judged = verdict or compare_documents(baseline, candidate, base_label=label).verdict
     return render_comparison(baseline, candidate, verdict=judged)
 
 

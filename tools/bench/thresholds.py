@@ -72,6 +72,11 @@ THRESHOLDS_FILE_NAME = "thresholds.toml"
 # anything: the t quantile at 2 degrees of freedom (4.30) already makes their interval wide.
 MIN_HISTORY_RUNS = 3
 MAX_HISTORY_RUNS = 10
+# A stored-number verdict (against a stored run or the history) may FAIL only when those runs
+# come from at least this many different days (UTC dates): runs of one day share that day's
+# machine, so their spread misses the drift between days that a stored run of another day
+# carries. Fewer days: the change is reported, as drift, never as a failure.
+MIN_HISTORY_DAYS = 2
 
 # Requirement targets (shown apart from the regression gate).
 MIN_SPEEDUP = 10.0  # fast engine against vanilla, end to end
@@ -246,9 +251,23 @@ def applies_floor(name: str, rule: MetricRule) -> bool:
     return rule.category == "time" and name not in GATE_TIME_METRICS
 
 
-def time_floor(total_samples: Sequence[float], thresholds: Thresholds) -> float | None:
-    """Seconds a part of the run must slow down by to matter: ``min_time_share`` of the total
+@dataclass(frozen=True)
+class TimeFloor:
+    """The smallest slowdown of a part of the run that matters: ``share`` of the total time's
+    median, ``seconds`` in all."""
+
+    seconds: float
+    share: float
+
+    def immaterial(self) -> str:
+        """The words every judge and renderer uses for a slowdown under the floor."""
+        return f"immaterial: under {self.share:.0%} of total time ({self.seconds:.3g} s)"
+
+
+def time_floor(total_samples: Sequence[float], thresholds: Thresholds) -> TimeFloor | None:
+    """How much a part of the run must slow down by to matter: ``min_time_share`` of the total
     time's median (None when the total was not measured or the floor is switched off)."""
     if not total_samples or thresholds.min_time_share == 0:
         return None
-    return thresholds.min_time_share * stats.median(total_samples)
+    seconds = thresholds.min_time_share * stats.median(total_samples)
+    return TimeFloor(seconds=seconds, share=thresholds.min_time_share)

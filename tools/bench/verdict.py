@@ -72,6 +72,7 @@ class MetricJudgement(_Record):
     interval_high: float | None = None
     pairs: int | None = None
     history_runs: int | None = None  # judged against the between-run noise of these earlier runs
+    immaterial: bool = False  # passed only because the slowdown is under the floor share of total
 
 
 class Verdict(_Record):

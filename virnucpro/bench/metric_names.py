@@ -21,6 +21,14 @@ NVML_DEVICE_USED = "memory.nvml_device_used"
 HOST_PEAK_RSS = "memory.host_peak_rss"  # the measuring process, peak during the round (psutil)
 BYTES = "bytes"
 
+# One side of an A/B run: every metric paired per round carries ``labels[PAIRS_LABEL]``, the id
+# of the raw pairs file (the first PAIRS_ID_CHARS hex digits of its sha256), and
+# ``labels[SIDE_LABEL]`` ("head" or "base"). The two side documents of one A/B run hold the two
+# halves of the same pairs, in pair order, so ``compare`` can judge them paired, as the run did.
+PAIRS_LABEL = "ab_pairs"
+SIDE_LABEL = "ab_side"
+PAIRS_ID_CHARS = 16
+
 # GPU telemetry: ``gpu.round.<q>`` holds one mean per measured round (independent samples);
 # ``gpu.<q>``, ``gpu.dev<k>.<q>`` and ``gpu.<stage>.<q>`` hold the individual NVML polls, pooled,
 # and carry ``labels[SAMPLES_LABEL] == POOLED_POLLS`` so the checker never tests them as samples.

@@ -25,6 +25,7 @@ report lists them under the skipped suites.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -32,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from virnucpro.bench.ab.document import side_document
+from virnucpro.bench.ab.document import pairs_id, side_document
 from virnucpro.bench.options import (
     BenchOptions,
     resolve_engine,
@@ -187,12 +188,12 @@ def run_against(
     verdict = judge_record(record, thresholds=thresholds, label=label)
     notes = (*notes, f"A/B rounds took {rounds_seconds:.0f} s")
     pairs_path = write_record(record, workdir / PAIRS_FILE)
-    documents = {
-        side: side_document(
-            record, side=side, options=options, spec=spec, command=command, notes=notes
-        )
-        for side in ("head", "base")
-    }
+    pairs = pairs_id(pairs_path)
+    notes = (*notes, f"raw pairs: {pairs_path} (id {pairs})")
+    one_side = functools.partial(
+        side_document, record, options=options, spec=spec, command=command, notes=notes
+    )
+    documents = {side: one_side(side=side, pairs=pairs) for side in ("head", "base")}
     for side, doc in documents.items():
         write_document(doc, workdir / f"results-{side}.json")
     report = build_report(documents["head"], verdict=verdict, now=datetime.now(timezone.utc))

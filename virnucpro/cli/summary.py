@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from tools.bench.report.formatting import format_change, format_quantity
+from tools.bench.report.formatting import (
+    CHANGE_HEADINGS,
+    SIDE_HEADINGS,
+    change_cell,
+    format_quantity,
+    status_cell,
+)
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
 if TYPE_CHECKING:
@@ -47,7 +53,7 @@ OUTCOME_STYLES = {
 def _check_status(outcome: BenchOutcome, name: str) -> str:
     verdict = outcome.verdict
     judgement = next((j for j in verdict.judgements if j.name == name), None) if verdict else None
-    return judgement.status if judgement else ""
+    return status_cell(judgement).lower() if judgement else ""
 
 
 def _metric_rows(outcome: BenchOutcome, results: ResultsDocument) -> list[tuple[str, ...]]:
@@ -92,15 +98,22 @@ def _result_lines(results: ResultsDocument) -> list[str]:
     return lines + [f"note: {note}" for note in results.notes]
 
 
+def flagged_lines(verdict: Verdict) -> list[str]:
+    """One line per failed or warned metric, and per slowdown passed as immaterial (under the
+    floor share of the total time), each with its reason."""
+    return [
+        f"{j.status.upper()} {j.name}: {j.reason}"
+        for j in verdict.judgements
+        if j.status in FLAGGED or j.immaterial
+    ]
+
+
 def _verdict_lines(outcome: BenchOutcome) -> list[str]:
     verdict = outcome.verdict
     if verdict is None:
         return []
     lines = [f"against {verdict.baseline}"] if verdict.baseline else []
-    for j in verdict.judgements:
-        if j.status in FLAGGED:
-            lines.append(f"{j.status.upper()} {j.name}: {j.reason}")
-    return lines + list(verdict.reasons)
+    return lines + flagged_lines(verdict) + list(verdict.reasons)
 
 
 def _path_lines(outcome: BenchOutcome) -> list[str]:
@@ -145,34 +158,27 @@ def summary_console() -> Console:
 
 
 def _judgement_rows(verdict: Verdict) -> list[tuple[str, ...]]:
-    rows = []
-    for j in verdict.judgements:
-        interval = (
-            f"[{format_change(j.interval_low)}, {format_change(j.interval_high)}]"
-            if j.interval_low is not None and j.interval_high is not None
-            else "n/a"
+    return [
+        (
+            j.name,
+            format_quantity(j.baseline_median, j.unit),
+            format_quantity(j.candidate_median, j.unit),
+            change_cell(j),
+            status_cell(j),
         )
-        rows.append(
-            (
-                j.name,
-                format_quantity(j.baseline_median, j.unit),
-                format_quantity(j.candidate_median, j.unit),
-                format_change(j.change) if j.change is not None else "n/a",
-                interval,
-                j.status.upper(),
-            )
-        )
-    return rows
+        for j in verdict.judgements
+    ]
 
 
 def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
-    """The paired table (median change, worse positive, and its interval), verdict, files."""
+    """The paired table (each side's median, the paired median change with its interval, worse
+    positive), the verdict and why, and the files."""
     verdict = outcome.verdict
     table = Table(
         title=f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs",
         title_justify="left",
     )
-    for header in ("metric", "base", "head", "change (worse +)", "95% interval"):
+    for header in ("metric", *SIDE_HEADINGS["paired"], CHANGE_HEADINGS["paired"]):
         table.add_column(header, no_wrap=True, justify="left" if header == "metric" else "right")
     table.add_column("check", no_wrap=True)
     for row in _judgement_rows(verdict):
@@ -185,12 +191,7 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
         highlight=False,
         markup=False,
     )
-    lines = [
-        f"{j.status.upper()} {j.name}: {j.reason}"
-        for j in verdict.judgements
-        if j.status in ("fail", "warn")
-    ]
-    lines += list(verdict.reasons)
+    lines = flagged_lines(verdict) + list(verdict.reasons)
     lines += [f"report: {path}" for path in outcome.report_paths]
     lines.append(f"raw pairs: {outcome.pairs_path}")
     for line in lines:

@@ -58,10 +58,6 @@ def number(value: float | None) -> str:
     return UNAVAILABLE if value is None else NUMBER_FORMAT.format(value)
 
 
-def percent(value: float | None) -> str:
-    return UNAVAILABLE if value is None else f"{value:+.1%}"
-
-
 def thresholds_from(args: argparse.Namespace) -> Thresholds:
     """The thresholds the options name (file, then ``<baseline-dir>/thresholds.toml``, flags)."""
     overrides = {field: getattr(args, field) for _, field, _, _ in THRESHOLD_OPTIONS}

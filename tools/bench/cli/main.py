@@ -29,7 +29,6 @@ from tools.bench.cli.common import (
     add_results,
     add_threshold_options,
     number,
-    percent,
     subcommand,
     thresholds_from,
 )
@@ -43,6 +42,7 @@ from tools.bench.history.baseline import (
 )
 from tools.bench.history.runs import DEFAULT_HISTORY_DIR
 from tools.bench.judge.document import history_folder, judge_document
+from tools.bench.report.formatting import CHANGE_HEADINGS, SIDE_HEADINGS, change_cell, status_cell
 from tools.bench.thresholds import MIN_HISTORY_RUNS
 from tools.bench.verdict import Verdict
 from virnucpro.atomic import atomic_write_text
@@ -64,16 +64,23 @@ def verdict_table(verdict: Verdict) -> str:
     rows = [
         (
             j.name,
-            j.status,
+            status_cell(j).lower(),
             number(j.baseline_median),
             number(j.candidate_median),
-            percent(j.change),
+            change_cell(j),
             number(j.p_adjusted),
             j.reason,
         )
         for j in verdict.judgements
     ]
-    head = ("metric", "status", "baseline", "candidate", "worse by", "p (BH)", "reason")
+    head = (
+        "metric",
+        "status",
+        *SIDE_HEADINGS[verdict.mode],
+        CHANGE_HEADINGS[verdict.mode],
+        "p (BH)",
+        "reason",
+    )
     lines = [tabulate(rows, headers=head, disable_numparse=True)] if rows else []
     lines.append(f"outcome: {verdict.outcome} (exit {verdict.exit_code})")
     lines += [f"- {reason}" for reason in verdict.reasons]
@@ -116,12 +123,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from tools.bench.judge.pairing import compare_documents
     from tools.bench.report.compare import render_comparison
 
-    baseline = read_reference(args.base).results
+    record = read_reference(args.base)
     candidate = read_results(args.candidate)
-    verdict = judge_document(candidate, baseline_file=args.base, thresholds=thresholds_from(args))
-    text = render_comparison(baseline, candidate, verdict=verdict)
+    comparison = compare_documents(
+        record.results,
+        candidate,
+        thresholds=thresholds_from(args),
+        base_label=f"{record.source_run_id} ({record.path})",
+    )
+    verdict = comparison.verdict
+    print(comparison.how)
+    text = render_comparison(record.results, candidate, verdict=verdict)
     if args.out:
         atomic_write_text(args.out, text)
         print(f"wrote {args.out}")
@@ -199,7 +214,12 @@ def _add_report_commands(subparsers: Subparsers) -> None:
     report.add_argument("--check", action="store_true", help="include a regression verdict")
     _add_judge_options(report)
     compare = subcommand(
-        subparsers, "compare", cmd_compare, "compare two runs by the checker's rules (markdown)"
+        subparsers,
+        "compare",
+        cmd_compare,
+        "compare two runs (markdown): paired when they are the base and head sides of one A/B "
+        "run (its runs/ab-*/results-base.json and its report), as that run judged them; "
+        "otherwise unpaired, which is weaker",
     )
     compare.add_argument("base", type=Path, metavar="BASE_JSON")
     compare.add_argument("candidate", type=Path, metavar="CAND_JSON")

@@ -19,7 +19,9 @@ threshold:
 
 - **fail** (time) or **warn** (the metric's severity): more than ``t`` worse **and** outside the
   prediction interval on the worse side; a part of the run (a stage, a cold cost) whose slowdown
-  is under the floor share of the total time passes instead, as in the within-run check;
+  is under the floor share of the total time passes instead, as in the within-run check. A
+  failure needs runs from at least ``MIN_HISTORY_DAYS`` different days: runs of one day share
+  its machine, so the change is reported as drift, **inconclusive**, instead;
 - **improved**: the symmetric case;
 - **pass**: even the change's upper end (against the interval's better end) is under ``t``;
 - otherwise **inconclusive**, naming the between-run noise: the runs vary too much to tell.
@@ -33,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import virnucpro.bench.stats as stats
@@ -41,9 +43,11 @@ from tools.bench.history.baseline import storage_key
 from tools.bench.history.runs import RunEntry, history_file, read_history
 from tools.bench.thresholds import (
     MAX_HISTORY_RUNS,
+    MIN_HISTORY_DAYS,
     MIN_HISTORY_RUNS,
     MetricRule,
     Thresholds,
+    TimeFloor,
     applies_floor,
     describe_change,
     relative_threshold,
@@ -114,14 +118,14 @@ def earlier_runs(
     )
 
 
-def run_medians(
+def comparable_runs(
     runs: Sequence[RunEntry], metric: Metric, *, max_runs: int = MAX_HISTORY_RUNS
-) -> tuple[float, ...]:
-    """Medians of ``metric`` in the most recent ``max_runs`` runs that measured it comparably:
-    in the same unit and direction, from no more rounds than ``metric`` has (the median of more
-    rounds varies less between runs, and would make the interval too narrow for this one)."""
+) -> tuple[RunEntry, ...]:
+    """The most recent ``max_runs`` runs that measured ``metric`` comparably: in the same unit
+    and direction, from no more rounds than ``metric`` has (the median of more rounds varies
+    less between runs, and would make the interval too narrow for this one)."""
     found = [
-        summary.median
+        entry
         for entry in runs
         if (summary := entry.metric(metric.name)) is not None
         and summary.median is not None
@@ -130,6 +134,33 @@ def run_medians(
         and summary.n <= len(metric.samples)
     ]
     return tuple(found[-max_runs:])
+
+
+def run_medians(
+    runs: Sequence[RunEntry], metric: Metric, *, max_runs: int = MAX_HISTORY_RUNS
+) -> tuple[float, ...]:
+    """Medians of ``metric`` in its :func:`comparable_runs`, oldest first."""
+    medians = []
+    for entry in comparable_runs(runs, metric, max_runs=max_runs):
+        summary = entry.metric(metric.name)
+        assert summary is not None and summary.median is not None  # comparable_runs
+        medians.append(summary.median)
+    return tuple(medians)
+
+
+def days_of(runs: Sequence[RunEntry]) -> int:
+    """How many different days (UTC dates) the runs were made on; a time that cannot be read
+    counts as no day."""
+    days = set()
+    for entry in runs:
+        try:
+            moment = datetime.fromisoformat(entry.created_at)
+        except (TypeError, ValueError):
+            continue
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc)
+        days.add(moment.date())
+    return len(days)
 
 
 def worse_change(candidate: float, reference: float, better: Direction) -> float:
@@ -146,14 +177,17 @@ def judge_against_history(
     cand: Metric,
     medians: Sequence[float],
     *,
+    days: int,
     thresholds: Thresholds,
-    floor: float | None = None,
+    floor: TimeFloor | None = None,
 ) -> HistoryJudgement | None:
     """``cand`` judged against earlier runs' ``medians`` (see the module docstring).
 
     None when the history cannot judge it: fewer than ``MIN_HISTORY_RUNS`` medians, a candidate
     that is unmeasured, undirected or not positive, or a median that is not positive (no log
-    scale). The within-run check judges those.
+    scale). The within-run check judges those. ``days``: how many different days the runs that
+    gave ``medians`` come from; with fewer than ``MIN_HISTORY_DAYS`` a change outside their
+    interval is reported as drift, inconclusive, never as a failure.
     """
     if len(medians) < MIN_HISTORY_RUNS or not _judgeable(cand, medians):
         return None
@@ -162,7 +196,13 @@ def judge_against_history(
     assert interval is not None  # at least MIN_HISTORY_RUNS >= 2 positive medians
     rule = rule_for(cand, thresholds)
     change = _Change.of(cand, interval, threshold=relative_threshold(rule, interval.level))
-    status, reason = _decide(cand, rule, change, floor=floor)
+    status, reason, immaterial = _decide(cand, rule, change, floor=floor)
+    if status == "fail" and days < MIN_HISTORY_DAYS:
+        status = "inconclusive"
+        reason = (
+            f"{reason}; drift, not a failure: the {interval.runs} runs are from {days} day(s), "
+            f"and only runs from {MIN_HISTORY_DAYS} or more days measure the drift between days"
+        )
     judgement = MetricJudgement(
         name=cand.name,
         unit=cand.unit,
@@ -175,6 +215,7 @@ def judge_against_history(
         interval_low=change.low,
         interval_high=change.high,
         history_runs=interval.runs,
+        immaterial=immaterial,
     )
     return HistoryJudgement(judgement=judgement, interval=interval)
 
@@ -222,8 +263,9 @@ class _Change:
 
 
 def _decide(
-    cand: Metric, rule: MetricRule, change: _Change, *, floor: float | None
-) -> tuple[str, str]:
+    cand: Metric, rule: MetricRule, change: _Change, *, floor: TimeFloor | None
+) -> tuple[str, str, bool]:
+    """(status, reason, whether it passed only because the slowdown is under the floor)."""
     interval, limit = change.interval, change.threshold
     words = describe_change(change.estimate, rule=rule, unit=cand.unit, delta=change.delta)
     head = f"against {interval.runs} earlier runs: {words}"
@@ -232,14 +274,14 @@ def _decide(
     ends = f"{math.expm1(-width):+.1%} to {math.expm1(width):+.1%}"
     band = f"{interval.confidence:.0%} prediction interval {ends}"
     if change.estimate > limit and change.low > 0.0:
-        if floor is not None and applies_floor(cand.name, rule) and change.delta < floor:
-            return "pass", f"{head}, immaterial: under {floor:.3g} s, the floor share of the total"
-        return rule.severity, f"{head}, outside their {band} ({noise})"
+        if floor is not None and applies_floor(cand.name, rule) and change.delta < floor.seconds:
+            return "pass", f"{head}, {floor.immaterial()}", True
+        return rule.severity, f"{head}, outside their {band} ({noise})", False
     if change.estimate < -limit and change.high < 0.0:
-        return "improved", f"{head}, outside their {band} ({noise})"
+        return "improved", f"{head}, outside their {band} ({noise})", False
     if change.high < limit:
-        return "pass", f"{head}; with their {band} ({noise}) at most {change.high:+.1%}"
+        return "pass", f"{head}; with their {band} ({noise}) at most {change.high:+.1%}", False
     if change.estimate > limit:
-        return "inconclusive", f"{head}, but inside their {band} ({noise})"
+        return "inconclusive", f"{head}, but inside their {band} ({noise})", False
     reach = f"with their {band} ({noise}) it may be {change.high:+.1%}, beyond the threshold"
-    return "inconclusive", f"{head}; {reach}"
+    return "inconclusive", f"{head}; {reach}", False

@@ -1,5 +1,9 @@
 """Measure the regression checker: its false-alarm rate and the smallest slowdown it flags.
 
+It measures the test on one stored run's rounds as if that test could fail the gate
+(``check_regression(..., one_run_fails=True)``): the checker itself reports such a failure as
+drift, never a failure, because this study's false-alarm rate under run-to-run noise says so.
+
 Two sources of runs:
 
 - a folder of results documents from repeated *unchanged* runs (``UNCHANGED_DIR``), and
@@ -75,7 +79,7 @@ def _outcomes(
     """(outcome, any metric inconclusive) per (baseline, candidate) pair."""
     results = []
     for base, cand in pairs:
-        verdict = check_regression(cand, base, thresholds=thresholds)
+        verdict = check_regression(cand, base, thresholds=thresholds, one_run_fails=True)
         inconclusive = any(j.status == "inconclusive" for j in verdict.judgements)
         results.append((verdict.outcome, inconclusive))
     return results

@@ -36,6 +36,7 @@ from tools.bench.thresholds import (
     GATE_TIME_METRICS,
     MetricRule,
     Thresholds,
+    TimeFloor,
     applies_floor,
     relative_threshold,
     rule_for,
@@ -91,7 +92,7 @@ def _test(metric: PairedMetric, thresholds: Thresholds) -> _Tested:
     )
 
 
-def _floor(metrics: Sequence[PairedMetric], thresholds: Thresholds) -> float | None:
+def _floor(metrics: Sequence[PairedMetric], thresholds: Thresholds) -> TimeFloor | None:
     total = next((m for m in metrics if m.name == TOTAL_TIME), None)
     return time_floor(total.base if total is not None else (), thresholds)
 
@@ -109,24 +110,27 @@ def _describe(test: _Tested) -> str:
     )
 
 
-def _status(test: _Tested, p_adjusted: float, alpha: float, floor: float | None) -> tuple[str, str]:
+def _status(
+    test: _Tested, p_adjusted: float, alpha: float, floor: TimeFloor | None
+) -> tuple[str, str, bool]:
+    """(status, reason, whether it passed only because the slowdown is under the floor)."""
     text = _describe(test)
     if test.low is None or test.high is None:
-        return UNDECIDED, f"{text}: too few pairs for an interval"
+        return UNDECIDED, f"{text}: too few pairs for an interval", False
     limit = 1.0 + test.threshold
     significant = p_adjusted < alpha
     part_floor = floor if applies_floor(test.metric.name, test.rule) else None
     if test.estimate > limit and test.low > 1.0 and significant:
-        if part_floor is not None and (test.estimate - 1.0) * test.base_median < part_floor:
-            return "pass", f"{text}, immaterial: under {part_floor:.3g} s, the floor share"
-        return test.rule.severity, text
+        if part_floor is not None and (test.estimate - 1.0) * test.base_median < part_floor.seconds:
+            return "pass", f"{text}, {part_floor.immaterial()}", True
+        return test.rule.severity, text, False
     if test.estimate < 1.0 / limit and test.high < 1.0 and significant:
-        return "improved", text
+        return "improved", text, False
     if test.high < limit:
-        return "pass", text
-    if part_floor is not None and (test.high - 1.0) * test.base_median < part_floor:
-        return "pass", f"{text}, immaterial: even the interval's end is under {part_floor:.3g} s"
-    return UNDECIDED, text
+        return "pass", text, False
+    if part_floor is not None and (test.high - 1.0) * test.base_median < part_floor.seconds:
+        return "pass", f"{text}, {part_floor.immaterial()}, even at the interval's end", True
+    return UNDECIDED, text, False
 
 
 def judge_metrics_paired(
@@ -138,7 +142,7 @@ def judge_metrics_paired(
     floor = _floor(metrics, thresholds)
     judgements = []
     for test, p_adjusted in zip(tests, adjusted, strict=True):
-        status, reason = _status(test, p_adjusted, thresholds.alpha, floor)
+        status, reason, immaterial = _status(test, p_adjusted, thresholds.alpha, floor)
         if status == UNDECIDED and final:
             status, reason = "inconclusive", f"{reason}: undecided when the rounds ran out"
         judgements.append(
@@ -156,6 +160,7 @@ def judge_metrics_paired(
                 interval_low=None if test.low is None else test.low - 1.0,
                 interval_high=None if test.high is None else test.high - 1.0,
                 pairs=test.ratio.pairs,
+                immaterial=immaterial,
             )
         )
     return tuple(judgements)

@@ -1,26 +1,29 @@
 """The regression check: judge a candidate run against its baseline, metric by metric.
 
-Against the rounds of one stored run (the default), a metric regresses only when its median
-moved beyond the metric's threshold in the worse direction (``Metric.better``) **and** the move
-is statistically significant: a two-sided Mann-Whitney U test on the raw samples,
-Benjamini-Hochberg adjusted over every metric tested in the run, below ``alpha``. The total time
-fails; the other time metrics (the parts of that total: stages, cold costs), memory,
-utilization, scaling and other metrics warn (see :mod:`tools.bench.thresholds`).
+Against the rounds of one stored run (the default), a metric moves only when its median moved
+beyond the metric's threshold in the worse direction (``Metric.better``) **and** the move is
+statistically significant: a two-sided Mann-Whitney U test on the raw samples,
+Benjamini-Hochberg adjusted over every metric tested in the run, below ``alpha``. The other time
+metrics (the parts of the total: stages, cold costs), memory, utilization, scaling and other
+metrics warn (see :mod:`tools.bench.thresholds`); the total time would fail, but:
 
 The rounds of one run cannot measure the noise *between* runs (a shared machine drifts by more
-than 10% between unchanged reruns), so a stored baseline alone reads drift as a change and the
-verdict says so (``ONE_RUN_NOTE``). Given the run history (``history=``; ``--history DIR`` on
-the command lines), a metric that at least ``MIN_HISTORY_RUNS`` earlier comparable runs
-measured is judged against their between-run noise instead: the candidate's median against the
-Student t prediction interval of one more run's median (:mod:`tools.bench.judge.history_noise`). The
-verdict's notes say which way the metrics were judged, with the between-run noise of the total
-time; ``ONE_RUN_NOTE`` stays only while some metric was judged on one run's rounds. The A/B mode,
-:mod:`tools.bench.judge.paired`, measures both sides in one job instead.
+than 10% between unchanged reruns, and a stored run of another day measures that day's machine
+as much as the code). So a stored number **never fails by itself**: a failure found on one
+stored run's rounds is reported as drift against the stored run of its day, **inconclusive**
+(``_as_drift``), and the verdict says why (``ONE_RUN_NOTE``). Given the run history
+(``history=``; ``--history DIR`` on the command lines), a metric that at least
+``MIN_HISTORY_RUNS`` earlier comparable runs measured is judged against their between-run noise
+instead: the candidate's median against the Student t prediction interval of one more run's
+median (:mod:`tools.bench.judge.history_noise`); only there can it fail, and only when those
+runs come from at least ``MIN_HISTORY_DAYS`` different days. The verdict's notes say which way
+the metrics were judged, with the between-run noise of the total time. The A/B mode,
+:mod:`tools.bench.judge.paired`, measures both sides in one job instead, and is the gate.
 
 The run as a whole: **invalid** (exit 2) when other processes kept the host busy during the
 candidate's rounds beyond ``busy_host_share`` (``host.others_cpu_share``, median); **regression**
-(exit 1) on any failed metric; **inconclusive** (exit 2) when the total time is inconclusive;
-**no baseline** exits 2 unless allowed.
+(exit 1) on any failed metric; **inconclusive** (exit 2) when the total time is inconclusive
+(drift included); **no baseline** exits 2 unless allowed.
 
 On the rounds, a metric is *inconclusive* rather than passed or failed when either side has
 fewer than ``min_samples`` samples, when a change beyond the threshold is not significant, or
@@ -43,30 +46,27 @@ the points.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import virnucpro.bench.stats as stats
 from tools.bench.history.runs import RunEntry
 from tools.bench.host_gate import busy_reason, others_shares
 from tools.bench.judge.history_noise import (
     HistoryJudgement,
     RunHistory,
     between_run_noise,
+    comparable_runs,
+    days_of,
     earlier_runs,
     judge_against_history,
     run_medians,
-    worse_change,
 )
+from tools.bench.judge.rounds import Pending, missing, resolve, screen
 from tools.bench.thresholds import (
     DEFAULT_THRESHOLDS,
     MAX_HISTORY_RUNS,
+    MIN_HISTORY_DAYS,
     MIN_HISTORY_RUNS,
-    MetricRule,
     Thresholds,
-    applies_floor,
-    describe_change,
-    relative_threshold,
-    rule_for,
+    TimeFloor,
     time_floor,
 )
 from tools.bench.verdict import (
@@ -85,8 +85,10 @@ from virnucpro.bench.schema import Metric, ResultsDocument
 
 ONE_RUN_NOTE = (
     "judged against one stored run: one run cannot measure the run-to-run noise, so drift "
-    "of the machine between the two runs reads as a change (prefer --against for a gate)"
+    "of the machine between the two runs reads as a change, and it never fails by itself "
+    "(for a gate, measure side by side: virnucpro benchmark --against REF)"
 )
+ALLOW_NO_BASELINE_HINT = "--allow-no-baseline makes this exit 0"
 
 UNJUDGED = ("unavailable", "new")
 
@@ -97,21 +99,6 @@ POOLED_NOTE = (
 )
 
 
-@dataclass(frozen=True)
-class _Pending:
-    """A metric pair that reached the significance test, waiting for the BH adjustment."""
-
-    baseline: Metric
-    candidate: Metric
-    rule: MetricRule
-    baseline_median: float
-    candidate_median: float
-    change: float  # relative change of the median, worse positive
-    threshold: float  # relative threshold at the baseline median
-    p_value: float
-    floor: float | None = None  # smallest absolute slowdown that matters (time parts of a run)
-
-
 def check_regression(
     candidate: ResultsDocument,
     baseline: ResultsDocument | None,
@@ -120,22 +107,30 @@ def check_regression(
     require_baseline: bool = True,
     baseline_label: str | None = None,
     history: RunHistory | None = None,
+    no_baseline_hint: str | None = ALLOW_NO_BASELINE_HINT,
+    one_run_fails: bool = False,
 ) -> Verdict:
     """Judge ``candidate`` against ``baseline`` (unpaired samples); the verdict has the exit code.
 
     With a ``history``, a metric with enough earlier comparable runs in it is judged against
-    their between-run noise instead (:mod:`tools.bench.judge.history_noise`). Exit 2 when the
-    candidate
-    (or baseline) run is marked invalid or ran on a busy host, when no comparable baseline
-    exists (unless ``require_baseline`` is False), or when the total time is inconclusive;
-    otherwise 1 on any failed metric, else 0. The paired counterpart, for rounds of both sides
-    measured together, is :func:`tools.bench.judge.paired.judge_paired`.
+    their between-run noise instead (:mod:`tools.bench.judge.history_noise`). A failure on one
+    stored run's rounds is drift, inconclusive (``one_run_fails`` keeps it a failure: only the
+    noise study sets it, to measure how often the rounds test alone would fail unchanged code).
+    Exit 2 when the candidate (or baseline) run is marked invalid or ran on a busy host, when
+    no comparable baseline exists (unless ``require_baseline`` is False; ``no_baseline_hint``
+    names the caller's option that allows it, or None), or when the total time is
+    inconclusive; otherwise 1 on any failed metric, else 0. The paired counterpart, for rounds
+    of both sides measured together, is :func:`tools.bench.judge.paired.judge_paired`.
     """
     if not candidate.validity.valid:
         reasons = ("candidate run is marked invalid", *candidate.validity.reasons)
         return Verdict(outcome="could_not_judge", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
     if baseline is None:
-        return _no_baseline("no baseline stored for this run", require_baseline=require_baseline)
+        return _no_baseline(
+            "no baseline stored for this run",
+            require_baseline=require_baseline,
+            hint=no_baseline_hint,
+        )
     busy = busy_reason(others_shares(candidate), thresholds.busy_host_share)
     if busy is not None:
         return Verdict(outcome="invalid", exit_code=EXIT_CANNOT_JUDGE, reasons=(busy,))
@@ -148,9 +143,11 @@ def check_regression(
     differences = key_differences(candidate, baseline)
     if differences:
         reason = f"baseline {label} is not comparable (different {', '.join(differences)})"
-        return _no_baseline(reason, require_baseline=require_baseline)
-    judgements, notes = judge_metrics(candidate, baseline, thresholds=thresholds, history=history)
-    notes = (f"compared with baseline {label}", *notes)
+        return _no_baseline(reason, require_baseline=require_baseline, hint=no_baseline_hint)
+    judgements, notes = judge_metrics(
+        candidate, baseline, thresholds=thresholds, history=history, one_run_fails=one_run_fails
+    )
+    notes = (f"compared with the stored run of {stored_day(baseline)}: {label}", *notes)
     return _verdict(judgements, label=label, notes=notes)
 
 
@@ -169,13 +166,14 @@ def judge_metrics(
     *,
     thresholds: Thresholds,
     history: RunHistory | None = None,
+    one_run_fails: bool = False,
 ) -> tuple[tuple[MetricJudgement, ...], tuple[str, ...]]:
     """Judgements for every metric of either run, in candidate order, and notes for the verdict.
 
     A metric with enough earlier runs in ``history`` is judged against their between-run noise;
     every other one on the rounds of the candidate and the one stored run.
     """
-    slots: list[MetricJudgement | _Pending] = []
+    slots: list[MetricJudgement | Pending] = []
     undirected: list[str] = []
     pooled: list[str] = []
     by_history: list[HistoryJudgement] = []
@@ -197,10 +195,14 @@ def judge_metrics(
             by_history.append(judged)
             slots.append(judged.judgement)
         elif cand is None or base is None:
-            slots.append(_missing(cand, base))
+            slots.append(missing(cand, base))
         else:
-            slots.append(_screen(cand, base, thresholds=thresholds, floor=floor))
-    judgements = _resolve(slots, thresholds=thresholds)
+            slots.append(screen(cand, base, thresholds=thresholds, floor=floor))
+    historic = {h.judgement.name for h in by_history}
+    judgements = tuple(
+        j if j.name in historic or one_run_fails else _as_drift(j, baseline)
+        for j in resolve(slots, thresholds=thresholds)
+    )
     basis = _basis_notes(judgements, by_history, history=history, runs=len(runs))
     notes = (*basis, *_notes(judgements, undirected))
     if pooled:
@@ -209,12 +211,41 @@ def judge_metrics(
 
 
 def _against_history(
-    cand: Metric | None, runs: Sequence[RunEntry], *, thresholds: Thresholds, floor: float | None
+    cand: Metric | None,
+    runs: Sequence[RunEntry],
+    *,
+    thresholds: Thresholds,
+    floor: TimeFloor | None,
 ) -> HistoryJudgement | None:
     if cand is None or not runs:
         return None
-    medians = run_medians(runs, cand, max_runs=MAX_HISTORY_RUNS)
-    return judge_against_history(cand, medians, thresholds=thresholds, floor=floor)
+    used = comparable_runs(runs, cand, max_runs=MAX_HISTORY_RUNS)
+    medians = run_medians(used, cand, max_runs=MAX_HISTORY_RUNS)
+    return judge_against_history(
+        cand, medians, days=days_of(used), thresholds=thresholds, floor=floor
+    )
+
+
+def stored_day(doc: ResultsDocument) -> str:
+    """The day a stored run was made (its ``created_at`` date), for "the stored run of DAY"."""
+    return doc.run.created_at[:10] or doc.run.run_id
+
+
+def _as_drift(judgement: MetricJudgement, baseline: ResultsDocument) -> MetricJudgement:
+    """A failure found on one stored run's rounds, as drift: inconclusive, never a fail.
+
+    The rounds of two runs from two times differ by the machine's drift as much as by the code,
+    so a stored number fails only against the history (enough runs from enough days).
+    """
+    if judgement.status != "fail":
+        return judgement
+    reason = (
+        f"drift against the stored run of {stored_day(baseline)}: {judgement.reason}; one "
+        "stored run cannot tell the machine's drift from a change, so this is not a failure "
+        f"(that needs {MIN_HISTORY_RUNS} comparable runs of the history from {MIN_HISTORY_DAYS} "
+        "or more days)"
+    )
+    return judgement.model_copy(update={"status": "inconclusive", "reason": reason})
 
 
 def _basis_notes(
@@ -263,149 +294,10 @@ def _metric_names(candidate: ResultsDocument, baseline: ResultsDocument) -> list
     return names + [m.name for m in baseline.metrics if candidate.metric(m.name) is None]
 
 
-def _judgement(metric: Metric, status: str, reason: str, **fields: object) -> MetricJudgement:
-    return MetricJudgement(
-        name=metric.name, unit=metric.unit, status=status, reason=reason, **fields
-    )
-
-
-def _missing(cand: Metric | None, base: Metric | None) -> MetricJudgement:
-    if cand is not None:
-        return _judgement(cand, "new", "not in the baseline")
-    assert base is not None
-    return _judgement(base, "unavailable", "not in the candidate run")
-
-
-def _time_floor(baseline: ResultsDocument, thresholds: Thresholds) -> float | None:
-    """Seconds a part of the run must slow down by to matter (:func:`time_floor`)."""
+def _time_floor(baseline: ResultsDocument, thresholds: Thresholds) -> TimeFloor | None:
+    """How much a part of the run must slow down by to matter (:func:`time_floor`)."""
     total = baseline.metric(TOTAL_TIME_METRIC)
     return time_floor(total.samples if total is not None and total.available else (), thresholds)
-
-
-def _screen(
-    cand: Metric, base: Metric, *, thresholds: Thresholds, floor: float | None = None
-) -> MetricJudgement | _Pending:
-    """Settle a pair that cannot be tested, or prepare it for the significance test."""
-    if not base.available or not cand.available:
-        side, metric = ("baseline", base) if not base.available else ("candidate", cand)
-        return _judgement(cand, "unavailable", f"unavailable in the {side}: {metric.reason}")
-    problem = _untestable(cand, base, thresholds=thresholds)
-    if problem:
-        return _judgement(
-            cand,
-            "inconclusive",
-            problem,
-            baseline_median=base.median,
-            candidate_median=cand.median,
-            change=_worse_change(cand, base),
-        )
-    rule = rule_for(cand, thresholds)
-    base_median = stats.median(base.samples)
-    return _Pending(
-        baseline=base,
-        candidate=cand,
-        rule=rule,
-        baseline_median=base_median,
-        candidate_median=stats.median(cand.samples),
-        change=_worse_change(cand, base) or 0.0,
-        threshold=relative_threshold(rule, base_median),
-        p_value=stats.mann_whitney_p(base.samples, cand.samples),
-        floor=floor if applies_floor(cand.name, rule) else None,
-    )
-
-
-def _worse_change(cand: Metric, base: Metric) -> float | None:
-    """Relative change of the median, positive when worse; None when undefined."""
-    if cand.median is None or base.median is None or base.median <= 0.0:
-        return None
-    if cand.better == "none" or cand.better != base.better:
-        return None
-    return worse_change(cand.median, base.median, cand.better)
-
-
-def _untestable(cand: Metric, base: Metric, *, thresholds: Thresholds) -> str:
-    """Why the pair cannot be tested, or '' when it can."""
-    if cand.unit != base.unit:
-        return f"units differ ({base.unit} in the baseline, {cand.unit} now)"
-    if cand.better != base.better:
-        return f"direction differs ({base.better} in the baseline, {cand.better} now)"
-    fewest = min(len(base.samples), len(cand.samples))
-    if fewest < thresholds.min_samples:
-        return f"too few samples ({fewest} < {thresholds.min_samples} on one side)"
-    if (base.median or 0.0) <= 0.0:
-        return "baseline median is not positive; relative change undefined"
-    return ""
-
-
-def _resolve(
-    slots: list[MetricJudgement | _Pending], *, thresholds: Thresholds
-) -> tuple[MetricJudgement, ...]:
-    pending = [s for s in slots if isinstance(s, _Pending)]
-    adjusted = iter(stats.benjamini_hochberg([p.p_value for p in pending]))
-    return tuple(
-        _decide(s, next(adjusted), alpha=thresholds.alpha) if isinstance(s, _Pending) else s
-        for s in slots
-    )
-
-
-def _decide(test: _Pending, p_adjusted: float, *, alpha: float) -> MetricJudgement:
-    """Status of a tested metric from its effect size, adjusted p-value and noise."""
-    beyond = abs(test.change) > test.threshold
-    noise = _noise(test)
-    noisy = noise is not None and noise > test.threshold
-    significant = p_adjusted < alpha
-    if significant and beyond and (not noisy or _interval_beyond(test)):
-        status = test.rule.severity if test.change > 0 else "improved"
-        reason = _describe_change(test)
-        if status != "improved" and _immaterial(test):
-            status = "pass"
-            reason += f", immaterial: under {test.floor:.3g} s, the floor share of the total time"
-    elif noisy:
-        status = "inconclusive"
-        reason = f"noise {noise:.1%} (IQR/median) exceeds the {test.threshold:.1%} threshold"
-    elif beyond:
-        status = "inconclusive"
-        reason = f"{_describe_change(test)}, not significant (adjusted p {p_adjusted:.3g})"
-    else:
-        status, reason = "pass", _describe_change(test)
-    return _judgement(
-        test.candidate,
-        status,
-        reason,
-        baseline_median=test.baseline_median,
-        candidate_median=test.candidate_median,
-        change=test.change,
-        p_value=test.p_value,
-        p_adjusted=p_adjusted,
-        threshold=test.threshold,
-    )
-
-
-def _immaterial(test: _Pending) -> bool:
-    return test.floor is not None and test.candidate_median - test.baseline_median < test.floor
-
-
-def _noise(test: _Pending) -> float | None:
-    values = [stats.relative_noise(m.samples) for m in (test.baseline, test.candidate)]
-    known = [v for v in values if v is not None]
-    return max(known) if known else None
-
-
-def _interval_beyond(test: _Pending) -> bool:
-    """Whether the bootstrap interval of the change lies wholly beyond the threshold."""
-    interval = stats.bootstrap_ratio_of_medians(test.baseline.samples, test.candidate.samples)
-    if interval is None:
-        return False
-    if test.candidate.better == "lower":
-        low, high = interval.low - 1.0, interval.high - 1.0
-    else:
-        low, high = 1.0 - interval.high, 1.0 - interval.low
-    return low > test.threshold if test.change > 0 else high < -test.threshold
-
-
-def _describe_change(test: _Pending) -> str:
-    delta = test.candidate_median - test.baseline_median
-    return describe_change(test.change, rule=test.rule, unit=test.candidate.unit, delta=delta)
 
 
 def _notes(judgements: tuple[MetricJudgement, ...], undirected: list[str]) -> tuple[str, ...]:
@@ -429,9 +321,10 @@ def _verdict(
     )
 
 
-def _no_baseline(reason: str, *, require_baseline: bool) -> Verdict:
+def _no_baseline(reason: str, *, require_baseline: bool, hint: str | None) -> Verdict:
+    """No comparable baseline: nothing judged; ``hint`` names the caller's option, if any."""
     if require_baseline:
-        reasons = (reason, "nothing was judged (--allow-no-baseline makes this exit 0)")
-        return Verdict(outcome="no_baseline", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
+        told = f"nothing was judged ({hint})" if hint else "nothing was judged"
+        return Verdict(outcome="no_baseline", exit_code=EXIT_CANNOT_JUDGE, reasons=(reason, told))
     reasons = (reason, "nothing was judged (allowed by --allow-no-baseline)")
     return Verdict(outcome="no_baseline", exit_code=EXIT_PASS, reasons=reasons)

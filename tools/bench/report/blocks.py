@@ -11,17 +11,20 @@ from collections.abc import Sequence
 
 from tools.bench.report import analysis
 from tools.bench.report.formatting import (
+    CHANGE_HEADINGS,
+    SIDE_HEADINGS,
     bullet_list,
-    format_change,
+    change_cell,
     format_p,
     format_percent,
     format_quantity,
     metric_summary,
+    status_cell,
     table,
     unavailable,
 )
 from tools.bench.report.targets import REQ_TOTAL_TIME, REQ_VALID
-from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
+from tools.bench.verdict import MetricJudgement, Mode, ReportDocument, RequirementResult, Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, ResultsDocument
 from virnucpro.bench.stats import median_confidence_interval, min_samples_for, relative_noise
@@ -123,14 +126,15 @@ def key_metric_rows(results: ResultsDocument) -> list[tuple[str, str]]:
     return rows
 
 
-def judgements_table(judgements: Sequence[MetricJudgement]) -> str:
+def judgements_table(judgements: Sequence[MetricJudgement], mode: Mode = "stored") -> str:
+    """One row per judged metric; the change column is labelled for the mode that judged it."""
     rows = [
         (
             f"`{j.name}`",
-            j.status.upper(),
+            status_cell(j),
             format_quantity(j.baseline_median, j.unit),
             format_quantity(j.candidate_median, j.unit),
-            format_change(j.change) if j.change is not None else "n/a",
+            change_cell(j),
             format_p(j.p_value),
             format_p(j.p_adjusted),
             format_percent(j.threshold) if j.threshold is not None else "n/a",
@@ -138,7 +142,7 @@ def judgements_table(judgements: Sequence[MetricJudgement]) -> str:
         )
         for j in judgements
     ]
-    headers = ("metric", "status", "baseline", "candidate", "change (+ worse)", "p", "p adj.")
+    headers = ("metric", "status", *SIDE_HEADINGS[mode], CHANGE_HEADINGS[mode], "p", "p adj.")
     return table((*headers, "threshold", "note"), rows)
 
 

@@ -1,9 +1,11 @@
-"""Side-by-side comparison of two benchmark runs, for PR review, judged by the checker.
+"""Side-by-side comparison of two benchmark runs, for PR review, rendering the one verdict.
 
-There is one rule: the regression checker's (:func:`tools.bench.judge.stored.check_regression`, the
-thresholds and statistics of :mod:`tools.bench.thresholds`). Every row shows the checker's
-status and reason for that metric, so a row cannot say "unchanged" next to "fail"; the header
-prints the verdict and its exit code, which ``python -m tools.bench compare`` returns.
+The verdict comes from :func:`tools.bench.judge.pairing.compare_documents`: paired, by the A/B
+judge, when the two runs are the two sides of one A/B run; otherwise unpaired, by the regression
+checker (the thresholds and statistics of :mod:`tools.bench.thresholds`). Every row shows the
+judge's status and reason for that metric, so a row cannot say "unchanged" next to "fail"; the
+header says which comparison was made and prints the verdict and its exit code, which
+``python -m tools.bench compare`` returns.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from collections.abc import Sequence
 
 from tools.bench.report.blocks import OUTCOME_WORDS
 from tools.bench.report.formatting import (
+    CHANGE_HEADINGS,
+    SIDE_HEADINGS,
     bullet_list,
-    format_change,
+    change_cell,
     format_quantity,
+    status_cell,
     table,
     unavailable,
 )
-from tools.bench.verdict import JudgementStatus, MetricJudgement, Verdict
+from tools.bench.verdict import JudgementStatus, MetricJudgement, Mode, Verdict
 from virnucpro.bench.schema import EnvironmentFingerprint, ResultsDocument
 
 TITLE = "# Benchmark Comparison"
@@ -88,10 +93,15 @@ def _header(baseline: ResultsDocument, candidate: ResultsDocument, verdict: Verd
         if not doc.validity.valid:
             lines += ["", f"> **The {role} run is INVALID:** " + "; ".join(doc.validity.reasons)]
     word = OUTCOME_WORDS[verdict.outcome]
+    judge = (
+        "the paired A/B judge (per-pair ratios, as the A/B run judged them)"
+        if verdict.mode == "paired"
+        else "the regression checker's rules (thresholds and significance), unpaired"
+    )
     lines += [
         "",
-        f"Verdict: **{word}** (exit code {verdict.exit_code}), by the regression checker's "
-        "rules (thresholds and significance); every row below is its judgement.",
+        f"Verdict: **{word}** (exit code {verdict.exit_code}), by {judge}; every row below is "
+        "its judgement.",
     ]
     lines += [f"- {reason}" for reason in verdict.reasons]
     return "\n".join(lines)
@@ -106,25 +116,24 @@ def _row(judgement: MetricJudgement) -> list[str]:
         f"`{judgement.name}`",
         _quantity(judgement.baseline_median, judgement.unit),
         _quantity(judgement.candidate_median, judgement.unit),
-        format_change(judgement.change) if judgement.change is not None else "n/a",
-        judgement.status.upper(),
+        change_cell(judgement),
+        status_cell(judgement),
         judgement.reason,
     ]
 
 
-def _changes_table(judgements: Sequence[MetricJudgement]) -> str:
-    headers = ["metric", "baseline", "candidate", "worse by", "status", "reason"]
+def _changes_table(judgements: Sequence[MetricJudgement], mode: Mode) -> str:
+    headers = ["metric", *SIDE_HEADINGS[mode], CHANGE_HEADINGS[mode], "status", "reason"]
     return table(headers, [_row(j) for j in judgements])
 
 
 def _change_list(judgements: Sequence[MetricJudgement]) -> str:
-    """One line per metric: 'name: baseline -> candidate (worse by, reason)'."""
+    """One line per metric: 'name: baseline -> candidate (change [interval] worse, reason)'."""
     if not judgements:
         return "None."
     return bullet_list(
         f"`{j.name}`: {_quantity(j.baseline_median, j.unit)} -> "
-        f"{_quantity(j.candidate_median, j.unit)} "
-        f"({format_change(j.change) if j.change is not None else 'n/a'} worse, {j.reason})"
+        f"{_quantity(j.candidate_median, j.unit)} ({change_cell(j)} worse, {j.reason})"
         for j in judgements
     )
 
@@ -145,7 +154,7 @@ def render_comparison(
     blocks = [
         _header(baseline, candidate, verdict),
         "## All Judged Metrics",
-        _changes_table(judged) if judged else unavailable("no metric was judged"),
+        _changes_table(judged, verdict.mode) if judged else unavailable("no metric was judged"),
     ]
     for heading, statuses in SECTIONS:
         blocks += [f"## {heading}", _change_list([j for j in judged if j.status in statuses])]

@@ -81,7 +81,7 @@ def _comment_sections(report: ReportDocument) -> list[str]:
     if verdict is not None:
         flagged = [j for j in verdict.judgements if j.status in FLAGGED_STATUSES]
         lines = [f"**Regressions and warnings** (against {verdict.baseline or 'no baseline'})"]
-        lines.append(judgements_table(flagged) if flagged else "None.")
+        lines.append(judgements_table(flagged, verdict.mode) if flagged else "None.")
         lines += [bullet_list(verdict.reasons)] if verdict.reasons else []
         lines += [notes] if (notes := inconclusive_notes(verdict)) else []
         sections.append("\n\n".join(lines))

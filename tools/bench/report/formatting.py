@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from tabulate import tabulate
 
+from tools.bench.verdict import MetricJudgement, Mode
 from virnucpro.bench.schema import Metric
 
 UNAVAILABLE = "unavailable"
@@ -30,6 +31,18 @@ BYTES_PER_STEP = 1024.0
 SECONDS_PER_MINUTE = 60.0
 SECONDS_PER_HOUR = 3600.0
 KIND_WORDS = {"gpu": "GPU", "rank": "rank"}
+# The change column says which change it is: in A/B mode the median of the per-pair ratios
+# head/base (not the ratio of the two sides' own medians beside it), with its 95% interval;
+# against a stored run, the change of the median (with the history's interval where it judged).
+CHANGE_HEADINGS: dict[Mode, str] = {
+    "paired": "paired median change (+ worse) [95% interval]",
+    "stored": "change of the median (+ worse) [interval]",
+}
+SIDE_HEADINGS: dict[Mode, tuple[str, str]] = {
+    "paired": ("base median", "head median"),
+    "stored": ("baseline median", "candidate median"),
+}
+IMMATERIAL_WORD = "immaterial"
 
 
 def unavailable(reason: str | None = None) -> str:
@@ -102,6 +115,24 @@ def format_change(change: float | None) -> str:
     if change is None:
         return unavailable()
     return f"{change * 100:+.1f}%"
+
+
+def change_cell(judgement: MetricJudgement) -> str:
+    """'+5.2% [+1.0%, +9.8%]': the judged change, with its interval when it has one."""
+    if judgement.change is None:
+        return "n/a"
+    text = format_change(judgement.change)
+    low, high = judgement.interval_low, judgement.interval_high
+    if low is not None and high is not None:
+        text += f" [{format_change(low)}, {format_change(high)}]"
+    return text
+
+
+def status_cell(judgement: MetricJudgement) -> str:
+    """'PASS', or 'PASS (immaterial)' for a slowdown passed under the floor share of the total
+    (the reason gives the share and the seconds)."""
+    word = judgement.status.upper()
+    return f"{word} ({IMMATERIAL_WORD})" if judgement.immaterial else word
 
 
 def format_p(value: float | None) -> str:

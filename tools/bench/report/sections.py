@@ -289,7 +289,7 @@ def _regression(report: ReportDocument) -> str:
         return section("Regression Check", "No baseline comparison: no verdict in this report.")
     word, against = OUTCOME_WORDS[verdict.outcome], verdict.baseline or "no baseline"
     head = f"Outcome **{word}** (exit code {verdict.exit_code}) against {against}."
-    body = judgements_table(verdict.judgements) if verdict.judgements else None
+    body = judgements_table(verdict.judgements, verdict.mode) if verdict.judgements else None
     return section("Regression Check", head, body, inconclusive_notes(verdict))
 
 

@@ -1,17 +1,29 @@
 """One side's results document from an A/B run's raw pairs: what the reports and the history read.
 
-Every figure paired per round becomes a metric with that side's samples; a figure some round
-lacks, NVML's device memory and the suites A/B mode does not run are recorded with the reason.
+Every figure paired per round becomes a metric with that side's samples, in pair order, labelled
+with the id of the raw pairs file and the side (``PAIRS_LABEL``, ``SIDE_LABEL``): the two side
+documents of one run can be judged paired again (``python -m tools.bench compare``). A figure
+some round lacks, NVML's device memory and the suites A/B mode does not run are recorded with the
+reason. The environment records the torch threads the workers ran with (the command's own
+process may default to more), so an A/B side and a plain run of the same machine share a key.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from virnucpro.bench.ab.schema import ABRecord, Side
 from virnucpro.bench.ab.session import WorkerSpec
 from virnucpro.bench.ab.worker import ON_CPU
-from virnucpro.bench.metric_names import BYTES, NVML_DEVICE_USED, OTHERS_CPU_METRIC
+from virnucpro.bench.metric_names import (
+    BYTES,
+    NVML_DEVICE_USED,
+    OTHERS_CPU_METRIC,
+    PAIRS_ID_CHARS,
+    PAIRS_LABEL,
+    SIDE_LABEL,
+)
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.run.collector import ResultsCollector, new_run_id, utc_now
 from virnucpro.bench.run.envinfo import environment_fingerprint
@@ -53,6 +65,11 @@ def _add_unmeasured(collector: ResultsCollector, record: ABRecord, *, on_cpu: bo
     collector.add_unavailable(NVML_DEVICE_USED, unit=BYTES, better="lower", reason=nvml_reason)
 
 
+def pairs_id(path: Path) -> str:
+    """The id of a raw pairs file: the first hex digits of its sha256."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:PAIRS_ID_CHARS]
+
+
 def side_document(
     record: ABRecord,
     *,
@@ -61,16 +78,25 @@ def side_document(
     spec: WorkerSpec,
     command: str,
     notes: tuple[str, ...],
+    pairs: str | None = None,
 ) -> ResultsDocument:
-    """One side's results document from its half of the pairs, naming what was not paired."""
+    """One side's results document from its half of the pairs, naming what was not paired.
+
+    ``pairs``: the id of the raw pairs file (:func:`pairs_id`), put on every paired metric.
+    """
     collector = ResultsCollector()
+    labels = {PAIRS_LABEL: pairs, SIDE_LABEL: side} if pairs else {}
     for metric in record.paired_metrics():
         samples = metric.head if side == "head" else metric.base
         collector.add_metric(
-            metric_from_samples(metric.name, samples, unit=metric.unit, better=metric.better)
+            metric_from_samples(
+                metric.name, samples, unit=metric.unit, better=metric.better, labels=labels
+            )
         )
     collector.add_metric(
-        metric_from_samples(OTHERS_CPU_METRIC, record.others_shares(), unit="ratio", better="none")
+        metric_from_samples(
+            OTHERS_CPU_METRIC, record.others_shares(), unit="ratio", better="none", labels=labels
+        )
     )
     _add_unmeasured(collector, record, on_cpu=spec.device == "cpu")
     for suite, reason in NOT_RUN_IN_AB.items():
@@ -79,7 +105,7 @@ def side_document(
         collector.note(note)
     info = record.head if side == "head" else record.base
     environment = environment_fingerprint(repo=Path(info.root)).model_copy(
-        update={"git_commit": info.commit, "git_dirty": info.dirty}
+        update={"git_commit": info.commit, "git_dirty": info.dirty, "torch_threads": spec.threads}
     )
     run = RunInfo(
         run_id=new_run_id(),

@@ -44,6 +44,21 @@ def runs(tmp_path: Path) -> dict[str, Path]:
     return {name: write_document(doc, tmp_path / f"{name}.json") for name, doc in docs.items()}
 
 
+TIGHT_RUNS = (100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8)  # about ±0.7% between runs
+
+
+@pytest.fixture
+def tight(tmp_path: Path) -> Path:
+    """A run history of seven runs over two days (about ±0.7% apart): enough to fail a run."""
+    folder = tmp_path / "tight-history"
+    for i, level in enumerate(TIGHT_RUNS):
+        doc = _doc(
+            level, seed=40 + i, run_id=f"t{i}", created_at=f"2024-12-{20 + i % 2}T08:00:00+00:00"
+        )
+        add_run(folder, entry_from_results(doc))
+    return folder
+
+
 @pytest.fixture
 def store(tmp_path: Path, runs: dict[str, Path]) -> Path:
     """A baselines folder holding the baseline run."""
@@ -64,16 +79,27 @@ def _one_line_error(err: str) -> str:
     ("run", "code", "outcome"),
     [("same", 0, "pass"), ("slow", 1, "regression"), ("invalid", 2, "could_not_judge")],
 )
-def test_check_exit_codes_against_the_stored_baseline(
+def test_check_exit_codes_against_the_stored_baseline_and_a_history(
     runs: dict[str, Path],
     store: Path,
+    tight: Path,
     capsys: pytest.CaptureFixture[str],
     run: str,
     code: int,
     outcome: str,
 ) -> None:
-    assert main(["check", str(runs[run]), "--baseline-dir", str(store)]) == code
+    argv = ["check", str(runs[run]), "--baseline-dir", str(store), "--history", str(tight)]
+    assert main(argv) == code
     assert f"outcome: {outcome} (exit {code})" in capsys.readouterr().out
+
+
+def test_check_against_one_stored_run_reports_drift_never_a_regression(
+    runs: dict[str, Path], store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(runs["slow"]), "--baseline-dir", str(store)]) == 2
+    out = capsys.readouterr().out
+    assert "outcome: inconclusive (exit 2)" in out
+    assert "drift against the stored run of 2025-01-01" in out
 
 
 def test_check_against_a_file_of_other_hardware_is_no_baseline(
@@ -92,19 +118,20 @@ def test_require_baseline(
 
 
 def test_thresholds_file_in_the_store_then_flags_override_it(
-    runs: dict[str, Path], store: Path
+    runs: dict[str, Path], store: Path, tight: Path
 ) -> None:
     (store / "thresholds.toml").write_text("fail_slowdown = 0.5\n", encoding="utf-8")
-    assert main(["check", str(runs["slow"]), "--baseline-dir", str(store)]) == 0
-    flags = ["--baseline-dir", str(store), "--fail-threshold", "0.1"]
-    assert main(["check", str(runs["slow"]), *flags]) == 1
+    flags = ["--baseline-dir", str(store), "--history", str(tight)]
+    assert main(["check", str(runs["slow"]), *flags]) == 0
+    assert main(["check", str(runs["slow"]), *flags, "--fail-threshold", "0.1"]) == 1
 
 
 def test_check_writes_the_verdict_as_json(
-    runs: dict[str, Path], store: Path, tmp_path: Path
+    runs: dict[str, Path], store: Path, tight: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "verdict.json"
-    assert main(["check", str(runs["slow"]), "--baseline-dir", str(store), "--json", str(out)]) == 1
+    flags = ["--baseline-dir", str(store), "--history", str(tight), "--json", str(out)]
+    assert main(["check", str(runs["slow"]), *flags]) == 1
     verdict = Verdict.model_validate_json(out.read_text(encoding="utf-8"))
     assert verdict.outcome == "regression"
     assert [j.name for j in verdict.failures] == [TOTAL_TIME_METRIC]
@@ -161,7 +188,7 @@ def test_check_with_a_history_judges_against_its_between_run_noise(
     runs: dict[str, Path], store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["check", str(runs["slow"]), "--baseline-dir", str(store)]
-    assert main(argv) == 1  # one stored run: a 20% drift reads as a regression
+    assert main(argv) == 2  # one stored run: a 20% move is drift, never a regression
     assert "one run cannot measure" in capsys.readouterr().out
     history = _write_history(tmp_path / "history")
     assert main([*argv, "--history", str(history)]) == 2
@@ -183,7 +210,9 @@ def test_check_uses_the_default_history_folder_unless_told_not_to(
     argv = ["check", str(runs["slow"]), "--baseline-dir", str(store)]
     assert main(argv) == 2
     assert str(DEFAULT_HISTORY_DIR) in capsys.readouterr().out
-    assert main([*argv, "--no-history"]) == 1
+    assert main([*argv, "--no-history"]) == 2
+    out = capsys.readouterr().out
+    assert str(DEFAULT_HISTORY_DIR) not in out and "one run cannot measure" in out
 
 
 def test_a_damaged_history_is_one_line_and_exit_two(
@@ -282,12 +311,11 @@ def test_post_and_badge_load_their_real_modules(command: str) -> None:
 
 
 def test_report_with_check_writes_both_files(
-    runs: dict[str, Path], store: Path, tmp_path: Path
+    runs: dict[str, Path], store: Path, tight: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "reports"
-    code = main(
-        ["report", str(runs["slow"]), "--out", str(out), "--check", "--baseline-dir", str(store)]
-    )
+    flags = ["--check", "--baseline-dir", str(store), "--history", str(tight)]
+    code = main(["report", str(runs["slow"]), "--out", str(out), *flags])
     assert code == 1
     written = sorted(p.suffix for p in out.iterdir())
     assert written == [".json", ".md"]
@@ -303,12 +331,26 @@ def test_report_without_check_has_no_verdict(runs: dict[str, Path], tmp_path: Pa
 
 
 def test_compare_writes_markdown_and_exits_with_the_verdict(
-    runs: dict[str, Path], tmp_path: Path
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "compare.md"
-    assert main(["compare", str(runs["base"]), str(runs["slow"]), "--out", str(out)]) == 1
+    assert main(["compare", str(runs["base"]), str(runs["same"]), "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")
-    assert TOTAL_TIME_METRIC in text and "Verdict: **REGRESSION** (exit code 1)" in text
+    assert TOTAL_TIME_METRIC in text and "Verdict: **PASS** (exit code 0)" in text
+    assert capsys.readouterr().out.startswith("unpaired comparison: the two runs were measured")
+    assert main(["compare", str(runs["base"]), str(runs["slow"]), "--out", str(out)]) == 2
+    text = out.read_text(encoding="utf-8")
+    assert "Verdict: **INCONCLUSIVE** (exit code 2)" in text and "weaker" in text
+
+
+def test_compare_suggests_no_option_it_does_not_accept(
+    runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17: compare of other hardware suggested --allow-no-baseline, which it rejects."""
+    assert main(["compare", str(runs["other"]), str(runs["slow"])]) == 2
+    out = capsys.readouterr().out
+    assert "not comparable" in out and "--allow-no-baseline" not in out
+    assert "Verdict: **NO BASELINE** (exit code 2)" in out
 
 
 def test_dashboard_from_the_history(tmp_path: Path, runs: dict[str, Path]) -> None:
@@ -370,6 +412,6 @@ def test_module_entry_point_runs_as_a_process(runs: dict[str, Path], store: Path
         text=True,
         check=False,
     )
-    assert done.returncode == 1
-    assert "outcome: regression" in done.stdout
+    assert done.returncode == 2
+    assert "outcome: inconclusive" in done.stdout and "drift against the stored run" in done.stdout
     assert "Traceback" not in done.stderr

@@ -38,8 +38,10 @@ def store(tmp_path: Path) -> Path:
 def test_judge_reads_and_judges_against_the_stored_baseline(tmp_path: Path, store: Path) -> None:
     slow = write_document(_doc(120.0, seed=3, run_id="slow"), tmp_path / "slow.json")
     verdict = judge(slow, baseline_dir=store, thresholds=DEFAULT_THRESHOLDS, require_baseline=True)
-    assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
+    assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)  # one stored run: drift
     assert verdict.baseline is not None and verdict.baseline.startswith("base (")
+    total = verdict.judgements[0]
+    assert total.reason.startswith("drift against the stored run of") and total.change > 0.1
 
 
 def test_a_given_reference_file_wins_over_the_store(tmp_path: Path, store: Path) -> None:
@@ -91,7 +93,7 @@ def test_judge_document_reads_the_candidate_s_history(tmp_path: Path, store: Pat
     for i, level in enumerate((100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)):
         add_run(history, entry_from_results(_doc(level, seed=10 + i, run_id=f"h{i}")))
     slow = _doc(120.0, seed=3, run_id="slow")
-    assert judge_document(slow, baseline_dir=store).outcome == "regression"
+    assert judge_document(slow, baseline_dir=store).judgements[0].reason.startswith("drift")
     verdict = judge_document(slow, baseline_dir=store, history_dir=history)
     assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)
     assert any(str(history) in reason for reason in verdict.reasons)

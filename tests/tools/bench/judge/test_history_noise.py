@@ -13,13 +13,20 @@ from tools.bench.history.baseline import storage_key
 from tools.bench.history.runs import add_run, entry_from_results, history_file
 from tools.bench.judge.history_noise import (
     RunHistory,
+    days_of,
     earlier_runs,
     judge_against_history,
     load_run_history,
     run_medians,
 )
 from tools.bench.synthetic import draw_samples, synthetic_document
-from tools.bench.thresholds import DEFAULT_THRESHOLDS, MAX_HISTORY_RUNS, with_overrides
+from tools.bench.thresholds import (
+    DEFAULT_THRESHOLDS,
+    MAX_HISTORY_RUNS,
+    MIN_HISTORY_DAYS,
+    TimeFloor,
+    with_overrides,
+)
 from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
 from virnucpro.bench.schema import metric_from_samples as from_samples
@@ -27,6 +34,7 @@ from virnucpro.bench.schema import metric_from_samples as from_samples
 BUSY = DEFAULT_THRESHOLDS.busy_host_share
 TIGHT = (100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8)  # about ±0.7% between runs
 DRIFTING = (100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)  # about ±10% between runs
+DAYS = MIN_HISTORY_DAYS  # the runs of these medians come from enough days to fail
 
 
 def _metric(
@@ -55,6 +63,7 @@ def _judge(level: float, medians: Sequence[float], **options: object) -> tuple[s
     judged = judge_against_history(
         _metric(level, **options),  # type: ignore[arg-type]
         medians,
+        days=DAYS,
         thresholds=DEFAULT_THRESHOLDS,
     )
     assert judged is not None
@@ -114,7 +123,9 @@ def test_run_medians_come_from_runs_with_no_more_rounds_than_the_candidate() -> 
     assert len(run_medians(thorough, _metric(100.0, n=10))) == 3
     cold = from_samples("cold.model_load", [2.1], unit="s", better="lower")
     assert run_medians(once, cold) == (2.0, 2.2, 1.9)
-    judged = judge_against_history(cold, run_medians(once, cold), thresholds=DEFAULT_THRESHOLDS)
+    judged = judge_against_history(
+        cold, run_medians(once, cold), days=DAYS, thresholds=DEFAULT_THRESHOLDS
+    )
     assert judged is not None and judged.judgement.status == "inconclusive"  # ±7% runs, 3 of them
 
 
@@ -148,7 +159,7 @@ def test_an_unchanged_run_in_a_drifting_history_cannot_pass_either() -> None:
 
 
 def test_the_numbers_are_the_prediction_interval_s() -> None:
-    judged = judge_against_history(_metric(130.0), TIGHT, thresholds=DEFAULT_THRESHOLDS)
+    judged = judge_against_history(_metric(130.0), TIGHT, days=DAYS, thresholds=DEFAULT_THRESHOLDS)
     assert judged is not None
     judgement, interval = judged.judgement, judged.interval
     centre = float(np.mean(np.log(TIGHT)))
@@ -164,12 +175,12 @@ def test_the_numbers_are_the_prediction_interval_s() -> None:
 
 def test_higher_is_better_metrics_are_turned_so_that_worse_is_positive() -> None:
     slow = _metric(70.0, name="end_to_end.reads_per_s", unit="reads/s", better="higher")
-    judged = judge_against_history(slow, TIGHT, thresholds=DEFAULT_THRESHOLDS)
+    judged = judge_against_history(slow, TIGHT, days=DAYS, thresholds=DEFAULT_THRESHOLDS)
     assert judged is not None
     assert judged.judgement.status == "warn"  # not a time: beyond its threshold it warns
     assert judged.judgement.change == pytest.approx(0.30, abs=0.01)  # (100 - 70) / 100
     fast = _metric(130.0, name="end_to_end.reads_per_s", unit="reads/s", better="higher")
-    judged = judge_against_history(fast, TIGHT, thresholds=DEFAULT_THRESHOLDS)
+    judged = judge_against_history(fast, TIGHT, days=DAYS, thresholds=DEFAULT_THRESHOLDS)
     assert judged is not None and judged.judgement.status == "improved"
 
 
@@ -177,7 +188,7 @@ def test_higher_is_better_metrics_are_turned_so_that_worse_is_positive() -> None
 def test_a_threshold_in_points_is_judged_in_points(drop: float, warns: bool) -> None:
     history = (80.0, 80.1, 79.9, 80.05, 79.95)
     util = from_samples("gpu.utilization", [80.0 - drop] * 10, unit="%", better="higher")
-    judged = judge_against_history(util, history, thresholds=DEFAULT_THRESHOLDS)
+    judged = judge_against_history(util, history, days=DAYS, thresholds=DEFAULT_THRESHOLDS)
     assert judged is not None
     assert (judged.judgement.status == "warn") is warns
     assert f"{drop:g} points worse (threshold 5 points)" in judged.judgement.reason
@@ -185,23 +196,47 @@ def test_a_threshold_in_points_is_judged_in_points(drop: float, warns: bool) -> 
 
 def test_a_stage_beyond_the_threshold_warns_only_the_total_time_fails() -> None:
     stage = _metric(130.0, name="stage.esm.time")
-    judged = judge_against_history(stage, TIGHT, thresholds=DEFAULT_THRESHOLDS)
+    judged = judge_against_history(stage, TIGHT, days=DAYS, thresholds=DEFAULT_THRESHOLDS)
     assert judged is not None and judged.judgement.status == "warn"
     assert _judge(130.0, TIGHT)[0] == "fail"
+
+
+def test_runs_of_one_day_report_a_slowdown_as_drift_never_a_failure() -> None:
+    """Issue 17: a stored-number verdict fails only with runs from two or more days."""
+    judged = judge_against_history(_metric(130.0), TIGHT, days=1, thresholds=DEFAULT_THRESHOLDS)
+    assert judged is not None
+    assert judged.judgement.status == "inconclusive"
+    assert "outside their 95% prediction interval" in judged.judgement.reason
+    assert "drift, not a failure: the 7 runs are from 1 day(s)" in judged.judgement.reason
+    passing = judge_against_history(_metric(100.3), TIGHT, days=1, thresholds=DEFAULT_THRESHOLDS)
+    assert passing is not None and passing.judgement.status == "pass"
+
+
+def test_days_of_counts_utc_dates() -> None:
+    runs = _history([100.0, 101.0, 99.0]).runs
+    moments = ("2026-11-29T23:30:00-02:00", "2026-11-30T01:00:00+00:00", "not a time")
+    dated = [e.model_copy(update={"created_at": t}) for e, t in zip(runs, moments, strict=True)]
+    assert days_of(dated) == 1  # the first is 01:30 UTC on the 30th
+    assert days_of([*dated, runs[0].model_copy(update={"created_at": "2026-12-01T09:00:00"})]) == 2
 
 
 def test_a_small_stage_slowing_down_is_immaterial() -> None:
     stage = _metric(1.3, name="stage.write.time")
     judged = judge_against_history(
-        stage, [v / 100 for v in TIGHT], thresholds=DEFAULT_THRESHOLDS, floor=2.0
+        stage,
+        [v / 100 for v in TIGHT],
+        days=DAYS,
+        thresholds=DEFAULT_THRESHOLDS,
+        floor=TimeFloor(seconds=2.0, share=0.02),
     )
     assert judged is not None and judged.judgement.status == "pass"
-    assert "immaterial" in judged.judgement.reason
+    assert "immaterial: under 2% of total time (2 s)" in judged.judgement.reason
+    assert judged.judgement.immaterial
 
 
 def test_the_interval_follows_alpha() -> None:
     strict = with_overrides(DEFAULT_THRESHOLDS, alpha=0.01)
-    judged = judge_against_history(_metric(118.0), DRIFTING, thresholds=strict)
+    judged = judge_against_history(_metric(118.0), DRIFTING, days=DAYS, thresholds=strict)
     assert judged is not None and judged.interval.confidence == pytest.approx(0.99)
     assert "99% prediction interval" in judged.judgement.reason
 
@@ -217,7 +252,7 @@ def test_the_interval_follows_alpha() -> None:
 def test_the_history_declines_what_it_cannot_judge(
     metric: Metric, medians: Sequence[float]
 ) -> None:
-    assert judge_against_history(metric, medians, thresholds=DEFAULT_THRESHOLDS) is None
+    assert judge_against_history(metric, medians, days=DAYS, thresholds=DEFAULT_THRESHOLDS) is None
 
 
 # ----------------------------------------------------------------------------- the file

@@ -77,15 +77,30 @@ def test_unchanged_run_passes() -> None:
     assert verdict.baseline == "base"
 
 
-def test_twenty_percent_slowdown_with_ten_samples_fails() -> None:
+def test_twenty_percent_slowdown_with_ten_samples_fails_the_rounds_test() -> None:
     base, cand = _pair(100.0, 120.0)
-    verdict = check_regression(cand, base)
+    verdict = check_regression(cand, base, one_run_fails=True)
     judgement = _only(verdict)
     assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
     assert judgement.status == "fail"
     assert judgement.change == pytest.approx(0.20, abs=0.03)
     assert judgement.p_adjusted is not None and judgement.p_adjusted < 0.05
     assert verdict.failures == (judgement,)
+
+
+def test_one_stored_run_never_fails_by_itself_its_slowdown_is_drift() -> None:
+    """Issue 17: +37.7% against the stored run of another day, on untouched code, read
+    REGRESSION. A stored number is drift, inconclusive (exit 2), never a failure alone."""
+    base, cand = _pair(100.0, 120.0)
+    verdict = check_regression(cand, base)
+    judgement = _only(verdict)
+    assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)
+    assert judgement.status == "inconclusive" and verdict.failures == ()
+    assert judgement.reason.startswith("drift against the stored run of 2025-01-01: 19.0% worse")
+    assert "not a failure (that needs 3 comparable runs of the history from 2" in judgement.reason
+    assert judgement.change == pytest.approx(0.20, abs=0.03)  # the change is still shown
+    assert ONE_RUN_NOTE in verdict.reasons
+    assert verdict.reasons[0].startswith("end_to_end.total_time is inconclusive: drift against")
 
 
 def test_twenty_percent_slowdown_with_three_samples_is_inconclusive() -> None:
@@ -106,7 +121,7 @@ def test_twelve_percent_slowdown_under_thirty_percent_noise_is_inconclusive() ->
 
 def test_doubling_under_heavy_noise_still_fails() -> None:
     base, cand = _pair(100.0, 200.0, noise=NOISY, n=20)
-    assert _only(check_regression(cand, base)).status == "fail"
+    assert _only(check_regression(cand, base, one_run_fails=True)).status == "fail"
 
 
 def test_significant_speedup_is_reported_as_improved() -> None:
@@ -152,7 +167,7 @@ def test_fail_outweighs_warn() -> None:
     util = {"name": "gpu.utilization", "unit": "%", "better": "higher", "noise": 0.01}
     base = _doc(_metric(100.0), _metric(80.0, **util), run_id="base")
     cand = _doc(_metric(125.0, seed=CAND_SEED), _metric(70.0, seed=CAND_SEED, **util))
-    verdict = check_regression(cand, base)
+    verdict = check_regression(cand, base, one_run_fails=True)
     assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
     assert len(verdict.warnings) == 1
 
@@ -360,7 +375,7 @@ def test_a_large_stage_slowing_down_warns_but_only_the_total_time_fails() -> Non
 
 def test_the_total_time_slowing_down_fails() -> None:
     base, cand = _pair(100.0, 130.0)
-    verdict = check_regression(cand, base)
+    verdict = check_regression(cand, base, one_run_fails=True)
     assert _only(verdict).status == "fail"
     assert (verdict.outcome, verdict.exit_code) == ("regression", 1)
 
@@ -381,13 +396,16 @@ TIGHT_RUNS = (100.0, 101.0, 99.0, 100.5, 99.5, 100.2, 99.8)  # about ±0.7% betw
 DRIFTING_RUNS = (100.0, 112.0, 95.0, 118.0, 104.0, 92.0, 115.0)  # about ±10% between runs
 
 
-def _history(levels: Sequence[float], *, prefix: str = "h", **fields: Any) -> RunHistory:
-    """Earlier runs whose total time has exactly these medians."""
+def _history(
+    levels: Sequence[float], *, prefix: str = "h", days: int = 2, **fields: Any
+) -> RunHistory:
+    """Earlier runs whose total time has exactly these medians, made over ``days`` days."""
     runs = tuple(
         entry_from_results(
             _doc(
                 metric_from_samples(TOTAL_TIME_METRIC, [level] * 10, unit="s", better="lower"),
                 run_id=f"{prefix}{i}",
+                created_at=f"2024-12-{20 + i % days:02d}T08:00:00+00:00",
                 **fields,
             )
         )
@@ -398,7 +416,7 @@ def _history(levels: Sequence[float], *, prefix: str = "h", **fields: Any) -> Ru
 
 def test_a_rerun_in_a_drifting_history_is_not_a_regression() -> None:
     base, cand = _pair(100.0, 118.0)
-    assert check_regression(cand, base).outcome == "regression"  # one stored run: drift reads
+    assert check_regression(cand, base, one_run_fails=True).outcome == "regression"
     verdict = check_regression(cand, base, history=_history(DRIFTING_RUNS))
     assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)
     judgement = _only(verdict)
@@ -417,6 +435,14 @@ def test_a_real_slowdown_against_a_tight_history_is_a_regression() -> None:
     assert ONE_RUN_NOTE not in verdict.reasons
 
 
+def test_a_history_of_one_day_cannot_fail_a_run() -> None:
+    """Three or more comparable runs are not enough: they must come from two or more days."""
+    base, cand = _pair(100.0, 130.0)
+    verdict = check_regression(cand, base, history=_history(TIGHT_RUNS, days=1))
+    assert (verdict.outcome, verdict.exit_code) == ("inconclusive", 2)
+    assert "the 7 runs are from 1 day(s)" in _only(verdict).reason
+
+
 def test_an_unchanged_run_against_a_tight_history_passes() -> None:
     base, cand = _pair(100.0, 100.0)
     verdict = check_regression(cand, base, history=_history(TIGHT_RUNS))
@@ -429,7 +455,7 @@ def test_a_short_history_keeps_the_within_run_test_and_says_so() -> None:
     without = check_regression(cand, base)
     verdict = check_regression(cand, base, history=_history(DRIFTING_RUNS[:2]))
     assert verdict.judgements == without.judgements
-    assert verdict.outcome == "regression"
+    assert verdict.outcome == "inconclusive"  # drift on one stored run, never a regression
     assert ONE_RUN_NOTE in verdict.reasons
     assert any("fewer than 3 of the 2 usable earlier runs" in r for r in verdict.reasons)
 

@@ -10,6 +10,7 @@ from tests.tools.bench import make_fixtures as mf
 from tools.bench.cli.main import main
 from tools.bench.judge.stored import check_regression
 from tools.bench.report.compare import comparability_differences, render_comparison
+from tools.bench.report.formatting import status_cell
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     Direction,
@@ -47,7 +48,7 @@ def test_every_row_is_the_checkers_judgement() -> None:
     assert set(rows) == {j.name for j in verdict.judgements}
     for judgement in verdict.judgements:
         status, reason = rows[judgement.name][3:5]
-        assert (status, reason) == (judgement.status.upper(), judgement.reason)
+        assert (status, reason) == (status_cell(judgement), judgement.reason)
 
 
 def test_sections_follow_the_checker_and_one_sided_metrics_are_listed() -> None:
@@ -63,13 +64,17 @@ def test_sections_follow_the_checker_and_one_sided_metrics_are_listed() -> None:
     )
     text = _compare(base, cand)
     headings = ["## All Judged Metrics", "## Regressions", "## Improvements", "## Unchanged"]
+    headings += ["## Inconclusive"]
     assert [text.index(h) for h in headings] == sorted(text.index(h) for h in headings)
     regressions = text.split("## Regressions")[1].split("## Warnings")[0]
     improvements = text.split("## Improvements")[1].split("## Unchanged")[0]
-    assert f"`{TOTAL_TIME_METRIC}`" in regressions and "`b.rate`" not in regressions
+    inconclusive = text.split("## Inconclusive")[1].split("## Not Compared")[0]
+    assert "None." in regressions  # two runs measured apart: their drift never fails alone
+    assert f"`{TOTAL_TIME_METRIC}`" in inconclusive and "drift against the stored run" in text
     assert "`b.rate`" in improvements and "-40.0% worse" in improvements
     assert "only in the baseline: `old`" in text and "only in the candidate: `new`" in text
-    assert "Verdict: **REGRESSION** (exit code 1)" in text
+    assert "Verdict: **INCONCLUSIVE** (exit code 2)" in text
+    assert "change of the median (+ worse) [interval]" in text
 
 
 def test_comparability_differences_name_the_parts() -> None:
@@ -104,7 +109,7 @@ def test_invalid_side_is_flagged() -> None:
 
 @pytest.mark.parametrize(
     ("level", "code", "word"),
-    [(10.0, 0, "PASS"), (13.0, 1, "REGRESSION")],
+    [(10.0, 0, "PASS"), (13.0, 2, "INCONCLUSIVE")],
 )
 def test_cli_exit_code_matches_what_it_prints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], level: float, code: int, word: str
