@@ -102,7 +102,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(reuse_venv=True, tags=[BENCH_TAG])
 def bench_quick(session: nox.Session) -> None:
-    """Quick benchmark tier for CI: small data, judged against the baseline for this hardware."""
+    """Quick tier: this checkout side by side against its reference commit (see its first lines)."""
     run_benchmark(session, "--quick")
 
 

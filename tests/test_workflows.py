@@ -250,7 +250,10 @@ def test_main_publishes_the_history_then_pages_deploys_the_dashboard() -> None:
     workflow = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))
     main_steps = workflow["main"]["steps"]
     runs = " ".join(step.get("run", "") for step in main_steps)
-    history_run = 'nox -s bench_quick -- --allow-no-baseline --history "$RUNNER_TEMP/history"'
+    history_run = (  # a plain run: the quick tier's default is side by side
+        "nox -s bench_quick -- --stored-baseline --allow-no-baseline "
+        '--history "$RUNNER_TEMP/history"'
+    )
     assert runs.index("git archive FETCH_HEAD") < runs.index(history_run) < runs.index("-- publish")
     assert 'nox -s bench_quick -- --against "$BEFORE" --output-dir tests/reports/ab' in runs
     assert runs.index("-- publish") < runs.index("-- dashboard")

@@ -234,7 +234,7 @@ def test_history_options_reach_the_runner(
         return _outcome(0, "pass")
 
     monkeypatch.setattr(bench_run, "run_benchmark", fake_run)
-    assert _exit_code(["--quick", *argv]) == 0
+    assert _exit_code(["--quick", "--stored-baseline", *argv]) == 0
     assert (seen[0].history_dir, seen[0].use_history) == (history_dir, use_history)
 
 
@@ -250,8 +250,10 @@ def test_progress_is_plain_lines_when_stdout_is_not_a_terminal(
         return _outcome(0, "pass")
 
     monkeypatch.setattr(bench_run, "run_benchmark", fake_run)
-    assert _exit_code(["--quick"]) == 0
+    assert _exit_code(["--quick", "--stored-baseline"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("compared: this run against the stored baseline")
+    assert lines[1] == "why: --stored-baseline asks for a plain run against the stored baseline"
     progress = [line.split("] ", 1)[1] for line in lines if line.startswith("[0:00:0")]
     assert progress == [
         "running end_to_end::total_time",

@@ -43,10 +43,13 @@ from virnucpro.bench.options import (
 from virnucpro.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
     from virnucpro.bench.ab.schema import ABRecord
     from virnucpro.bench.ab.session import WorkerSpec
+    from virnucpro.bench.schema import ResultsDocument
 
 THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
 PAIRS_FILE = "ab_pairs.json"
@@ -142,8 +145,15 @@ def run_against(
     command: str,
     overrides: dict[str, float | int | None],
     say=lambda text: print(text, file=sys.stderr),
+    annotate: Callable[[Verdict, ResultsDocument], Verdict] | None = None,
+    label: str = "",
 ) -> ABOutcome:
-    """Benchmark this checkout against ``ref``; see the module docstring."""
+    """Benchmark this checkout against ``ref``; see the module docstring.
+
+    ``annotate`` may add to the verdict, from the head's results document, before the report
+    is written (the quick tier adds why this reference, and the drift against the stored run);
+    ``label`` names the base in the verdict (default: ``REF (sha)``).
+    """
     from tools.bench.judge.paired import judge_record
     from tools.bench.report.document import build_report, write_reports
     from virnucpro.bench.ab import env as ab_env
@@ -171,7 +181,7 @@ def run_against(
     workload = prepare_workload(options)
     spec = worker_spec(options, workload.path)
     workdir = new_run_dir(options.output_dir / RUNS_DIR)
-    label = f"{ref} ({sha[:12]})"
+    label = label or f"{ref} ({sha[:12]})"
     say("starting the base and head workers (each loads its models once)")
     with ab.ABSession.start(
         ref=ref,
@@ -191,11 +201,19 @@ def run_against(
     pairs = pairs_id(pairs_path)
     notes = (*notes, f"raw pairs: {pairs_path} (id {pairs})")
     one_side = functools.partial(
-        side_document, record, options=options, spec=spec, command=command, notes=notes
+        side_document,
+        record,
+        options=options,
+        spec=spec,
+        command=command,
+        notes=notes,
+        workload=workload,
     )
     documents = {side: one_side(side=side, pairs=pairs) for side in ("head", "base")}
     for side, doc in documents.items():
         write_document(doc, workdir / f"results-{side}.json")
+    if annotate is not None:
+        verdict = annotate(verdict, documents["head"])
     report = build_report(documents["head"], verdict=verdict, now=datetime.now(timezone.utc))
     reports = write_reports(report, options.output_dir)
     code = verdict.exit_code

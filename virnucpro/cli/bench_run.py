@@ -164,11 +164,14 @@ def run_benchmark(
     command: str = "",
     cwd: Path | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    review: Callable[[Verdict], Verdict] | None = None,
 ) -> BenchOutcome:
     """Run the selected suites and judge them; see the module docstring for the exit codes.
 
     ``suite_runner`` replaces the in-process pytest run (tests inject one that writes a
-    prepared document); ``cwd`` is where to look for the checkout besides the package's own.
+    prepared document); ``cwd`` is where to look for the checkout besides the package's own;
+    ``review`` may restate the verdict before the reports are written (the quick tier without
+    a reference commit turns a verdict on one stored run into COULD NOT JUDGE).
     """
     started = time.perf_counter()
     sink = progress or NullProgress()
@@ -177,7 +180,7 @@ def run_benchmark(
     history = judging_history(plan.options)
     measured = measure(plan, sink, suite_runner)
     sink.phase("judging the results")
-    return _finish(plan, measured, thresholds, history, now(), started)
+    return _finish(plan, measured, thresholds, history, now(), started, review)
 
 
 def _finish(
@@ -187,10 +190,13 @@ def _finish(
     history: Path | None,
     moment: datetime,
     started: float,
+    review: Callable[[Verdict], Verdict] | None = None,
 ) -> BenchOutcome:
     options, results = plan.options, measured.results
     messages = [f"failure details: {measured.failures_log}"] if measured.failures_log else []
     verdict = _verdict(measured, options, thresholds, history)
+    if review is not None:
+        verdict = review(verdict)
     reports: tuple[Path, ...] = ()
     history = baseline = None
     refusals: tuple[str, ...] = ()

@@ -13,11 +13,10 @@ checkout and puts it on ``sys.path`` before anything from ``tools`` is imported.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from virnucpro.bench.options import (
     CPU_ONLY_GPUS,
@@ -31,34 +30,41 @@ from virnucpro.bench.options import (
     resolve_suites,
 )
 from virnucpro.cli.predict import positive_int
-from virnucpro.cli.progress import PlainProgress
+from virnucpro.cli.progress import PlainProgress, RichProgress, progress_stream
 from virnucpro.errors import InputError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
+    from tools.bench.verdict import Verdict
     from virnucpro.cli.bench_run import BenchOutcome
 
 QUICK_TIER = "quick"
 DESCRIPTION = """\
-Run the benchmark suites (from a source checkout), write markdown and JSON
-reports, and judge the run against the stored baseline for this hardware and
-workload (or against --compare-to)."""
+Run the benchmarks (from a source checkout), write markdown and JSON reports,
+and judge them. The quick tier measures this checkout side by side against a
+reference commit (the commit the stored baseline of this hardware was recorded
+at, else the merge base with the default branch), paired; the stored numbers
+are shown as drift. Every other run (and --stored-baseline) is judged against
+the stored baseline and the run history, for trends. The first lines of the
+output say what was compared with what, and why."""
 SUITE_CHOICES = "scaling|throughput|memory|equivalence|end_to_end|all"
 EXAMPLES = """\
 examples:
   virnucpro benchmark --quick
-      CI validation: every suite on tiny data and models, judged against this
-      machine's baseline (2 to 3 minutes on a 2-core CPU)
+      this checkout against its reference commit, side by side on tiny data and
+      models (under a minute on a 2-core CPU), the stored numbers as drift
+  virnucpro benchmark --quick --stored-baseline
+      every suite on tiny data, judged against this machine's stored baseline
+      (a plain run, for the history: 2 to 3 minutes on a 2-core CPU)
   virnucpro benchmark --suite scaling --gpus 0,1,2,3
       scaling over 1, 2 and 4 GPUs (without GPUs: 1 vs 2 CPU ranks)
   virnucpro benchmark --vanilla-baseline --data-size large
       every suite on large data, also timing the vanilla (published) engine
       end to end for the fast-vs-vanilla speedup
 
-exit codes: 0 pass (or no baseline for this hardware yet), 1 regression,
-2 could not judge (bad options, a failed suite, an invalid run, --require-baseline
-without a baseline). Reports: <output-dir>/benchmark_YYYYMMDD_HHMMSS.{md,json}.
+exit codes: 0 pass, 1 regression, 2 could not judge (bad options, a failed
+suite, an invalid run, no reference commit, no stored baseline in a plain run
+unless --allow-no-baseline, a stored number that moved but no history of 2 or
+more days to judge it). Reports: <output-dir>/benchmark_YYYYMMDD_HHMMSS.{md,json}.
 """
 
 
@@ -98,7 +104,11 @@ def _add_workload_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_tier_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--quick", action="store_true", help="the quick tier (same as --tier quick)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the quick tier (same as --tier quick): side by side against the reference commit",
+    )
     p.add_argument("--tier", choices=tuple(TIERS), help="a named set of defaults")
     p.add_argument(
         "--vanilla-baseline",
@@ -109,6 +119,13 @@ def _add_tier_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_judging_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--stored-baseline",
+        action="store_true",
+        help="quick tier: a plain run judged against the stored baseline and the run history "
+        "(for trends) instead of side by side; --suite, --compare-to, --update-baseline and "
+        "--append-history imply it",
+    )
     p.add_argument(
         "--output-dir",
         type=Path,
@@ -264,66 +281,6 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
 # ----------------------------------------------------------------------------- display
 
 
-class RichProgress:
-    """A progress bar advanced once per finished suite test. It appears with the runner's first
-    phase, after the options were checked (an option error stays one line), and draws on its
-    own copy of stderr, so pytest's output capture does not swallow it."""
-
-    def __init__(self, console: Console) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self._task = self.progress.add_task("preparing", total=None)
-        self._started = False
-
-    def __enter__(self) -> RichProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._started:
-            self.progress.stop()
-
-    def phase(self, text: str) -> None:
-        if not self._started:
-            self.progress.start()
-            self._started = True
-        self.progress.update(self._task, description=text)
-
-    def collected(self, total: int) -> None:
-        self.progress.update(self._task, total=total, completed=0)
-
-    def finished(self, nodeid: str, outcome: str) -> None:
-        from virnucpro.bench.run.suites import short_test_name
-
-        self.progress.advance(self._task)
-        self.progress.update(self._task, description=f"{short_test_name(nodeid)}: {outcome}")
-
-    def round_done(self, done: int, total: int, median_s: float) -> None:
-        del done, total, median_s  # the bar counts suite tests; rounds go to logs only
-
-
-def _progress_stream(stream: IO[str]) -> IO[str]:
-    """A private duplicate of ``stream`` (pytest redirects the descriptors while a test runs)."""
-    try:
-        return os.fdopen(os.dup(stream.fileno()), "w", encoding="utf-8")
-    except (AttributeError, OSError, ValueError):
-        return stream
-
-
 def checkout_importable(cwd: Path | None = None) -> Path:
     """The source checkout (see :func:`~virnucpro.bench.run.runner.find_checkout`), on ``sys.path``.
 
@@ -345,20 +302,44 @@ def _run_benchmark() -> Callable[..., BenchOutcome]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    _run_benchmark()  # the checkout on sys.path before anything from tools is imported
+    from virnucpro.cli import side_by_side
 
-    run_benchmark = _run_benchmark()
     options = options_from_args(args)
     command = " ".join(["virnucpro", *args.argv])
     if args.against is not None:
         return _run_against(args, options, command)
+    reason = side_by_side.stored_mode_reason(args, options)
+    if reason is None:
+        from virnucpro.cli.summary import render_ab_summary, summary_console
+
+        return side_by_side.run_side_by_side(
+            options,
+            command=command,
+            overrides=_ab_overrides(args),
+            run_plain=lambda opts, review: _run_plain(opts, command, review),
+            render_ab=lambda outcome: render_ab_summary(outcome, summary_console()),
+        )
+    side_by_side.say_first(side_by_side.stored_mode_lines(reason))
+    return _run_plain(options, command)
+
+
+def _run_plain(
+    options: BenchOptions, command: str, review: Callable[[Verdict], Verdict] | None = None
+) -> int:
+    """The suites in this process, judged against the stored baseline; the summary printed."""
+    from rich.console import Console
+
+    run_benchmark = _run_benchmark()
     # a bar on a terminal; plain lines on stdout where people read logs (CI, redirected output)
     terminal = sys.stdout.isatty()
-    stream = _progress_stream(sys.stderr if terminal else sys.stdout)
+    stream = progress_stream(sys.stderr if terminal else sys.stdout)
     try:
         display = RichProgress(Console(file=stream)) if terminal else PlainProgress(stream)
         with display as progress:
-            outcome: BenchOutcome = run_benchmark(options, progress=progress, command=command)
+            outcome: BenchOutcome = run_benchmark(
+                options, progress=progress, command=command, review=review
+            )
     finally:
         if stream not in (sys.stderr, sys.stdout):
             stream.close()
@@ -368,22 +349,31 @@ def run(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _ab_overrides(args: argparse.Namespace) -> dict[str, float | int | None]:
+    """The A/B settings given on the command line (checked)."""
+    if args.time_budget is not None and args.time_budget <= 0:
+        raise InputError(f"--time-budget must be positive, got {args.time_budget:g}")
+    return {
+        "ab_initial_pairs": args.rounds,
+        "ab_max_pairs": args.max_rounds,
+        "ab_time_budget_s": args.time_budget,
+    }
+
+
 def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) -> int:
     from virnucpro.bench.ab.document import NOT_RUN_IN_AB
     from virnucpro.cli.ab import run_against
+    from virnucpro.cli.side_by_side import against_lines, say_first
     from virnucpro.cli.summary import render_ab_summary
 
     chosen = resolve_suites(args.suite) if args.suite else ()
     unpaired = [s for s in chosen if s in NOT_RUN_IN_AB]
     if unpaired:
         raise InputError(f"--against --suite {unpaired[0]}: {NOT_RUN_IN_AB[unpaired[0]]}")
-    if args.time_budget is not None and args.time_budget <= 0:
-        raise InputError(f"--time-budget must be positive, got {args.time_budget:g}")
-    overrides = {
-        "ab_initial_pairs": args.rounds,
-        "ab_max_pairs": args.max_rounds,
-        "ab_time_budget_s": args.time_budget,
-    }
+    if args.stored_baseline:
+        raise InputError("--stored-baseline cannot be combined with --against: give one of them")
+    overrides = _ab_overrides(args)
+    say_first(against_lines(args.against))
     outcome = run_against(options, ref=args.against, command=command, overrides=overrides)
     from virnucpro.cli.summary import summary_console
 

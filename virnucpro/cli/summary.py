@@ -143,7 +143,7 @@ def render_summary(outcome: BenchOutcome, console: Console) -> None:
         markup=False,
     )
     for line in [*_verdict_lines(outcome), *outcome.messages, *_path_lines(outcome)]:
-        console.print(f"  {line}", highlight=False, markup=False)
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def summary_console() -> Console:
@@ -178,7 +178,8 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
         title=f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs",
         title_justify="left",
     )
-    for header in ("metric", *SIDE_HEADINGS["paired"], CHANGE_HEADINGS["paired"]):
+    change = CHANGE_HEADINGS["paired"].replace(" (", "\n(", 1)  # two lines: a narrow column
+    for header in ("metric", *SIDE_HEADINGS["paired"], change):
         table.add_column(header, no_wrap=True, justify="left" if header == "metric" else "right")
     table.add_column("check", no_wrap=True)
     for row in _judgement_rows(verdict):
@@ -195,4 +196,4 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
     lines += [f"report: {path}" for path in outcome.report_paths]
     lines.append(f"raw pairs: {outcome.pairs_path}")
     for line in lines:
-        console.print(f"  {line}", highlight=False, markup=False)
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)

@@ -76,19 +76,50 @@ def _slug(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("_") or "_"
 
 
+@dataclass(frozen=True)
+class RunSetup:
+    """What a run's storage key is made of: the machine, the workload and how it ran."""
+
+    hardware_key: str
+    workload: str  # the workload's name: a data size, or user:<file name>
+    content_sha256: str
+    expected_length: int
+    engine: str
+    model_preset: str
+    device: str
+    precision: str
+
+    @classmethod
+    def of(cls, doc: ResultsDocument) -> RunSetup:
+        run, work = doc.run, doc.workload
+        return cls(
+            hardware_key=doc.environment.hardware_key(),
+            workload=work.name,
+            content_sha256=work.content_sha256,
+            expected_length=work.expected_length,
+            engine=run.engine,
+            model_preset=run.model_preset,
+            device=run.device,
+            precision=run.precision,
+        )
+
+    def key(self) -> str:
+        """``<hardware_key>/<slug>``: where the baseline and the history of such runs live."""
+        parts = [
+            self.workload,
+            self.content_sha256[:SHA_PREFIX_CHARS],
+            str(self.expected_length),
+            self.engine,
+            self.model_preset,
+            self.device.split(":")[0],
+            self.precision,
+        ]
+        return f"{self.hardware_key}/{'-'.join(_slug(p) for p in parts)}"
+
+
 def storage_key(doc: ResultsDocument) -> str:
     """``<hardware_key>/<slug>``: where a run's baseline and history live in the folder."""
-    run, work = doc.run, doc.workload
-    parts = [
-        work.name,
-        work.content_sha256[:SHA_PREFIX_CHARS],
-        str(work.expected_length),
-        run.engine,
-        run.model_preset,
-        run.device.split(":")[0],
-        run.precision,
-    ]
-    return f"{doc.environment.hardware_key()}/{'-'.join(_slug(p) for p in parts)}"
+    return RunSetup.of(doc).key()
 
 
 def _key_path(folder: Path, key: str, suffix: str) -> Path:
@@ -187,6 +218,18 @@ def read_reference(path: Path) -> BaselineRecord:
         return _envelope_record(data, Path(path))
     doc = _results_of(data, Path(path))
     return BaselineRecord(Path(path), doc.run.created_at, doc.run.run_id, doc)
+
+
+def stored_baseline(key: str, folder: Path = DEFAULT_BASELINE_DIR) -> BaselineRecord | None:
+    """The baseline stored under ``key`` (:meth:`RunSetup.key`), or None when there is none; a
+    damaged file, or one that holds another key's run, is a one-line SchemaError."""
+    path = _key_path(folder, key, BASELINE_SUFFIX)
+    if not path.exists():
+        return None
+    record = read_baseline(path)
+    if storage_key(record.results) != key:
+        raise SchemaError(f"{path}: holds a baseline for other hardware or workload")
+    return record
 
 
 def find_baseline(

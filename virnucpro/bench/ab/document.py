@@ -5,7 +5,8 @@ with the id of the raw pairs file and the side (``PAIRS_LABEL``, ``SIDE_LABEL``)
 documents of one run can be judged paired again (``python -m tools.bench compare``). A figure
 some round lacks, NVML's device memory and the suites A/B mode does not run are recorded with the
 reason. The environment records the torch threads the workers ran with (the command's own
-process may default to more), so an A/B side and a plain run of the same machine share a key.
+process may default to more) and the workload keeps its name and seed, so an A/B side and a
+plain run of the same machine and workload share a storage key (one history, one baseline).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from virnucpro.bench.run.collector import ResultsCollector, new_run_id, utc_now
 from virnucpro.bench.run.envinfo import environment_fingerprint
 from virnucpro.bench.schema import GpuTelemetry, ResultsDocument, RunInfo, metric_from_samples
 from virnucpro.bench.workload.fingerprint import workload_fingerprint
+from virnucpro.bench.workload.prepare import Workload
 
 AB_SUITES = ("end_to_end", "throughput", "memory")  # paired per round, all from the same rounds
 NOT_RUN_IN_AB = {
@@ -79,10 +81,13 @@ def side_document(
     command: str,
     notes: tuple[str, ...],
     pairs: str | None = None,
+    workload: Workload | None = None,
 ) -> ResultsDocument:
     """One side's results document from its half of the pairs, naming what was not paired.
 
     ``pairs``: the id of the raw pairs file (:func:`pairs_id`), put on every paired metric.
+    ``workload``: the prepared workload, whose name and seed the fingerprint takes, as a plain
+    run's does (without it: the file's name), so both kinds of run share a storage key.
     """
     collector = ResultsCollector()
     labels = {PAIRS_LABEL: pairs, SIDE_LABEL: side} if pairs else {}
@@ -122,10 +127,17 @@ def side_document(
         warmup_rounds=record.warmup,
         command=command,
     )
-    workload = workload_fingerprint(
-        Path(record.workload).name, Path(record.workload), expected_length=spec.expected_length
+    named = (
+        workload
+        if workload is not None
+        else Workload(
+            path=Path(record.workload), name=Path(record.workload).name, seed=None, generated=False
+        )
+    )
+    fingerprint = workload_fingerprint(
+        named.name, named.path, expected_length=spec.expected_length, seed=named.seed
     )
     telemetry = GpuTelemetry(
         available=False, reason=ON_CPU if spec.device == "cpu" else GPU_TELEMETRY_IN_AB
     )
-    return collector.build(run=run, environment=environment, workload=workload, gpu=telemetry)
+    return collector.build(run=run, environment=environment, workload=fingerprint, gpu=telemetry)

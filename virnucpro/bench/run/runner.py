@@ -99,7 +99,7 @@ def suite_files(root: Path, suites: tuple[str, ...]) -> tuple[Path, ...]:
     return files
 
 
-def _anchored(options: BenchOptions, root: Path) -> BenchOptions:
+def anchored(options: BenchOptions, root: Path) -> BenchOptions:
     """Default folders live in the checkout, wherever the command was started."""
     changes: dict[str, Path] = {}
     if options.output_dir == DEFAULT_OUTPUT_DIR:
@@ -138,7 +138,7 @@ def plan_run(
     ``cwd`` is where to look for the checkout besides the package's own folder.
     """
     root = find_checkout(cwd)
-    options = _anchored(replace(options, suites=resolve_suites(options.suites)), root)
+    options = anchored(replace(options, suites=resolve_suites(options.suites)), root)
     validate_options(options)
     files = suite_files(root, options.suites)
     check_machine(options)
