@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.bench.history.baseline import BaselineRecord, RunSetup, stored_baseline, update_baseline
+from tools.bench.history.baseline import BaselineRecord, KeyParts, stored_baseline, update_baseline
 from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.schema import SchemaError, metric_from_samples
 from virnucpro.cli.reference import Stored, choose_reference
@@ -115,7 +115,7 @@ def test_the_stored_baseline_is_found_by_the_key_a_run_will_have(tmp_path: Path)
     metric = metric_from_samples("end_to_end.total_time", [0.1] * 5, unit="s", better="lower")
     doc = synthetic_document([metric], run_id="stored")
     update_baseline(doc, tmp_path)
-    key = RunSetup.of(doc).key()
+    key = KeyParts.of(doc).key()
     found = stored_baseline(key, tmp_path)
     assert found is not None and found.source_run_id == "stored"
     assert stored_baseline(key.replace("-cpu-", "-cuda-"), tmp_path) is None

@@ -13,7 +13,7 @@ reference commit, paired. The reference, in order:
    of those branches).
 
 The stored baseline is looked up before anything is measured, from the storage key the run
-will have (:class:`tools.bench.history.baseline.RunSetup`); an unreadable baseline file is
+will have (:class:`tools.bench.history.baseline.KeyParts`); an unreadable baseline file is
 named, and the reference falls back to the merge base.
 
 ``tools.bench`` lives in the source checkout: import this module only after
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.bench.history.baseline import BaselineRecord, RunSetup, stored_baseline
+from tools.bench.history.baseline import BaselineRecord, KeyParts, stored_baseline
 from virnucpro.bench.ab.session import WorkerSpec, resolve_ref
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.run.envinfo import environment_fingerprint
@@ -67,7 +67,7 @@ def stored_for(options: BenchOptions, spec: WorkerSpec, workload: Workload, root
         update={"torch_threads": spec.threads}
     )
     how = {"engine": spec.engine, "model_preset": spec.preset, "precision": spec.precision}
-    key = RunSetup(
+    key = KeyParts(
         environment.hardware_key(),
         workload.name,
         file_sha256(workload.path),

@@ -1,7 +1,9 @@
 """The dashboard in a real browser: headless Chromium over file:// and over loopback HTTP.
 
 Chromium renders each page (``--dump-dom`` after the scripts ran); the test counts the chart's
-points in the DOM, finds the change-point mark, and reads the browser's console log for errors
+points in the DOM per trace, checks that each run's point is drawn in its verdict's colour (the
+REGRESSION runs as red points, apart from the PASS ones), finds the change-point mark and the
+labelled lines (the stored baseline among them), and reads the browser's console log for errors
 and failed loads. Screenshots are kept under ``tests/reports/browser/`` as artifacts. The test
 skips, saying why, only where no Chromium is installed (``.ci/run`` installs Debian's).
 """
@@ -20,8 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.bench.site_history import INVALID_AT, TOTAL, known_history
-from tools.bench.site.pages import INDEX_FILE, build_site, key_dir, safe_name
+from tests.tools.bench.site_history import (
+    INVALID_AT,
+    REGRESSION_FROM,
+    TOTAL,
+    known_history,
+    stored_baseline_of,
+)
+from tools.bench.site.charts import OUTCOME_MARKERS
+from tools.bench.site.names import key_dir, safe_name
+from tools.bench.site.pages import INDEX_FILE, build_site
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "tests" / "reports" / "browser"
@@ -50,13 +60,21 @@ def _browser() -> str:
     return found
 
 
+FILL = re.compile(r"fill:\s*rgb\((\d+),\s*(\d+),\s*(\d+)\)")
+
+
+def _rgb(hex_color: str) -> tuple[int, int, int]:
+    return tuple(int(hex_color[k : k + 2], 16) for k in (1, 3, 5))  # type: ignore[return-value]
+
+
 class _Points(HTMLParser):
-    """Per Plotly scatter trace in the DOM, the number of drawn points."""
+    """Per Plotly scatter trace in the DOM, the number of drawn points, and per fill colour."""
 
     def __init__(self) -> None:
         super().__init__()
         self.stack: list[int | None] = []  # index into counts of the enclosing trace, per <g>
         self.counts: list[int] = []
+        self.fills: dict[tuple[int, int, int], int] = {}  # drawn points per fill colour
         self.texts: list[str] = []  # text a person sees (not scripts or styles)
         self.hidden = 0
 
@@ -72,6 +90,10 @@ class _Points(HTMLParser):
             self.stack.append(current)
         elif tag == "path" and "point" in classes and self.stack and self.stack[-1] is not None:
             self.counts[self.stack[-1]] += 1
+            fill = FILL.search(dict(attrs).get("style") or "")
+            if fill:
+                rgb = tuple(int(v) for v in fill.groups())
+                self.fills[rgb] = self.fills.get(rgb, 0) + 1  # type: ignore[index]
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
@@ -107,7 +129,13 @@ def _assert_clean(log: str) -> None:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     history = known_history()
     out = tmp_path_factory.mktemp("site")
-    build_site({history[0].key: history}, out, source="a test history with a known change point")
+    key = history[0].key
+    build_site(
+        {key: history},
+        out,
+        source="a test history with a known change point",
+        baselines={key: stored_baseline_of(history)},
+    )
     return out
 
 
@@ -140,12 +168,19 @@ def _check_metric_page(dom: str) -> None:
     runs = len(known_history())
     parsed = _Points()
     parsed.feed(dom)
-    assert runs in parsed.counts, parsed.counts  # the median trace: one point per run
-    assert 1 in parsed.counts  # the invalid run's cross
+    regressions = runs - REGRESSION_FROM
+    passes = runs - regressions - 1  # the invalid run has its own verdict
+    # one trace per verdict: the REGRESSION runs, the PASS runs, the INVALID run; its cross
+    assert sorted(parsed.counts, reverse=True)[:3] == sorted([passes, regressions, 1], reverse=True)
+    red, green = (_rgb(OUTCOME_MARKERS[o][1]) for o in ("regression", "pass"))
+    assert parsed.fills.get(red, 0) >= regressions, parsed.fills  # drawn red, not as PASS
+    assert parsed.fills.get(green, 0) == passes, parsed.fills
     text = " ".join(parsed.texts)
     marked = re.findall(r"change point \+(\d+)%", text)
     assert len(marked) == 1 and 25 <= int(marked[0]) <= 35  # the 30% step, as the levels moved
-    assert "baseline" in text and "threshold" in text
+    assert "stored baseline 100 s (2026-11-28, 0ba5e11)" in text
+    assert "first runs' level" in text and "threshold" in text
+    assert "REGRESSION run" in text and "PASS run" in text  # the legend names the verdicts
     assert f"#{INVALID_AT + 1} " in text  # ticks name run order and commit
 
 
@@ -174,7 +209,9 @@ def test_overview_renders_and_a_screenshot_is_kept(
     dom, log = _render(f"{base}/{INDEX_FILE}", "--dump-dom")
     parsed = _Points()
     parsed.feed(dom)
-    assert parsed.counts.count(len(known_history())) == 2  # total time and reads/s
+    regressions = len(known_history()) - REGRESSION_FROM
+    assert parsed.counts.count(regressions) >= 2  # total time and reads/s: the REGRESSION runs
+    assert "stored baseline 100 s" not in " ".join(parsed.texts)  # small: lines, no labels
     _assert_clean(log)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for name, page in (

@@ -26,7 +26,7 @@ from tools.bench.cli.common import (
     subcommand,
     thresholds_from,
 )
-from tools.bench.history.baseline import read_results
+from tools.bench.history.baseline import read_results, stored_baselines
 from tools.bench.history.publish import (
     DEFAULT_BRANCH,
     DEFAULT_REMOTE,
@@ -126,6 +126,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             args.html or DEFAULT_SITE_DIR,
             source=loaded.source,
             thresholds=thresholds_from(args),
+            baselines=stored_baselines(loaded.histories, args.baseline_dir),
         )
         seconds = time.perf_counter() - started
         print(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,7 +77,7 @@ def _slug(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class RunSetup:
+class KeyParts:
     """What a run's storage key is made of: the machine, the workload and how it ran."""
 
     hardware_key: str
@@ -90,7 +90,7 @@ class RunSetup:
     precision: str
 
     @classmethod
-    def of(cls, doc: ResultsDocument) -> RunSetup:
+    def of(cls, doc: ResultsDocument) -> KeyParts:
         run, work = doc.run, doc.workload
         return cls(
             hardware_key=doc.environment.hardware_key(),
@@ -119,7 +119,7 @@ class RunSetup:
 
 def storage_key(doc: ResultsDocument) -> str:
     """``<hardware_key>/<slug>``: where a run's baseline and history live in the folder."""
-    return RunSetup.of(doc).key()
+    return KeyParts.of(doc).key()
 
 
 def _key_path(folder: Path, key: str, suffix: str) -> Path:
@@ -221,7 +221,7 @@ def read_reference(path: Path) -> BaselineRecord:
 
 
 def stored_baseline(key: str, folder: Path = DEFAULT_BASELINE_DIR) -> BaselineRecord | None:
-    """The baseline stored under ``key`` (:meth:`RunSetup.key`), or None when there is none; a
+    """The baseline stored under ``key`` (:meth:`KeyParts.key`), or None when there is none; a
     damaged file, or one that holds another key's run, is a one-line SchemaError."""
     path = _key_path(folder, key, BASELINE_SUFFIX)
     if not path.exists():
@@ -230,6 +230,12 @@ def stored_baseline(key: str, folder: Path = DEFAULT_BASELINE_DIR) -> BaselineRe
     if storage_key(record.results) != key:
         raise SchemaError(f"{path}: holds a baseline for other hardware or workload")
     return record
+
+
+def stored_baselines(keys: Iterable[str], folder: Path) -> dict[str, BaselineRecord]:
+    """The baselines stored for ``keys`` (those with none are left out)."""
+    found = {key: stored_baseline(key, folder) for key in keys}
+    return {key: record for key, record in found.items() if record is not None}
 
 
 def find_baseline(

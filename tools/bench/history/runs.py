@@ -4,10 +4,11 @@ Layout under a history folder (a directory you name, or the root of the data bra
 
     <hardware_key>/<workload-engine-preset-device-precision slug>.jsonl
 
-Each line is one :class:`RunEntry`: when and where the run happened, whether it was valid,
-the checker's outcome, the requirement rows and, per metric, a summary (median, quartiles,
-sample count) plus the raw samples. Retention keeps raw samples only for the newest
-``RAW_SAMPLE_RUNS`` runs of a file; summaries are kept forever, so a file grows by a few
+Each line is one :class:`RunEntry`: when and where the run happened, what ran (workload,
+engine, preset, device, precision, machine) and how (a plain run, or the head side of an A/B
+run), whether it was valid, the verdict, the requirement rows and, per metric, a summary
+(median, quartiles, sample count) plus the raw samples. Retention keeps raw samples only for
+the newest ``RAW_SAMPLE_RUNS`` runs of a file; summaries are kept forever, so a file grows by a few
 kilobytes per run. Lines are appended in run order; adding a run rewrites the file atomically
 under a lock, never in place. A file with a bad line or another ``history_version`` is refused
 with one line naming it, and is never rewritten.
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from tools.bench.history.baseline import locked_file, storage_key
 from tools.bench.verdict import Outcome, ReportDocument, RequirementResult
 from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.metric_names import PAIRS_LABEL, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
 from virnucpro.errors import InputError
 
@@ -57,6 +59,51 @@ class MetricSummary(_Record):
     samples: tuple[float, ...] | None = None
 
 
+RunMode = Literal["plain", "ab"]
+MODE_WORDS: dict[RunMode, str] = {"plain": "plain runs", "ab": "A/B runs (head side)"}
+
+
+class RunSetup(_Record):
+    """What ran, in words a person reads (the dashboard's group title; the key is its hash)."""
+
+    workload: str  # the workload's name: a data size, or user:<file name>
+    reads: int
+    expected_length: int
+    engine: str
+    model_preset: str
+    device: str
+    precision: str
+    machine: str  # CPU model and count, torch threads, GPUs
+
+    def title(self) -> str:
+        return (
+            f"{self.model_preset} models, {self.workload} workload ({self.reads} reads, "
+            f"{self.expected_length} bp chunks), {self.device}, {self.engine} engine, "
+            f"{self.precision} on {self.machine}"
+        )
+
+
+def run_setup(results: ResultsDocument) -> RunSetup:
+    env, run, work = results.environment, results.run, results.workload
+    gpus = f", {env.gpu_count}x {env.gpu_names[0]}" if env.gpu_names else ""
+    threads = f"{env.torch_threads} thread" + ("s" if env.torch_threads != 1 else "")
+    how = {name: getattr(run, name) for name in ("engine", "model_preset", "device", "precision")}
+    machine = f"{env.cpu_model} x{env.cpu_count} ({threads}){gpus}"
+    return RunSetup(
+        workload=work.name,
+        reads=work.reads,
+        expected_length=work.expected_length,
+        machine=machine,
+        **how,
+    )
+
+
+def run_mode(results: ResultsDocument) -> RunMode:
+    """ "ab" for one side of an A/B run (its total time carries the pairs' id), else "plain"."""
+    total = results.metric(TOTAL_TIME_METRIC)
+    return "ab" if total is not None and total.labels.get(PAIRS_LABEL) else "plain"
+
+
 class RunEntry(_Record):
     """One run in a history file."""
 
@@ -73,6 +120,8 @@ class RunEntry(_Record):
     outcome: Outcome | None = None  # the checker's verdict when the run was judged
     requirements: tuple[RequirementResult, ...] = ()
     metrics: tuple[MetricSummary, ...] = ()
+    mode: RunMode = "plain"  # "ab": the head side of an A/B run (entries before it: plain)
+    setup: RunSetup | None = None  # what ran (None in entries written before it was kept)
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -127,6 +176,8 @@ def entry_from_results(
         outcome=report.verdict.outcome if report and report.verdict else None,
         requirements=report.requirements if report else (),
         metrics=tuple(summarize(m) for m in results.metrics),
+        mode=run_mode(results),
+        setup=run_setup(results),
     )
 
 

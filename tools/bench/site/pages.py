@@ -4,35 +4,37 @@ The site works from ``file://`` and on GitHub Pages alike: pages use relative li
 load one shipped script, ``plotly.min.js``, written beside them from the installed Plotly
 package (no CDN, no network). Everything else (styles, figure data) is inlined in each page.
 
-- ``index.html``: per history key, the latest run's verdict and requirement rows, the headline
+- ``index.html``: per group, the latest run's verdict and requirement rows, the headline
   metrics as small multiples, and every metric with its trend and a link to its page;
-- ``<key>/<metric>.html``: the metric's chart (:mod:`tools.bench.site.charts`) and its runs;
+- ``<group>/<metric>.html``: the metric's chart (:mod:`tools.bench.site.charts`) and its runs;
 - ``runs/<run_id>.html``: one run's summary (validity, verdict, requirements, every metric).
+
+A group is one history key (the hardware and the workload, engine, preset, device and
+precision) and one kind of run: plain runs and the head sides of A/B runs of the same machine
+are drawn apart (:data:`AB_GROUP_NOTE` says why on the page). Its title says what ran in words,
+with the key as its tooltip. Where a baseline is stored for the key, every chart draws its
+median as a labelled line.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import plotly.io
 from plotly.offline import get_plotlyjs
 
+from tools.bench.history.baseline import BaselineRecord
 from tools.bench.history.runs import RunEntry
 from tools.bench.history.trend import TrendReport, analyze_history
 from tools.bench.report.analysis import GPU_UTIL_METRIC
 from tools.bench.report.formatting import format_quantity
-from tools.bench.site.charts import (
-    BASELINE_COLOR,
-    THRESHOLD_COLOR,
-    Figure,
-    metric_figure,
-    small_multiples,
-)
+from tools.bench.site.charts import Figure, metric_figure, small_multiples
+from tools.bench.site.groups import Group, groups_of
+from tools.bench.site.marks import LEVEL_COLOR, STORED_COLOR, THRESHOLD_COLOR
+from tools.bench.site.names import safe_name
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
@@ -52,7 +54,6 @@ HEADLINE_METRICS = (
     GPU_UTIL_METRIC,
 )
 FALLBACK_HEADLINES = 6
-SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 STATUS_WORDS = {True: "met", False: "NOT MET", None: "not evaluated"}
 STYLE = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 24px;
@@ -66,12 +67,30 @@ h1 code { font-size: inherit; }
 .warn { color: #8a5a00; font-weight: 600; }
 """
 LINES_KEY = (
-    f'Dotted lines: <span style="color:{BASELINE_COLOR}">green, the baseline level</span> '
-    f'(median of the first runs); <span style="color:{THRESHOLD_COLOR}">orange, the '
-    "threshold</span> (the checker's, e.g. +10% for a time). Hover a point for its commit, "
-    "time, n, median and IQR."
+    f'Dotted lines: <span style="color:{STORED_COLOR}">teal, the stored baseline</span> (the '
+    "median of the run stored in baselines/ for this hardware and workload, where one is); "
+    f'<span style="color:{LEVEL_COLOR}">grey, the first runs\' level</span> (the median of the '
+    f'first valid runs shown); <span style="color:{THRESHOLD_COLOR}">orange, the threshold'
+    "</span> (that level plus the checker's threshold, e.g. +10% for a time). Each point's "
+    "colour and shape is its run's verdict (the legend names them: a REGRESSION is a red "
+    "triangle). Hover a point for its commit, time, n, median, IQR and verdict."
 )
-OUTCOME_CLASS = {"pass": "pass", "warn": "warn", "regression": "bad", "could_not_judge": "bad"}
+AB_GROUP_NOTE = (
+    "These are the head sides of A/B runs: each point was measured alternating, round by "
+    "round, with its base commit's rounds, and its verdict is about that pair (paired, "
+    "against the base), not about a stored baseline. They are drawn apart from the plain runs "
+    "of the same machine and workload, whose verdicts are against the stored baseline and the "
+    "history."
+)
+OUTCOME_CLASS = {
+    "pass": "pass",
+    "warn": "warn",
+    "regression": "bad",
+    "could_not_judge": "bad",
+    "inconclusive": "bad",
+    "invalid": "bad",
+    "no_baseline": "bad",
+}
 
 
 @dataclass(frozen=True)
@@ -81,23 +100,6 @@ class SiteResult:
     out_dir: Path
     pages: tuple[Path, ...]
     size_bytes: int
-
-
-def safe_name(text: str) -> str:
-    return SAFE.sub("_", text).strip("_") or "_"
-
-
-def key_dir(key: str) -> str:
-    return safe_name(key.replace("/", "--"))
-
-
-def run_order(entries: Sequence[RunEntry]) -> list[RunEntry]:
-    """Runs oldest first (ties by run id)."""
-    return sorted(entries, key=lambda e: (_moment(e.created_at), e.run_id))
-
-
-def _moment(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def headline_metrics(runs: Sequence[RunEntry]) -> list[str]:
@@ -181,28 +183,44 @@ def _run_link(entry: RunEntry, depth: int) -> str:
     return f'<a href="{target}">{html.escape(entry.run_id)}</a>'
 
 
-def _key_section(key: str, runs: list[RunEntry], trends: dict[str, TrendReport]) -> str:
+def _stored_words(group: Group) -> str:
+    stored = group.stored
+    if stored is None:
+        return "No baseline is stored for this hardware and workload."
+    commit = (stored.results.environment.git_commit or "unknown")[:7]
+    return (
+        f"Stored baseline: run {html.escape(stored.source_run_id)} of "
+        f"{html.escape(stored.results.run.created_at[:10])} (commit <code>{commit}</code>), "
+        "drawn as a teal line."
+    )
+
+
+def _group_section(group: Group, trends: dict[str, TrendReport]) -> str:
+    runs = list(group.runs)
     latest = runs[-1]
     heads = headline_metrics(runs)
     invalid = sum(not e.valid for e in runs)
     metric_rows = [
         (
-            f'<a href="{key_dir(key)}/{safe_name(name)}.html"><code>{html.escape(name)}</code></a>',
+            f'<a href="{group.folder}/{safe_name(name)}.html"><code>{html.escape(name)}</code></a>',
             html.escape(_latest_value(runs, name)),
             _trend_cell(trends.get(name)),
         )
         for name in all_metrics(runs)
     ]
+    note = [f'<p class="muted">{AB_GROUP_NOTE}</p>'] if group.mode == "ab" else []
+    figure = small_multiples(runs, heads, trends, group.stored_lines(heads))
     parts = [
-        f"<h2>{html.escape(key)}</h2>",
+        f'<h2 title="{html.escape(group.key)}">{html.escape(group.title())}</h2>',
+        *note,
         f"<p>{len(runs)} runs ({invalid} invalid), {html.escape(runs[0].created_at)} to "
         f"{html.escape(latest.created_at)}. Latest run {_run_link(latest, 0)} "
         f"(commit <code>{html.escape(latest.short_commit)}</code>): verdict {_outcome(latest)}, "
-        f"{_validity(latest)}.</p>",
+        f"{_validity(latest)}. {_stored_words(group)}</p>",
         _requirements(latest),
         "<h3>Headline metrics</h3>",
         f'<p class="muted">{LINES_KEY}</p>',
-        _figure_html(small_multiples(runs, heads, trends), f"overview-{key_dir(key)}"),
+        _figure_html(figure, f"overview-{group.folder}"),
         "<h3>Every metric</h3>",
         _table(("metric", "latest median", "trend"), metric_rows),
     ]
@@ -226,8 +244,9 @@ document.getElementById("{div}").on("plotly_click", function (event) {{
 </script>"""
 
 
-def _metric_page(key: str, name: str, runs: list[RunEntry], trend: TrendReport | None) -> str:
+def _metric_page(group: Group, name: str, trend: TrendReport | None) -> str:
     div = f"chart-{safe_name(name)}"
+    runs = list(group.runs)
     rows = [
         (
             str(k + 1),
@@ -235,6 +254,7 @@ def _metric_page(key: str, name: str, runs: list[RunEntry], trend: TrendReport |
             f"<code>{html.escape(e.short_commit)}</code>",
             html.escape(e.created_at),
             html.escape(format_quantity(m.median, m.unit) if (m := e.metric(name)) else "-"),
+            _outcome(e),
             _validity(e),
         )
         for k, e in enumerate(runs)
@@ -242,12 +262,14 @@ def _metric_page(key: str, name: str, runs: list[RunEntry], trend: TrendReport |
     body = [
         f'<p><a href="../{INDEX_FILE}">&larr; overview</a></p>',
         f"<h1><code>{html.escape(name)}</code></h1>",
-        f'<p class="muted">{html.escape(key)}. Trend: {_trend_cell(trend)}. '
+        f'<p class="muted" title="{html.escape(group.key)}">{html.escape(group.title())}. '
+        f"Trend: {_trend_cell(trend)}. {_stored_words(group)} "
         "Hover a point for its run; click it to open the run.</p>",
-        _figure_html(metric_figure(runs, name, trend), div),
+        f'<p class="muted">{LINES_KEY}</p>',
+        _figure_html(metric_figure(runs, name, trend, group.stored_line(name)), div),
         CLICK_SCRIPT.format(div=div, runs=RUNS_DIR),
         "<h2>Runs</h2>",
-        _table(("#", "run", "commit", "created (UTC)", "median", "validity"), rows),
+        _table(("#", "run", "commit", "created (UTC)", "median", "verdict", "validity"), rows),
     ]
     return _page(f"{name} - {TITLE}", "\n".join(body), depth=1)
 
@@ -281,29 +303,31 @@ def build_site(
     *,
     source: str,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    baselines: Mapping[str, BaselineRecord] | None = None,
 ) -> SiteResult:
-    """Write the whole site for ``histories`` (key -> runs) into ``out_dir``."""
+    """Write the whole site for ``histories`` (key -> runs) into ``out_dir``; ``baselines``
+    (key -> the baseline stored for it) draws each stored baseline's line."""
     if not any(histories.values()):
         raise InputError("the dashboard needs at least one run")
     out_dir = Path(out_dir)
     pages: dict[Path, str] = {out_dir / PLOTLY_FILE: get_plotlyjs()}
     sections = []
-    for key in sorted(histories):
-        runs = run_order(histories[key])
-        if not runs:
-            continue
+    for group in groups_of(histories, baselines or {}):
+        runs = list(group.runs)
         trends = {t.metric: t for t in analyze_history(runs, thresholds=thresholds)}
-        sections.append(_key_section(key, runs, trends))
+        sections.append(_group_section(group, trends))
         for name in all_metrics(runs):
-            path = out_dir / key_dir(key) / f"{safe_name(name)}.html"
-            pages[path] = _metric_page(key, name, runs, trends.get(name))
+            path = out_dir / group.folder / f"{safe_name(name)}.html"
+            pages[path] = _metric_page(group, name, trends.get(name))
         pages.update(
             {out_dir / RUNS_DIR / f"{safe_name(e.run_id)}.html": _run_page(e) for e in runs}
         )
     intro = (
-        f'<h1>{TITLE}</h1><p class="muted">Source: {html.escape(source)}. Points are medians '
-        "with their IQR band; red crosses are invalid runs, left out of change detection; "
-        "dashed purple lines are change points (Apache Otava).</p>"
+        f'<h1>{TITLE}</h1><p class="muted">Source: {html.escape(source)}. One section per '
+        "machine and workload (its history key is the title's tooltip) and kind of run: plain "
+        "runs and A/B runs apart. Points are medians with their IQR band, in the colour and "
+        "shape of their run's verdict; red crosses are invalid runs, left out of change "
+        "detection; dashed purple lines are change points (Apache Otava).</p>"
     )
     pages[out_dir / INDEX_FILE] = _page(TITLE, intro + "\n".join(sections), depth=0)
     for path, text in pages.items():

@@ -15,12 +15,13 @@ from tools.bench.history.runs import (
     RunEntry,
     add_run,
     entry_from_results,
+    entry_line,
     history_file,
     history_keys,
     read_history,
 )
 from tools.bench.synthetic import synthetic_document
-from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.metric_names import PAIRS_LABEL, SIDE_LABEL, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     ResultsDocument,
     SchemaError,
@@ -167,3 +168,28 @@ def test_a_report_entry_keeps_verdict_and_requirement_rows(tmp_path: Path) -> No
     entry = entry_from_results(run, report=report)
     add_run(tmp_path, entry)
     assert read_history(tmp_path, entry.key) == [entry]
+
+
+def test_an_entry_says_what_ran_and_which_kind_of_run(tmp_path: Path) -> None:
+    plain = _entry("plain")
+    assert plain.mode == "plain" and plain.setup is not None
+    assert plain.setup.title().startswith("tiny models, tiny workload (10 reads, 500 bp chunks)")
+    labels = {PAIRS_LABEL: "0123456789abcdef", SIDE_LABEL: "head"}
+    doc = _doc("ab-head")
+    total = doc.metrics[0].model_copy(update={"labels": labels})
+    side = entry_from_results(doc.model_copy(update={"metrics": (total,)}))
+    assert side.mode == "ab" and side.key == plain.key  # one key, two kinds of run
+    add_run(tmp_path, plain)
+    add_run(tmp_path, side)
+    assert [e.mode for e in read_history(tmp_path, plain.key)] == ["plain", "ab"]
+
+
+def test_lines_written_before_the_kind_of_run_was_kept_read_as_plain(tmp_path: Path) -> None:
+    entry = _entry("old")
+    path = history_file(tmp_path, entry.key)
+    path.parent.mkdir(parents=True)
+    data = json.loads(entry_line(entry))
+    del data["mode"], data["setup"]
+    path.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    (old,) = read_history(tmp_path, entry.key)
+    assert old.mode == "plain" and old.setup is None

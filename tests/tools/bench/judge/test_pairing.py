@@ -9,9 +9,11 @@ import pytest
 
 from tests.bench.ab_records import ab_record, drawn_rounds, side_documents
 from tools.bench.cli.main import main
+from tools.bench.history.source import from_reports
 from tools.bench.judge.paired import judge_record
 from tools.bench.judge.pairing import UNPAIRED_NOTE, compare_documents, find_pairing, pairs_of
 from tools.bench.report.document import build_report, write_reports
+from tools.bench.site.charts import metric_figure
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from virnucpro.bench.ab.schema import ABRecord
 from virnucpro.bench.metric_names import PAIRS_LABEL, TOTAL_TIME_METRIC
@@ -108,3 +110,37 @@ def test_plain_runs_are_not_sides(workload: Path) -> None:
         }
     )
     assert find_pairing(plain, sides["head"]) == "only one run is a side of an A/B run"
+
+
+def test_two_ab_reports_get_the_same_verdicts_from_compare_and_on_the_dashboard(
+    workload: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17's done-when: one REGRESSION and one PASS A/B report; ``compare`` of each run's
+    sides says the same, and the dashboard built from the reports marks each point so."""
+    reports = tmp_path / "reports"
+    expected = {}
+    for k, (slowdown, pairs) in enumerate(((0.15, "1" * 16), (0.0, "2" * 16))):
+        record, sides = _run(slowdown, workload, pairs)
+        verdict = judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="main (aaaa)")
+        base = write_document(sides["base"], tmp_path / f"results-base-{k}.json")
+        now = FIXED_NOW.replace(minute=k)
+        _, report = write_reports(build_report(sides["head"], verdict=verdict, now=now), reports)
+        assert main(["compare", str(base), str(report)]) == verdict.exit_code
+        assert f"Verdict: **{verdict.outcome.upper()}**" in capsys.readouterr().out
+        expected[sides["head"].run.run_id] = verdict.outcome
+    assert sorted(expected.values()) == ["pass", "regression"]
+    loaded = from_reports(reports)
+    (runs,) = loaded.histories.values()
+    assert {e.run_id: e.outcome for e in runs} == expected
+    assert {e.mode for e in runs} == {"ab"}
+    figure = metric_figure(runs, TOTAL_TIME_METRIC, None)
+    marked = {
+        trace["name"]: [row[0] for row in trace["customdata"]]
+        for trace in figure["data"]
+        if trace.get("customdata")
+    }
+    by_outcome = {outcome: run_id for run_id, outcome in expected.items()}
+    assert marked == {
+        "REGRESSION run": [by_outcome["regression"]],
+        "PASS run": [by_outcome["pass"]],
+    }

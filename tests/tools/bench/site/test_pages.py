@@ -7,10 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools.bench.site_history import INVALID_AT, TOTAL, known_history
+from tests.tools.bench.site_history import (
+    INVALID_AT,
+    REGRESSION_FROM,
+    TOTAL,
+    known_history,
+    stored_baseline_of,
+)
 from tools.bench.history.trend import analyze_trend
-from tools.bench.site.charts import choose_scale, metric_figure, run_tick
-from tools.bench.site.pages import INDEX_FILE, PLOTLY_FILE, RUNS_DIR, build_site, key_dir, safe_name
+from tools.bench.site.charts import metric_figure, run_tick
+from tools.bench.site.marks import StoredLine
+from tools.bench.site.names import key_dir, safe_name
+from tools.bench.site.pages import INDEX_FILE, PLOTLY_FILE, RUNS_DIR, build_site
+from tools.bench.site.scale import choose_scale
 from virnucpro.errors import InputError
 
 NETWORK = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
@@ -20,7 +29,8 @@ NETWORK = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     history = known_history()
     out = tmp_path_factory.mktemp("site")
-    build_site({history[0].key: history}, out, source="test")
+    key = history[0].key
+    build_site({key: history}, out, source="test", baselines={key: stored_baseline_of(history)})
     return out
 
 
@@ -39,26 +49,53 @@ def test_no_page_loads_anything_from_the_network(site: Path) -> None:
         assert f'src="{"../" * (len(page.relative_to(site).parts) - 1)}{PLOTLY_FILE}"' in text
 
 
-def test_overview_shows_key_verdict_and_every_metric(site: Path) -> None:
+def test_overview_shows_a_human_title_the_verdict_and_every_metric(site: Path) -> None:
     text = (site / INDEX_FILE).read_text(encoding="utf-8")
+    key = known_history()[0].key
     assert "13 runs (1 invalid)" in text
-    assert "NOT JUDGED" in text  # the history carries no verdict
+    assert "REGRESSION" in text  # the latest run's verdict
     assert "1 change point(s) at run run-09" in text
+    assert f'<h2 title="{key}">tiny models, tiny workload (' in text  # the key is the tooltip
+    assert ": plain runs</h2>" in text and "A/B runs" not in text.split("<h2")[1]
+    assert "Stored baseline: run stored-run of 2026-11-28" in text
 
 
-def test_metric_chart_marks_change_point_invalid_run_and_levels() -> None:
+def test_metric_chart_marks_verdicts_change_point_invalid_run_and_labelled_lines() -> None:
     history = known_history()
     trend = analyze_trend(history, TOTAL)
-    figure = metric_figure(history, TOTAL, trend)
-    median = next(t for t in figure["data"] if t["name"] == "median")
-    assert median["x"] == list(range(len(history)))
+    stored = StoredLine(median=100.0, label="2026-11-28, 0ba5e11")
+    figure = metric_figure(history, TOTAL, trend, stored)
+    points = {t["name"]: t["x"] for t in figure["data"] if t.get("hovertemplate")}
+    assert points["REGRESSION run"] == list(range(REGRESSION_FROM, len(history)))
+    assert points["INVALID run"] == [INVALID_AT]
+    assert sorted(x for xs in points.values() for x in xs) == list(range(len(history)))
+    regression = next(t for t in figure["data"] if t["name"] == "REGRESSION run")
+    assert regression["marker"]["symbol"] == "triangle-up"
+    assert (
+        regression["marker"]["color"]
+        != next(t for t in figure["data"] if t["name"] == "PASS run")["marker"]["color"]
+    )
     invalid = next(t for t in figure["data"] if t["name"].startswith("invalid"))
     assert invalid["x"] == [INVALID_AT]
     notes = [a["text"] for a in figure["layout"]["annotations"]]
-    assert any(n.startswith("baseline ") for n in notes)
-    assert any(n.startswith("threshold ") for n in notes)
+    assert "stored baseline 100 s (2026-11-28, 0ba5e11)" in notes
+    assert any(n.startswith("first runs' level ") for n in notes)
+    assert any(n.startswith("threshold (first runs' level + threshold) ") for n in notes)
     (vertical,) = [s for s in figure["layout"]["shapes"] if s["x0"] == s["x1"]]
     assert vertical["x0"] == 9 - 0.5  # before run #10, the first slow one
+
+
+def test_plain_and_ab_runs_of_one_machine_are_two_groups_that_say_why(tmp_path: Path) -> None:
+    history = known_history()
+    ab = [e.model_copy(update={"mode": "ab", "run_id": f"ab-{e.run_id}"}) for e in history[:4]]
+    key = history[0].key
+    build_site({key: [*history, *ab]}, tmp_path, source="test")
+    text = (tmp_path / INDEX_FILE).read_text(encoding="utf-8")
+    titles = re.findall(r'<h2 title="([^"]+)">([^<]+)</h2>', text)
+    assert [k for k, _ in titles] == [key, key]  # one key, two kinds of run
+    assert titles[0][1].endswith(": plain runs") and titles[1][1].endswith(": A/B runs (head side)")
+    assert "These are the head sides of A/B runs" in text
+    assert (tmp_path / f"{key_dir(key)}--ab" / f"{safe_name(TOTAL)}.html").is_file()
 
 
 def test_ticks_tell_same_day_runs_apart() -> None:
