@@ -2,34 +2,41 @@
 
 The A/B rounds are scripted (a fake ``run_against`` judges a drawn record with the real judge
 and the real annotation), so these tests say what the command decides, not how fast the machine
-is. The same flow measured for real: ``test_side_by_side_done_when.py``.
+is. The same flow measured for real, in a clone on the tiny models, is the last (slow) test.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from tests.bench.ab_records import ab_record, drawn_rounds
-from tools.bench.history.baseline import update_baseline
+from tools.bench.history.baseline import storage_key, update_baseline
 from tools.bench.history.runs import add_run, entry_from_results
 from tools.bench.judge.paired import judge_record
+from tools.bench.synthetic import synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from tools.bench.verdict import MetricJudgement, Verdict
 from virnucpro.bench.ab.document import side_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.options import BenchOptions, for_tier
-from virnucpro.bench.schema import Metric, ResultsDocument
+from virnucpro.bench.run.envinfo import environment_fingerprint
+from virnucpro.bench.run.runner import anchored
+from virnucpro.bench.schema import Metric, ResultsDocument, metric_from_samples
+from virnucpro.bench.workload.fingerprint import workload_fingerprint
 from virnucpro.bench.workload.prepare import prepare_workload
 from virnucpro.cli import ab as cli_ab
 from virnucpro.cli import main
 from virnucpro.cli import side_by_side as sbs
 from virnucpro.cli.ab import ABOutcome, worker_spec
-from virnucpro.cli.reference import Reference
+from virnucpro.cli.reference import Reference, stored_for
 
 REPO = Path(__file__).resolve().parents[2]
 FASTER_DAY = 0.7  # the stored run reads as if measured on a 30% faster day
@@ -240,3 +247,96 @@ def test_which_runs_keep_stored_baseline_mode(quick: BenchOptions) -> None:
 def test_stored_baseline_with_against_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["benchmark", "--quick", "--against", "HEAD", "--stored-baseline"]) == 2
     assert "--stored-baseline cannot be combined with --against" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- measured
+
+
+def _run_quick(clone: Path, out: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "virnucpro", "benchmark", "--quick", "--output-dir", out],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(clone), "OMP_NUM_THREADS": "1"},
+        cwd=clone,
+        timeout=900,
+        check=False,
+    )
+
+
+def _git_in(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _store_for_this_machine(clone: Path, commit: str) -> None:
+    """A baseline for this machine's key, recorded at ``commit``, its times 0.7 of a quick
+    round here: the stored run of a faster day."""
+    options = anchored(for_tier("quick"), clone)
+    workload = prepare_workload(replace(options, output_dir=clone / "out-setup"))
+    spec = worker_spec(options, workload.path)
+    stored = stored_for(options, spec, workload, clone)
+    metric = metric_from_samples(
+        TOTAL_TIME_METRIC, [0.7 * 0.1] * 10, unit="s", better="lower"
+    )  # the stored total time; a quick round takes about 0.1 s on a 2-core CPU
+    doc = synthetic_document(
+        [metric],
+        run_id="faster-day",
+        run={"engine": spec.engine, "model_preset": spec.preset, "device": spec.device},
+        environment={"git_commit": commit, "git_dirty": False},
+    )
+    real_env = environment_fingerprint(repo=clone).model_copy(
+        update={"torch_threads": spec.threads, "git_commit": commit, "git_dirty": False}
+    )
+    fingerprint = workload_fingerprint(
+        workload.name, workload.path, expected_length=spec.expected_length, seed=workload.seed
+    )
+    run = doc.run.model_copy(update={"precision": spec.precision})
+    doc = doc.model_copy(update={"environment": real_env, "workload": fingerprint, "run": run})
+    assert storage_key(doc) == stored.key, (storage_key(doc), stored.key)
+    update_baseline(doc, options.baseline_dir)  # replaces the committed one of this key, if any
+    _git_in(clone, "add", "-A", str(options.baseline_dir))
+    _git_in(clone, "commit", "-q", "-m", "a baseline of a faster day")
+
+
+@pytest.mark.slow
+def test_untouched_code_passes_against_a_faster_day_and_slower_models_fail(
+    tmp_path: Path,
+) -> None:
+    """Issue 17's done-when, measured on the tiny models in a clone: untouched code against
+    the stored run of a 30% faster day exits 0 (never 1); after a commit that makes the models
+    slower (DNABERT-S does 45% more forward work, about +15% end to end) it exits 1 (never 0).
+    A busy shared machine may make either run INVALID or INCONCLUSIVE (exit 2)."""
+    from scripts.power_study import EXTRA_WORK, FORWARD_LINE, PATCHED_FILE
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(clone)], check=True)
+    recorded = _git_in(clone, "rev-parse", "HEAD")
+    _store_for_this_machine(clone, recorded)
+
+    untouched = _run_quick(clone, "out-untouched")
+    lines = untouched.stdout.splitlines()
+    assert untouched.returncode in (0, 2), untouched.stdout + untouched.stderr
+    assert lines[0].endswith(f"against {recorded[:12]}, side by side (paired rounds)")
+    assert lines[1].startswith(f"why: {recorded[:12]} is the commit the stored baseline")
+    assert "drift against the stored run of" in untouched.stdout
+    if untouched.returncode == 2:
+        assert re.search(r"verdict: (INVALID|INCONCLUSIVE)", untouched.stdout), untouched.stdout
+    else:
+        assert "verdict: PASS" in untouched.stdout or "verdict: WARN" in untouched.stdout
+
+    patched = clone / PATCHED_FILE
+    text = patched.read_text(encoding="utf-8")
+    patched.write_text(text.replace(FORWARD_LINE, EXTRA_WORK.format(share=0.45)), "utf-8")
+    _git_in(clone, "commit", "-q", "-am", "the models do more work")
+    slower = _run_quick(clone, "out-slower")
+    assert slower.returncode in (1, 2), slower.stdout + slower.stderr
+    if slower.returncode == 2:
+        assert re.search(r"verdict: (INVALID|INCONCLUSIVE)", slower.stdout), slower.stdout
+    else:
+        assert "verdict: REGRESSION" in slower.stdout
