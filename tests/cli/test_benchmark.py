@@ -137,7 +137,8 @@ def test_a_failure_to_measure_exits_2_never_the_regression_code(
     monkeypatch.setattr(
         cli_ab if against else bench_run, "run_against" if against else "measure", crashed
     )
-    argv = ["--quick", "--against", "HEAD"] if against else ["--quick", "--allow-no-baseline"]
+    plain = ["--quick", "--stored-baseline", "--allow-no-baseline"]
+    argv = ["--quick", "--against", "HEAD"] if against else plain
     assert _exit_code(argv) == 2
     assert "the base worker stopped" in _one_line_error(capsys.readouterr().err)
 
