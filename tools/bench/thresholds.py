@@ -261,7 +261,8 @@ class TimeFloor:
 
     def immaterial(self) -> str:
         """The words every judge and renderer uses for a slowdown under the floor."""
-        return f"immaterial: under {self.share:.0%} of total time ({self.seconds:.3g} s)"
+        amount = f"{self.seconds * 1e3:.3g} ms" if self.seconds < 1.0 else f"{self.seconds:.3g} s"
+        return f"immaterial: under {self.share:.0%} of total time ({amount})"
 
 
 def time_floor(total_samples: Sequence[float], thresholds: Thresholds) -> TimeFloor | None:
