@@ -203,10 +203,16 @@ def sampler_overhead_requirement(results: ResultsDocument) -> RequirementResult:
     )
 
 
-def validity_requirement(results: ResultsDocument) -> RequirementResult:
-    if results.validity.valid:
-        return _requirement(REQ_VALID, True, "machine fit to measure")
-    return _requirement(REQ_VALID, False, "; ".join(results.validity.reasons))
+def validity_requirement(
+    results: ResultsDocument, verdict: Verdict | None = None
+) -> RequirementResult:
+    """Whether the machine was fit to measure: the run's own validity (the GPUs), and the host
+    gate's verdict (other processes kept the CPUs busy), so the row and the verdict agree."""
+    if not results.validity.valid:
+        return _requirement(REQ_VALID, False, "; ".join(results.validity.reasons))
+    if verdict is not None and verdict.outcome == "invalid":
+        return _requirement(REQ_VALID, False, verdict.reasons[0] if verdict.reasons else "invalid")
+    return _requirement(REQ_VALID, True, "machine fit to measure")
 
 
 def evaluate_requirements(
@@ -214,7 +220,7 @@ def evaluate_requirements(
 ) -> tuple[RequirementResult, ...]:
     """The executive summary's pass/fail lines, each from the data or None with a reason."""
     return (
-        validity_requirement(results),
+        validity_requirement(results, verdict),
         total_time_requirement(verdict),
         speedup_requirement(results),
         equivalence_requirement(results),

@@ -94,6 +94,14 @@ def _history_verdict(status: str, *, name: str = TOTAL_TIME_METRIC) -> Verdict:
     return Verdict(outcome="pass", exit_code=0, baseline="main", judgements=(judgement,))
 
 
+def test_a_busy_host_makes_the_validity_row_agree_with_the_invalid_verdict() -> None:
+    busy = "INVALID: host busy, other processes used 78% of the CPUs during the rounds (median)"
+    verdict = Verdict(outcome="invalid", exit_code=2, reasons=(busy,))
+    found = _by_name(mf.load_fixture("cpu_run"), verdict)
+    assert found[req.REQ_VALID].passed is False and found[req.REQ_VALID].detail == busy
+    assert _by_name(mf.load_fixture("cpu_run"))[req.REQ_VALID].passed is True
+
+
 def test_total_time_judged_by_the_history_says_so() -> None:
     found = _by_name(mf.load_fixture("gpu_run"), _history_verdict("fail"))
     assert found[req.REQ_TOTAL_TIME].passed is False
