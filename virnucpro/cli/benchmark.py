@@ -1,9 +1,12 @@
-"""``virnucpro benchmark``: run the benchmark suites, judge them, write the reports.
+"""``virnucpro benchmark``: run the benchmarks, judge them, write the reports.
 
-A thin layer over :func:`virnucpro.cli.bench_run.run_benchmark`: it turns the options into a
-:class:`~virnucpro.bench.options.BenchOptions`, shows a progress bar while the suites run and a
-summary table at the end. Torch is imported only when the command runs, so ``--help`` is
-instant. Exit codes: 0 pass (also "no baseline yet"), 1 regression, 2 could not judge.
+A thin layer: it turns the options into a :class:`~virnucpro.bench.options.BenchOptions` and
+runs one of three things, saying first what it compares with what, and why: ``--against REF``
+(:func:`virnucpro.cli.ab.run_against`, side by side); the quick tier's default, side by side
+against a reference commit (:mod:`virnucpro.cli.side_by_side`); or a plain run of the suites
+against the stored baseline (:func:`virnucpro.cli.bench_run.run_benchmark`, with a progress bar
+while the suites run). A summary table comes at the end. Torch is imported only when the
+command runs, so ``--help`` is instant. Exit codes: 0 pass, 1 regression, 2 could not judge.
 
 The judging tools (``tools.bench``) are not installed into site-packages: they live in the
 source checkout, which the benchmark suites need anyway. :func:`checkout_importable` finds the
