@@ -39,6 +39,7 @@ RAW_SAMPLE_RUNS = 30  # newest runs of a file that keep their raw samples
 HISTORY_FOLDER = "history"  # inside the reports folder
 DEFAULT_HISTORY_DIR = Path("tests/reports") / HISTORY_FOLDER
 MIN_SAMPLES_FOR_QUARTILES = 2
+BUSY_OUTCOME = "invalid"  # the verdict of a run the host gate found on a busy machine
 
 
 class _Record(BaseModel):
@@ -162,8 +163,15 @@ def summarize(metric: Metric) -> MetricSummary:
 def entry_from_results(
     results: ResultsDocument, *, report: ReportDocument | None = None
 ) -> RunEntry:
-    """The history entry of a run (with the verdict and requirements when a report is given)."""
+    """The history entry of a run (with the verdict and requirements when a report is given).
+
+    ``valid`` says whether the machine was fit to measure: the run's own validity (the GPUs)
+    and, when the report's verdict is INVALID, the host gate (other processes kept the CPUs
+    busy), so the dashboard, the trend and the between-run noise leave such a run out alike.
+    """
     env, run = results.environment, results.run
+    verdict = report.verdict if report else None
+    busy = verdict is not None and verdict.outcome == BUSY_OUTCOME and results.validity.valid
     return RunEntry(
         key=storage_key(results),
         run_id=run.run_id,
@@ -171,9 +179,9 @@ def entry_from_results(
         commit=env.git_commit,
         dirty=env.git_dirty,
         tier=run.tier,
-        valid=results.validity.valid,
-        invalid_reasons=results.validity.reasons,
-        outcome=report.verdict.outcome if report and report.verdict else None,
+        valid=results.validity.valid and not busy,
+        invalid_reasons=(*results.validity.reasons, *(verdict.reasons[:1] if busy else ())),
+        outcome=verdict.outcome if verdict else None,
         requirements=report.requirements if report else (),
         metrics=tuple(summarize(m) for m in results.metrics),
         mode=run_mode(results),

@@ -193,3 +193,20 @@ def test_lines_written_before_the_kind_of_run_was_kept_read_as_plain(tmp_path: P
     path.write_text(json.dumps(data) + "\n", encoding="utf-8")
     (old,) = read_history(tmp_path, entry.key)
     assert old.mode == "plain" and old.setup is None
+
+
+def test_a_run_the_host_gate_called_invalid_is_not_a_valid_entry() -> None:
+    """The dashboard drew 'valid' beside an INVALID (busy host) verdict; now the entry says so."""
+    from datetime import datetime, timezone
+
+    from tools.bench.report.document import build_report
+    from tools.bench.verdict import Verdict
+
+    busy = "INVALID: host busy, other processes used 78% of the CPUs during the rounds (median)"
+    verdict = Verdict(outcome="invalid", exit_code=2, reasons=(busy,))
+    report = build_report(
+        _doc("busy"), verdict=verdict, now=datetime(2026, 1, 2, tzinfo=timezone.utc)
+    )
+    entry = entry_from_results(report.results, report=report)
+    assert not entry.valid and entry.invalid_reasons == (busy,) and entry.outcome == "invalid"
+    assert _entry("quiet").valid
