@@ -17,6 +17,7 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.bench.schema",
     "virnucpro.bench.ab.schema",
     "virnucpro.bench.metric_names",
+    "virnucpro.bench.sequential",
     "virnucpro.bench.stats",
     "virnucpro.errors",
     "virnucpro.stages",

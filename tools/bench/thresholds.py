@@ -28,8 +28,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import virnucpro.bench.stats as stats
+from virnucpro.bench.ab.schema import Order, Pinning
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, SchemaError, first_error_line, read_text_file
+from virnucpro.bench.sequential import Spending
+from virnucpro.bench.stats import Estimator
 
 try:
     import tomllib
@@ -57,13 +60,32 @@ DEFAULT_MIN_TIME_SHARE = 0.02
 # both sides and tolerate more, but not a machine whose every CPU is taken by others.
 DEFAULT_BUSY_HOST_SHARE = 0.25
 DEFAULT_AB_BUSY_HOST_SHARE = 0.50
-# A/B mode: pairs measured first, pairs added per block while a gate metric is undecided, the
-# most pairs, and the wall-clock budget of the rounds (seconds). Thresholds and these settings
-# are read from the base commit, never from the change under test.
+# A/B mode: pairs measured first, pairs added per block while a gate metric is undecided, and
+# the wall-clock budget of the rounds (seconds): the budget is time, and the pairs it holds at
+# the pace of the first block are the planned horizon of the sequential design. The pair cap
+# is only a safety bound (a machine so fast that the budget would hold more pairs than anyone
+# needs); the cap before issue 19 was 60 pairs (AB_OLD_MAX_PAIRS, the ablation's "off").
+# Thresholds and these settings are read from the base commit, never from the change under test.
 DEFAULT_AB_INITIAL_PAIRS = 20
 DEFAULT_AB_BLOCK_PAIRS = 20
-DEFAULT_AB_MAX_PAIRS = 60
+AB_SAFETY_MAX_PAIRS = 2000
+AB_OLD_MAX_PAIRS = 60
+DEFAULT_AB_MAX_PAIRS = AB_SAFETY_MAX_PAIRS
 DEFAULT_AB_TIME_BUDGET_S = 180.0
+# A/B levers (issue 19), each switchable for the ablation (scripts/ablation.py):
+# - the estimator of the per-pair ratios (virnucpro.bench.stats.ESTIMATORS);
+# - the alpha spending over the looks of the more-pairs loop (virnucpro.bench.sequential);
+# - how each round is measured: CPU pinning of the workers ("split": each its own CPU, swapped
+#   every four pairs; "shared": both on one CPU; "off"), garbage collection off during a round
+#   (collected before it), the order of the two sides in a pair ("abba": balanced over every
+#   two pairs; "random": drawn per pair), and predicts per round (their mean is the round's).
+DEFAULT_AB_ESTIMATOR = "median"
+DEFAULT_AB_SPENDING = "pocock"
+DEFAULT_AB_PIN = "off"
+DEFAULT_AB_GC_OFF = True
+DEFAULT_AB_ORDER = "abba"
+DEFAULT_AB_ROUND_REPEAT = 1
+MAX_AB_ROUND_REPEAT = 50
 THRESHOLDS_FILE_NAME = "thresholds.toml"
 # Stored-baseline mode with a run history: a metric's between-run noise is measured from the
 # medians of earlier comparable valid runs, the most recent MAX_HISTORY_RUNS that have it (older
@@ -97,6 +119,7 @@ MAX_SAMPLER_OVERHEAD = 0.01  # the GPU sampler may cost at most 1% of throughput
 MIN_ESM_CEILING_FRACTION = 0.50  # ESM-2 3B in bf16: at least half the measured bf16 ceiling
 
 Category = Literal["time", "memory", "utilization", "scaling", "other"]
+
 Severity = Literal["fail", "warn"]
 Mode = Literal["relative", "absolute"]
 
@@ -124,6 +147,12 @@ class Thresholds(BaseModel):
     ab_block_pairs: int = Field(default=DEFAULT_AB_BLOCK_PAIRS, ge=1)
     ab_max_pairs: int = Field(default=DEFAULT_AB_MAX_PAIRS, ge=6)
     ab_time_budget_s: float = Field(default=DEFAULT_AB_TIME_BUDGET_S, gt=0.0)
+    ab_estimator: Estimator = DEFAULT_AB_ESTIMATOR
+    ab_spending: Spending = DEFAULT_AB_SPENDING
+    ab_pin_cpus: Pinning = DEFAULT_AB_PIN
+    ab_gc_off: bool = DEFAULT_AB_GC_OFF
+    ab_order: Order = DEFAULT_AB_ORDER
+    ab_round_repeat: int = Field(default=DEFAULT_AB_ROUND_REPEAT, ge=1, le=MAX_AB_ROUND_REPEAT)
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -167,7 +196,9 @@ def load_thresholds(path: Path) -> Thresholds:
     return thresholds_from_mapping(data, source=str(path))
 
 
-def with_overrides(thresholds: Thresholds, **overrides: float | int | None) -> Thresholds:
+def with_overrides(
+    thresholds: Thresholds, **overrides: float | int | str | bool | None
+) -> Thresholds:
     """A copy with the given fields replaced (None leaves a field as it is), validated again."""
     given = {name: value for name, value in overrides.items() if value is not None}
     return thresholds_from_mapping({**thresholds.model_dump(), **given}, source="options")

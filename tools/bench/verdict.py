@@ -74,6 +74,27 @@ class MetricJudgement(_Record):
     history_runs: int | None = None  # judged against the between-run noise of these earlier runs
 
 
+class PairedDesign(_Record):
+    """How a paired verdict's intervals were made, and what the run could have seen.
+
+    ``confidence`` is the nominal two-sided confidence of every interval of the verdict: the
+    look's level of the group-sequential design (``spending``), so that the looks together keep
+    the error rate at ``alpha`` whenever the loop stopped. ``min_detectable`` is the smallest
+    slowdown of the total time that this look's interval tells from no change with ``power``,
+    from the run's own paired noise (None: too few pairs for an interval).
+    """
+
+    estimator: str
+    spending: str
+    alpha: float
+    look: int
+    planned_looks: int
+    planned_pairs: int
+    confidence: float
+    power: float
+    min_detectable: float | None = None
+
+
 class Verdict(_Record):
     outcome: Outcome
     exit_code: int
@@ -81,6 +102,7 @@ class Verdict(_Record):
     mode: Mode = "stored"
     judgements: tuple[MetricJudgement, ...] = ()
     reasons: tuple[str, ...] = ()
+    design: PairedDesign | None = None  # paired mode: the intervals' design and the MDE
 
     @property
     def failures(self) -> tuple[MetricJudgement, ...]:
@@ -133,6 +155,7 @@ def ladder_verdict(
     baseline: str | None,
     mode: Mode,
     notes: tuple[str, ...],
+    design: PairedDesign | None = None,
 ) -> Verdict:
     """A verdict from :func:`decide_outcome`, its exit code from :data:`EXIT_FOR_OUTCOME`."""
     outcome, first = decide_outcome(
@@ -146,6 +169,7 @@ def ladder_verdict(
         mode=mode,
         judgements=judgements,
         reasons=reasons,
+        design=design,
     )
 
 

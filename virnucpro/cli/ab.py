@@ -44,7 +44,7 @@ from virnucpro.errors import InputError
 if TYPE_CHECKING:
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
-    from virnucpro.bench.ab.schema import ABRecord
+    from virnucpro.bench.ab.schema import ABRecord, RoundProtocol
     from virnucpro.bench.ab.session import WorkerSpec
 
 THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
@@ -118,6 +118,18 @@ def worker_spec(options: BenchOptions, workload: Path) -> WorkerSpec:
     )
 
 
+def round_protocol(thresholds: Thresholds) -> RoundProtocol:
+    """How the rounds are measured, from the gate's settings (the base commit's)."""
+    from virnucpro.bench.ab.schema import RoundProtocol
+
+    return RoundProtocol(
+        pin_cpus=thresholds.ab_pin_cpus,
+        gc_off=thresholds.ab_gc_off,
+        order=thresholds.ab_order,
+        repeat=thresholds.ab_round_repeat,
+    )
+
+
 def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict, float]:
     from tools.bench.judge.paired import judge_record, pairs_to_add
 
@@ -134,26 +146,47 @@ def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict,
     return verdict, time.perf_counter() - start
 
 
-def run_against(
-    options: BenchOptions,
-    *,
-    ref: str,
-    command: str,
-    overrides: dict[str, float | int | None],
-    say=lambda text: print(text, file=sys.stderr),
-) -> ABOutcome:
-    """Benchmark this checkout against ``ref``; see the module docstring."""
-    from tools.bench.judge.paired import judge_record
-    from tools.bench.report.document import build_report, write_reports
+@dataclass(frozen=True)
+class ABSetup:
+    """Both sides ready to start: the checkouts, the gate's settings, the workload, the folder."""
+
+    options: BenchOptions
+    ref: str
+    root: Path
+    base_root: Path
+    base_python: Path | None
+    thresholds: Thresholds
+    notes: tuple[str, ...]
+    spec: WorkerSpec
+    workdir: Path
+    label: str
+
+    def session(self):
+        """The base and head workers of this setup (an :class:`ABSession` context)."""
+        from virnucpro.bench.ab import session as ab
+
+        return ab.ABSession.start(
+            ref=self.ref,
+            base_root=self.base_root,
+            head_root=self.root,
+            spec=self.spec,
+            workdir=self.workdir,
+            seed=DEFAULT_SEED,
+            base_python=self.base_python,
+            protocol=round_protocol(self.thresholds),
+        )
+
+
+def prepare_sides(
+    options: BenchOptions, *, ref: str, overrides: dict[str, float | int | None], say
+) -> ABSetup:
+    """Check the options, check out ``ref``, read its gate settings, generate the workload."""
     from virnucpro.bench.ab import env as ab_env
     from virnucpro.bench.ab import session as ab
     from virnucpro.bench.ab.cache import new_run_dir
-    from virnucpro.bench.ab.schema import write_record
     from virnucpro.bench.run.runner import RUNS_DIR, check_machine, find_checkout
-    from virnucpro.bench.schema import write_document
     from virnucpro.bench.workload.prepare import prepare_workload
 
-    started = time.perf_counter()
     _check_options(options)
     root = find_checkout()
     options = replace(options, output_dir=Path(options.output_dir).resolve())
@@ -166,26 +199,46 @@ def run_against(
     if env_note:
         say(env_note)
     thresholds, notes = base_thresholds(root, base_root, options.thresholds, overrides)
-    notes = (*notes, env_note) if env_note else notes
     workload = prepare_workload(options)
-    spec = worker_spec(options, workload.path)
-    workdir = new_run_dir(options.output_dir / RUNS_DIR)
-    label = f"{ref} ({sha[:12]})"
-    say("starting the base and head workers (each loads its models once)")
-    with ab.ABSession.start(
+    return ABSetup(
+        options=options,
         ref=ref,
+        root=root,
         base_root=base_root,
-        head_root=root,
-        spec=spec,
-        workdir=workdir,
-        seed=DEFAULT_SEED,
         base_python=base_python,
-    ) as session:
+        thresholds=thresholds,
+        notes=(*notes, env_note) if env_note else notes,
+        spec=worker_spec(options, workload.path),
+        workdir=new_run_dir(options.output_dir / RUNS_DIR),
+        label=f"{ref} ({sha[:12]})",
+    )
+
+
+def run_against(
+    options: BenchOptions,
+    *,
+    ref: str,
+    command: str,
+    overrides: dict[str, float | int | None],
+    say=lambda text: print(text, file=sys.stderr),
+) -> ABOutcome:
+    """Benchmark this checkout against ``ref``; see the module docstring."""
+    from tools.bench.judge.paired import judge_record
+    from tools.bench.report.document import build_report, write_reports
+    from virnucpro.bench.ab.schema import write_record
+    from virnucpro.bench.schema import write_document
+
+    started = time.perf_counter()
+    setup = prepare_sides(options, ref=ref, overrides=overrides, say=say)
+    options, thresholds, spec, workdir = setup.options, setup.thresholds, setup.spec, setup.workdir
+    say("starting the base and head workers (each loads its models once)")
+    with setup.session() as session:
         session.warm_up(options.warmup)
-        _, rounds_seconds = _measure(session, thresholds, label, say)
+        _, rounds_seconds = _measure(session, thresholds, setup.label, say)
         record = session.record()
-    verdict = judge_record(record, thresholds=thresholds, label=label)
-    notes = (*notes, f"A/B rounds took {rounds_seconds:.0f} s")
+    verdict = judge_record(record, thresholds=thresholds, label=setup.label)
+    protocol = [record.protocol.describe()] if record.protocol else []
+    notes = (*setup.notes, *protocol, f"A/B rounds took {rounds_seconds:.0f} s")
     pairs_path = write_record(record, workdir / PAIRS_FILE)
     documents = {
         side: side_document(

@@ -171,3 +171,32 @@ def test_record_round_trips(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(InputError, match="not an A/B pairs file"):
         ab_schema.read_record(tmp_path / "bad.json")
+
+
+def test_cpu_time_is_paired_beside_the_wall_time() -> None:
+    cpu = _by_name(_rounds())[ab_schema.CPU_TIME]
+    assert (cpu.unit, cpu.better) == ("s", "lower")
+    assert cpu.base == (1.0, 1.1, 1.2)  # round_sample's CPU seconds are its wall seconds
+
+
+def test_a_schema_2_file_reads_without_a_protocol(tmp_path: Path) -> None:
+    data = ab_record(_rounds()).model_dump(mode="json")
+    data["schema_version"] = 2
+    del data["protocol"]
+    for pair in data["rounds"]:
+        del pair["cpus"]
+        for side in ("base", "head"):
+            del pair[side]["predicts"]
+    (tmp_path / "v2.json").write_text(json.dumps(data))
+    old = ab_schema.read_record(tmp_path / "v2.json")
+    assert old.protocol is None and old.rounds[0].cpus is None
+    assert old.rounds[0].base.predicts == 1
+
+
+def test_a_protocol_describes_itself() -> None:
+    protocol = ab_schema.RoundProtocol(order="abba", gc_off=True, pin_cpus="split", repeat=3)
+    assert protocol.describe() == (
+        "rounds: ABBA order, collector off during a round, each worker pinned to its own CPU, "
+        "swapped every two pairs, 3 predict(s) a round"
+    )
+    assert "random order, collector on, not pinned" in ab_schema.RoundProtocol().describe()

@@ -7,6 +7,16 @@ Schema 2 adds each round's own figures (:data:`ROUND_FIGURES`): the worker's pea
 CUDA allocator's peaks and the mean NVML GPU utilization of the round, each ``None`` with the
 reason in ``RoundSample.unmeasured`` when it could not be measured. Schema 1 files still read:
 their rounds have none of these figures ("not recorded").
+
+Schema 3 records how the rounds were measured (:class:`RoundProtocol`: CPU pinning, garbage
+collection, the order of the sides, predicts per round), the CPU each side was pinned to in a
+pair, and how many predicts a round averaged. Files of schemas 1 and 2 read with no protocol
+(their rounds: one predict each, in a random order, unpinned, collector on).
+
+Besides the wall time, each round's process CPU time is paired (:data:`CPU_TIME`), a companion
+figure: the gate fails on wall time (what a user waits for; on a GPU the CPU time misses the
+device's work), and shows CPU time beside it, which does not count the time a worker waited
+for a core on a shared machine.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from pydantic import (
 
 from virnucpro.bench.metric_names import (
     BYTES,
+    CPU_TIME_METRIC,
     CUDA_PEAK_ALLOCATED,
     CUDA_PEAK_RESERVED,
     GPU_ROUND_UTILIZATION,
@@ -38,14 +49,17 @@ from virnucpro.bench.schema import Direction, first_error_line, read_json_file
 from virnucpro.errors import InputError
 
 AB_KIND = "virnucpro-ab-pairs"
-AB_SCHEMA_VERSION = 2
+AB_SCHEMA_VERSION = 3
 FIRST_SCHEMA_VERSION = 1
 STAGE_PREFIX = "stage."
 TOTAL_TIME = TOTAL_TIME_METRIC
 READS_PER_S = "end_to_end.reads_per_s"
+CPU_TIME = CPU_TIME_METRIC
 OTHERS_CPU = OTHERS_CPU_METRIC
 TOKEN_STAGES = {"dnabert": "dnabert_tokens", "esm": "esm_tokens"}
 Side = Literal["base", "head"]
+Pinning = Literal["off", "split", "shared"]
+Order = Literal["abba", "random"]
 NOT_RECORDED = "not recorded (a pairs file of schema 1 has no per-round memory or GPU figures)"
 PERCENT = "%"
 
@@ -91,6 +105,7 @@ class RoundSample(_Record):
     gpu_utilization: float | None = None  # %, mean of the NVML readings inside the round
     gpu_utilization_readings: int | None = None  # how many readings the mean is of
     unmeasured: dict[str, str] = Field(default_factory=dict)  # figure field -> why it is None
+    predicts: int = Field(default=1, ge=1)  # predicts in the round; the times are their mean
 
     @model_validator(mode="after")
     def _reasons_only_for_missing_figures(self) -> RoundSample:
@@ -115,6 +130,32 @@ class PairedRound(_Record):
     head: RoundSample
     wall_seconds: float
     others_share: float  # other processes' share of the CPUs over the pair
+    cpus: dict[Side, int] | None = None  # the CPU each side was pinned to (None: not pinned)
+
+
+class RoundProtocol(_Record):
+    """How the rounds of a run were measured (the defaults: as before schema 3)."""
+
+    pin_cpus: Pinning = "off"
+    gc_off: bool = False
+    order: Order = "random"
+    repeat: int = Field(default=1, ge=1)
+    pinning_note: str | None = None  # why pinning asked for was not done (one CPU, ...)
+
+    def describe(self) -> str:
+        """'rounds: ABBA order, collector off during a round, not pinned, 1 predict a round'."""
+        pinned = {
+            "off": "not pinned",
+            "split": "each worker pinned to its own CPU, swapped every two pairs",
+            "shared": "both workers pinned to one CPU",
+        }[self.pin_cpus]
+        parts = (
+            "ABBA order" if self.order == "abba" else "random order",
+            "collector off during a round" if self.gc_off else "collector on",
+            self.pinning_note or pinned,
+            f"{self.repeat} predict(s) a round",
+        )
+        return "rounds: " + ", ".join(parts)
 
 
 class SideInfo(_Record):
@@ -138,6 +179,7 @@ class ABRecord(_Record):
     warmup: int
     cpus: int
     rounds: tuple[PairedRound, ...] = ()
+    protocol: RoundProtocol | None = None  # None: a file of schema 1 or 2
 
     @field_validator("schema_version")
     @classmethod
@@ -222,8 +264,9 @@ def unpaired_figures(rounds: tuple[PairedRound, ...]) -> tuple[UnpairedFigure, .
 
 
 def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
-    """Total time, reads/s, each stage's time, each model's tokens/s and, where every round on
-    both sides has them, the round's memory peaks and GPU utilization, paired per round."""
+    """Total time, process CPU time, reads/s, each stage's time, each model's tokens/s and, where
+    every round on both sides has them, the round's memory peaks and GPU utilization, paired
+    per round."""
     if not rounds:
         return ()
 
@@ -233,6 +276,7 @@ def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
 
     metrics = [
         metric(TOTAL_TIME, "s", "lower", lambda s: s.seconds),
+        metric(CPU_TIME, "s", "lower", lambda s: s.cpu_seconds),
         metric(READS_PER_S, "reads/s", "higher", lambda s: s.reads / s.seconds),
     ]
     stages = [

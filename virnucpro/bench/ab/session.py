@@ -12,8 +12,13 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
   environment does not meet: then with its own environment, cached per commit, that shares this
   environment's torch build (:mod:`virnucpro.bench.ab.env`);
 - both sides read the same workload file, generated once by the head;
-- rounds come in pairs, one predict on each side, in an order drawn per pair from a seeded
-  generator (recorded), after the same number of warm-up rounds on each side;
+- rounds come in pairs, one predict on each side, after the same number of warm-up rounds on
+  each side. How they are measured is the session's :class:`RoundProtocol` (recorded): the
+  order of the two sides (``abba``: drawn from a seeded generator for the first pair of every
+  two, reversed for the second, so each side goes first equally often at every even count;
+  ``random``: drawn per pair), CPU pinning (:mod:`virnucpro.bench.ab.pinning`), the worker's
+  garbage collector (collected before a round, off during it), and predicts per round (the
+  round's times are their mean, so fixed costs and the timer weigh less);
 - every pair records both sides' wall seconds, stage times and token counts, and how busy the
   machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self").
 
@@ -36,9 +41,11 @@ from typing import IO
 import psutil
 
 from virnucpro.bench.ab.cache import cache_lock
+from virnucpro.bench.ab.pinning import cpus_for_pair, pin_process, pinning_plan
 from virnucpro.bench.ab.schema import (
     ABRecord,
     PairedRound,
+    RoundProtocol,
     RoundSample,
     Side,
     SideInfo,
@@ -215,11 +222,19 @@ class Worker:
         )
         return self.info
 
-    def round(self) -> RoundSample:
+    def round(self, protocol: RoundProtocol | None = None) -> RoundSample:
+        """One measured round (the protocol's predicts and collector setting)."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"op": "round"}) + "\n")
+        command: dict[str, object] = {"op": "round"}
+        if protocol is not None:
+            command.update(repeat=protocol.repeat, gc_off=protocol.gc_off)
+        self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
         return RoundSample.model_validate(self._read())
+
+    def pin(self, cpu: int) -> None:
+        """Every thread of the worker onto ``cpu`` (threads it starts later inherit it)."""
+        pin_process(self.pid, cpu)
 
     def close(self) -> None:
         try:
@@ -244,7 +259,14 @@ class ABSession:
     """
 
     def __init__(
-        self, *, ref: str, workers: dict[Side, Worker], spec: WorkerSpec, seed: int, owns: bool
+        self,
+        *,
+        ref: str,
+        workers: dict[Side, Worker],
+        spec: WorkerSpec,
+        seed: int,
+        owns: bool,
+        protocol: RoundProtocol | None = None,
     ) -> None:
         self.ref = ref
         self.spec = spec
@@ -255,6 +277,8 @@ class ABSession:
         self._info: dict[str, SideInfo] = {}
         self._rounds: list[PairedRound] = []
         self._warmup = 0
+        self.protocol, self._cpus = pinning_plan(protocol or RoundProtocol())
+        self._pinned: dict[Side, int] = {}
 
     @classmethod
     def start(
@@ -267,12 +291,13 @@ class ABSession:
         workdir: Path,
         seed: int,
         base_python: Path | None = None,
+        protocol: RoundProtocol | None = None,
     ) -> ABSession:
         workers: dict[Side, Worker] = {
             "base": Worker("base", base_root, spec, workdir, base_python),
             "head": Worker("head", head_root, spec, workdir),
         }
-        return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True)
+        return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True, protocol=protocol)
 
     def __enter__(self) -> ABSession:
         try:
@@ -292,25 +317,44 @@ class ABSession:
 
     def warm_up(self, rounds: int) -> None:
         """Unmeasured rounds on both sides (alternating), before any pair is measured."""
+        self._pin_for(len(self._rounds))
         for _ in range(rounds):
             for worker in self._workers.values():
-                worker.round()
+                worker.round(self.protocol)
         self._warmup += rounds
+
+    def _first(self) -> Side:
+        """Which side goes first in the next pair (the protocol's order)."""
+        if self.protocol.order == "abba" and len(self._rounds) % 2 == 1:
+            return "head" if self._rounds[-1].first == "base" else "base"
+        return self._rng.choice(("base", "head"))
+
+    def _pin_for(self, index: int) -> dict[Side, int] | None:
+        """Pin the workers as pair ``index`` wants; the CPUs of each side, or None."""
+        if self._cpus is None:
+            return None
+        wanted = cpus_for_pair(self._cpus, index)
+        for side, cpu in wanted.items():
+            if self._pinned.get(side) != cpu:
+                self._workers[side].pin(cpu)
+        self._pinned = wanted
+        return dict(wanted)
 
     def run_pairs(self, count: int) -> None:
         """Measure ``count`` more pairs."""
         pids = [w.pid for w in self._workers.values()]
         cpus = psutil.cpu_count() or 1
         for _ in range(count):
-            first: Side = self._rng.choice(("base", "head"))
+            pinned = self._pin_for(len(self._rounds))
+            first = self._first()
             second: Side = "head" if first == "base" else "base"
             machine, own, start = (
                 machine_busy_seconds(),
                 process_tree_cpu_seconds(pids),
                 time.perf_counter(),
             )
-            samples = {first: self._workers[first].round()}
-            samples[second] = self._workers[second].round()
+            samples = {first: self._workers[first].round(self.protocol)}
+            samples[second] = self._workers[second].round(self.protocol)
             wall = time.perf_counter() - start
             machine = machine_busy_seconds() - machine
             own = process_tree_cpu_seconds(pids) - own
@@ -322,6 +366,7 @@ class ABSession:
                     head=samples["head"],
                     wall_seconds=wall,
                     others_share=others_share(machine, own, wall, cpus),
+                    cpus=pinned,
                 )
             )
 
@@ -339,4 +384,5 @@ class ABSession:
             warmup=self._warmup,
             cpus=psutil.cpu_count() or 1,
             rounds=tuple(self._rounds),
+            protocol=self.protocol,
         )
