@@ -187,13 +187,27 @@ def _add_ab_options(p: argparse.ArgumentParser) -> None:
         "--max-rounds",
         type=positive_int,
         metavar="N",
-        help="A/B mode: the most pairs of rounds (default: the base commit's setting, 60)",
+        help="A/B mode: a safety cap on the pairs of rounds (default: the base commit's "
+        "setting, 2000; the budget is time, --time-budget)",
     )
     p.add_argument(
         "--time-budget",
         type=float,
         metavar="SECONDS",
         help="A/B mode: stop adding rounds after this many seconds (default 180)",
+    )
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="A/B mode: measure a short pilot of pairs and say how many pairs and minutes "
+        "detecting --mde needs on this machine (nothing is judged)",
+    )
+    p.add_argument(
+        "--mde",
+        type=float,
+        metavar="FRACTION",
+        help="with --plan: the slowdown to detect with 80%% power, e.g. 0.03 (default: the "
+        "gate's fail threshold)",
     )
 
 
@@ -352,6 +366,8 @@ def run(args: argparse.Namespace) -> int:
     command = " ".join(["virnucpro", *args.argv])
     if args.against is not None:
         return _run_against(args, options, command)
+    if args.plan or args.mde is not None:
+        raise InputError("--plan and --mde go with --against REF (they plan an A/B run)")
     # a bar on a terminal; plain lines on stdout where people read logs (CI, redirected output)
     terminal = sys.stdout.isatty()
     stream = _progress_stream(sys.stderr if terminal else sys.stdout)
@@ -384,6 +400,12 @@ def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) 
         "ab_max_pairs": args.max_rounds,
         "ab_time_budget_s": args.time_budget,
     }
+    if args.plan:
+        from virnucpro.cli.ab_plan import run_plan
+
+        return run_plan(args.against, args.mde, options, overrides)
+    if args.mde is not None:
+        raise InputError("--mde goes with --plan (a pilot that says what detecting it needs)")
     outcome = run_against(options, ref=args.against, command=command, overrides=overrides)
     from virnucpro.cli.summary import summary_console
 
