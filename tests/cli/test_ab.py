@@ -93,7 +93,12 @@ def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: P
     assert report["verdict"]["mode"] == "paired"
     total = next(j for j in report["verdict"]["judgements"] if j["name"].endswith("total_time"))
     assert total["pairs"] == 6
+    assert "this run could detect" in done.stdout  # the MDE line, in the console too
+    design = report["verdict"]["design"]
+    assert (design["planned_pairs"], design["look"], design["power"]) == (6, 1, 0.8)
     record = read_record(next(reports.glob("runs/ab-*/ab_pairs.json")))
+    assert record.protocol is not None and record.protocol.order == "abba"
+    assert {r.first for r in record.rounds[:2]} == {"base", "head"}
     assert len(record.rounds) == 6 and record.base.commit and len(record.base.commit) == 40
     assert record.base.package != record.head.package  # the base ran from its own worktree
     assert report["results"]["skipped"] == NOT_RUN_IN_AB

@@ -290,3 +290,19 @@ def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
     total = doc.metric(TOTAL_TIME_METRIC)
     assert total is not None and len(total.samples) == 2
     assert not doc.gpu.available and doc.gpu.reason  # CPU: telemetry unavailable, with why
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--quick", "--plan"], "go with --against"),
+        (["--quick", "--mde", "0.03"], "go with --against"),
+        (["--quick", "--against", "HEAD", "--mde", "0.03"], "--mde goes with --plan"),
+        (["--quick", "--against", "HEAD", "--plan", "--mde", "3"], "between 0 and 1"),
+    ],
+)
+def test_plan_options_are_checked_before_any_work(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_code(argv) == 2
+    assert message in _one_line_error(capsys.readouterr().err)

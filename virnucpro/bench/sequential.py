@@ -43,6 +43,11 @@ from typing import Literal
 
 Spending = Literal["obrien_fleming", "pocock", "none"]
 SPENDINGS: tuple[Spending, ...] = ("obrien_fleming", "pocock", "none")
+SPENDING_WORDS = {
+    "obrien_fleming": "O'Brien-Fleming-type alpha spending",
+    "pocock": "Pocock-type alpha spending",
+    "none": "no alpha spending (the plain level at every look)",
+}
 DEFAULT_POWER = 0.80
 GRID_STEP = 0.025  # grid spacing of the numerical integration, in standard deviations
 MAX_CRITICAL = 8.0  # |Z| beyond this has probability < 1e-15: a look that may spend nothing
@@ -276,10 +281,9 @@ def describe(plan: SequentialPlan, pairs: int) -> str:
         return f"one fixed {level:.0%} interval at every look (no alpha spending)"
     looks = plan.looks_until(pairs)
     planned = len(plan.looks_until(plan.most))
-    name = {"obrien_fleming": "O'Brien-Fleming", "pocock": "Pocock"}[plan.spending]
     return (
-        f"look {len(looks)} of {planned} ({name}-type alpha spending over {plan.most} planned "
-        f"pairs): a {level:.2%} interval"
+        f"look {len(looks)} of {planned} ({SPENDING_WORDS[plan.spending]} over {plan.most} "
+        f"planned pairs): a {level:.2%} interval"
     )
 
 

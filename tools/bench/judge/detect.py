@@ -37,16 +37,19 @@ class DetectionPlan:
     budget_pairs: int  # the gate's horizon at this pace
     budget_detectable: float  # what the gate's whole budget detects with ``power``
     safety_cap: int
+    others_share: float  # median share of the CPUs other processes used in the pilot
+    busy_limit: float  # the host gate's limit
 
     def lines(self, startup_s: float | None = None) -> list[str]:
         """What the command prints."""
         head = (
             f"pilot: {self.pilot_pairs} pairs at {self.pace_s:.2f} s a pair; per-pair spread of "
-            f"the total time {self.spread:.3f} (log ratio)"
+            f"the total time {self.spread:.3f} (log ratio); others used {self.others_share:.0%} "
+            "of the CPUs"
         )
         design = (
-            f"{self.power:.0%} power at alpha {self.alpha:g}, {self.spending} alpha spending "
-            "over the looks"
+            f"{self.power:.0%} power at alpha {self.alpha:g}, "
+            f"{sequential.SPENDING_WORDS[self.spending]} over the looks"
         )
         if self.pairs is None or self.seconds is None:
             need = (
@@ -63,7 +66,14 @@ class DetectionPlan:
             f"the gate's time budget holds {self.budget_pairs} pairs at this pace; they would "
             f"detect >= {self.budget_detectable:.1%}"
         )
-        return [head, need, budget]
+        lines = [head, need, budget]
+        if self.others_share > self.busy_limit:
+            lines.append(
+                f"the machine was busy during the pilot (others {self.others_share:.0%}, the "
+                f"gate's limit {self.busy_limit:.0%}): a gate run would read INVALID, and the "
+                "plan describes a busy machine"
+            )
+        return lines
 
 
 def detection_plan(
@@ -119,4 +129,6 @@ def detection_plan(
         budget_pairs=gate.most,
         budget_detectable=sequential.min_detectable(budget_se, gate.critical(gate.most), power),
         safety_cap=thresholds.ab_max_pairs,
+        others_share=stats.median(record.others_shares()),
+        busy_limit=thresholds.ab_busy_host_share,
     )

@@ -63,3 +63,13 @@ def test_bad_targets_and_tiny_pilots_are_refused() -> None:
         detection_plan(_pilot(0.05), DEFAULT_THRESHOLDS, 1.5)
     with pytest.raises(InputError, match="too few pairs"):
         detection_plan(_pilot(0.05, n=4), DEFAULT_THRESHOLDS, 0.03)
+
+
+def test_a_busy_pilot_says_so() -> None:
+    record = _pilot(0.05)
+    busy = record.model_copy(
+        update={"rounds": tuple(r.model_copy(update={"others_share": 0.8}) for r in record.rounds)}
+    )
+    lines = detection_plan(busy, DEFAULT_THRESHOLDS, 0.03).lines()
+    assert "others used 80% of the CPUs" in lines[0] and "INVALID" in lines[-1]
+    assert len(detection_plan(record, DEFAULT_THRESHOLDS, 0.03).lines()) == 3
