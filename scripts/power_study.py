@@ -29,9 +29,10 @@ What it does, all in a temporary clone of this checkout's HEAD (the product is n
    loop at each look, exactly as the command would have stopped (the loop depends only on the
    pairs so far and the first block's pace, which sets the plan's horizon), at a 3% and at the
    10% threshold. A trial measures pairs while a replay at one of its arm's *driving*
-   thresholds (``DRIVES`` in :mod:`tools.bench.judge.power`) wants more: the thresholds its targets are at. A threshold that
-   does not drive an arm is not reported for it (its replay may have been cut short). A trial
-   the host gate calls INVALID is counted apart; the verdict without the gate is beside it.
+   thresholds (``DRIVES`` in :mod:`tools.bench.judge.power`) wants more: the thresholds its
+   targets are at. A threshold that does not drive an arm is not reported for it (its replay
+   may have been cut short). A trial the host gate calls INVALID is counted apart; the verdict
+   without the gate is beside it.
 
 Every trial's raw pairs are kept (``<out>/trials/*.json``); ``<out>/summary.json`` and
 ``<out>/summary.md`` are rewritten after each trial, so a study cut short (``--max-minutes``,
