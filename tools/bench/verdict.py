@@ -81,7 +81,8 @@ class PairedDesign(_Record):
     look's level of the group-sequential design (``spending``), so that the looks together keep
     the error rate at ``alpha`` whenever the loop stopped. ``min_detectable`` is the smallest
     slowdown of the total time that this look's interval tells from no change with ``power``,
-    from the run's own paired noise (None: too few pairs for an interval).
+    from the run's own paired noise (None: too few pairs for an interval); ``per_pair_cv`` is
+    that noise itself, the standard deviation of the per-pair log ratio of the total time.
     """
 
     estimator: str
@@ -93,6 +94,7 @@ class PairedDesign(_Record):
     confidence: float
     power: float
     min_detectable: float | None = None
+    per_pair_cv: float | None = None  # SD of the per-pair log ratio of the total time
 
 
 class Verdict(_Record):

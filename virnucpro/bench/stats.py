@@ -240,6 +240,15 @@ def paired_ratios(base: Sequence[float], head: Sequence[float]) -> tuple[float, 
     return tuple(h / b for b, h in zip(base, head, strict=True))
 
 
+def log_ratio_spread(base: Sequence[float], head: Sequence[float]) -> float | None:
+    """The per-pair CV of paired samples: the sample standard deviation of the per-pair log
+    ratios head/base (None below two pairs)."""
+    ratios = paired_ratios(base, head)
+    if len(ratios) < MIN_VALUES_FOR_SPREAD:
+        return None
+    return statistics.stdev(math.log(r) for r in ratios)
+
+
 def paired_ratio(
     base: Sequence[float],
     head: Sequence[float],

@@ -6,7 +6,17 @@ Layout under a history folder (a directory you name, or the root of the data bra
 
 Each line is one :class:`RunEntry`: when and where the run happened, whether it was valid,
 the checker's outcome, the requirement rows and, per metric, a summary (median, quartiles,
-sample count) plus the raw samples. Retention keeps raw samples only for the newest
+sample count) plus the raw samples.
+
+A history holds three *series*, each in files of its own (the key's slug gets ``--<series>``):
+``runs``, the runs of the main job that the trend and the between-run noise read; ``canary``,
+the nightly A/A runs of the gate (this commit against itself); ``pr``, the verdicts of pull
+requests' A/B runs (verdict and gate facts only, no metrics). An entry of a paired verdict
+keeps :class:`GateFacts`: what the run could detect and how noisy its pairs were, for the
+dashboard's gate-health page. ``history_version`` 2 added the series and the gate facts;
+lines of version 1 still read (series ``runs``, no gate facts).
+
+Retention keeps raw samples only for the newest
 ``RAW_SAMPLE_RUNS`` runs of a file; summaries are kept forever, so a file grows by a few
 kilobytes per run. Lines are appended in run order; adding a run rewrites the file atomically
 under a lock, never in place. A file with a bad line or another ``history_version`` is refused
@@ -20,18 +30,20 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tools.bench.history.baseline import locked_file, storage_key
-from tools.bench.verdict import Outcome, ReportDocument, RequirementResult
+from tools.bench.verdict import Outcome, ReportDocument, RequirementResult, Verdict
 from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
 from virnucpro.errors import InputError
 
 HISTORY_KIND = "virnucpro-benchmark-history"
-HISTORY_VERSION = 1
+HISTORY_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 HISTORY_SUFFIX = ".jsonl"
 RAW_SAMPLE_RUNS = 30  # newest runs of a file that keep their raw samples
 HISTORY_FOLDER = "history"  # inside the reports folder
@@ -39,8 +51,44 @@ DEFAULT_HISTORY_DIR = Path("tests/reports") / HISTORY_FOLDER
 MIN_SAMPLES_FOR_QUARTILES = 2
 
 
+Series = Literal["runs", "canary", "pr"]
+SERIES: tuple[Series, ...] = get_args(Series)
+MAIN_SERIES: Series = "runs"
+VERDICT_ONLY_SERIES = frozenset({"pr"})  # entries without metrics or requirements
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GateFacts(_Record):
+    """A paired verdict's facts for the gate's health (from :class:`PairedDesign` and the
+    total time's judgement)."""
+
+    pairs: int
+    per_pair_cv: float | None = None  # SD of the per-pair log ratio of the total time
+    min_detectable: float | None = None  # the slowdown the run detects with ``power``
+    power: float
+    confidence: float
+    threshold: float | None = None  # the total time's fail threshold
+    change: float | None = None  # the total time's change, worse positive
+
+
+def gate_facts(verdict: Verdict | None) -> GateFacts | None:
+    """The gate facts of a paired verdict (None for any other)."""
+    if verdict is None or verdict.design is None:
+        return None
+    design = verdict.design
+    total = next((j for j in verdict.judgements if j.name == TOTAL_TIME_METRIC), None)
+    return GateFacts(
+        pairs=total.pairs if total is not None and total.pairs else 0,
+        per_pair_cv=design.per_pair_cv,
+        min_detectable=design.min_detectable,
+        power=design.power,
+        confidence=design.confidence,
+        threshold=total.threshold if total is not None else None,
+        change=total.change if total is not None else None,
+    )
 
 
 class MetricSummary(_Record):
@@ -73,6 +121,8 @@ class RunEntry(_Record):
     outcome: Outcome | None = None  # the checker's verdict when the run was judged
     requirements: tuple[RequirementResult, ...] = ()
     metrics: tuple[MetricSummary, ...] = ()
+    series: Series = MAIN_SERIES
+    gate: GateFacts | None = None  # a paired verdict's facts (the gate-health page)
 
     def metric(self, name: str) -> MetricSummary | None:
         return next((m for m in self.metrics if m.name == name), None)
@@ -110,13 +160,24 @@ def summarize(metric: Metric) -> MetricSummary:
     )
 
 
+def series_key(key: str, series: Series) -> str:
+    """The key of ``series``'s file for the storage key ``key`` (``runs`` keeps it)."""
+    return key if series == MAIN_SERIES else f"{key}--{series}"
+
+
 def entry_from_results(
-    results: ResultsDocument, *, report: ReportDocument | None = None
+    results: ResultsDocument,
+    *,
+    report: ReportDocument | None = None,
+    series: Series = MAIN_SERIES,
 ) -> RunEntry:
-    """The history entry of a run (with the verdict and requirements when a report is given)."""
+    """The history entry of a run (with the verdict and requirements when a report is given)
+    in ``series`` (a verdict-only series keeps no metrics nor requirements)."""
     env, run = results.environment, results.run
+    verdict = report.verdict if report else None
+    verdict_only = series in VERDICT_ONLY_SERIES
     return RunEntry(
-        key=storage_key(results),
+        key=series_key(storage_key(results), series),
         run_id=run.run_id,
         created_at=run.created_at,
         commit=env.git_commit,
@@ -124,9 +185,11 @@ def entry_from_results(
         tier=run.tier,
         valid=results.validity.valid,
         invalid_reasons=results.validity.reasons,
-        outcome=report.verdict.outcome if report and report.verdict else None,
-        requirements=report.requirements if report else (),
-        metrics=tuple(summarize(m) for m in results.metrics),
+        outcome=verdict.outcome if verdict else None,
+        requirements=report.requirements if report and not verdict_only else (),
+        metrics=() if verdict_only else tuple(summarize(m) for m in results.metrics),
+        series=series,
+        gate=gate_facts(verdict),
     )
 
 
@@ -149,11 +212,12 @@ def _parse_line(text: str, source: str, key: str | None) -> RunEntry:
         raise SchemaError(f"{source}: not valid JSON (history refused, not rewritten)") from None
     if not isinstance(data, dict) or data.get("kind") != HISTORY_KIND:
         raise SchemaError(f"{source}: not a history entry (history refused, not rewritten)")
-    if data.get("history_version") != HISTORY_VERSION:
+    if data.get("history_version") not in READABLE_VERSIONS:
         version = data.get("history_version")
         raise SchemaError(
             f"{source}: history_version {version!r} is not supported "
-            f"(expected {HISTORY_VERSION}; history refused, not rewritten)"
+            f"(expected {' or '.join(map(str, READABLE_VERSIONS))}; history refused, "
+            "not rewritten)"
         )
     try:
         entry = RunEntry.model_validate(data)

@@ -232,12 +232,14 @@ def record_plan(record: ABRecord, thresholds: Thresholds) -> sequential.Sequenti
 
 
 def _design(
+    metrics: Sequence[PairedMetric],
     judgements: Sequence[MetricJudgement],
     thresholds: Thresholds,
     plan: sequential.SequentialPlan,
-    pairs: int,
 ) -> PairedDesign:
+    pairs = max(len(metrics[0].base) if metrics else 0, 1)
     critical = plan.critical(pairs)
+    total = next((m for m in metrics if m.name == TOTAL_TIME), None)
     gate = next((j for j in judgements if j.name == TOTAL_TIME), None)
     detectable = None
     if gate is not None and gate.interval_low is not None and gate.interval_high is not None:
@@ -253,6 +255,7 @@ def _design(
         confidence=plan.confidence(pairs),
         power=POWER,
         min_detectable=detectable,
+        per_pair_cv=stats.log_ratio_spread(total.base, total.head) if total else None,
     )
 
 
@@ -288,7 +291,7 @@ def judge_paired(
     judgements = judge_metrics_paired(
         metrics, thresholds=thresholds, final=final, confidence=confidence
     )
-    design = _design(judgements, thresholds, plan, max(pairs, 1))
+    design = _design(metrics, judgements, thresholds, plan)
     notes = [f"paired A/B against {label}: {pairs} pairs"]
     if plan.spending != "none" or plan.most > 1:
         notes.append(f"intervals: {sequential.describe(plan, max(pairs, 1))}")

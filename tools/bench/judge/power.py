@@ -15,11 +15,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import virnucpro.bench.ab.schema as ab_schema
+import virnucpro.bench.stats as stats
 from tools.bench.judge.paired import judge_record, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench import stats
-from virnucpro.bench.ab import schema as ab_schema
 
 THRESHOLDS = (0.03, 0.10)
 BUSY = " busy"
