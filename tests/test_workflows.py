@@ -27,6 +27,8 @@ PINNED_USES_LINE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+
 ALLOWED_WRITES = {
     ("benchmark.yml", "pr-post"): {"pull-requests", "statuses"},
     ("benchmark.yml", "main"): {"contents"},
+    ("benchmark.yml", "pr-history"): {"contents"},
+    ("benchmark.yml", "canary-publish"): {"contents"},
     ("benchmark.yml", "pages"): {"pages", "id-token"},
 }
 # Job `if:` expressions may use only these tokens (no functions), so they can be evaluated here.
@@ -296,3 +298,27 @@ def test_actionlint_script_passes_a_clean_workflow(tmp_path: Path) -> None:
     result = run_actionlint(good)
     assert result.returncode == 0, result.stdout
     assert "0 finding(s)" in result.stdout
+
+
+def test_the_canary_measures_read_only_and_a_trusted_job_publishes_it() -> None:
+    workflow = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))
+    canary, publish = workflow["canary"], workflow["canary-publish"]
+    assert runs_self_hosted(canary) and canary["permissions"] == {"contents": "read"}
+    assert "nox -s bench_quick -- --against HEAD --output-dir tests/reports/canary" in _runs(canary)
+    assert "schedule" in canary["if"] and "schedule" in triggers(
+        load(WORKFLOW_DIR / "benchmark.yml")
+    )
+    assert publish["needs"] == "canary" and not runs_self_hosted(publish)
+    assert publish["permissions"] == {"contents": "write"}
+    assert not [run for run in _runs(publish) if "bench_quick" in run]
+    (run,) = [run for run in _runs(publish) if "-- publish" in run]
+    assert "--series canary" in run and "--branch benchmark-data" in run
+
+
+def test_pr_verdicts_join_the_history_from_a_trusted_job() -> None:
+    job = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr-history"]
+    assert job["needs"] == "pr" and not runs_self_hosted(job)
+    assert job["steps"][0]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert not [run for run in _runs(job) if "bench_quick" in run]
+    (run,) = [run for run in _runs(job) if "-- publish" in run]
+    assert "--series pr" in run
