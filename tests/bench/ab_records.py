@@ -6,6 +6,7 @@ tokens a round); any field can be given instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from virnucpro.bench.ab import schema as ab_schema
@@ -58,4 +59,22 @@ def tiny_spec(workload: Path, device: str = "cpu") -> WorkerSpec:
         expected_length=300,
         threads=1,
         device=device,
+    )
+
+
+def paired_rounds(
+    base: Sequence[float], head: Sequence[float], *, wall: float = 0.5, others: float = 0.0
+) -> tuple[ab_schema.PairedRound, ...]:
+    """Pairs of rounds with these total times (half of each in DNABERT-S), the sides' order
+    alternating, ``wall`` seconds a pair and ``others`` the other processes' share."""
+    return tuple(
+        ab_schema.PairedRound(
+            index=i,
+            first="base" if i % 2 else "head",
+            base=round_sample(b, b / 2),
+            head=round_sample(h, h / 2),
+            wall_seconds=wall,
+            others_share=others,
+        )
+        for i, (b, h) in enumerate(zip(base, head, strict=True))
     )

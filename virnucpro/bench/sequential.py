@@ -39,10 +39,10 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 Spending = Literal["obrien_fleming", "pocock", "none"]
-SPENDINGS: tuple[Spending, ...] = ("obrien_fleming", "pocock", "none")
+SPENDINGS: tuple[Spending, ...] = get_args(Spending)
 SPENDING_WORDS = {
     "obrien_fleming": "O'Brien-Fleming-type alpha spending",
     "pocock": "Pocock-type alpha spending",

@@ -32,7 +32,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 CONFIDENCE_LEVEL = 0.95
 BOOTSTRAP_RESAMPLES = 2000
@@ -42,7 +42,7 @@ MIN_VALUES_FOR_SPREAD = 2  # a sample standard deviation needs two values
 
 Alternative = Literal["two-sided", "less", "greater"]
 Estimator = Literal["median", "hodges_lehmann", "trimmed_mean"]
-ESTIMATORS: tuple[Estimator, ...] = ("median", "hodges_lehmann", "trimmed_mean")
+ESTIMATORS: tuple[Estimator, ...] = get_args(Estimator)
 ESTIMATOR_WORDS = {
     "median": "paired median",
     "hodges_lehmann": "Hodges-Lehmann",

@@ -106,3 +106,15 @@ def gate_history() -> dict[str, list[RunEntry]]:
     ]
     prs.append(_gate_entry(PR_KEY, "pr", 20, "invalid", 0.07, "2026-10-01"))
     return {CANARY_KEY: canary, PR_KEY: prs}
+
+
+def build_gate_site(out):
+    """The dashboard of :func:`known_history` and :func:`gate_history` in ``out``."""
+    from datetime import datetime
+
+    from tools.bench.site.pages import build_site
+
+    history = known_history()
+    histories = {history[0].key: history, **gate_history()}
+    build_site(histories, out, source="gate health test", now=datetime.fromisoformat(GATE_NOW))
+    return out

@@ -192,15 +192,9 @@ def test_overview_renders_and_a_screenshot_is_kept(
 
 @pytest.fixture(scope="module")
 def gate_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datetime import datetime
+    from tests.tools.bench.site_history import build_gate_site
 
-    from tests.tools.bench.site_history import GATE_NOW, gate_history
-
-    history = known_history()
-    out = tmp_path_factory.mktemp("gate-site")
-    histories = {history[0].key: history, **gate_history()}
-    build_site(histories, out, source="gate health test", now=datetime.fromisoformat(GATE_NOW))
-    return out
+    return build_gate_site(tmp_path_factory.mktemp("gate-site"))
 
 
 def test_the_gate_health_page_renders_its_chart_and_flag(gate_site: Path) -> None:

@@ -7,30 +7,17 @@ import math
 import numpy as np
 import pytest
 
-from tests.bench.ab_records import ab_record, round_sample
+from tests.bench.ab_records import ab_record, paired_rounds
 from tools.bench.judge.detect import detection_plan
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, with_overrides
-from virnucpro.bench.ab.schema import PairedRound
 from virnucpro.errors import InputError
 
 
 def _pilot(spread: float, n: int = 40, wall: float = 0.5):
     rng = np.random.default_rng(8)
-    rounds = []
-    for i in range(n):
-        base = 0.2 * (1.0 + 0.2 * rng.random())
-        head = base * math.exp(spread * rng.standard_normal())
-        rounds.append(
-            PairedRound(
-                index=i,
-                first="base" if i % 2 else "head",
-                base=round_sample(base, base / 2),
-                head=round_sample(head, head / 2),
-                wall_seconds=wall,
-                others_share=0.0,
-            )
-        )
-    return ab_record(tuple(rounds))
+    base = [0.2 * (1.0 + 0.2 * rng.random()) for _ in range(n)]
+    head = [b * math.exp(spread * rng.standard_normal()) for b in base]
+    return ab_record(paired_rounds(base, head, wall=wall))
 
 
 def test_a_noisier_machine_needs_more_pairs_for_the_same_detection() -> None:

@@ -182,22 +182,10 @@ def test_paired_memory_and_utilization_warn_and_never_fail(drop: float, status: 
 
 
 def _record(slowdown: float, n: int, *, wall: float = 0.5, noise: float = 0.02):
-    from tests.bench.ab_records import ab_record, round_sample
-    from virnucpro.bench.ab.schema import PairedRound
+    from tests.bench.ab_records import ab_record, paired_rounds
 
     base, head = _pairs(slowdown, n=n, noise=noise)
-    rounds = tuple(
-        PairedRound(
-            index=i,
-            first="base" if i % 2 else "head",
-            base=round_sample(b, b / 2),
-            head=round_sample(h, h / 2),
-            wall_seconds=wall,
-            others_share=0.0,
-        )
-        for i, (b, h) in enumerate(zip(base, head, strict=True))
-    )
-    return ab_record(rounds)
+    return ab_record(paired_rounds(base, head, wall=wall))
 
 
 def test_a_record_is_judged_at_its_look_of_the_plan_its_pace_gives() -> None:

@@ -96,15 +96,9 @@ def test_no_runs_is_an_input_error(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def gate_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from datetime import datetime
+    from tests.tools.bench.site_history import build_gate_site
 
-    from tests.tools.bench.site_history import GATE_NOW, gate_history
-
-    history = known_history()
-    out = tmp_path_factory.mktemp("gate-site")
-    histories = {history[0].key: history, **gate_history()}
-    build_site(histories, out, source="test", now=datetime.fromisoformat(GATE_NOW))
-    return out
+    return build_gate_site(tmp_path_factory.mktemp("gate-site"))
 
 
 def test_the_gate_page_shows_false_alarms_the_flag_and_pr_shares(gate_site: Path) -> None:
