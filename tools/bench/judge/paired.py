@@ -140,7 +140,7 @@ def _level(confidence: float) -> str:
 def _status(test: _Tested, p_adjusted: float, alpha: float, floor: float | None) -> tuple[str, str]:
     text = _describe(test)
     if test.low is None or test.high is None:
-        return UNDECIDED, f"{text}: too few pairs for an interval"
+        return UNDECIDED, f"{text}: too few pairs for an interval at this level"
     limit = 1.0 + test.threshold
     significant = p_adjusted < alpha
     part_floor = floor if applies_floor(test.metric.name, test.rule) else None
