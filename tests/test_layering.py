@@ -14,6 +14,7 @@ COMMAND_LAYER = REPO / "virnucpro" / "cli"
 # What the judging tools may use from the package: the results schema and small torch-free modules.
 TOOLS_MAY_IMPORT = (
     "virnucpro.atomic",
+    "virnucpro.bench.records",
     "virnucpro.bench.schema",
     "virnucpro.bench.ab.schema",
     "virnucpro.bench.metric_names",

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 import virnucpro.bench.stats as stats
 from virnucpro.bench.ab.schema import Order, Pinning
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Metric, SchemaError, first_error_line, read_text_file
+from virnucpro.bench.records import Record, SchemaError, first_error_line, read_text_file
+from virnucpro.bench.schema import Metric
 from virnucpro.bench.sequential import Spending
 from virnucpro.bench.stats import Estimator
 
@@ -124,10 +125,8 @@ Severity = Literal["fail", "warn"]
 Mode = Literal["relative", "absolute"]
 
 
-class Thresholds(BaseModel):
+class Thresholds(Record):
     """Every knob of the regression check, validated; build variants with :func:`with_overrides`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     fail_slowdown: float = Field(default=DEFAULT_FAIL_SLOWDOWN, gt=0.0, le=10.0)
     warn_utilization_drop_points: float = Field(

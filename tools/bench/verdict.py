@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from virnucpro.bench.records import Envelope, Record
 from virnucpro.bench.schema import ResultsDocument
 
 REPORT_VERSION = 1
 REPORT_KIND = "virnucpro-benchmark-report"
+REPORT_ENVELOPE = Envelope(REPORT_KIND, "report_version", (REPORT_VERSION,), "benchmark report")
 
 EXIT_PASS = 0
 EXIT_REGRESSION = 1
@@ -53,11 +55,7 @@ EXIT_FOR_OUTCOME: dict[str, int] = {
 UNDECIDED_STATUSES = ("undecided", "inconclusive")
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MetricJudgement(_Record):
+class MetricJudgement(Record):
     name: str
     unit: str
     status: JudgementStatus
@@ -74,7 +72,7 @@ class MetricJudgement(_Record):
     history_runs: int | None = None  # judged against the between-run noise of these earlier runs
 
 
-class PairedDesign(_Record):
+class PairedDesign(Record):
     """How a paired verdict's intervals were made, and what the run could have seen.
 
     ``confidence`` is the nominal two-sided confidence of every interval of the verdict: the
@@ -97,7 +95,7 @@ class PairedDesign(_Record):
     per_pair_cv: float | None = None  # SD of the per-pair log ratio of the total time
 
 
-class Verdict(_Record):
+class Verdict(Record):
     outcome: Outcome
     exit_code: int
     baseline: str | None = None  # what was compared against (baseline id, file or commit)
@@ -175,7 +173,7 @@ def ladder_verdict(
     )
 
 
-class RequirementResult(_Record):
+class RequirementResult(Record):
     """One pass/fail line of the executive summary (e.g. 'fast vs vanilla speedup >= 10x')."""
 
     name: str
@@ -183,7 +181,7 @@ class RequirementResult(_Record):
     detail: str
 
 
-class ReportDocument(_Record):
+class ReportDocument(Record):
     """What ``benchmark_YYYYMMDD_HHMMSS.json`` holds; the poster reads it."""
 
     kind: Literal["virnucpro-benchmark-report"] = REPORT_KIND

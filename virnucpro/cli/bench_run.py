@@ -38,10 +38,11 @@ from tools.bench.verdict import (
     exit_code_for_regressions,
 )
 from virnucpro.bench.options import BenchOptions
+from virnucpro.bench.records import SchemaError
 from virnucpro.bench.run.collector import new_run_id
 from virnucpro.bench.run.runner import Measurement, RunPlan, measure, plan_run
 from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRun, SuiteRunner
-from virnucpro.bench.schema import ResultsDocument, SchemaError
+from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import EXIT_BAD_INPUT, InputError
 
 NO_BASELINE_NOTE = "no baseline for this hardware and workload: nothing to compare with"

@@ -32,23 +32,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from tools.bench.history.baseline import locked_file, storage_key
 from tools.bench.verdict import Outcome, ReportDocument, RequirementResult, Verdict
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
+from virnucpro.bench.records import Envelope, Record, SchemaError
+from virnucpro.bench.schema import Direction, Metric, ResultsDocument
 from virnucpro.errors import InputError
 
 HISTORY_KIND = "virnucpro-benchmark-history"
 HISTORY_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+HISTORY_ENVELOPE = Envelope(HISTORY_KIND, "history_version", READABLE_VERSIONS, "history entry")
 HISTORY_SUFFIX = ".jsonl"
 RAW_SAMPLE_RUNS = 30  # newest runs of a file that keep their raw samples
 HISTORY_FOLDER = "history"  # inside the reports folder
 DEFAULT_HISTORY_DIR = Path("tests/reports") / HISTORY_FOLDER
 MIN_SAMPLES_FOR_QUARTILES = 2
+REFUSED = "history refused, not rewritten"
 
 
 Series = Literal["runs", "canary", "pr"]
@@ -57,11 +58,7 @@ MAIN_SERIES: Series = "runs"
 VERDICT_ONLY_SERIES = frozenset({"pr"})  # entries without metrics or requirements
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class GateFacts(_Record):
+class GateFacts(Record):
     """A paired verdict's facts for the gate's health (from :class:`PairedDesign` and the
     total time's judgement)."""
 
@@ -91,7 +88,7 @@ def gate_facts(verdict: Verdict | None) -> GateFacts | None:
     )
 
 
-class MetricSummary(_Record):
+class MetricSummary(Record):
     """One metric of one run: its summary always, its raw samples while retention keeps them."""
 
     name: str
@@ -105,7 +102,7 @@ class MetricSummary(_Record):
     samples: tuple[float, ...] | None = None
 
 
-class RunEntry(_Record):
+class RunEntry(Record):
     """One run in a history file."""
 
     kind: Literal["virnucpro-benchmark-history"] = HISTORY_KIND
@@ -207,25 +204,13 @@ def history_file(folder: Path, key: str) -> Path:
 
 def _parse_line(text: str, source: str, key: str | None) -> RunEntry:
     try:
-        data = json.loads(text)
+        entry = HISTORY_ENVELOPE.parse(RunEntry, json.loads(text), source=source)
     except json.JSONDecodeError:
-        raise SchemaError(f"{source}: not valid JSON (history refused, not rewritten)") from None
-    if not isinstance(data, dict) or data.get("kind") != HISTORY_KIND:
-        raise SchemaError(f"{source}: not a history entry (history refused, not rewritten)")
-    if data.get("history_version") not in READABLE_VERSIONS:
-        version = data.get("history_version")
-        raise SchemaError(
-            f"{source}: history_version {version!r} is not supported "
-            f"(expected {' or '.join(map(str, READABLE_VERSIONS))}; history refused, "
-            "not rewritten)"
-        )
-    try:
-        entry = RunEntry.model_validate(data)
-    except ValidationError as exc:
-        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
-        raise SchemaError(f"{source}: invalid history entry ({loc})") from None
+        raise SchemaError(f"{source}: not valid JSON; {REFUSED}") from None
+    except SchemaError as exc:
+        raise SchemaError(f"{exc}; {REFUSED}") from None
     if key is not None and entry.key != key:
-        raise SchemaError(f"{source}: an entry of another key ({entry.key})")
+        raise SchemaError(f"{source}: an entry of another key ({entry.key}); {REFUSED}")
     return entry
 
 
@@ -239,7 +224,7 @@ def read_file(path: Path, *, key: str | None = None) -> list[RunEntry]:
         raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
     lines = text.splitlines()
     if text and not text.endswith("\n"):
-        raise SchemaError(f"{path}: ends in a partial line (history refused, not rewritten)")
+        raise SchemaError(f"{path}: ends in a partial line ({REFUSED})")
     return [_parse_line(line, f"{path}:{n}", key) for n, line in enumerate(lines, 1) if line]
 
 

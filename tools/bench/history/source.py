@@ -30,8 +30,8 @@ from tools.bench.history.runs import (
     read_all,
 )
 from tools.bench.report.document import parse_report, read_report
-from tools.bench.verdict import REPORT_KIND
-from virnucpro.bench.schema import read_json_file
+from tools.bench.verdict import REPORT_ENVELOPE
+from virnucpro.bench.records import read_json_file
 from virnucpro.errors import InputError
 
 DEFAULT_REPORTS_DIR = Path("tests/reports")
@@ -59,7 +59,7 @@ def entry_from_file(path: Path, *, series: Series = MAIN_SERIES) -> RunEntry:
     """The history entry of a ``benchmark_*.json`` report (or of a bare results document) in
     ``series``; the canary and PR series need a report (their verdict is what they keep)."""
     data = read_json_file(path)
-    if isinstance(data, dict) and data.get("kind") == REPORT_KIND:
+    if REPORT_ENVELOPE.names(data):
         report = parse_report(data, source=str(path))
         return entry_from_results(report.results, report=report, series=series)
     if series != MAIN_SERIES:

@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from tools.bench.report.blocks import (
     inconclusive_notes,
     invalid_banner,
@@ -28,9 +26,10 @@ from tools.bench.report.blocks import (
 from tools.bench.report.formatting import bullet_list, table
 from tools.bench.report.sections import SECTIONS
 from tools.bench.report.targets import derive_recommendations, evaluate_requirements
-from tools.bench.verdict import REPORT_KIND, REPORT_VERSION, ReportDocument, Verdict
+from tools.bench.verdict import REPORT_ENVELOPE, ReportDocument, Verdict
 from virnucpro.atomic import write_new_text
-from virnucpro.bench.schema import ResultsDocument, SchemaError, first_error_line, read_json_file
+from virnucpro.bench.records import read_json_file
+from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import InputError
 
 REPORT_STEM_FORMAT = "benchmark_%Y%m%d_%H%M%S"
@@ -151,20 +150,7 @@ def write_reports(report: ReportDocument, out_dir: Path) -> tuple[Path, Path]:
 
 def parse_report(data: object, *, source: str = "<memory>") -> ReportDocument:
     """Validate a decoded JSON object as a report; any problem is a one-line SchemaError."""
-    if not isinstance(data, dict):
-        raise SchemaError(f"{source}: not a benchmark report (top level is not an object)")
-    if data.get("kind") != REPORT_KIND:
-        raise SchemaError(f"{source}: not a benchmark report (kind={data.get('kind')!r})")
-    if data.get("report_version") != REPORT_VERSION:
-        version = data.get("report_version")
-        raise SchemaError(
-            f"{source}: report_version {version!r} is not supported (expected {REPORT_VERSION})"
-        )
-    try:
-        return ReportDocument.model_validate(data)
-    except ValidationError as exc:
-        line = first_error_line(exc, whole="<report>")
-        raise SchemaError(f"{source}: invalid benchmark report: {line}") from None
+    return REPORT_ENVELOPE.parse(ReportDocument, data, source=source)
 
 
 def read_report(path: Path) -> ReportDocument:

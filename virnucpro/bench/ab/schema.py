@@ -26,14 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
 from virnucpro.bench.metric_names import (
     BYTES,
@@ -45,12 +38,18 @@ from virnucpro.bench.metric_names import (
     OTHERS_CPU_METRIC,
     TOTAL_TIME_METRIC,
 )
-from virnucpro.bench.schema import Direction, first_error_line, read_json_file
-from virnucpro.errors import InputError
+from virnucpro.bench.records import Envelope, Record, read_json_file
+from virnucpro.bench.schema import Direction
 
 AB_KIND = "virnucpro-ab-pairs"
 AB_SCHEMA_VERSION = 3
 FIRST_SCHEMA_VERSION = 1
+AB_ENVELOPE = Envelope(
+    AB_KIND,
+    "schema_version",
+    tuple(range(FIRST_SCHEMA_VERSION, AB_SCHEMA_VERSION + 1)),
+    "A/B pairs file",
+)
 STAGE_PREFIX = "stage."
 TOTAL_TIME = TOTAL_TIME_METRIC
 READS_PER_S = "end_to_end.reads_per_s"
@@ -83,11 +82,7 @@ ROUND_FIGURES = (
 FIGURE_FIELDS = frozenset(f.field for f in ROUND_FIGURES)
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RoundSample(_Record):
+class RoundSample(Record):
     """One predict on one side: wall seconds, the worker's CPU seconds, the run's counts, and
     the round's memory peaks and GPU utilization (``None`` with the reason in ``unmeasured``)."""
 
@@ -121,7 +116,7 @@ class RoundSample(_Record):
         return self.unmeasured.get(field, NOT_RECORDED)
 
 
-class PairedRound(_Record):
+class PairedRound(Record):
     """One pair of rounds and how busy the machine was while it ran."""
 
     index: int
@@ -133,7 +128,7 @@ class PairedRound(_Record):
     cpus: dict[Side, int] | None = None  # the CPU each side was pinned to (None: not pinned)
 
 
-class RoundProtocol(_Record):
+class RoundProtocol(Record):
     """How the rounds of a run were measured (the defaults: as before schema 3)."""
 
     pin_cpus: Pinning = "off"
@@ -158,7 +153,7 @@ class RoundProtocol(_Record):
         return "rounds: " + ", ".join(parts)
 
 
-class SideInfo(_Record):
+class SideInfo(Record):
     commit: str | None
     dirty: bool | None
     root: str
@@ -166,7 +161,7 @@ class SideInfo(_Record):
     load_seconds: float
 
 
-class ABRecord(_Record):
+class ABRecord(Record):
     """Every raw pair of an A/B run, and what was compared."""
 
     kind: Literal["virnucpro-ab-pairs"] = AB_KIND
@@ -184,7 +179,7 @@ class ABRecord(_Record):
     @field_validator("schema_version")
     @classmethod
     def _known_version(cls, version: int) -> int:
-        if not FIRST_SCHEMA_VERSION <= version <= AB_SCHEMA_VERSION:
+        if version not in AB_ENVELOPE.versions:
             raise ValueError(
                 f"schema_version {version} is not one this code reads "
                 f"({FIRST_SCHEMA_VERSION}-{AB_SCHEMA_VERSION})"
@@ -317,8 +312,4 @@ def write_record(record: ABRecord, path: Path) -> Path:
 
 
 def read_record(path: Path) -> ABRecord:
-    data = read_json_file(path)
-    try:
-        return ABRecord.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"{path}: not an A/B pairs file ({first_error_line(exc)})") from None
+    return AB_ENVELOPE.parse(ABRecord, read_json_file(path), source=str(path))

@@ -21,11 +21,8 @@ from tools.bench.history.runs import (
 )
 from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import (
-    ResultsDocument,
-    SchemaError,
-    metric_from_samples,
-)
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import ResultsDocument, metric_from_samples
 from virnucpro.errors import InputError, RunFailure
 
 WRITERS = 2

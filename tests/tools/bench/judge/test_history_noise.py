@@ -21,7 +21,8 @@ from tools.bench.judge.history_noise import (
 from tools.bench.synthetic import draw_samples, synthetic_document
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, MAX_HISTORY_RUNS, with_overrides
 from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import Direction, Metric, ResultsDocument
 from virnucpro.bench.schema import metric_from_samples as from_samples
 
 BUSY = DEFAULT_THRESHOLDS.busy_host_share

@@ -20,7 +20,8 @@ from tools.bench.report.document import (
 )
 from tools.bench.verdict import ReportDocument
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import SchemaError, StageTiming
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import StageTiming
 
 SECTION_ORDER = (
     "## Executive Summary",
