@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,17 +47,6 @@ RUN_URL = f"https://github.com/{REPO}/actions/runs/42"
 PR_EVENT = {"pull_request": {"number": PR_NUMBER, "head": {"sha": HEAD_SHA}}}
 PASS = make_report("pass")
 REGRESSION = regression_report()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
 
 
 def _config(fake: FakeGitHub, tmp_path: Path, **changes: Any) -> PostConfig:
