@@ -117,7 +117,7 @@ def test_compare_to_other_json_says_what_it_is_before_measuring(
     def measured(*args: object, **kwargs: object) -> None:
         raise AssertionError("the suites ran before --compare-to was checked")
 
-    monkeypatch.setattr(bench_run, "measure", measured)
+    monkeypatch.setattr(bench_run, "measure_suites", measured)
     out = tmp_path / "reports"
     assert _exit_code(["--quick", "--compare-to", str(other), "--output-dir", str(out)]) == 2
     line = _one_line_error(capsys.readouterr().err)
@@ -135,7 +135,7 @@ def test_a_failure_to_measure_exits_2_never_the_regression_code(
         raise RunFailure("the base worker stopped (exit 1); see base-worker.log")
 
     monkeypatch.setattr(
-        cli_ab if against else bench_run, "run_against" if against else "measure", crashed
+        cli_ab if against else bench_run, "run_against" if against else "measure_suites", crashed
     )
     argv = ["--quick", "--against", "HEAD"] if against else ["--quick", "--allow-no-baseline"]
     assert _exit_code(argv) == 2
