@@ -276,7 +276,7 @@ def build_site(
     intro = (
         f'<h1>{TITLE}</h1><p class="muted">Source: {html.escape(source)}. Points are medians '
         "with their IQR band; red crosses are invalid runs, left out of change detection; "
-        "dashed purple lines are change points (Apache Otava).</p>"
+        "dashed purple lines are change points (E-divisive means, as Apache Otava finds them).</p>"
         f'<p><a href="{GATE_FILE}">Gate health</a>{health}: the nightly A/A canary and the '
         "pull requests' verdicts.</p>"
     )
