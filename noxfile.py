@@ -31,7 +31,12 @@ nox.options.error_on_external_run = True
 TORCH_ENV = "VIRNUCPRO_TORCH"
 TORCH_INDEX_ENV = "VIRNUCPRO_TORCH_INDEX"
 DEFAULT_TORCH = "torch==2.13.0"
-PACKAGE = ".[dev]"
+# Each session installs the extra it needs (pyproject.toml): the tests and the GPU check (it runs
+# the gpu-marked tests) everything, the benchmark tiers [bench], the tools.bench commands
+# (dashboards included) [dashboard].
+TESTS_EXTRA = "dev"
+BENCH_EXTRA = "bench"
+TOOLS_EXTRA = "dashboard"
 
 LINT_REQUIREMENTS = ("ruff==0.17.6", "zizmor==1.32.0")
 WORKFLOW_DIR = ".github/workflows"
@@ -57,10 +62,10 @@ def torch_install_args(environ: Mapping[str, str]) -> tuple[str, ...]:
     return (*index_args, *requirements)
 
 
-def install_package(session: nox.Session) -> None:
-    """Install torch first (so the chosen build wins), then this package editable with dev."""
+def install_package(session: nox.Session, extra: str) -> None:
+    """Install torch first (so the chosen build wins), then this package editable with ``extra``."""
     session.install(*torch_install_args(os.environ))
-    session.install("-e", PACKAGE)
+    session.install("-e", f".[{extra}]")
 
 
 def benchmark_args(*options: str, posargs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -70,7 +75,7 @@ def benchmark_args(*options: str, posargs: tuple[str, ...] | list[str]) -> tuple
 
 def run_benchmark(session: nox.Session, *options: str) -> None:
     """Install the package and run one benchmark tier; the exit code is the benchmark's verdict."""
-    install_package(session)
+    install_package(session, BENCH_EXTRA)
     session.run(*benchmark_args(*options, posargs=session.posargs))
 
 
@@ -84,7 +89,7 @@ def require_programs(session: nox.Session, *programs: str) -> None:
 @nox.session(reuse_venv=True)
 def tests(session: nox.Session) -> None:
     """Run the unit tests with pytest (no tests collected, exit 5, is a failure)."""
-    install_package(session)
+    install_package(session, TESTS_EXTRA)
     session.run("pytest", *session.posargs)
 
 
@@ -129,7 +134,7 @@ def bench_tools(session: nox.Session) -> None:
     """Run ``python -m tools.bench`` (post, publish, dashboard, badge) with the posargs."""
     if not session.posargs:
         session.error("give the tools.bench command after --, e.g. nox -s bench_tools -- post FILE")
-    install_package(session)
+    install_package(session, TOOLS_EXTRA)
     session.run("python", "-m", "tools.bench", *session.posargs)
 
 
@@ -167,5 +172,5 @@ def gpu_check(session: nox.Session) -> None:
         posargs.remove(DRY_RUN)
         emulate_gpu_image(session, posargs)
         return
-    install_package(session)
+    install_package(session, TESTS_EXTRA)
     session.run("python", GPU_CHECK_SCRIPT, *posargs)

@@ -21,6 +21,7 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.bench.sequential",
     "virnucpro.bench.stats",
     "virnucpro.errors",
+    "virnucpro.extras",
     "virnucpro.stages",
 )
 

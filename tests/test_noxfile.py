@@ -110,8 +110,8 @@ def test_install_puts_the_chosen_torch_before_the_package(
     monkeypatch.setenv("VIRNUCPRO_TORCH", "torch==9.9")
     monkeypatch.delenv("VIRNUCPRO_TORCH_INDEX", raising=False)
     session = FakeSession()
-    noxfile.install_package(session)
-    assert session.commands("install") == [("torch==9.9",), ("-e", ".[dev]")]
+    noxfile.install_package(session, "bench")
+    assert session.commands("install") == [("torch==9.9",), ("-e", ".[bench]")]
 
 
 @pytest.mark.usefixtures("default_torch_env")
@@ -120,6 +120,7 @@ def test_tests_session_forwards_posargs_and_keeps_exit_5_a_failure(noxfile: Modu
     noxfile.tests(session)
     [(_kind, args, kwargs)] = [call for call in session.calls if call[0] == "run"]
     assert args == ("pytest", "-k", "chunking")
+    assert session.commands("install")[-1] == ("-e", ".[dev]")
     assert "success_codes" not in kwargs
 
 
@@ -143,7 +144,7 @@ def test_bench_session_runs_its_tier_then_posargs(
     getattr(noxfile, name)(session)
     expected = ("virnucpro", "benchmark", *options, "--output-dir", "tests/reports", "--gpus", "0")
     assert session.commands("run") == [expected]
-    assert session.commands("install")[-1] == ("-e", ".[dev]")
+    assert session.commands("install")[-1] == ("-e", ".[bench]")  # the tiers need no dev tools
 
 
 @pytest.mark.usefixtures("default_torch_env")
@@ -152,6 +153,7 @@ def test_bench_tools_runs_the_given_tools_bench_command(noxfile: ModuleType) -> 
     noxfile.bench_tools(session)
     expected = ("python", "-m", "tools.bench", "post", "tests/reports/benchmark_1.json")
     assert session.commands("run") == [expected]
+    assert session.commands("install")[-1] == ("-e", ".[dashboard]")  # bench, and the dashboards
 
 
 @pytest.mark.usefixtures("default_torch_env")

@@ -33,6 +33,7 @@ from virnucpro.bench.options import (
 from virnucpro.cli.predict import positive_int
 from virnucpro.cli.progress import PlainProgress
 from virnucpro.errors import InputError
+from virnucpro.extras import require
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -359,6 +360,7 @@ def _run_benchmark() -> Callable[..., BenchOutcome]:
 
 
 def run(args: argparse.Namespace) -> int:
+    require("bench", command="virnucpro benchmark")
     from rich.console import Console
 
     run_benchmark = _run_benchmark()

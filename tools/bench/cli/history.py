@@ -39,6 +39,7 @@ from tools.bench.history.trend import TrendReport, analyze_history
 from tools.bench.report.export import FORMATS, export_text
 from virnucpro.atomic import atomic_write_text
 from virnucpro.errors import EXIT_OK, InputError
+from virnucpro.extras import require
 
 DEFAULT_SITE_DIR = DEFAULT_REPORT_DIR / "dashboard"
 
@@ -108,6 +109,7 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    require("dashboard", command="python -m tools.bench dashboard")
     loaded = _loaded(args)
     if args.md is not None:
         from tools.bench.site.markdown import write_dashboard

@@ -48,6 +48,7 @@ from tools.bench.verdict import Verdict
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_OK, VirnucproError
+from virnucpro.extras import missing_extra
 
 DELEGATED = {
     "post": ("tools.bench.cli.github", "main_post"),
@@ -260,6 +261,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VirnucproError as exc:
         _error(str(exc))
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        missing = missing_extra(exc, command=PROG)
+        if missing is None:
+            raise
+        _error(str(missing))
+        return missing.exit_code
     except OSError as exc:
         _error(f"{exc.filename or 'file'}: {exc.strerror or exc.__class__.__name__}")
         return EXIT_BAD_INPUT

@@ -40,17 +40,26 @@ STAMP = "virnucpro-ab-requirements.txt"
 VENV_TIMEOUT_S = 300.0
 INSTALL_TIMEOUT_S = 1800.0
 ENV_LOCK_TIMEOUT_S = 3 * VENV_TIMEOUT_S + INSTALL_TIMEOUT_S  # the longest another build takes
+BENCH_EXTRA = "bench"  # the extra whose requirements the base's worker needs besides the core
 
 
 def declared_requirements(checkout: Path) -> tuple[str, ...]:
-    """The ``[project] dependencies`` of ``checkout``'s pyproject."""
+    """What the base's worker needs: the ``[project] dependencies`` of ``checkout``'s pyproject
+    and its ``bench`` extra (what ``virnucpro benchmark`` runs with), less references to the
+    project itself (``virnucpro[...]``)."""
     import tomllib
 
     try:
         project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{checkout}/pyproject.toml: cannot read ({exc})") from None
-    return tuple(project.get("project", {}).get("dependencies", []))
+    table = project.get("project", {})
+    listed = [
+        *table.get("dependencies", []),
+        *table.get("optional-dependencies", {}).get(BENCH_EXTRA, []),
+    ]
+    own = table.get("name", "").lower()
+    return tuple(r for r in listed if not own or not r.lower().startswith(f"{own}["))
 
 
 @dataclass(frozen=True)
