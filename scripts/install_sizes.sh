@@ -2,12 +2,13 @@
 # What each install brings: distributions and MB in a fresh venv, torch first, then
 # `pip install .` and each extra on top (docs/development.md, "Installs and extras").
 #
-# Usage, from the repository root: scripts/install_sizes.sh [PYTHON]  (default python3)
+# Usage: scripts/install_sizes.sh [PYTHON]  (default python3; measures the committed HEAD)
 # Counts leave out the venv's own pip and setuptools; MB is the venv's site-packages less
 # what an empty venv holds. Installs from the index pip is configured for; takes minutes.
 set -euo pipefail
 
 PYTHON="${1:-python3}"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 TORCH="${VIRNUCPRO_TORCH:-torch==2.13.0}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
