@@ -24,8 +24,9 @@ from tools.bench.report.blocks import (
     run_line,
 )
 from tools.bench.report.formatting import bullet_list, table
+from tools.bench.report.recommendations import derive_recommendations
 from tools.bench.report.sections import SECTIONS
-from tools.bench.report.targets import derive_recommendations, evaluate_requirements
+from tools.bench.report.targets import evaluate_requirements
 from tools.bench.verdict import REPORT_ENVELOPE, ReportDocument, Verdict
 from virnucpro.atomic import write_new_text
 from virnucpro.bench.records import read_json_file
