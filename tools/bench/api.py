@@ -4,7 +4,8 @@ Every name here is a thin entry point: the work is done by one function elsewher
 ``tools/bench`` (named in each docstring), so there is one implementation of everything.
 Import from the package: ``from tools.bench import ReportGenerator, check_regression, ...``
 (``tools.bench.__all__`` lists the names). ``import x as x`` marks a name re-exported as is.
-README "From the plan to the code" maps each plan name and verify command to what runs.
+docs/development.md "From the plan to the code" maps each plan name and verify command to
+what runs.
 
 Reports (plan task 1): :class:`ReportGenerator`, :func:`generate_markdown_report`,
 :func:`generate_json_report`, :func:`compare_runs`, :func:`identify_improvements`,

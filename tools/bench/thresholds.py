@@ -1,20 +1,8 @@
 """Regression thresholds: named defaults, a TOML loader, CLI overrides, and the rule per metric.
 
-Defaults follow the benchmark plan: a run fails when its **total time** (the end-to-end wall time,
-``end_to_end.total_time``) is more than 10% slower and the slowdown is statistically significant.
-Every other time metric (a stage, a cold cost) is a part of that total: beyond 10% it *warns* and
-is named, so a stage that doubles inside a total that moved 5% is shown, but does not fail the
-gate the plan defines on total time. A run warns when GPU utilization drops by more than 5
-points, memory grows by more than 20%, or scaling efficiency drops by more than 0.05. Any other
-metric with a direction warns beyond 10%. Significance is judged at ``alpha`` after the
-Benjamini-Hochberg adjustment over all judged metrics; fewer than ``min_samples`` raw samples on
-either side, or noise (IQR/median) larger than the metric's threshold, make a metric
-inconclusive.
-
-A thresholds file is TOML with the field names of :class:`Thresholds` as top-level keys::
-
-    fail_slowdown = 0.10
-    alpha = 0.01
+The defaults are the ``DEFAULT_*`` constants below; :func:`rule_for` says how each metric is
+judged. A thresholds file is TOML with the field names of :class:`Thresholds` as top-level keys
+(missing keys keep their defaults).
 """
 
 from __future__ import annotations
@@ -223,7 +211,15 @@ def category_of(metric: Metric) -> Category:
 
 
 def rule_for(metric: Metric, thresholds: Thresholds) -> MetricRule:
-    """The judging rule for a metric: total time fails, everything else warns."""
+    """The judging rule for a metric.
+
+    The total time (``GATE_TIME_METRICS``, the plan's gate) fails beyond ``fail_slowdown``
+    when the slowdown is significant. Every other time metric is a part of that total (a
+    stage, a cold cost): beyond the same fraction it warns and is named, so a stage that
+    doubles inside a total that barely moved is shown without failing the gate. Utilization
+    warns beyond a drop in points, memory beyond a growth, scaling efficiency beyond a drop,
+    any other metric with a direction beyond ``warn_other_change``.
+    """
     category = category_of(metric)
     if category == "time":
         severity: Severity = "fail" if metric.name in GATE_TIME_METRICS else "warn"
