@@ -19,9 +19,11 @@ import torch
 
 from virnucpro.atomic import atomic_write_text
 from virnucpro.dropped import DropCounts
+from virnucpro.stages import STAGES
 
 RUN_METRICS_VERSION = 2
 RUN_METRICS_FILE = "run_metrics.json"
+SHARED_INPUT_STAGES = ("load_models", "read", "chunk", "translate")  # every rank runs them whole
 
 
 @dataclass(frozen=True)
@@ -128,3 +130,58 @@ class StageRecorder:
     @property
     def stages(self) -> tuple[StageMetrics, ...]:
         return tuple(self._stages)
+
+
+@dataclass
+class RankTimes:
+    """The stage clocks of one rank of a run, summed over the shards it embedded."""
+
+    stages: dict[str, StageMetrics] = field(default_factory=dict)
+
+    def add(self, stage: StageMetrics) -> None:
+        old = self.stages.get(stage.name)
+        if old is None:
+            self.stages[stage.name] = stage
+            return
+        self.stages[stage.name] = StageMetrics(
+            name=stage.name,
+            seconds=old.seconds + stage.seconds,
+            items_in=old.items_in + stage.items_in,
+            items_out=old.items_out + stage.items_out,
+            tokens=old.tokens + stage.tokens,
+            batches=old.batches + stage.batches,
+        )
+
+    def write(self, path: Path) -> None:
+        """This rank's stages as JSON, for rank 0 to combine (:func:`read_rank_stages`)."""
+        path.write_text(json.dumps([asdict(s) for s in self.stages.values()], indent=1), "utf-8")
+
+
+def read_rank_stages(path: Path) -> list[StageMetrics]:
+    """The stages one rank wrote with :meth:`RankTimes.write`."""
+    return [StageMetrics(**s) for s in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def combine_rank_stages(
+    per_rank: list[list[StageMetrics]], merge: StageMetrics
+) -> tuple[StageMetrics, ...]:
+    """Across ranks, in stage order: the slowest rank's wall time; counts summed, except the
+    input stages every rank runs over the whole input (``SHARED_INPUT_STAGES``: rank 0's)."""
+    combined = []
+    for name in STAGES:
+        found = [s for stages in per_rank for s in stages if s.name == name]
+        if not found:
+            continue
+        shared = name in SHARED_INPUT_STAGES
+        combined.append(
+            StageMetrics(
+                name=name,
+                seconds=max(s.seconds for s in found),
+                items_in=found[0].items_in if shared else sum(s.items_in for s in found),
+                items_out=found[0].items_out if shared else sum(s.items_out for s in found),
+                tokens=sum(s.tokens for s in found),
+                batches=sum(s.batches for s in found),
+            )
+        )
+    combined.append(merge)
+    return tuple(combined)

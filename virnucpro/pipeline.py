@@ -7,7 +7,6 @@ merges them in input order and publishes the result files, ``run_metrics.json`` 
 
 from __future__ import annotations
 
-import functools
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,10 +18,18 @@ import torch
 from virnucpro import __version__
 from virnucpro.device import resolve_device
 from virnucpro.distributed import DistContext
-from virnucpro.engines import Engine, get_engine
+from virnucpro.engines import Engine
+from virnucpro.engines.registry import engine_for
 from virnucpro.errors import InputError, RunFailure
 from virnucpro.fasta import input_stem, iter_fasta
-from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics, StageMetrics
+from virnucpro.metrics import (
+    RUN_METRICS_FILE,
+    RankTimes,
+    RunMetrics,
+    StageMetrics,
+    combine_rank_stages,
+    read_rank_stages,
+)
 from virnucpro.models.presets import ModelSet, check_preset, load_model_set
 from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
 from virnucpro.preflight import check_paths, scan_input
@@ -37,11 +44,9 @@ from virnucpro.shards import (
     prefetch,
     shard_reporter,
 )
-from virnucpro.stages import STAGES
 from virnucpro.workdir import WorkDir
 
 PUBLISHED_LENGTHS = (300, 500)
-ENGINE_CACHE_SIZE = 4
 NO_FRAMES_WARNING = "no frame was kept (every frame has a stop codon): outputs hold headers only"
 
 
@@ -80,27 +85,6 @@ class PredictResult:
     rank: int = 0
 
 
-@dataclass
-class _RankTimes:
-    """Stage clocks of this rank (summed over its shards)."""
-
-    stages: dict[str, StageMetrics] = field(default_factory=dict)
-
-    def add(self, stage: StageMetrics) -> None:
-        old = self.stages.get(stage.name)
-        if old is None:
-            self.stages[stage.name] = stage
-            return
-        self.stages[stage.name] = StageMetrics(
-            name=stage.name,
-            seconds=old.seconds + stage.seconds,
-            items_in=old.items_in + stage.items_in,
-            items_out=old.items_out + stage.items_out,
-            tokens=old.tokens + stage.tokens,
-            batches=old.batches + stage.batches,
-        )
-
-
 def _positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
@@ -114,23 +98,8 @@ def _check_numbers(config: PredictConfig) -> None:
         raise InputError(f"--max-tokens must be a positive integer (got {config.max_tokens!r})")
 
 
-@functools.lru_cache(maxsize=ENGINE_CACHE_SIZE)
-def _cached_engine(name: str, precision: str, max_tokens: int | None) -> Engine:
-    """Engines are reused across runs so a cast model copy is made once, not every call."""
-    if name == "vanilla":
-        return get_engine("vanilla")
-    return get_engine(name, precision=precision, token_budget=max_tokens)
-
-
 def _engine(config: PredictConfig) -> Engine:
-    if config.engine == "vanilla" and config.precision not in ("auto", "fp32"):
-        raise InputError("the vanilla engine runs in fp32 only (as the published tool)")
-    if config.engine == "vanilla" and config.max_tokens is not None:
-        raise InputError(
-            "--max-tokens sets the fast engine's batches; the vanilla engine batches as the "
-            "published tool"
-        )
-    return _cached_engine(config.engine, config.precision, config.max_tokens)
+    return engine_for(config.engine, precision=config.precision, max_tokens=config.max_tokens)
 
 
 def _manifest(
@@ -153,7 +122,7 @@ def _manifest(
 
 
 def _load_models(
-    config: PredictConfig, engine: Engine, device: torch.device, times: _RankTimes
+    config: PredictConfig, engine: Engine, device: torch.device, times: RankTimes
 ) -> ModelSet:
     """The models in the engine's dtype: one copy of the weights on the device. The vanilla
     pass of ``--check-equivalence`` needs the float32 weights, so they are kept then."""
@@ -204,7 +173,7 @@ def _run_shards(
     work: WorkDir,
     mine: set[int] | None,
     writers: IntermediateWriters | None,
-    times: _RankTimes,
+    times: RankTimes,
     on_shard: Callable[[Shard, StreamCounts], None],
 ) -> tuple[StreamCounts, int]:
     counts = StreamCounts()
@@ -275,7 +244,7 @@ class _Run:
     work: WorkDir
     sha: str
     started: float
-    times: _RankTimes
+    times: RankTimes
     input_bases: int = 0
     on_shard: ShardCallback | None = None
     warnings: list[str] = field(default_factory=list)
@@ -303,7 +272,7 @@ def _start(
     started = time.perf_counter()
     summary = scan_input(config.input)  # the whole input is valid before any model loads
     adopted = _adopt_recorded_threads(config, work)
-    times = _RankTimes()
+    times = RankTimes()
     if models is None:
         models = _load_models(config, engine, device, times)
     engine.prepare(models)
@@ -339,7 +308,7 @@ def _embed_my_shards(run: _Run) -> tuple[StreamCounts, int]:
             run.times,
             shard_reporter(run.on_shard, run.started, run.input_bases, dist.rank, dist.world_size),
         )
-        run.work.rank_metrics(dist.rank).write_text(_rank_json(run.times), encoding="utf-8")
+        run.times.write(run.work.rank_metrics(dist.rank))
         ok = True
     finally:
         everyone_ok = dist.all_ok(ok)  # every rank learns of a failure instead of waiting
@@ -388,59 +357,6 @@ def _check_equivalence(config: PredictConfig, models: ModelSet) -> dict[str, obj
     return report.as_dict()
 
 
-def _rank_json(times: _RankTimes) -> str:
-    import json
-    from dataclasses import asdict
-
-    return json.dumps([asdict(s) for s in times.stages.values()], indent=1)
-
-
-def _gather_rank_stages(work: WorkDir, dist: DistContext) -> list[list[StageMetrics]]:
-    import json
-
-    per_rank = []
-    for rank in range(dist.world_size):
-        data = json.loads(work.rank_metrics(rank).read_text(encoding="utf-8"))
-        per_rank.append([StageMetrics(**s) for s in data])
-    return per_rank
-
-
-def _combine_stages(
-    per_rank: list[list[StageMetrics]], merge: StageMetrics
-) -> tuple[StageMetrics, ...]:
-    """Across ranks: the slowest rank's wall time; counts summed (input stages: rank 0's)."""
-    combined = []
-    for name in STAGES:
-        found = [s for stages in per_rank for s in stages if s.name == name]
-        if not found:
-            continue
-        shared = name in ("load_models", "read", "chunk", "translate")
-        combined.append(
-            StageMetrics(
-                name=name,
-                seconds=max(s.seconds for s in found),
-                items_in=found[0].items_in if shared else sum(s.items_in for s in found),
-                items_out=found[0].items_out if shared else sum(s.items_out for s in found),
-                tokens=sum(s.tokens for s in found),
-                batches=sum(s.batches for s in found),
-            )
-        )
-    combined.append(merge)
-    return tuple(combined)
-
-
-def _load_reports(models: ModelSet) -> list[dict[str, object]]:
-    return [
-        {
-            "source": r.source,
-            "missing": list(r.missing_keys),
-            "unexpected": list(r.unexpected_keys),
-            "ignored": len(r.ignored_keys),
-        }
-        for r in models.reports
-    ]
-
-
 def _run_metrics(
     run: _Run, counts: StreamCounts, n_shards: int, stages: tuple[StageMetrics, ...], per_rank: list
 ) -> RunMetrics:
@@ -472,7 +388,7 @@ def _run_metrics(
             "shard_frames": config.shard_frames,
             "resumed": config.resume,
             "rank_stage_seconds": [{s.name: s.seconds for s in r} for r in per_rank],
-            "load_reports": _load_reports(models),
+            "load_reports": models.load_report_dicts(),
             **run.extra,
         },
     )
@@ -489,8 +405,10 @@ def _publish(run: _Run, paths: OutputPaths, counts: StreamCounts, n_shards: int)
         merged = StageMetrics(
             "merge_shards", time.perf_counter() - merge_start, n_shards, counts.frames
         )
-        per_rank = _gather_rank_stages(run.work, run.dist)
-        metrics = _run_metrics(run, counts, n_shards, _combine_stages(per_rank, merged), per_rank)
+        per_rank = [read_rank_stages(run.work.rank_metrics(r)) for r in range(run.dist.world_size)]
+        metrics = _run_metrics(
+            run, counts, n_shards, combine_rank_stages(per_rank, merged), per_rank
+        )
         metrics.write(staging.staged.outdir)
         staging.publish(last=(RUN_METRICS_FILE,))
     except BaseException:

@@ -109,6 +109,18 @@ class ModelSet:
     def meaningful(self) -> bool:
         return all(identity.meaningful for identity in self.identities)
 
+    def load_report_dicts(self) -> list[dict[str, object]]:
+        """What each checkpoint load reported, as ``run_metrics.json`` keeps it."""
+        return [
+            {
+                "source": r.source,
+                "missing": list(r.missing_keys),
+                "unexpected": list(r.unexpected_keys),
+                "ignored": len(r.ignored_keys),
+            }
+            for r in self.reports
+        ]
+
     @property
     def note(self) -> str:
         random = [i.role for i in self.identities if not i.meaningful]
