@@ -18,7 +18,7 @@ from virnucpro.bench.measure import (
     stage_timings,
 )
 from virnucpro.errors import InputError, RunFailure
-from virnucpro.metrics import RunMetrics, StageMetrics
+from virnucpro.pipeline.metrics import RunMetrics, StageMetrics
 
 
 class FakeClock:

@@ -145,7 +145,7 @@ def test_a_crashed_worker_exits_2_could_not_judge(clone: Path, tmp_path: Path) -
     never exit 1, the regression code; one line names the worker's log."""
     head = git(clone, "rev-parse", "HEAD")
     git(clone, "checkout", "--quiet", "-b", "broken")
-    pipeline = clone / "virnucpro" / "pipeline.py"
+    pipeline = clone / "virnucpro" / "pipeline" / "run.py"
     crash = '\n\ndef predict(*args, **kwargs):\n    raise RuntimeError("crashed")\n'
     pipeline.write_text(pipeline.read_text() + crash)  # what the worker imports
     git(clone, "commit", "--quiet", "--all", "-m", "a base whose predict crashes")

@@ -158,7 +158,7 @@ def test_an_unexpected_error_in_the_benchmark_exits_2_and_shows_where(
 def test_predict_failures_keep_exit_1(
     orf_fasta: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from virnucpro import pipeline
+    import virnucpro.pipeline as pipeline  # the package the command imports predict from
 
     def failed(*args: object, **kwargs: object) -> None:
         raise RunFailure("another rank failed")

@@ -3,7 +3,7 @@
 :func:`measure` times rounds with the GPU synchronized at both ends and keeps every raw time;
 the statistics are derived from them (:class:`Measurement`). Rates become schema
 :class:`~virnucpro.bench.schema.Metric` records (:func:`rate_metrics`), per-stage times come
-from the pipeline's own :class:`~virnucpro.metrics.RunMetrics` (:func:`stage_metrics`).
+from the pipeline's own :class:`~virnucpro.pipeline.metrics.RunMetrics` (:func:`stage_metrics`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from virnucpro.bench import stats
 from virnucpro.bench.schema import Metric, StageTiming, metric_from_samples, unavailable_metric
 from virnucpro.bench.stats import CONFIDENCE_LEVEL, ConfidenceInterval
 from virnucpro.errors import InputError, RunFailure
-from virnucpro.metrics import RunMetrics, synchronize
+from virnucpro.pipeline.metrics import RunMetrics, synchronize
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -141,7 +141,7 @@ def measure(
     The GPU is synchronized before each clock starts and before it stops, since GPU work is
     asynchronous; the first warm-up is the cold cost (model load, CUDA context, first batch).
     ``on_round(index, seconds, result)`` is called after each measured round (not warm-ups),
-    e.g. to keep the pipeline's :class:`~virnucpro.metrics.RunMetrics` of that round.
+    e.g. to keep the pipeline's :class:`~virnucpro.pipeline.metrics.RunMetrics` of that round.
     """
     _check_counts(rounds, warmup)
     warm = tuple(_timed_call(fn, device, clock)[0] for _ in range(warmup))

@@ -241,7 +241,7 @@ def _gpus(text: str | None) -> tuple[int, ...] | None:
         return None
     if text.strip().lower() in CPU_ONLY_GPUS:
         return ()
-    from virnucpro.distributed import parse_gpus
+    from virnucpro.pipeline.distributed import parse_gpus
 
     return parse_gpus(text)
 

@@ -40,9 +40,9 @@ if TYPE_CHECKING:
         ResultsDocument,
         WorkloadFingerprint,
     )
-    from virnucpro.metrics import RunMetrics
     from virnucpro.models.presets import ModelSet
     from virnucpro.pipeline import PredictConfig
+    from virnucpro.pipeline.metrics import RunMetrics
 
 END_TO_END_TAG = "end_to_end"
 RANDOM_MODELS_NOTE = "random weights: predictions are not biologically meaningful"

@@ -12,9 +12,9 @@ import torch
 import torch.distributed as dist
 
 from virnucpro.bench.workload.reads import make_reads, write_fasta
-from virnucpro.distributed import CONTROL_TIMEOUT, DistContext, parse_gpus
 from virnucpro.errors import InputError, RunFailure
-from virnucpro.shards import assign_shards
+from virnucpro.pipeline.distributed import CONTROL_TIMEOUT, DistContext, parse_gpus
+from virnucpro.pipeline.shards import assign_shards
 
 RESULT_FILES = ("prediction_results.txt", "prediction_results_highestscore.csv")
 
@@ -201,8 +201,8 @@ def test_rank_zero_merges_after_the_ranks_have_left(
     one_rank_group, orf_fasta, tmp_path, monkeypatch
 ):
     """No rank waits (under the timeout) while rank 0 merges and publishes a long run."""
-    from virnucpro import pipeline
     from virnucpro.pipeline import PredictConfig, predict
+    from virnucpro.pipeline import run as pipeline
 
     merge = pipeline.merge_shards
     joined_while_merging = []

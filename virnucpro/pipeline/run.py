@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 
 from virnucpro import __version__
-from virnucpro.device import resolve_device
-from virnucpro.distributed import DistContext
 from virnucpro.engines import Engine
 from virnucpro.engines.registry import engine_for
 from virnucpro.errors import InputError, RunFailure
-from virnucpro.fasta import input_stem, iter_fasta
-from virnucpro.metrics import (
+from virnucpro.models.presets import ModelSet, check_preset, load_model_set
+from virnucpro.pipeline.device import resolve_device
+from virnucpro.pipeline.distributed import DistContext
+from virnucpro.pipeline.metrics import (
     RUN_METRICS_FILE,
     RankTimes,
     RunMetrics,
@@ -30,11 +30,10 @@ from virnucpro.metrics import (
     combine_rank_stages,
     read_rank_stages,
 )
-from virnucpro.models.presets import ModelSet, check_preset, load_model_set
-from virnucpro.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
-from virnucpro.preflight import check_paths, scan_input
-from virnucpro.shard_io import IntermediateWriters, merge_shards, process_shard
-from virnucpro.shards import (
+from virnucpro.pipeline.outputs import OutputPaths, StagedOutputs, check_outdir, prepare_outdir
+from virnucpro.pipeline.preflight import check_paths, scan_input
+from virnucpro.pipeline.shard_io import IntermediateWriters, merge_shards, process_shard
+from virnucpro.pipeline.shards import (
     SHARD_FRAMES,
     Shard,
     ShardCallback,
@@ -44,7 +43,8 @@ from virnucpro.shards import (
     prefetch,
     shard_reporter,
 )
-from virnucpro.workdir import WorkDir
+from virnucpro.pipeline.workdir import WorkDir
+from virnucpro.stages.fasta import input_stem, iter_fasta
 
 PUBLISHED_LENGTHS = (300, 500)
 NO_FRAMES_WARNING = "no frame was kept (every frame has a stop codon): outputs hold headers only"
@@ -342,7 +342,7 @@ def _predict(
 def _check_equivalence(config: PredictConfig, models: ModelSet) -> dict[str, object]:
     """The run's engine against vanilla on the same input (a second, vanilla pass over it),
     with the run's options (vanilla takes none: it is the published tool)."""
-    from virnucpro.equivalence import equivalence_check
+    from virnucpro.pipeline.equivalence import equivalence_check
 
     options = {"precision": config.precision, "token_budget": config.max_tokens}
     report = equivalence_check(

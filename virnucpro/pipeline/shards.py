@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from virnucpro.chunking import Chunk, iter_record_chunks
-from virnucpro.dropped import CHUNK_LEVEL, READ_LEVEL, DropTally
-from virnucpro.fasta import FastaRecord
-from virnucpro.translate import KeptFrame, chunk_frames
+from virnucpro.pipeline.dropped import CHUNK_LEVEL, READ_LEVEL, DropTally
+from virnucpro.stages.chunking import Chunk, iter_record_chunks
+from virnucpro.stages.fasta import FastaRecord
+from virnucpro.stages.translate import KeptFrame, chunk_frames
 
 SHARD_FRAMES = 10_000  # sequences_per_file of the published tool
 PREFETCH_SHARDS = 2

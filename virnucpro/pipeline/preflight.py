@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virnucpro.errors import InputError
-from virnucpro.fasta import iter_fasta
 from virnucpro.models.checkpoint_format import checkpoint_format
 from virnucpro.paths import (
     check_readable_file,
@@ -21,6 +20,7 @@ from virnucpro.paths import (
     check_writable_folder,
     is_same_or_inside,
 )
+from virnucpro.stages.fasta import iter_fasta
 
 TORCH_FORMATS = ("torch-zip", "torch-legacy")
 UNKNOWN_BASES = "Nn"

@@ -18,7 +18,7 @@ from itertools import product
 
 import numpy as np
 
-from virnucpro.chunking import Chunk
+from virnucpro.stages.chunking import Chunk
 
 BASES = "TCAG"
 AMINO_ACIDS = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"

@@ -5,7 +5,8 @@ import sys
 import pytest
 import torch
 
-from virnucpro.classify import (
+from virnucpro.errors import ModelLoadError
+from virnucpro.stages.classify import (
     MLPClassifier,
     build_random_classifier,
     classify,
@@ -13,7 +14,6 @@ from virnucpro.classify import (
     predicted_labels,
     save_classifier,
 )
-from virnucpro.errors import ModelLoadError
 
 INPUT_DIM = 24
 
@@ -111,5 +111,5 @@ def test_pickle_opt_in_never_needed_for_state_dicts(tmp_path, model, monkeypatch
     def refuse(*args, **kwargs):
         raise AssertionError("unpickler used for a state dict")
 
-    monkeypatch.setattr("virnucpro.classify._load_pickled_module", refuse)
+    monkeypatch.setattr("virnucpro.stages.classify._load_pickled_module", refuse)
     assert load_classifier(path).report.clean

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from virnucpro.atomic import atomic_write_text
-from virnucpro.dropped import DropCounts
+from virnucpro.pipeline.dropped import DropCounts
 from virnucpro.stages import STAGES
 
 RUN_METRICS_VERSION = 2

@@ -5,10 +5,10 @@ from __future__ import annotations
 import random
 
 from tests.conftest import orf_sequence
-from virnucpro.chunking import chunk_records
-from virnucpro.fasta import FastaRecord
-from virnucpro.shards import CHUNK_BATCH, StreamCounts, iter_shards
-from virnucpro.translate import keep_frames
+from virnucpro.pipeline.shards import CHUNK_BATCH, StreamCounts, iter_shards
+from virnucpro.stages.chunking import chunk_records
+from virnucpro.stages.fasta import FastaRecord
+from virnucpro.stages.translate import keep_frames
 
 
 def test_a_long_record_streams_in_batches_of_chunks():

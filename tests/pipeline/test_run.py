@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from virnucpro.chunking import chunk_records
 from virnucpro.errors import InputError
-from virnucpro.fasta import read_fasta
-from virnucpro.metrics import RunMetrics
 from virnucpro.models.presets import load_model_set
 from virnucpro.pipeline import NoKeptFramesWarning, PredictConfig, predict
-from virnucpro.translate import keep_frames
-from virnucpro.workdir import WORK_DIR_NAME
+from virnucpro.pipeline.metrics import RunMetrics
+from virnucpro.pipeline.workdir import WORK_DIR_NAME
+from virnucpro.stages.chunking import chunk_records
+from virnucpro.stages.fasta import read_fasta
+from virnucpro.stages.translate import keep_frames
 
 RESULT_FILES = ["prediction_results.txt", "prediction_results_highestscore.csv", "run_metrics.json"]
 
@@ -187,7 +187,7 @@ def test_output_files_are_readable_by_others(orf_fasta, tmp_path, tiny_models):
 def test_load_reports_recorded_in_run_metrics(orf_fasta, tmp_path):
     import torch
 
-    from virnucpro.classify import build_random_classifier, save_classifier
+    from virnucpro.stages.classify import build_random_classifier, save_classifier
 
     models = load_model_set(preset="tiny", device="cpu")
     width = models.dnabert.hidden_size + models.esm.hidden_size
@@ -214,7 +214,7 @@ def test_check_equivalence_recorded_in_run_metrics(orf_fasta, tmp_path, tiny_mod
 
 
 def test_check_equivalence_uses_the_runs_max_tokens(orf_fasta, tmp_path, monkeypatch):
-    from virnucpro import equivalence
+    from virnucpro.pipeline import equivalence
 
     options = []
     check = equivalence.equivalence_check
@@ -235,7 +235,7 @@ def test_check_equivalence_of_the_vanilla_engine_runs(orf_fasta, tmp_path, tiny_
 
 
 def test_engine_is_reused_across_runs(orf_fasta, tmp_path, tiny_models):
-    from virnucpro.pipeline import _engine
+    from virnucpro.pipeline.run import _engine
 
     config = _config(orf_fasta, tmp_path / "a")
     assert _engine(config) is _engine(_config(orf_fasta, tmp_path / "b"))

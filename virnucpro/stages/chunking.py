@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from virnucpro.errors import InputError
-from virnucpro.fasta import FastaRecord
+from virnucpro.stages.fasta import FastaRecord
 
 
 @dataclass(frozen=True)

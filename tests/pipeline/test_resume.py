@@ -13,7 +13,7 @@ import pytest
 
 from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.cli import main
-from virnucpro.workdir import WORK_DIR_NAME
+from virnucpro.pipeline.workdir import WORK_DIR_NAME
 
 RESULT_FILES = ("prediction_results.txt", "prediction_results_highestscore.csv")
 SHARD = "5"
@@ -113,8 +113,8 @@ def test_resume_with_other_options_is_refused(reads_fasta, tmp_path, capsys):
 def test_resume_adopts_the_recorded_thread_count(tmp_path):
     import torch
 
-    from virnucpro.pipeline import PredictConfig, _adopt_recorded_threads
-    from virnucpro.workdir import WorkDir
+    from virnucpro.pipeline.run import PredictConfig, _adopt_recorded_threads
+    from virnucpro.pipeline.workdir import WorkDir
 
     work = WorkDir.inside(tmp_path)
     work.start({"torch_threads": 1}, resume=False)

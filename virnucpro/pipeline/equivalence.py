@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from virnucpro.aggregate import ChunkCall, aggregate_chunks
-from virnucpro.chunking import chunk_records
-from virnucpro.classify import frame_predictions
 from virnucpro.errors import RunFailure
-from virnucpro.fasta import read_fasta
-from virnucpro.merge import merge_features
-from virnucpro.metrics import synchronize
-from virnucpro.translate import KeptFrame, keep_frames
+from virnucpro.pipeline.metrics import synchronize
+from virnucpro.stages.aggregate import ChunkCall, aggregate_chunks
+from virnucpro.stages.chunking import chunk_records
+from virnucpro.stages.classify import frame_predictions
+from virnucpro.stages.fasta import read_fasta
+from virnucpro.stages.merge import merge_features
+from virnucpro.stages.translate import KeptFrame, keep_frames
 
 if TYPE_CHECKING:
     from virnucpro.engines import Engine

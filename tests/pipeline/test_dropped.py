@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virnucpro.chunking import chunk_record
-from virnucpro.dropped import (
+from virnucpro.pipeline.dropped import (
     CHUNK_LEVEL,
     READ_LEVEL,
     REASON_LABELS,
@@ -24,9 +23,16 @@ from virnucpro.dropped import (
     describe,
     read_reason,
 )
-from virnucpro.fasta import FastaRecord
-from virnucpro.shards import StreamCounts, StreamSinks, iter_shards
-from virnucpro.translate import MOSTLY_N, NO_FRAME_REASONS, STOP_CODON, TOO_SHORT, chunk_frames
+from virnucpro.pipeline.shards import StreamCounts, StreamSinks, iter_shards
+from virnucpro.stages.chunking import chunk_record
+from virnucpro.stages.fasta import FastaRecord
+from virnucpro.stages.translate import (
+    MOSTLY_N,
+    NO_FRAME_REASONS,
+    STOP_CODON,
+    TOO_SHORT,
+    chunk_frames,
+)
 
 READ_CODON = re.compile(r"(?=[ACGT]{3})")  # a codon of only A/C/G/T starts here
 

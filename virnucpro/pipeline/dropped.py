@@ -2,7 +2,7 @@
 
 The published pipeline drops nothing on purpose: every read is chunked and every chunk
 translated. A chunk gets no row in the outputs when it keeps no frame, for one of the reasons of
-:mod:`virnucpro.translate` (``stop_codon``, ``mostly_n``, ``too_short``); a read gets no row
+:mod:`virnucpro.stages.translate` (``stop_codon``, ``mostly_n``, ``too_short``); a read gets no row
 when none of its chunks keeps a frame. Its reason is ``stop_codon`` when any of its chunks had a
 frame that translated to something, else ``mostly_n``, else ``too_short`` (every chunk under
 3 bases). :class:`DropTally` counts both as the stream passes; :class:`DropCounts` is the
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from virnucpro.translate import MOSTLY_N, NO_FRAME_REASONS, STOP_CODON, TOO_SHORT
+from virnucpro.stages.translate import MOSTLY_N, NO_FRAME_REASONS, STOP_CODON, TOO_SHORT
 
 REASON_LABELS = {
     STOP_CODON: "a stop codon in every frame",

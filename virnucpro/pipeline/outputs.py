@@ -17,11 +17,11 @@ from typing import TextIO
 
 import numpy as np
 
-from virnucpro.aggregate import FramePrediction
-from virnucpro.chunking import Chunk
 from virnucpro.errors import InputError, OutputExistsError
-from virnucpro.translate import KeptFrame
-from virnucpro.workdir import WORK_DIR_NAME
+from virnucpro.pipeline.workdir import WORK_DIR_NAME
+from virnucpro.stages.aggregate import FramePrediction
+from virnucpro.stages.chunking import Chunk
+from virnucpro.stages.translate import KeptFrame
 
 PREDICTIONS_FILE = "prediction_results.txt"
 HIGHEST_FILE = "prediction_results_highestscore.csv"

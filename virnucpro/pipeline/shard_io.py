@@ -19,13 +19,9 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 import torch
 
-from virnucpro.aggregate import FramePrediction, chunk_maxima, is_virus
 from virnucpro.atomic import atomic_writer
-from virnucpro.chunking import Chunk
-from virnucpro.classify import frame_predictions
-from virnucpro.merge import merge_features
-from virnucpro.metrics import StageMetrics, StageRecorder
-from virnucpro.outputs import (
+from virnucpro.pipeline.metrics import StageMetrics, StageRecorder
+from virnucpro.pipeline.outputs import (
     HIGHEST_HEADER,
     NO_KEPT_FRAME_HEADER,
     PREDICTIONS_HEADER,
@@ -36,13 +32,17 @@ from virnucpro.outputs import (
     write_no_kept_frame,
     write_predictions,
 )
-from virnucpro.shards import Shard, StreamSinks
-from virnucpro.translate import KeptFrame
+from virnucpro.pipeline.shards import Shard, StreamSinks
+from virnucpro.stages.aggregate import FramePrediction, chunk_maxima, is_virus
+from virnucpro.stages.chunking import Chunk
+from virnucpro.stages.classify import frame_predictions
+from virnucpro.stages.merge import merge_features
+from virnucpro.stages.translate import KeptFrame
 
 if TYPE_CHECKING:
     from virnucpro.engines import Engine
     from virnucpro.models.presets import ModelSet
-    from virnucpro.workdir import WorkDir
+    from virnucpro.pipeline.workdir import WorkDir
 
 COPY_BLOCK = 1 << 20
 NO_KEPT_FRAME_WORK_FILE = "no_kept_frame.tsv"

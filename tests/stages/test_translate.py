@@ -3,8 +3,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from virnucpro.chunking import Chunk
-from virnucpro.translate import (
+from virnucpro.stages.chunking import Chunk
+from virnucpro.stages.translate import (
     CODON_TABLE,
     frame_slice,
     keep_frames,

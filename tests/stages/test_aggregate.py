@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from virnucpro.aggregate import ChunkCall, FramePrediction, aggregate_chunks
+from virnucpro.stages.aggregate import ChunkCall, FramePrediction, aggregate_chunks
 
 
 def test_max_per_chunk_ties_go_to_virus_and_sorted():

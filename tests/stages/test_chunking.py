@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from virnucpro.chunking import chunk_bounds, chunk_record
 from virnucpro.errors import InputError
-from virnucpro.fasta import FastaRecord
+from virnucpro.stages.chunking import chunk_bounds, chunk_record
+from virnucpro.stages.fasta import FastaRecord
 
 SPEC_EXAMPLES_500 = {
     100: [(0, 100)],

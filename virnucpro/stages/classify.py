@@ -16,11 +16,11 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from virnucpro.aggregate import FramePrediction
 from virnucpro.errors import ModelLoadError
 from virnucpro.hashing import file_sha256
 from virnucpro.models.common import LoadReport, ModelIdentity
-from virnucpro.translate import KeptFrame
+from virnucpro.stages.aggregate import FramePrediction
+from virnucpro.stages.translate import KeptFrame
 
 HIDDEN_DIM = 512
 NUM_CLASSES = 2

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virnucpro import fasta
 from virnucpro.errors import InputError
-from virnucpro.fasta import input_stem, read_fasta
+from virnucpro.stages import fasta
+from virnucpro.stages.fasta import input_stem, read_fasta
 
 
 def _write(tmp_path, text: str | bytes, name: str = "in.fa"):
@@ -158,8 +158,8 @@ def test_a_long_single_line_record_is_held_once(tmp_path):
 def test_the_digest_of_one_read_is_the_stored_files_sha256(tmp_path, compress):
     import hashlib
 
-    from virnucpro.fasta import READ_BLOCK_BYTES
     from virnucpro.hashing import file_sha256
+    from virnucpro.stages.fasta import READ_BLOCK_BYTES
 
     text = b">a\n" + b"ACGT" * (READ_BLOCK_BYTES // 2) + b"\n>b\nACGTN\n"  # lines past a block
     path = tmp_path / ("in.fa.gz" if compress else "in.fa")

@@ -9,7 +9,7 @@ import torch
 
 from virnucpro.errors import InputError
 from virnucpro.hashing import file_sha256
-from virnucpro.preflight import (
+from virnucpro.pipeline.preflight import (
     InputSummary,
     check_checkpoint_paths,
     check_input_path,

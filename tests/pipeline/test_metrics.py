@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from virnucpro.metrics import (
+from virnucpro.pipeline.metrics import (
     SHARED_INPUT_STAGES,
     RankTimes,
     StageMetrics,
