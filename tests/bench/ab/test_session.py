@@ -9,7 +9,7 @@ import pynvml
 import pytest
 
 from tests.bench.ab_records import round_sample, side_info, tiny_spec
-from tests.bench.gpu.test_nvml import FakeNvml
+from tests.bench.fakes import FakeNvml
 from tests.repos import git, new_repo
 from virnucpro.bench.ab import session as ab
 from virnucpro.bench.ab import worker as ab_worker
