@@ -13,11 +13,10 @@ checkout and puts it on ``sys.path`` before anything from ``tools`` is imported.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from virnucpro.bench.options import (
     CPU_ONLY_GPUS,
@@ -31,13 +30,11 @@ from virnucpro.bench.options import (
     resolve_suites,
 )
 from virnucpro.cli.predict import positive_int
-from virnucpro.cli.progress import PlainProgress
+from virnucpro.cli.progress import PlainProgress, RichProgress, progress_stream
 from virnucpro.errors import InputError
 from virnucpro.extras import require
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from virnucpro.cli.bench_run import BenchOutcome
 
 QUICK_TIER = "quick"
@@ -276,69 +273,6 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
     )
 
 
-# ----------------------------------------------------------------------------- display
-
-
-class RichProgress:
-    """A progress bar advanced once per finished suite test. It appears with the runner's first
-    phase, after the options were checked (an option error stays one line), and draws on its
-    own copy of stderr, so pytest's output capture does not swallow it."""
-
-    def __init__(self, console: Console) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            redirect_stdout=False,
-            redirect_stderr=False,
-        )
-        self._task = self.progress.add_task("preparing", total=None)
-        self._started = False
-
-    def __enter__(self) -> RichProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._started:
-            self.progress.stop()
-
-    def phase(self, text: str) -> None:
-        if not self._started:
-            self.progress.start()
-            self._started = True
-        self.progress.update(self._task, description=text)
-
-    def collected(self, total: int) -> None:
-        self.progress.update(self._task, total=total, completed=0)
-
-    def finished(self, nodeid: str, outcome: str) -> None:
-        from virnucpro.bench.run.suites import short_test_name
-
-        self.progress.advance(self._task)
-        self.progress.update(self._task, description=f"{short_test_name(nodeid)}: {outcome}")
-
-    def round_done(self, done: int, total: int, median_s: float) -> None:
-        del done, total, median_s  # the bar counts suite tests; rounds go to logs only
-
-
-def _progress_stream(stream: IO[str]) -> IO[str]:
-    """A private duplicate of ``stream`` (pytest redirects the descriptors while a test runs)."""
-    try:
-        return os.fdopen(os.dup(stream.fileno()), "w", encoding="utf-8")
-    except (AttributeError, OSError, ValueError):
-        return stream
-
-
 def checkout_importable(cwd: Path | None = None) -> Path:
     """The source checkout (see :func:`~virnucpro.bench.run.runner.find_checkout`), on ``sys.path``.
 
@@ -372,7 +306,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--plan and --mde go with --against REF (they plan an A/B run)")
     # a bar on a terminal; plain lines on stdout where people read logs (CI, redirected output)
     terminal = sys.stdout.isatty()
-    stream = _progress_stream(sys.stderr if terminal else sys.stdout)
+    stream = progress_stream(sys.stderr if terminal else sys.stdout)
     try:
         display = RichProgress(Console(file=stream)) if terminal else PlainProgress(stream)
         with display as progress:
