@@ -107,6 +107,18 @@ def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: P
         "results-head.json",
         "results-base.json",
     }
+    # the harness's clock around every round, the worker's own timer beside it
+    assert all(r.head.harness_seconds and r.base.harness_seconds for r in record.rounds)
+    assert all(r.head.harness_seconds >= r.head.seconds for r in record.rounds)  # type: ignore[operator]
+    # the outputs: kept, compared, the same (A/A), and the check's cost reported
+    assert record.outputs is not None and record.outputs.problem is None
+    assert record.check_outputs().status == "same"
+    outputs = report["verdict"]["outputs"]
+    assert outputs["status"] == "same" and outputs["comparisons"][0]["frames"] > 0
+    assert "outputs the same" in done.stdout
+    notes = report["results"]["notes"]
+    assert any(n.startswith("output check: ") for n in notes)
+    assert any("the harness's clock read" in n for n in notes)
 
 
 @pytest.mark.slow

@@ -243,6 +243,7 @@ class FakeWorker:
         self.pid = os.getpid()
         self.pins: list[int] = []
         self.protocols: list[RoundProtocol | None] = []
+        self.outdir = Path("no-outputs-written")  # where the session reads a side's outputs
 
     def wait_ready(self) -> SideInfo:
         return side_info()

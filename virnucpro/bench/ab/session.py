@@ -20,7 +20,13 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
   garbage collector (collected before a round, off during it), and predicts per round (the
   round's times are their mean, so fixed costs and the timer weigh less);
 - every pair records both sides' wall seconds, stage times and token counts, and how busy the
-  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self").
+  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self");
+- the wall seconds the judge uses are this process's clock around each round (from sending the
+  command to reading the answer, per predict), outside the worker: code in a worker cannot
+  change them by patching its own timers. The worker's own reading is kept beside it;
+- each side's published outputs are read after its first measured round and again after the
+  last (:class:`~virnucpro.bench.outputs.OutputKeeper`), between pairs, never inside a timed
+  round, for the output check.
 
 :class:`ABRecord` keeps every raw pair; :meth:`ABRecord.paired_metrics` turns it into per-metric
 paired samples for the judge.
@@ -45,11 +51,13 @@ from virnucpro.bench.ab.pinning import cpus_for_pair, pin_process, pinning_plan
 from virnucpro.bench.ab.schema import (
     ABRecord,
     PairedRound,
+    PairOutputs,
     RoundProtocol,
     RoundSample,
     Side,
     SideInfo,
 )
+from virnucpro.bench.outputs import OutputKeeper
 from virnucpro.bench.run.host import machine_busy_seconds, others_share, process_tree_cpu_seconds
 from virnucpro.errors import InputError, RunFailure
 
@@ -159,10 +167,10 @@ class Worker:
         self.side = side
         self.root = root
         self.log_path = workdir / f"{side}-worker.log"
-        outdir = workdir / f"{side}-out"
+        self.outdir = workdir / f"{side}-out"
         payload = {
             "workload": str(spec.workload),
-            "outdir": str(outdir),
+            "outdir": str(self.outdir),
             "preset": spec.preset,
             "engine": spec.engine,
             "precision": spec.precision,
@@ -223,14 +231,20 @@ class Worker:
         return self.info
 
     def round(self, protocol: RoundProtocol | None = None) -> RoundSample:
-        """One measured round (the protocol's predicts and collector setting)."""
+        """One measured round (the protocol's predicts and collector setting);
+        ``harness_seconds`` is this process's clock around it, per predict."""
         assert self.process.stdin is not None
         command: dict[str, object] = {"op": "round"}
         if protocol is not None:
             command.update(repeat=protocol.repeat, gc_off=protocol.gc_off)
+        start = time.perf_counter()
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
-        return RoundSample.model_validate(self._read())
+        answer = self._read()
+        seconds = time.perf_counter() - start
+        predicts = answer.get("predicts", 1)
+        per_predict = seconds / predicts if isinstance(predicts, int) and predicts > 0 else seconds
+        return RoundSample.model_validate({**answer, "harness_seconds": per_predict})
 
     def pin(self, cpu: int) -> None:
         """Every thread of the worker onto ``cpu`` (threads it starts later inherit it)."""
@@ -279,6 +293,8 @@ class ABSession:
         self._warmup = 0
         self.protocol, self._cpus = pinning_plan(protocol or RoundProtocol())
         self._pinned: dict[Side, int] = {}
+        self._keepers = {side: OutputKeeper(w.outdir) for side, w in workers.items()}
+        self._outputs: PairOutputs | None = None
 
     @classmethod
     def start(
@@ -292,10 +308,11 @@ class ABSession:
         seed: int,
         base_python: Path | None = None,
         protocol: RoundProtocol | None = None,
+        head_python: Path | None = None,
     ) -> ABSession:
         workers: dict[Side, Worker] = {
             "base": Worker("base", base_root, spec, workdir, base_python),
-            "head": Worker("head", head_root, spec, workdir),
+            "head": Worker("head", head_root, spec, workdir, head_python),
         }
         return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True, protocol=protocol)
 
@@ -369,10 +386,31 @@ class ABSession:
                     cpus=pinned,
                 )
             )
+            if len(self._rounds) == 1:  # between pairs: outside every timed round
+                for keeper in self._keepers.values():
+                    keeper.after_first_round()
 
     @property
     def pairs(self) -> int:
         return len(self._rounds)
+
+    def keep_outputs(self) -> PairOutputs:
+        """Both sides' outputs of the first measured round and (read now) of the last; call
+        once, when no more pairs will run."""
+        if self._outputs is None:
+            rounds = {side: keeper.rounds() for side, keeper in self._keepers.items()}
+            problems = [
+                f"{side}: {keeper.problem}"
+                for side, keeper in self._keepers.items()
+                if keeper.problem is not None
+            ]
+            self._outputs = PairOutputs(
+                base=rounds["base"],
+                head=rounds["head"],
+                problem="; ".join(problems) or None,
+                read_seconds=sum(k.seconds for k in self._keepers.values()),
+            )
+        return self._outputs
 
     def record(self) -> ABRecord:
         return ABRecord(
@@ -385,4 +423,6 @@ class ABSession:
             cpus=psutil.cpu_count() or 1,
             rounds=tuple(self._rounds),
             protocol=self.protocol,
+            precision=self.spec.precision,
+            outputs=self._outputs,
         )
