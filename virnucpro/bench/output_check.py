@@ -26,6 +26,7 @@ from typing import Literal
 
 from virnucpro.bench.outputs import CanonicalOutputs, FrameRow, RoundOutputs
 from virnucpro.bench.records import Record
+from virnucpro.bench.schema import ResultsDocument
 from virnucpro.tolerances import OutputTolerance, output_tolerance
 
 FIRST_IDS = 5  # ids named per comparison
@@ -311,3 +312,26 @@ def check_outputs(
             "seconds": read_seconds + time.perf_counter() - start,
         }
     )
+
+
+def check_documents(
+    baseline: ResultsDocument, candidate: ResultsDocument, *, label: str, accepted: bool
+) -> tuple[OutputCheck | None, str | None]:
+    """The output check of a run against its stored baseline (of the same hardware, workload,
+    engine, preset and precision); None and why when one of them kept no outputs: the run ran
+    no end-to-end round, or the baseline was stored before outputs were kept."""
+    if candidate.outputs is None:
+        return None, "outputs not compared: this run kept none (no end-to-end round ran)"
+    if baseline.outputs is None:
+        return None, (
+            f"outputs not compared: baseline {label} was stored before outputs were kept "
+            "(store a new one with --update-baseline)"
+        )
+    check = check_outputs(
+        baseline.outputs,
+        candidate.outputs,
+        precision=candidate.run.precision,
+        accepted=accepted,
+        names=("baseline", "this run"),
+    )
+    return check, None

@@ -92,6 +92,7 @@ def _judge_from(args: argparse.Namespace, results: ResultsDocument) -> Verdict:
         require_baseline=args.require_baseline,
         baseline_file=args.baseline,
         history_dir=history_folder(args.history, default=DEFAULT_HISTORY_DIR, use=args.use_history),
+        accept_output_change=args.accept_output_change,
     )
 
 
@@ -187,6 +188,12 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
         dest="use_history",
         action="store_false",
         help="judge on the stored run's rounds only, even where a history exists",
+    )
+    parser.add_argument(
+        "--accept-output-change",
+        action="store_true",
+        help="outputs that differ from the baseline's get a time verdict (the change is meant "
+        "to alter the predictions) instead of OUTPUTS CHANGED, exit 1",
     )
     add_threshold_options(parser)
 

@@ -102,4 +102,7 @@ def side_document(
     telemetry = GpuTelemetry(
         available=False, reason=ON_CPU if spec.device == "cpu" else GPU_TELEMETRY_IN_AB
     )
-    return collector.build(run=run, environment=environment, workload=workload, gpu=telemetry)
+    outputs = getattr(record.outputs, side) if record.outputs is not None else None
+    return collector.build(
+        run=run, environment=environment, workload=workload, gpu=telemetry, outputs=outputs
+    )
