@@ -77,10 +77,10 @@ def test_the_check_compares_both_rounds_and_each_side_against_itself() -> None:
     assert [c.kind for c in check.comparisons] == ["sides", "sides", "self", "self"]
     names = [(c.candidate, c.reference) for c in check.comparisons]
     assert names == [
-        ("head, first round", "base, first round"),
-        ("head, last round", "base, last round"),
-        ("base, last round", "base, first round"),
-        ("head, last round", "head, first round"),
+        ("head (first round)", "base (first round)"),
+        ("head (last round)", "base (last round)"),
+        ("base (last round)", "base (first round)"),
+        ("head (last round)", "head (first round)"),
     ]
     assert "outputs the same: 200 kept frames" in check.summary()
     assert check.seconds is not None and check.seconds >= 0
@@ -91,7 +91,7 @@ def test_a_changed_head_blocks_and_names_what_changed() -> None:
     check = check_outputs(same_rounds(ROWS), head, precision="fp32")
     assert check.status == "changed" and check.blocks and check.nondeterministic() == ()
     summary = check.summary()
-    assert "the outputs differ, head, first round against base, first round" in summary
+    assert "the outputs differ, head (first round) against base (first round)" in summary
     assert "2 label(s), 2 chunk call(s)" in summary and ROWS[5][0] in summary
     assert "largest score difference 0.2" in check.headline()
 
@@ -108,7 +108,7 @@ def test_a_side_that_differs_from_itself_is_named_nondeterministic() -> None:
     check = check_outputs(same_rounds(ROWS), head, precision="fp32")
     assert check.nondeterministic() == ("head",)
     assert "head is nondeterministic: its first and last measured rounds differ" in check.summary()
-    assert check.headline().startswith("head, last round vs base, last round")
+    assert check.headline().startswith("head (last round) vs base (last round)")
 
 
 def test_not_compared_says_why() -> None:

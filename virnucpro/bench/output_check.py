@@ -39,8 +39,9 @@ class OutputDiff(Record):
     """How a candidate's outputs differ from a reference's (one pair of rounds)."""
 
     kind: ComparisonKind  # head against base, or one side against itself
-    reference: str  # e.g. "base, first round"
-    candidate: str  # e.g. "head, first round"
+    reference: str  # e.g. "base (first round)"
+    candidate: str  # e.g. "head (first round)"
+    side: str = ""  # the candidate's side (a "self" comparison: the side against itself)
     frames: int  # kept frames in the reference
     frames_missing: int = 0  # in the reference, not in the candidate
     frames_added: int = 0
@@ -94,9 +95,7 @@ class OutputCheck(Record):
 
     def nondeterministic(self) -> tuple[str, ...]:
         """The sides whose first and last rounds differ beyond the tolerance."""
-        return tuple(
-            c.candidate.split(",")[0] for c in self.comparisons if c.kind == "self" and c.changed
-        )
+        return tuple(c.side for c in self.comparisons if c.kind == "self" and c.changed)
 
     def summary(self) -> str:
         """One line naming what changed (or why nothing was compared)."""
@@ -123,7 +122,7 @@ class OutputCheck(Record):
 
 def _where(diff: OutputDiff) -> str:
     if diff.kind == "self":
-        return f"{diff.candidate.split(',')[0]} is nondeterministic"
+        return f"{diff.side} is nondeterministic"
     return f"{diff.candidate} vs {diff.reference}"
 
 
@@ -136,15 +135,13 @@ def _largest(diff: OutputDiff) -> str:
 def describe(diff: OutputDiff, check: OutputCheck) -> str:
     """One comparison in words: where, what differs, the largest score move, the first ids."""
     if diff.kind == "self":
-        where = (
-            f"{diff.candidate.split(',')[0]} is nondeterministic: its first and last measured "
-            "rounds differ"
-        )
+        where = f"{diff.side} is nondeterministic: its first and last measured rounds differ"
     else:
         where = f"the outputs differ, {diff.candidate} against {diff.reference}"
     ids = f"; first ids: {', '.join(diff.first_ids)}" if diff.first_ids else ""
     tolerance = f" (tolerance ±{check.max_score_difference:g}, {check.tolerance})"
-    return f"{where}: {diff.counts()} of {diff.frames} kept frames{_largest(diff)}{tolerance}{ids}"
+    counts = f"{diff.counts()} (of {diff.frames} kept frames)"
+    return f"{where}: {counts}{_largest(diff)}{tolerance}{ids}"
 
 
 # ----------------------------------------------------------------------------- comparing
@@ -214,10 +211,11 @@ def compare_outputs(
     tolerance: OutputTolerance,
     kind: ComparisonKind,
     names: tuple[str, str],
+    side: str = "",
 ) -> OutputDiff:
     """How ``candidate`` differs from ``reference`` under ``tolerance``; ``names`` are
-    (reference, candidate) as the reports say them."""
-    label = {"kind": kind, "reference": names[0], "candidate": names[1]}
+    (reference, candidate) as the reports say them, ``side`` the candidate's side."""
+    label = {"kind": kind, "reference": names[0], "candidate": names[1], "side": side}
     if reference.digest == candidate.digest:
         scored = 0.0 if reference.frames else None
         return OutputDiff(
@@ -284,25 +282,24 @@ def check_outputs(
     start = time.perf_counter()
     tolerance = output_tolerance(precision)
     ref_name, cand_name = names
-    pairs = (
-        ("sides", reference.first, candidate.first, "first round", "first round"),
-        ("sides", reference.last, candidate.last, "last round", "last round"),
-        ("self", reference.first, reference.last, "first round", "last round"),
-        ("self", candidate.first, candidate.last, "first round", "last round"),
+    pairs: tuple[tuple[ComparisonKind, str, str, str, str], ...] = (
+        ("sides", ref_name, "first", cand_name, "first"),
+        ("sides", ref_name, "last", cand_name, "last"),
+        ("self", ref_name, "first", ref_name, "last"),
+        ("self", cand_name, "first", cand_name, "last"),
     )
-    comparisons = []
-    for n, (kind, ref, cand, ref_round, cand_round) in enumerate(pairs):
-        side_of_ref = cand_name if n == 3 else ref_name
-        side_of_cand = ref_name if n == 2 else cand_name
-        comparisons.append(
-            compare_outputs(
-                ref,
-                cand,
-                tolerance=tolerance,
-                kind=kind,  # type: ignore[arg-type]
-                names=(f"{side_of_ref}, {ref_round}", f"{side_of_cand}, {cand_round}"),
-            )
+    sides = {ref_name: reference, cand_name: candidate}
+    comparisons = [
+        compare_outputs(
+            getattr(sides[ref_side], ref_round),
+            getattr(sides[cand_side], cand_round),
+            tolerance=tolerance,
+            kind=kind,
+            names=(f"{ref_side} ({ref_round} round)", f"{cand_side} ({cand_round} round)"),
+            side=cand_side,
         )
+        for kind, ref_side, ref_round, cand_side, cand_round in pairs
+    ]
     changed = any(c.changed for c in comparisons)
     status: OutputStatus = ("accepted" if accepted else "changed") if changed else "same"
     check = _empty(precision, status)
@@ -321,7 +318,10 @@ def check_documents(
     engine, preset and precision); None and why when one of them kept no outputs: the run ran
     no end-to-end round, or the baseline was stored before outputs were kept."""
     if candidate.outputs is None:
-        return None, "outputs not compared: this run kept none (no end-to-end round ran)"
+        return None, (
+            "outputs not compared: this run's document holds none (no end-to-end round ran, "
+            "or it predates the output check)"
+        )
     if baseline.outputs is None:
         return None, (
             f"outputs not compared: baseline {label} was stored before outputs were kept "

@@ -77,7 +77,7 @@ def _comment_sections(report: ReportDocument) -> list[str]:
     head = [f"{COMMENT_TITLE}: {outcome_word(report)}", run_line(results)]
     head += [line for line in (invalid_banner(results), models_line(results)) if line]
     sections = ["\n\n".join(head)]
-    if (outputs := outputs_block(verdict)) is not None:
+    if (outputs := outputs_block(verdict, compact=True)) is not None:
         sections.append(outputs)
     sections.append("**Requirements**\n\n" + requirements_table(report.requirements))
     sections.append("**Key metrics**\n\n" + table(("metric", "value"), key_metric_rows(results)))

@@ -72,12 +72,17 @@ def comparisons_table(check: OutputCheck) -> str:
     return table(headers, rows)
 
 
-def outputs_block(verdict: Verdict | None) -> str | None:
-    """The output check in markdown: what it found, each comparison, its cost."""
+def outputs_block(verdict: Verdict | None, *, compact: bool = False) -> str | None:
+    """The output check in markdown: what it found, each comparison, its cost; ``compact``
+    (the PR comment) gives outputs that are the same one line."""
     check = verdict.outputs if verdict is not None else None
     if check is None:
         return None
-    head = f"**Outputs: {STATUS_WORDS[check.status]}.** {check.summary()}"
+    head = f"**Outputs: {STATUS_WORDS[check.status]}.**"
+    if not check.changed:
+        head = f"{head} {check.summary()}"
+    if compact and not check.changed:
+        return head
     tolerance = (
         f"Tolerance ({check.tolerance}, precision {check.precision}): each score within "
         f"±{check.max_score_difference:g}; labels and chunk calls differing on at most "

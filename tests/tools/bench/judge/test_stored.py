@@ -471,7 +471,7 @@ def test_a_faster_run_whose_outputs_differ_from_the_baseline_reads_outputs_chang
     verdict = check_regression(faster, baseline)
     assert (verdict.outcome, verdict.exit_code) == ("outputs_changed", 1)
     assert verdict.judgements[0].status == "improved"  # the time is judged and shown
-    assert "this run, first round against baseline, first round" in verdict.reasons[0]
+    assert "this run (first round) against baseline (first round)" in verdict.reasons[0]
     accepted = check_regression(faster, baseline, accept_output_change=True)
     assert accepted.outcome == "pass" and accepted.reasons[0].startswith("outputs changed and")
 
