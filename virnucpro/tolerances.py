@@ -10,10 +10,10 @@ same numbers:
   suite's relative tolerance; a score is a probability of at most 1, and the larger of a frame's
   two scores is at least 0.5, so the relative bound is at most this absolute one);
 - **bf16 / fp16**: labels and chunk calls agreeing on at least 99.5% of frames and of chunks (the
-  equivalence suite's label agreement), and each score within ``1e-2``: about five bf16 units in
-  the last place at a score of 0.5 (2^-9 each). The fast engine in bf16 moves the scores of the
-  tiny models by at most 6e-4 against fp32 vanilla (20 and 200 benchmark reads, measured), so
-  the bound is an order of magnitude above a precision change and well below a model change.
+  equivalence suite's label agreement), and each score within ``2e-3``: about one bf16 unit in
+  the last place at a score of 0.5 (2^-9). Measured on the tiny models: the fast engine in bf16
+  moves the scores by at most 6e-4 against fp32 vanilla (20 and 200 benchmark reads), while a
+  DNABERT-S that runs only its first encoder layer moves them by 8e-3; the bound sits between.
 
 The kept frames themselves (their ids, in order) must be identical at every precision.
 """
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 FP32 = "fp32"
 FP32_SCORE_TOLERANCE = 1e-4
-REDUCED_SCORE_TOLERANCE = 1e-2
+REDUCED_SCORE_TOLERANCE = 2e-3
 
 
 @dataclass(frozen=True)
