@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from tools.bench.report.formatting import bullet_list, table
 from tools.bench.verdict import Verdict
-from virnucpro.bench.output_check import OutputCheck, OutputDiff, describe
+from virnucpro.bench.output_check import ACCEPT_FLAG, OutputCheck, OutputDiff, describe
 
 NOT_COMPARABLE = "not comparable: the outputs differ"
 ACCEPTED_WORDS = "outputs changed and were accepted"
@@ -30,12 +30,12 @@ def title_suffix(verdict: Verdict | None) -> str:
 
 
 def times_note(verdict: Verdict | None) -> str | None:
-    """The mark on the time figures of a run whose outputs differ."""
-    if verdict is not None and verdict.outputs is not None and verdict.outputs.changed:
-        return f"Times {NOT_COMPARABLE}" + (
-            " (the change was accepted)." if verdict.outputs_accepted else "."
-        )
-    return None
+    """The mark on the time figures of a run whose outputs differ (or the accepted change)."""
+    if verdict is None or verdict.outputs is None or not verdict.outputs.changed:
+        return None
+    if verdict.outputs_accepted:
+        return f"Times judged although the outputs differ: the change was accepted ({ACCEPT_FLAG})."
+    return f"Times {NOT_COMPARABLE}."
 
 
 def _score(diff: OutputDiff) -> str:

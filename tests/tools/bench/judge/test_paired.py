@@ -279,6 +279,11 @@ def test_an_accepted_change_gets_the_time_verdict() -> None:
     verdict = _judge(_metrics(-0.25), outputs=changed_check(accepted=True))
     assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
     assert verdict.reasons[0].startswith("outputs changed and were accepted")
+    busy_accepted = _judge(
+        _metrics(-0.25), others_shares=(0.9,), outputs=changed_check(accepted=True)
+    )
+    assert busy_accepted.outcome == "invalid"
+    assert busy_accepted.reasons[0].startswith("outputs changed and were accepted")
     busy = _judge(_metrics(0.0), others_shares=(0.9,), outputs=same_check())
     assert busy.outcome == "invalid"
     assert busy.outputs is not None and busy.outputs.status == "same"
