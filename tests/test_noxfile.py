@@ -116,6 +116,11 @@ def test_lock_session_compiles_the_posting_lock_with_hashes(noxfile: ModuleType)
     assert command[command.index("--output-file") + 1] == "requirements/post.txt"
 
 
+def test_the_committed_lock_was_made_by_the_lock_session(noxfile: ModuleType) -> None:
+    header = (ROOT / noxfile.POST_LOCK).read_text().splitlines()[1].strip()
+    assert header == "#    " + " ".join(noxfile.lock_command(()))
+
+
 def test_install_puts_the_chosen_torch_before_the_package(
     noxfile: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:

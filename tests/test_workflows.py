@@ -357,6 +357,9 @@ def test_the_posting_job_installs_from_the_hash_pinned_lock_without_a_token() ->
     assert "--only-binary=:all:" in install["run"] and "--no-deps" in install["run"]
     [poster] = [s for s in post["steps"] if " -m tools.bench post " in s.get("run", "")]
     assert poster["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    # bash -eo pipefail: a listing that finds nothing must not end the step before posting
+    listings = [line for line in poster["run"].splitlines() if "$(ls " in line]
+    assert listings and all(line.endswith('|| true)"') for line in listings)
     assert poster["run"].count("$RUNNER_TEMP/post/bin/python") == 1  # the locked environment
     assert not INSTALLS.search(poster["run"])
 

@@ -48,16 +48,6 @@ def test_the_lock_pins_every_requirement_of_the_poster() -> None:
     assert wanted and {_name(r) for r in wanted} <= _locked()
 
 
-def test_the_lock_says_which_command_made_it() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("noxfile", ROOT / "noxfile.py")
-    assert spec is not None and spec.loader is not None
-    noxfile = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(noxfile)
-    assert LOCK.read_text().splitlines()[1].strip() == "#    " + " ".join(noxfile.lock_command(()))
-
-
 def test_the_trusted_poster_imports_only_locked_packages_and_never_torch(tmp_path: Path) -> None:
     record = timed_record(0.0, head_commit=HEAD_SHA)
     pairs = write_record(record, tmp_path / "ab_pairs.json")
