@@ -170,6 +170,8 @@ def emulate_gpu_image(session: nox.Session, posargs: list[str]) -> None:
     session.install(*torch_install_args(os.environ))
     session.install(*image.IMAGE_PACKAGES)
     session.run("python", GPU_IMAGE_SCRIPT, "dry-run", *posargs)
+
+
 def lock_command(posargs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """The uv command that writes the posting job's lock (uv records it in the lock's header)."""
     return (

@@ -489,7 +489,7 @@ def test_the_canary_measures_read_only_and_a_trusted_job_publishes_it() -> None:
     assert publish["needs"] == "canary" and not runs_self_hosted(publish)
     assert publish["permissions"] == {"contents": "write"}
     assert not [run for run in _runs(publish) if "bench_quick" in run]
-    (run,) = [run for run in _runs(publish) if "-- publish" in run]
+    (run,) = [run for run in _runs(publish) if "-m tools.bench publish" in run]
     assert "--series canary" in run and "--branch benchmark-data" in run
 
 
@@ -498,5 +498,21 @@ def test_pr_verdicts_join_the_history_from_a_trusted_job() -> None:
     assert job["needs"] == "pr" and not runs_self_hosted(job)
     assert job["steps"][0]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
     assert not [run for run in _runs(job) if "bench_quick" in run]
-    (run,) = [run for run in _runs(job) if "-- publish" in run]
+    (run,) = [run for run in _runs(job) if "-m tools.bench publish" in run]
     assert "--series pr" in run
+
+
+def test_the_pr_verdict_published_is_the_re_judged_one() -> None:
+    """What joins the history is re-judged from the raw pairs, never the PR job's verdict."""
+    job = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr-history"]
+    runs = _runs(job)
+    (rejudge,) = [run for run in runs if "-m tools.bench rejudge " in run]
+    assert "--pairs " in rejudge and "--out trusted-reports/benchmark_pr.json" in rejudge
+    assert '--head-sha "$HEAD_SHA"' in rejudge and "|| status=$?" in rejudge
+    (publish,) = [run for run in runs if "-m tools.bench publish" in run]
+    assert "publish trusted-reports/benchmark_pr.json" in publish and "pr-reports" not in publish
+    assert runs.index(rejudge) < runs.index(publish)
+    [install] = [run for run in runs if "pip install" in run]
+    assert "--require-hashes" in install and "-r requirements/post.txt" in install
+    pr_result = {"pr": {"result": "skipped"}}
+    assert not job_runs(job, pr_event(action="synchronize", fork=False), needs=pr_result)

@@ -8,10 +8,13 @@ package the poster imports but the lock lacks would fail there, never here.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.bench.ab_records import timed_record
 from tests.tools.bench.fake_github import HEAD_SHA, make_report, write_report
@@ -27,6 +30,8 @@ try:
     runpy.run_module("tools.bench", run_name="__main__")
 except SystemExit as exc:
     code = exc.code
+else:
+    code = None
 owners = importlib.metadata.packages_distributions()
 roots = {name.split(".")[0] for name in sys.modules}
 roots = {r for r in roots if r not in sys.stdlib_module_names and not r.startswith("_")}
@@ -48,23 +53,65 @@ def test_the_lock_pins_every_requirement_of_the_poster() -> None:
     assert wanted and {_name(r) for r in wanted} <= _locked()
 
 
-def test_the_trusted_poster_imports_only_locked_packages_and_never_torch(tmp_path: Path) -> None:
-    record = timed_record(0.0, head_commit=HEAD_SHA)
-    pairs = write_record(record, tmp_path / "ab_pairs.json")
-    report = write_report(make_report(), tmp_path / "benchmark_1.json")
-    argv = ["post", str(report), "--pairs", str(pairs), "--dry-run"]
-    argv += ["--repo", "o/r", "--pr", "7", "--sha", HEAD_SHA]
+def _probe(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *argv],
         capture_output=True,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
+        env=env,
         timeout=120,
         check=False,
     )
-    probe = json.loads(done.stdout.strip().splitlines()[-1])
-    assert probe["code"] == 1, done.stdout + done.stderr  # the report's verdict differs: posted
-    assert "re-judged" in done.stdout and not probe["torch"]
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr
+    return {**json.loads(lines[-1]), "stdout": done.stdout, "stderr": done.stderr}
+
+
+def _only_locked(probe: dict) -> None:
     imported = {d.lower().replace("_", "-") for d in probe["distributions"]}
     imported.discard("virnucpro")  # the checkout itself (installed editable here, not there)
+    assert not probe["torch"]
     assert imported and imported <= _locked(), imported - _locked()
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path]:
+    record = timed_record(0.0, head_commit=HEAD_SHA)
+    pairs = write_record(record, tmp_path / "ab_pairs.json")
+    return write_report(make_report(), tmp_path / "benchmark_1.json"), pairs
+
+
+def test_the_trusted_poster_imports_only_locked_packages_and_never_torch(
+    inputs: tuple[Path, Path],
+) -> None:
+    report, pairs = inputs
+    argv = ["post", str(report), "--pairs", str(pairs), "--dry-run"]
+    probe = _probe([*argv, "--repo", "o/r", "--pr", "7", "--sha", HEAD_SHA], ROOT)
+    assert probe["code"] == 1, probe["stdout"] + probe["stderr"]  # the verdicts differ: posted
+    assert "re-judged" in probe["stdout"]
+    _only_locked(probe)
+
+
+def test_the_pr_history_job_re_judges_and_publishes_with_locked_packages_only(
+    inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """pr-history runs ``rejudge`` and ``publish`` in the same locked environment."""
+    report, pairs = inputs
+    trusted = tmp_path / "trusted" / "benchmark_pr.json"
+    argv = ["rejudge", str(report), "--pairs", str(pairs), "--out", str(trusted)]
+    rejudged = _probe([*argv, "--head-sha", HEAD_SHA], ROOT)
+    assert rejudged["code"] == 1 and trusted.is_file(), rejudged["stderr"]
+    _only_locked(rejudged)
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True, timeout=60)
+    identity = {
+        f"GIT_{who}_{what}": value
+        for who in ("AUTHOR", "COMMITTER")
+        for what, value in (("NAME", "test"), ("EMAIL", "test@example.org"))
+    }
+    env = {**os.environ, **identity}
+    argv = ["publish", str(trusted), "--series", "pr", "--remote", str(remote)]
+    published = _probe([*argv, "--branch", "benchmark-data"], ROOT, env)
+    assert published["code"] in (0, None), published["stdout"] + published["stderr"]
+    _only_locked(published)

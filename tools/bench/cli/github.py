@@ -42,8 +42,10 @@ from tools.bench.github.post import (
 )
 from tools.bench.github.render import DEFAULT_MARKER
 from tools.bench.judge.document import resolve_thresholds
-from tools.bench.judge.rejudge import read_untrusted_report, rejudge
+from tools.bench.judge.rejudge import Rejudgement, read_untrusted_report, rejudge
 from tools.bench.report.document import read_report
+from tools.bench.thresholds import Thresholds
+from tools.bench.verdict import ReportDocument
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, VirnucproError
 
 PROG = "python -m tools.bench post"
@@ -189,25 +191,41 @@ def _post_from_cli(
     return code
 
 
+def trusted_thresholds(given: Path | None) -> Thresholds:
+    """The re-judge's thresholds: ``given``, else this checkout's, else the defaults."""
+    return resolve_thresholds(file=given, baseline_dir=BASELINE_DIR, overrides={})
+
+
+def rejudge_exit_code(found: Rejudgement) -> int:
+    """2 when nothing could be judged, 1 when the written verdict differs, else 0."""
+    return EXIT_BAD_INPUT if found.problem else EXIT_DIFFERS if found.differences else 0
+
+
+def rejudge_args(
+    args: argparse.Namespace, written: ReportDocument, head_sha: str | None
+) -> tuple[ReportDocument, Rejudgement]:
+    """:func:`rejudge` with the options ``--pairs``, ``--thresholds``, ``--accept-output-change``
+    (of ``post`` and ``rejudge``)."""
+    return rejudge(
+        written,
+        args.pairs,
+        thresholds=trusted_thresholds(args.thresholds),
+        accepted=args.accept_output_change,
+        head_sha=head_sha,
+    )
+
+
 def _trusted(args: argparse.Namespace, config: PostConfig) -> tuple[Posting, int]:
     """The verdict re-judged from ``--pairs``, and the exit code: 2 when nothing could be
     judged (the report or the raw pairs unreadable), 1 when the written verdict differs."""
-    thresholds = resolve_thresholds(file=args.thresholds, baseline_dir=BASELINE_DIR, overrides={})
     try:
         written = read_untrusted_report(args.report)
     except InputError as exc:
         return problem_posting(str(exc)), EXIT_BAD_INPUT
-    report, rejudgement = rejudge(
-        written,
-        args.pairs,
-        thresholds=thresholds,
-        accepted=args.accept_output_change,
-        head_sha=config.sha,
-    )
+    report, rejudgement = rejudge_args(args, written, config.sha)
     for line in rejudgement.lines():
         print(line)
-    code = EXIT_BAD_INPUT if rejudgement.problem else EXIT_DIFFERS if rejudgement.differences else 0
-    return rejudged_posting(report, rejudgement, config), code
+    return rejudged_posting(report, rejudgement, config), rejudge_exit_code(rejudgement)
 
 
 def main_post(

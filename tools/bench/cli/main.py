@@ -53,6 +53,7 @@ from virnucpro.extras import missing_extra
 DELEGATED = {
     "post": ("tools.bench.cli.github", "main_post"),
     "badge": ("tools.bench.cli.badge", "main_badge"),
+    "rejudge": ("tools.bench.cli.rejudge", "main_rejudge"),
 }
 DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and history."
 
@@ -240,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(subparsers)
     _add_store_commands(subparsers)
     add_history_commands(subparsers)
-    for name, text in (("post", "post the report to a pull request"), ("badge", "badge data")):
+    for name, text in (
+        ("post", "post the report to a pull request"),
+        ("badge", "badge data"),
+        ("rejudge", "re-judge a PR's report from its raw pairs"),
+    ):
         subparsers.add_parser(name, help=f"{text} (options: {name} --help)", add_help=False)
     return parser
 
