@@ -294,30 +294,18 @@ def test_on_cuda_memory_and_utilization_are_paired_per_round(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_the_harness_measures_another_checkout_as_the_head(tmp_path: Path) -> None:
     """``--head-root``: this checkout is the harness and the judge; the head side runs from a
-    worktree elsewhere, and REF resolves in that worktree's repository."""
-    head = tmp_path / "pr-head"
-    subprocess.run(
-        ["git", "-C", str(REPO), "worktree", "add", "--detach", str(head), "HEAD"],
-        capture_output=True,
-        check=True,
-        timeout=60,
+    clone elsewhere, and REF resolves in that clone's repository (its worktrees go there)."""
+    head = clone_checkout(tmp_path / "pr-head")
+    options = for_tier("quick", output_dir=tmp_path / "reports", rounds=6)
+    overrides = {"ab_initial_pairs": 6, "ab_max_pairs": 6}
+    outcome = run_against(
+        options, ref="HEAD~1", command="test", overrides=overrides, head_root=head, say=print
     )
-    try:
-        options = for_tier("quick", output_dir=tmp_path / "reports", rounds=6)
-        overrides = {"ab_initial_pairs": 6, "ab_max_pairs": 6}
-        outcome = run_against(
-            options, ref="HEAD", command="test", overrides=overrides, head_root=head, say=print
-        )
-    finally:
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "remove", "--force", str(head)],
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
     record = outcome.record
     assert record.head.root == str(head.resolve())
     assert record.head.package == str(head.resolve() / "virnucpro")
+    assert record.head.commit == git(head, "rev-parse", "HEAD")
+    assert record.base.commit == git(head, "rev-parse", "HEAD~1")  # REF resolved in the head
     assert record.base.package != record.head.package
     assert outcome.verdict.outputs is not None and outcome.verdict.outputs.status == "same"
-    assert outcome.exit_code in (0, 2)  # A/A: never a regression, never outputs changed
+    assert outcome.exit_code in (0, 2)  # the same code: never a regression or outputs changed
