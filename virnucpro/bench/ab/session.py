@@ -230,13 +230,23 @@ class Worker:
         )
         return self.info
 
-    def round(self, protocol: RoundProtocol | None = None) -> RoundSample:
+    def collect(self) -> None:
+        """A garbage collection in the worker now, before a round and outside its clock."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": "collect"}) + "\n")
+        self.process.stdin.flush()
+        self._read()
+
+    def round(
+        self, protocol: RoundProtocol | None = None, *, collected: bool = False
+    ) -> RoundSample:
         """One measured round (the protocol's predicts and collector setting);
-        ``harness_seconds`` is this process's clock around it, per predict."""
+        ``harness_seconds`` is this process's clock around it, per predict. ``collected``: the
+        worker collected just before (:meth:`collect`), so the round does not."""
         assert self.process.stdin is not None
         command: dict[str, object] = {"op": "round"}
         if protocol is not None:
-            command.update(repeat=protocol.repeat, gc_off=protocol.gc_off)
+            command.update(repeat=protocol.repeat, gc_off=protocol.gc_off, collect=not collected)
         start = time.perf_counter()
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
@@ -365,13 +375,17 @@ class ABSession:
             pinned = self._pin_for(len(self._rounds))
             first = self._first()
             second: Side = "head" if first == "base" else "base"
+            collected = self.protocol.gc_off  # both collect first, outside the rounds' clocks
+            if collected:
+                for worker in self._workers.values():
+                    worker.collect()
             machine, own, start = (
                 machine_busy_seconds(),
                 process_tree_cpu_seconds(pids),
                 time.perf_counter(),
             )
-            samples = {first: self._workers[first].round(self.protocol)}
-            samples[second] = self._workers[second].round(self.protocol)
+            samples = {first: self._workers[first].round(self.protocol, collected=collected)}
+            samples[second] = self._workers[second].round(self.protocol, collected=collected)
             wall = time.perf_counter() - start
             machine = machine_busy_seconds() - machine
             own = process_tree_cpu_seconds(pids) - own
