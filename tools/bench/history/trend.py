@@ -106,10 +106,6 @@ def _step_beats_line(values: np.ndarray, lo: int, k: int, hi: int) -> bool:
 
 
 def _change_points(series: _Series) -> tuple[ChangePoint, ...]:
-    # imported here: the poster (python -m tools.bench post) loads this package, not Otava,
-    # so the posting job's hash-pinned lock need not carry Otava's dependencies
-    from otava.analysis import compute_change_points
-
     values = np.asarray(series.medians, dtype=float)
     found = change_points(
         series.medians,

@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from tools.bench.judge.paired import judge_record
 from tools.bench.report.document import build_report, parse_report
 from tools.bench.thresholds import Thresholds
 from tools.bench.verdict import EXIT_CANNOT_JUDGE, ReportDocument, Verdict
-from virnucpro.bench.ab.schema import OUTPUTS_SCHEMA_VERSION, ABRecord
-from virnucpro.bench.schema import first_error_line
+from virnucpro.bench.ab.schema import AB_ENVELOPE, OUTPUTS_SCHEMA_VERSION, ABRecord
+from virnucpro.bench.records import SchemaError
 from virnucpro.errors import InputError
 
 MAX_PAIRS_BYTES = 16 * 1024 * 1024  # the raw pairs of a run the gate allows are far smaller
@@ -56,9 +54,9 @@ def read_pairs(path: Path) -> ABRecord:
     """The raw pairs, validated: size, schema, and the outputs the check needs."""
     data = read_capped(path, MAX_PAIRS_BYTES, "raw pairs")
     try:
-        record = ABRecord.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"raw pairs {path}: malformed ({first_error_line(exc)})") from None
+        record = AB_ENVELOPE.parse(ABRecord, data, source="the file")
+    except SchemaError as exc:
+        raise InputError(f"raw pairs {path}: malformed ({exc})") from None
     if record.schema_version < OUTPUTS_SCHEMA_VERSION:
         raise InputError(
             f"raw pairs {path}: schema {record.schema_version} holds no outputs "
