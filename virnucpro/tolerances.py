@@ -1,6 +1,6 @@
 """How close two sets of predictions must be to count as the same: one definition, torch-free.
 
-The equivalence suite (:mod:`virnucpro.equivalence`) judges a candidate engine against a
+The equivalence suite (:mod:`virnucpro.pipeline.equivalence`) judges a candidate engine against a
 reference on the embeddings and labels (:class:`Criteria`); the benchmark's output check
 (:mod:`virnucpro.bench.outputs`) judges the published outputs of two runs (kept frames, labels,
 chunk calls, scores) with the :class:`OutputTolerance` of the run's precision, derived from the
