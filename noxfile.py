@@ -5,10 +5,15 @@ build is chosen by environment variables, so no session needs editing on a GPU r
 
 - ``VIRNUCPRO_TORCH``: torch requirement(s), default ``torch==2.13.0`` (a CPU wheel on the
   project machines; a plain ``torch`` would pull a multi-GB CUDA build from PyPI);
-- ``VIRNUCPRO_TORCH_INDEX``: an extra index for that install, e.g.
+- ``VIRNUCPRO_TORCH_INDEX``: the one index for that install (pip ``--index-url``, so torch
+  cannot come from another index; PyTorch's indexes serve its dependencies too), e.g.
   ``https://download.pytorch.org/whl/cpu`` or ``https://download.pytorch.org/whl/cu128``.
 
 Arguments after ``--`` are forwarded: ``nox -s tests -- -k chunking``.
+
+``nox -s lock`` regenerates ``requirements/post.txt``, the hash-pinned lock the trusted posting
+job of ``benchmark.yml`` installs (``pip install --require-hashes``), from
+``requirements/post.in`` with uv; ``nox -s lock -- --upgrade`` also moves the pins forward.
 """
 
 from __future__ import annotations
@@ -31,7 +36,12 @@ nox.options.error_on_external_run = True
 TORCH_ENV = "VIRNUCPRO_TORCH"
 TORCH_INDEX_ENV = "VIRNUCPRO_TORCH_INDEX"
 DEFAULT_TORCH = "torch==2.13.0"
-PACKAGE = ".[dev]"
+# Each session installs the extra it needs (pyproject.toml): the tests and the GPU check (it runs
+# the gpu-marked tests) everything, the benchmark tiers [bench], the tools.bench commands
+# (dashboards included) [dashboard].
+TESTS_EXTRA = "dev"
+BENCH_EXTRA = "bench"
+TOOLS_EXTRA = "dashboard"
 
 LINT_REQUIREMENTS = ("ruff==0.17.6", "zizmor==1.32.0")
 WORKFLOW_DIR = ".github/workflows"
@@ -48,19 +58,24 @@ GPU_IMAGE_SCRIPT = "scripts/gpu_image.py"
 GPU_IMAGE_MODULE = "virnucpro/bench/gpu_check/image.py"
 DRY_RUN = "--dry-run"
 
+UV_REQUIREMENT = "uv==0.13.8"
+POST_LOCK_INPUT = "requirements/post.in"
+POST_LOCK = "requirements/post.txt"
+POST_LOCK_PYTHON = "3.11"  # the oldest Python the lock serves (universal: 3.11 and later)
+
 
 def torch_install_args(environ: Mapping[str, str]) -> tuple[str, ...]:
     """pip arguments installing the torch build that ``environ`` selects (see module docstring)."""
     requirements = shlex.split(environ.get(TORCH_ENV, "")) or [DEFAULT_TORCH]
     index = environ.get(TORCH_INDEX_ENV, "").strip()
-    index_args = ["--extra-index-url", index] if index else []
+    index_args = ["--index-url", index] if index else []
     return (*index_args, *requirements)
 
 
-def install_package(session: nox.Session) -> None:
-    """Install torch first (so the chosen build wins), then this package editable with dev."""
+def install_package(session: nox.Session, extra: str) -> None:
+    """Install torch first (so the chosen build wins), then this package editable with ``extra``."""
     session.install(*torch_install_args(os.environ))
-    session.install("-e", PACKAGE)
+    session.install("-e", f".[{extra}]")
 
 
 def benchmark_args(*options: str, posargs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -70,7 +85,7 @@ def benchmark_args(*options: str, posargs: tuple[str, ...] | list[str]) -> tuple
 
 def run_benchmark(session: nox.Session, *options: str) -> None:
     """Install the package and run one benchmark tier; the exit code is the benchmark's verdict."""
-    install_package(session)
+    install_package(session, BENCH_EXTRA)
     session.run(*benchmark_args(*options, posargs=session.posargs))
 
 
@@ -84,7 +99,7 @@ def require_programs(session: nox.Session, *programs: str) -> None:
 @nox.session(reuse_venv=True)
 def tests(session: nox.Session) -> None:
     """Run the unit tests with pytest (no tests collected, exit 5, is a failure)."""
-    install_package(session)
+    install_package(session, TESTS_EXTRA)
     session.run("pytest", *session.posargs)
 
 
@@ -129,7 +144,7 @@ def bench_tools(session: nox.Session) -> None:
     """Run ``python -m tools.bench`` (post, publish, dashboard, badge) with the posargs."""
     if not session.posargs:
         session.error("give the tools.bench command after --, e.g. nox -s bench_tools -- post FILE")
-    install_package(session)
+    install_package(session, TOOLS_EXTRA)
     session.run("python", "-m", "tools.bench", *session.posargs)
 
 
@@ -157,6 +172,30 @@ def emulate_gpu_image(session: nox.Session, posargs: list[str]) -> None:
     session.run("python", GPU_IMAGE_SCRIPT, "dry-run", *posargs)
 
 
+def lock_command(posargs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The uv command that writes the posting job's lock (uv records it in the lock's header)."""
+    return (
+        "uv",
+        "pip",
+        "compile",
+        POST_LOCK_INPUT,
+        "--universal",
+        "--generate-hashes",
+        "--python-version",
+        POST_LOCK_PYTHON,
+        "--output-file",
+        POST_LOCK,
+        *posargs,
+    )
+
+
+@nox.session(reuse_venv=True)
+def lock(session: nox.Session) -> None:
+    """Regenerate requirements/post.txt, the posting job's hash-pinned lock (uv pip compile)."""
+    session.install(UV_REQUIREMENT)
+    session.run(*lock_command(session.posargs))
+
+
 @nox.session(reuse_venv=True)
 def gpu_check(session: nox.Session) -> None:
     """The GPU check into OUTDIR (after --); with --dry-run: on the CPU, in the GPU image's copy."""
@@ -167,5 +206,5 @@ def gpu_check(session: nox.Session) -> None:
         posargs.remove(DRY_RUN)
         emulate_gpu_image(session, posargs)
         return
-    install_package(session)
+    install_package(session, TESTS_EXTRA)
     session.run("python", GPU_CHECK_SCRIPT, *posargs)

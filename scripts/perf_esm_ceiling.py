@@ -28,12 +28,12 @@ from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.gpu.roofline import ESM_SPECIAL_TOKENS, dnabert_flops, esm_flops
 from virnucpro.bench.measure import Measurement, measure
 from virnucpro.bench.workload.reads import SIZES, make_reads
-from virnucpro.chunking import chunk_records
 from virnucpro.engines.fast import FastEngine
-from virnucpro.fasta import FastaRecord
 from virnucpro.models.esm2 import ESM2_SIZES
 from virnucpro.models.presets import ModelSet, load_model_set
-from virnucpro.translate import KeptFrame, keep_frames
+from virnucpro.stages.chunking import chunk_records
+from virnucpro.stages.fasta import FastaRecord
+from virnucpro.stages.translate import KeptFrame, keep_frames
 
 CPU_PRESET = "dnabert-s+esm2-35m"
 GPU_PRESET = "dnabert-s+esm2-3b"

@@ -27,9 +27,9 @@ from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.gpu.roofline import dnabert_flops, esm_flops
 from virnucpro.bench.measure import Measurement
 from virnucpro.engines import Engine, get_engine
-from virnucpro.equivalence import PredictionSet, compare_engines, predict_frames
 from virnucpro.models.presets import ModelSet, load_model_set
-from virnucpro.translate import KeptFrame
+from virnucpro.pipeline.equivalence import PredictionSet, compare_engines, predict_frames
+from virnucpro.stages.translate import KeptFrame
 
 STAGES = ("dnabert", "esm", "classify")
 TOTAL = "total"

@@ -2,36 +2,41 @@
 
 Reproducible from a committed checkout::
 
-    python scripts/power_study.py --out runs/power [--trials 10] [--aa-trials 20]
+    python scripts/power_study.py --out runs/power            # the full study (see below)
+    python scripts/power_study.py --out runs/power --resume   # go on after a stop
+    python scripts/power_study.py --out runs/power --summarize  # re-judge the raw pairs
 
 What it does, all in a temporary clone of this checkout's HEAD (the product is never changed):
 
-1. **Candidates.** For each slowdown ``k`` (default +5, +8, +10, +15, +20% end to end) a commit
-   on top of HEAD makes the DNABERT-S stage do real extra model work: after each batch's forward
-   pass it runs the same model forward again over a share of the batch's rows. The share is
+1. **Candidates.** For each slowdown ``k`` (default +3, +5, +8, +15% end to end) a commit on top
+   of HEAD makes the DNABERT-S stage do real extra model work: after each batch's forward pass
+   it runs the same model forward again over a share of the batch's tokens. The share is
    ``k / s`` to start with, ``s`` being the DNABERT-S stage's share of the total time measured
    in a calibration A/A run, then corrected by up to three calibration runs of the candidate
-   until its realized slowdown is within 1.5 points of ``k``. The realized slowdown is measured
-   in every trial and reported.
-2. **Trials.** Every trial is the measuring half of ``virnucpro benchmark --quick --against``:
-   two fresh worker processes (base and head), each loading its models once, the quick tier's
-   warm-up rounds on each side, then interleaved pairs in a fresh seeded order. Fresh workers
-   per trial matter: two processes running the same code can differ by a few percent for the
-   life of the process (memory layout, scheduling), and that offset is part of what one A/B run
-   must survive, so trials that shared their workers would share it and understate the false
-   alarms. A trial gets blocks of pairs while the replayed loop (below) wants more, up to the
-   most pairs the gate may use. A/A trials run the unchanged commit on both sides. The trials of
-   all arms are interleaved in a seeded random order, so drift of the shared machine reaches
-   every arm alike.
-3. **Verdicts.** The gate's own judge (:mod:`tools.bench.judge.paired`) replays the more-rounds
-loop on
-   the first 20, 40, 60 pairs, exactly as the command would have stopped (the loop depends only
-   on the pairs so far; the wall-clock budget is left out and each trial's time is reported), at
-   the 10% threshold and at 5%. A trial the host gate calls INVALID is counted apart; the
-   statistics' verdict without the gate is reported beside it.
+   until its realized slowdown is within 1.5 points of ``k`` (or taken from ``--extra-work``).
+   The realized slowdown is measured in every trial and reported.
+2. **Arms.** A/A (the unchanged commit on both sides), each slowdown, and the +5% candidate once
+   more with another process spinning one core all through its trials (``scripts/cpu_hog.py
+   --duty 1.0 --procs 1``): "+5% busy".
+3. **Trials.** Every trial is the measuring half of ``virnucpro benchmark --quick --against``
+   with the gate's default settings (round protocol, estimator, alpha spending): two fresh
+   worker processes (base and head), each loading its models once, the quick tier's warm-up
+   rounds on each side, then pairs block by block. Fresh workers per trial matter: two processes
+   running the same code can differ by a few percent for the life of the process, and that
+   offset is part of what one A/B run must survive. The trials of all arms run interleaved in
+   a seeded random order, so drift of the shared machine reaches every arm alike.
+4. **Verdicts.** The gate's own judge (:mod:`tools.bench.judge.paired`) replays the more-pairs
+   loop at each look, exactly as the command would have stopped (the loop depends only on the
+   pairs so far and the first block's pace, which sets the plan's horizon), at a 3% and at the
+   10% threshold. A trial measures pairs while a replay at one of its arm's *driving*
+   thresholds (``DRIVES`` in :mod:`tools.bench.judge.power`) wants more: the thresholds its
+   targets are at. A threshold that does not drive an arm is not reported for it (its replay
+   may have been cut short). A trial the host gate calls INVALID is counted apart; the verdict
+   without the gate is beside it.
 
 Every trial's raw pairs are kept (``<out>/trials/*.json``); ``<out>/summary.json`` and
-``<out>/summary.md`` are rewritten after each trial, so a study cut short still reports what ran.
+``<out>/summary.md`` are rewritten after each trial, so a study cut short (``--max-minutes``,
+Ctrl-C) still reports what ran, and ``--resume`` runs the rest of the same schedule.
 """
 
 from __future__ import annotations
@@ -44,24 +49,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives in the checkout
 
-from tools.bench.judge.paired import judge_record, pairs_to_add
+from tools.bench.judge import power
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
-from virnucpro.atomic import atomic_write_text
 from virnucpro.bench import stats
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.ab import session as ab
 from virnucpro.bench.options import for_tier
 from virnucpro.bench.workload.prepare import prepare_workload
-from virnucpro.cli.ab import worker_spec
+from virnucpro.cli.ab import round_protocol, worker_spec
 
-SLOWDOWNS = (0.05, 0.08, 0.10, 0.15, 0.20)
-THRESHOLDS = (0.10, 0.05)
+SLOWDOWNS = (0.03, 0.05, 0.08, 0.15)
+BUSY_SLOWDOWN = 0.05  # the arm measured again with one core spinning
+HOG = Path(__file__).resolve().with_name("cpu_hog.py")
+HOG_ARGS = ("--duty", "1.0", "--procs", "1")
 CALIBRATION_PAIRS = 20
 CALIBRATION_STEPS = 3
 CALIBRATION_TOLERANCE = 0.015  # realized slowdown within 1.5 points of the target
@@ -77,13 +81,6 @@ EXTRA_WORK = """            pooled = mean_pool(model(ids, mask, attn_impl=ATTN_I
             return pooled
 """
 DNABERT_STAGE = "stage.dnabert.time"
-
-
-@dataclass(frozen=True)
-class Arm:
-    name: str
-    slowdown: float  # nominal, end to end; 0 for A/A
-    root: Path
 
 
 def _git(root: Path, *args: str) -> str:
@@ -138,7 +135,7 @@ def calibrated_candidate(
     for step in range(CALIBRATION_STEPS):
         root = _candidate(clone, base, slowdown, extra, into)
         record, _ = _session(clone, root, spec, work / str(step), 1 + step, CALIBRATION_PAIRS)
-        measured.append(_realized(record))
+        measured.append(power.realized(record))
         if measured[-1] <= 0 or abs(measured[-1] - slowdown) <= CALIBRATION_TOLERANCE:
             break
         extra *= slowdown / measured[-1]
@@ -147,175 +144,76 @@ def calibrated_candidate(
     return root, extra, measured
 
 
+def _start(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int) -> ab.ABSession:
+    return ab.ABSession.start(
+        ref="study",
+        base_root=base,
+        head_root=head,
+        spec=spec,
+        workdir=work,
+        seed=seed,
+        protocol=round_protocol(DEFAULT_THRESHOLDS),
+    )
+
+
 def _session(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int, pairs: int):
     """A calibration run with its own fresh workers."""
     start = time.perf_counter()
-    with ab.ABSession.start(
-        ref="study", base_root=base, head_root=head, spec=spec, workdir=work, seed=seed
-    ) as session:
+    with _start(base, head, spec, work, seed) as session:
         session.warm_up(2)
         session.run_pairs(pairs)
         record = session.record()
     return record, time.perf_counter() - start
 
 
-def replay(
-    record: ab_schema.ABRecord, thresholds: Thresholds, *, gated: bool
-) -> tuple[str, int, bool]:
-    """The outcome and pairs used when the more-rounds loop runs over this trial's pairs, and
-    whether the loop wanted more pairs than the trial has so far."""
-    if not gated:
-        thresholds = replace_thresholds(thresholds, ab_busy_host_share=1.0)
-    used = thresholds.ab_initial_pairs
-    while True:
-        prefix = record.model_copy(update={"rounds": record.rounds[:used]})
-        verdict = judge_record(prefix, thresholds=thresholds, label="study", final=False)
-        more = pairs_to_add(verdict, pairs=used, seconds=0.0, thresholds=thresholds)
-        if more == 0 or used + more > len(record.rounds):
-            outcome = judge_record(prefix, thresholds=thresholds, label="study").outcome
-            return outcome, used, more > 0
-        used += more
-
-
-def _settings() -> list[tuple[str, Thresholds, bool]]:
-    settings = []
-    for threshold in THRESHOLDS:
-        thresholds = replace_thresholds(DEFAULT_THRESHOLDS, fail_slowdown=threshold)
-        for gated in (True, False):
-            settings.append((f"{threshold:.0%}{'' if gated else ' ungated'}", thresholds, gated))
-    return settings
-
-
 def run_trial(
-    base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int, most: int, warmup: int
+    arm: power.Arm,
+    base: Path,
+    spec: ab.WorkerSpec,
+    work: Path,
+    seed: int,
+    warmup: int,
+    gate: Thresholds = DEFAULT_THRESHOLDS,
 ) -> tuple[ab_schema.ABRecord, float]:
-    """Fresh workers and pairs, added block by block while any replay wants more."""
+    """Fresh workers and pairs, added while a replay at one of the arm's driving thresholds
+    wants more (never past the gate's safety cap); one core spinning for a busy arm."""
     start = time.perf_counter()
-    with ab.ABSession.start(
-        ref="study", base_root=base, head_root=head, spec=spec, workdir=work, seed=seed
-    ) as session:
-        session.warm_up(warmup)
-        session.run_pairs(DEFAULT_THRESHOLDS.ab_initial_pairs)
-        while session.pairs < most:
-            record = session.record()
-            if not any(replay(record, t, gated=g)[2] for _, t, g in _settings()):
-                break
-            session.run_pairs(min(DEFAULT_THRESHOLDS.ab_block_pairs, most - session.pairs))
-        return session.record(), time.perf_counter() - start
+    hog = subprocess.Popen([sys.executable, str(HOG), *HOG_ARGS]) if arm.busy else None
+    try:
+        with _start(base, arm.root, spec, work, seed) as session:
+            session.warm_up(warmup)
+            session.run_pairs(gate.ab_initial_pairs)
+            while session.pairs < gate.ab_max_pairs:
+                more = power.wanted(session.record(), arm.drives, gate)
+                if more == 0:
+                    break
+                session.run_pairs(min(more, gate.ab_max_pairs - session.pairs))
+            return session.record(), time.perf_counter() - start
+    finally:
+        if hog is not None:
+            hog.terminate()
+            hog.wait()
 
 
-def replace_thresholds(thresholds: Thresholds, **changes: float) -> Thresholds:
-    return thresholds.model_copy(update=changes)
-
-
-def _realized(record: ab_schema.ABRecord) -> float:
-    total = next(m for m in record.paired_metrics() if m.name == ab_schema.TOTAL_TIME)
-    return stats.paired_ratio(total.base, total.head).estimate - 1.0
-
-
-def _trial_summary(arm: Arm, index: int, record: ab_schema.ABRecord, seconds: float) -> dict:
-    verdicts = {}
-    for key, thresholds, gated in _settings():
-        outcome, used, _ = replay(record, thresholds, gated=gated)
-        verdicts[key] = {"outcome": outcome, "pairs": used}
-    return {
-        "arm": arm.name,
-        "slowdown": arm.slowdown,
-        "trial": index,
-        "pairs": len(record.rounds),
-        "seconds": seconds,
-        "realized": _realized(record),
-        "others_share_median": stats.median(record.others_shares()),
-        "verdicts": verdicts,
-    }
-
-
-def _rate(rows: list[dict], key: str, *outcomes: str) -> str:
-    counts = Counter(r["verdicts"][key]["outcome"] for r in rows)
-    return f"{sum(counts[o] for o in outcomes)}/{len(rows)}"
-
-
-def _realized_text(rows: list[dict]) -> str:
-    realized = [r["realized"] for r in rows]
-    return f"{stats.median(realized):+.1%} ({min(realized):+.1%} to {max(realized):+.1%})"
-
-
-def render(rows: list[dict], meta: dict) -> str:
-    """The summary table: per arm and threshold, FAIL / PASS / INCONCLUSIVE / INVALID counts.
-
-    PASS counts WARN too (the total time passed; a stage or another metric warned): neither
-    fails the gate.
-    """
-    lines = [
-        "| arm | nominal | realized (median, range) | trials | threshold | FAIL | PASS or WARN "
-        "| INCONCLUSIVE "
-        "| INVALID (host busy) | FAIL without the host gate | others' CPU (median) "
-        "| pairs used (median) | trial wall s (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    arms = dict.fromkeys(r["arm"] for r in rows)
-    for name in arms:
-        mine = [r for r in rows if r["arm"] == name]
-        for threshold in THRESHOLDS:
-            key = f"{threshold:.0%}"
-            used = stats.median([r["verdicts"][key]["pairs"] for r in mine])
-            lines.append(
-                f"| {name} | {mine[0]['slowdown']:+.0%} "
-                f"| {_realized_text(mine)} | {len(mine)} | {key} "
-                f"| {_rate(mine, key, 'regression')} | {_rate(mine, key, 'pass', 'warn')} "
-                f"| {_rate(mine, key, 'inconclusive')} | {_rate(mine, key, 'invalid')} "
-                f"| {_rate(mine, key + ' ungated', 'regression')} "
-                f"| {stats.median([r['others_share_median'] for r in mine]):.0%} "
-                f"| {used:.0f} | {stats.median([r['seconds'] for r in mine]):.0f} |"
-            )
-    header = [
-        "# A/B gate power study",
-        "",
-        f"Commit `{meta['commit']}`, extra DNABERT-S work per arm {meta['candidates']}, "
-        f"started {meta['started']}, {len(rows)} trials finished.",
-        "",
-    ]
-    return "\n".join(header + lines) + "\n"
-
-
-def _write(out: Path, rows: list[dict], meta: dict) -> None:
-    atomic_write_text(out / "summary.json", json.dumps({**meta, "trials": rows}, indent=2) + "\n")
-    atomic_write_text(out / "summary.md", render(rows, meta))
-
-
-def summarize(out: Path) -> int:
-    """Re-judge every finished trial from its raw pairs (the loop replay needs no measuring)."""
-    data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    meta = {k: v for k, v in data.items() if k != "trials"}
-    rows = []
-    for row in data["trials"]:
-        record = ab_schema.read_record(out / "trials" / row["file"])
-        arm = Arm(row["arm"], row["slowdown"], Path())
-        rows.append(
-            {**_trial_summary(arm, row["trial"], record, row["seconds"]), "file": row["file"]}
-        )
-    _write(out, rows, meta)
-    print((out / "summary.md").read_text(encoding="utf-8"))
-    return 0
-
-
-def _schedule(arms: list[Arm], trials: int, aa_trials: int, seed: int) -> list[tuple[Arm, int]]:
+def _schedule(
+    arms: list[power.Arm], trials: int, aa_trials: int, seed: int
+) -> list[tuple[power.Arm, int]]:
     plan = [(arm, i) for arm in arms if arm.slowdown > 0 for i in range(trials)]
     plan += [(arm, i) for arm in arms if arm.slowdown == 0 for i in range(aa_trials)]
     random.Random(seed).shuffle(plan)
     return plan
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python scripts/power_study.py")
     parser.add_argument("--out", type=Path, required=True, help="folder for trials and summary")
-    parser.add_argument("--trials", type=int, default=10, help="trials per slowdown (10)")
+    parser.add_argument("--trials", type=int, default=10, help="trials per slowdown arm (10)")
     parser.add_argument("--aa-trials", type=int, default=20, help="A/A trials (20)")
     parser.add_argument(
         "--slowdowns", default=",".join(f"{s:g}" for s in SLOWDOWNS), help="fractions, comma list"
     )
     parser.add_argument(
-        "--pairs", type=int, default=DEFAULT_THRESHOLDS.ab_max_pairs, help="pairs per trial"
+        "--no-busy", action="store_true", help="leave out the +5%% arm with one core spinning"
     )
     parser.add_argument(
         "--extra-work",
@@ -324,36 +222,95 @@ def main(argv: list[str] | None = None) -> int:
         "e.g. 0.15=0.42 (from an earlier calibration)",
     )
     parser.add_argument(
+        "--max-minutes", type=float, help="stop starting trials after this long (then --resume)"
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="the gate's time budget for the trials and the replays (default: the gate's; "
+        "smaller only for a smoke test: it changes the plan's horizon)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="run the trials of --out's schedule not finished yet (its candidates' shares)",
+    )
+    parser.add_argument(
         "--summarize",
         action="store_true",
-        help="judge the trials already in --out again with this checkout's judge and thresholds",
+        help="judge the trials already in --out again with this checkout's judge and settings",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     out = args.out.resolve()
+    gate = DEFAULT_THRESHOLDS
+    if args.time_budget is not None:
+        gate = power.replace_thresholds(gate, ab_time_budget_s=args.time_budget)
     if args.summarize:
-        return summarize(out)
+        return power.summarize(out, gate)
+    previous = _previous(out) if args.resume else None
     (out / "trials").mkdir(parents=True, exist_ok=True)
     source = Path(__file__).resolve().parents[1]
     scratch = Path(tempfile.mkdtemp(prefix="power-study-"))
-    clone, commit = _clone(source, scratch / "clone")
-    options = for_tier("quick", output_dir=scratch / "reports")
-    spec = worker_spec(options, prepare_workload(options).path)
-    given = dict(item.split("=") for item in args.extra_work.split(",")) if args.extra_work else {}
+    try:
+        clone, commit = _clone(source, scratch / "clone")
+        if previous is not None and previous[0]["commit"] != commit:
+            raise SystemExit(
+                f"--resume: {out} holds a study of {previous[0]['commit'][:12]}, this checkout "
+                f"is {commit[:12]}"
+            )
+        options = for_tier("quick", output_dir=scratch / "reports")
+        spec = worker_spec(options, prepare_workload(options).path)
+        meta, arms = _prepare_arms(args, previous, clone, commit, spec, scratch)
+        meta["gate"] = gate.model_dump()
+        rows = previous[1] if previous else []
+        work = scratch / "trials"
+        _trials(arms, args, (clone, spec, options.warmup, work, gate), out, rows, meta)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def _previous(out: Path) -> tuple[dict, list[dict]] | None:
+    path = out / "summary.json"
+    if not path.is_file():
+        raise SystemExit(f"--resume: no {path} (start the study without --resume)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if k != "trials"}, data["trials"]
+
+
+def _prepare_arms(args, previous, clone: Path, commit: str, spec, scratch: Path):
+    """The study's metadata and arms: candidates calibrated, given, or those of ``previous``."""
+    if previous is not None:
+        meta = previous[0]
+        given = {k: v["extra_forward_share"] for k, v in meta["candidates"].items()}
+        slowdowns = [float(s) for s in meta["slowdowns"]]
+        busy = meta["busy"]
+    else:
+        given = {}
+        if args.extra_work:
+            given = {f"+{float(k):.0%}": float(v) for k, v in _pairs_of(args.extra_work)}
+        slowdowns = [float(s) for s in args.slowdowns.split(",") if s]
+        busy = not args.no_busy and BUSY_SLOWDOWN in slowdowns
+        meta = None
     share = None
-    if not given:
+    if len(given) < len(slowdowns):
         print(f"calibrating on {commit[:12]} ({CALIBRATION_PAIRS} A/A pairs)", file=sys.stderr)
         record, _ = _session(clone, clone, spec, scratch / "calibration", 0, CALIBRATION_PAIRS)
         metrics = {m.name: m for m in record.paired_metrics()}
         total = stats.median(metrics[ab_schema.TOTAL_TIME].base)
         share = stats.median(metrics[DNABERT_STAGE].base) / total
-    slowdowns = [float(s) for s in args.slowdowns.split(",") if s]
-    arms = [Arm("A/A", 0.0, clone)]
+    arms = [power.Arm("A/A", 0.0, clone)]
     extras = {}
     for k in slowdowns:
         name = f"+{k:.0%}"
         into = scratch / f"slow{round(k * 100)}"
-        if given:
-            extra, first = float(given[f"{k:g}"]), None
+        if name in given:
+            extra, first = given[name], None
             root = _candidate(clone, commit, k, extra, into)
         else:
             assert share is not None
@@ -361,36 +318,54 @@ def main(argv: list[str] | None = None) -> int:
             root, extra, first = calibrated_candidate(clone, commit, k, share, into, spec, work)
         extras[name] = {"extra_forward_share": round(extra, 4), "calibration_realized": first}
         print(f"{name}: extra DNABERT-S forward share {extra:.3f}", file=sys.stderr)
-        arms.append(Arm(name, k, root))
-    meta = {
-        "commit": commit,
-        "share": share,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "pairs_per_trial": args.pairs,
-        "candidates": extras,
-        "command": " ".join(["python scripts/power_study.py", *(argv or sys.argv[1:])]),
-    }
-    rows: list[dict] = []
-    try:
-        _trials(arms, args, clone, spec, options.warmup, scratch / "trials", out, rows, meta)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return 0
+        arms.append(power.Arm(name, k, root))
+        if busy and k == BUSY_SLOWDOWN:
+            arms.append(power.Arm(f"{name}{power.BUSY}", k, root, busy=True))
+    if meta is None:
+        meta = {
+            "commit": commit,
+            "share": share,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "slowdowns": slowdowns,
+            "busy": busy,
+            "trials_per_arm": args.trials,
+            "aa_trials": args.aa_trials,
+            "candidates": extras,
+            "gate": DEFAULT_THRESHOLDS.model_dump(),
+            "command": " ".join(["python scripts/power_study.py", *sys.argv[1:]]),
+        }
+    return meta, arms
 
 
-def _trials(arms, args, clone, spec, warmup, work, out, rows, meta) -> None:
-    for n, (arm, index) in enumerate(_schedule(arms, args.trials, args.aa_trials, STUDY_SEED)):
-        record, seconds = run_trial(
-            clone, arm.root, spec, work / f"{n:03d}", 1000 + n, args.pairs, warmup
-        )
-        name = f"{n:03d}-{arm.name.replace('/', '')}.json"
+def _pairs_of(text: str) -> list[tuple[str, str]]:
+    items = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if not items or any(len(item) != 2 for item in items):
+        raise SystemExit(f"--extra-work: not K=SHARE,...: {text!r}")
+    return [(k, v) for k, v in items]
+
+
+def _trials(arms, args, measuring, out, rows, meta) -> None:
+    """Every scheduled trial not in ``rows`` yet, each written as it finishes."""
+    clone, spec, warmup, work, gate = measuring
+    done = {r["schedule_index"] for r in rows if "schedule_index" in r}
+    trials, aa_trials = meta["trials_per_arm"], meta["aa_trials"]
+    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else None
+    for n, (arm, index) in enumerate(_schedule(arms, trials, aa_trials, STUDY_SEED)):
+        if n in done:
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            print(f"--max-minutes reached after {len(rows)} trials: go on with --resume")
+            return
+        record, seconds = run_trial(arm, clone, spec, work / f"{n:03d}", 1000 + n, warmup, gate)
+        name = f"{n:03d}-{arm.name.replace('/', '').replace(' ', '-')}.json"
         ab_schema.write_record(record, out / "trials" / name)
-        rows.append({**_trial_summary(arm, index, record, seconds), "file": name})
-        _write(out, rows, meta)
-        last = rows[-1]
+        summary = power.trial_summary(arm, index, record, seconds, gate)
+        row = {**summary, "file": name, "schedule_index": n}
+        rows.append(row)
+        power.write(out, rows, meta)
         print(
-            f"[{n + 1}] {arm.name} realized {last['realized']:+.1%} "
-            f"others {last['others_share_median']:.0%} {last['verdicts']}",
+            f"[{n + 1}] {arm.name} realized {row['realized']:+.1%} "
+            f"others {row['others_share_median']:.0%} {row['verdicts']}",
             file=sys.stderr,
         )
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.checkout_state import Snapshot, leftovers, snapshot
 from virnucpro.bench.options import BenchOptions
-from virnucpro.translate import CODON_TABLE
+from virnucpro.stages.translate import CODON_TABLE
 
 SENSE_CODONS = sorted(c for c, aa in CODON_TABLE.items() if aa != "*")
 REPO = Path(__file__).resolve().parents[1]

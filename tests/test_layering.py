@@ -10,16 +10,23 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+MAX_MODULES_PER_FOLDER = 13  # "about a dozen"
 COMMAND_LAYER = REPO / "virnucpro" / "cli"
 # What the judging tools may use from the package: the results schema and small torch-free modules.
 TOOLS_MAY_IMPORT = (
     "virnucpro.atomic",
+    "virnucpro.bench.records",
     "virnucpro.bench.schema",
     "virnucpro.bench.ab.schema",
     "virnucpro.bench.metric_names",
+    "virnucpro.bench.sequential",
+    "virnucpro.bench.output_check",
+    "virnucpro.bench.outputs",
     "virnucpro.bench.stats",
     "virnucpro.errors",
+    "virnucpro.extras",
     "virnucpro.stages",
+    "virnucpro.tolerances",
 )
 
 
@@ -185,3 +192,23 @@ def test_tools_bench_uses_only_the_schema_level_of_the_package() -> None:
         for path in (REPO / "tools" / "bench").rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_stages_import_nothing_that_runs_them() -> None:
+    """A stage is testable alone: it imports the other stages, the models and the small
+    modules at the top, never the pipeline that runs it, the engines, the CLI or the bench."""
+    above = ("virnucpro.pipeline", "virnucpro.engines", "virnucpro.cli", "virnucpro.bench")
+    offenders = {
+        str(path.relative_to(REPO)): sorted(m for m in _imports(path) if m.startswith(above))
+        for path in (REPO / "virnucpro" / "stages").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_package_folder_holds_more_than_about_a_dozen_modules() -> None:
+    """Concerns get a package once a folder holds more than about a dozen modules."""
+    tops = (REPO / "virnucpro", REPO / "tools" / "bench")
+    folders = [f for top in tops for f in (top, *top.rglob("*")) if (f / "__init__.py").exists()]
+    for folder in folders:
+        modules = [p for p in folder.glob("*.py") if p.name != "__init__.py"]
+        assert len(modules) <= MAX_MODULES_PER_FOLDER, (folder, len(modules))

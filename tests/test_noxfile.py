@@ -19,6 +19,7 @@ REQUIRED_SESSIONS = (
     "bench_vanilla",
     "bench_update_baseline",
     "gpu_check",
+    "lock",
 )
 BENCH_TIERS = ("bench_quick", "bench_full", "bench_vanilla")
 
@@ -97,11 +98,27 @@ def test_torch_requirement_comes_from_the_environment(noxfile: ModuleType) -> No
     assert noxfile.torch_install_args(environ) == ("torch==2.13.0+cu128",)
 
 
-def test_torch_index_is_added_as_an_extra_index(noxfile: ModuleType) -> None:
+def test_torch_index_is_the_only_index_of_the_torch_install(noxfile: ModuleType) -> None:
     index = "https://download.pytorch.org/whl/cu128"
     environ = {"VIRNUCPRO_TORCH": "torch==2.13.0 torchvision", "VIRNUCPRO_TORCH_INDEX": index}
-    expected = ("--extra-index-url", index, "torch==2.13.0", "torchvision")
+    expected = ("--index-url", index, "torch==2.13.0", "torchvision")
     assert noxfile.torch_install_args(environ) == expected
+    assert "--extra-index-url" not in noxfile.torch_install_args(environ)
+
+
+def test_lock_session_compiles_the_posting_lock_with_hashes(noxfile: ModuleType) -> None:
+    session = FakeSession(posargs=["--upgrade"])
+    noxfile.lock(session)
+    assert session.commands("install") == [(noxfile.UV_REQUIREMENT,)]
+    [command] = session.commands("run")
+    assert command[:4] == ("uv", "pip", "compile", "requirements/post.in")
+    assert "--generate-hashes" in command and command[-1] == "--upgrade"
+    assert command[command.index("--output-file") + 1] == "requirements/post.txt"
+
+
+def test_the_committed_lock_was_made_by_the_lock_session(noxfile: ModuleType) -> None:
+    header = (ROOT / noxfile.POST_LOCK).read_text().splitlines()[1].strip()
+    assert header == "#    " + " ".join(noxfile.lock_command(()))
 
 
 def test_install_puts_the_chosen_torch_before_the_package(
@@ -110,8 +127,8 @@ def test_install_puts_the_chosen_torch_before_the_package(
     monkeypatch.setenv("VIRNUCPRO_TORCH", "torch==9.9")
     monkeypatch.delenv("VIRNUCPRO_TORCH_INDEX", raising=False)
     session = FakeSession()
-    noxfile.install_package(session)
-    assert session.commands("install") == [("torch==9.9",), ("-e", ".[dev]")]
+    noxfile.install_package(session, "bench")
+    assert session.commands("install") == [("torch==9.9",), ("-e", ".[bench]")]
 
 
 @pytest.mark.usefixtures("default_torch_env")
@@ -120,6 +137,7 @@ def test_tests_session_forwards_posargs_and_keeps_exit_5_a_failure(noxfile: Modu
     noxfile.tests(session)
     [(_kind, args, kwargs)] = [call for call in session.calls if call[0] == "run"]
     assert args == ("pytest", "-k", "chunking")
+    assert session.commands("install")[-1] == ("-e", ".[dev]")
     assert "success_codes" not in kwargs
 
 
@@ -143,7 +161,7 @@ def test_bench_session_runs_its_tier_then_posargs(
     getattr(noxfile, name)(session)
     expected = ("virnucpro", "benchmark", *options, "--output-dir", "tests/reports", "--gpus", "0")
     assert session.commands("run") == [expected]
-    assert session.commands("install")[-1] == ("-e", ".[dev]")
+    assert session.commands("install")[-1] == ("-e", ".[bench]")  # the tiers need no dev tools
 
 
 @pytest.mark.usefixtures("default_torch_env")
@@ -152,6 +170,7 @@ def test_bench_tools_runs_the_given_tools_bench_command(noxfile: ModuleType) -> 
     noxfile.bench_tools(session)
     expected = ("python", "-m", "tools.bench", "post", "tests/reports/benchmark_1.json")
     assert session.commands("run") == [expected]
+    assert session.commands("install")[-1] == ("-e", ".[dashboard]")  # bench, and the dashboards
 
 
 @pytest.mark.usefixtures("default_torch_env")

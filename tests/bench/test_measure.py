@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 
+from tests.bench.fakes import FakeClock
 from virnucpro.bench import measure as measure_mod
 from virnucpro.bench.measure import (
     DEFAULT_ROUNDS,
@@ -18,17 +19,7 @@ from virnucpro.bench.measure import (
     stage_timings,
 )
 from virnucpro.errors import InputError, RunFailure
-from virnucpro.metrics import RunMetrics, StageMetrics
-
-
-class FakeClock:
-    """A clock that advances only when the measured function says so."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from virnucpro.pipeline.metrics import RunMetrics, StageMetrics
 
 
 def _stepping(clock: FakeClock, durations: list[float]):
@@ -43,7 +34,7 @@ def _stepping(clock: FakeClock, durations: list[float]):
 
 
 def test_warmup_kept_apart_and_samples_raw():
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     fn = _stepping(clock, [9.0, 2.0, 1.0, 3.0, 2.0])
     m = measure(fn, rounds=4, warmup=1, device=None, clock=clock)
     assert m.warmup == (9.0,)
@@ -54,7 +45,7 @@ def test_warmup_kept_apart_and_samples_raw():
 
 
 def test_on_round_sees_measured_rounds_only():
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     seen: list[tuple[int, float, float]] = []
     fn = _stepping(clock, [5.0, 1.0, 2.0])
     measure(fn, rounds=2, warmup=1, device="cpu", clock=clock, on_round=lambda *a: seen.append(a))
@@ -62,7 +53,7 @@ def test_on_round_sees_measured_rounds_only():
 
 
 def test_observers_hear_each_measured_round_with_the_median_so_far():
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     heard: list[tuple[int, int, float]] = []
     fn = _stepping(clock, [9.0, 4.0, 1.0, 2.0, 100.0])
     with observing_rounds(lambda *a: heard.append(a)):

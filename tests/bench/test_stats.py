@@ -217,3 +217,55 @@ def test_prediction_interval_covers_a_new_run_at_its_confidence() -> None:
         assert interval is not None
         covered += interval.low <= draws[5] <= interval.high
     assert covered / trials == pytest.approx(0.95, abs=0.01)
+
+
+# ----------------------------------------------------------------------------- paired estimators
+
+
+def test_hodges_lehmann_is_the_median_of_the_walsh_averages() -> None:
+    import itertools
+
+    values = [0.3, -0.1, 0.05, 0.2, -0.4, 0.15, 0.0, 0.12, 0.33, -0.05, 0.08]
+    walsh = [(a + b) / 2 for a, b in itertools.combinations_with_replacement(values, 2)]
+    centre, low, high = stats.hodges_lehmann(values)
+    assert centre == pytest.approx(stats.median(walsh))
+    assert low is not None and high is not None and low < centre < high
+    # n = 11: the signed-rank table's two-sided 5% critical value is 10, so the interval runs
+    # from the 11th smallest to the 11th largest Walsh average
+    ordered = sorted(walsh)
+    assert (low, high) == pytest.approx((ordered[10], ordered[-11]))
+
+
+@pytest.mark.parametrize("estimator", ["hodges_lehmann", "trimmed_mean"])
+def test_paired_estimators_cover_the_true_ratio_about_95_percent_of_the_time(estimator) -> None:
+    rng = np.random.default_rng(11)
+    covered = 0
+    for _ in range(300):
+        base = rng.uniform(0.15, 0.25, 30)
+        head = base * 1.05 * np.exp(rng.standard_normal(30) * 0.05)
+        result = stats.paired_ratio(list(base), list(head), estimator=estimator)
+        assert result.estimator == estimator and result.low is not None and result.high is not None
+        covered += result.low <= 1.05 <= result.high
+    assert 0.92 <= covered / 300 <= 0.985
+
+
+def test_the_trimmed_mean_is_scipys() -> None:
+    from scipy.stats import mstats, trim_mean
+
+    values = [0.3, -0.1, 0.05, 0.2, -0.4, 0.15, 0.0, 0.12, 0.33, -0.05, 0.08, 0.9]
+    centre, low, high = stats.trimmed_mean(values, 0.9)
+    assert centre == pytest.approx(trim_mean(values, 0.2))
+    expected = mstats.trimmed_mean_ci(np.asarray(values), limits=(0.2, 0.2), alpha=0.1)
+    assert (low, high) == pytest.approx(tuple(expected))
+
+
+def test_a_wider_confidence_gives_a_wider_interval_for_every_estimator() -> None:
+    rng = np.random.default_rng(2)
+    base = list(rng.uniform(0.15, 0.25, 40))
+    head = [b * float(np.exp(0.05 * rng.standard_normal())) for b in base]
+    for estimator in stats.ESTIMATORS:
+        narrow = stats.paired_ratio(base, head, confidence=0.9, estimator=estimator)
+        wide = stats.paired_ratio(base, head, confidence=0.999, estimator=estimator)
+        assert wide.low < narrow.low and wide.high > narrow.high, estimator
+    with pytest.raises(ValueError, match="unknown estimator"):
+        stats.paired_ratio(base, head, estimator="mean")  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """Equivalence suite: the engine under test against the vanilla (published) engine.
 
 Both engines embed and classify the same kept frames with the same models
-(:func:`virnucpro.equivalence.equivalence_check`); the result is recorded, with
+(:func:`virnucpro.pipeline.equivalence.equivalence_check`); the result is recorded, with
 ``equivalence.speedup`` (vanilla's embedding + classification time over the candidate's, where
 the engines differ), then the test fails if the candidate is not equivalent, so a wrong fast
 engine never passes as a fast one. With ``--vanilla-baseline`` the vanilla engine is also timed
@@ -21,7 +21,7 @@ from virnucpro.bench.schema import EquivalenceResult, metric_from_samples
 
 if TYPE_CHECKING:
     from virnucpro.bench.run.session import BenchSession
-    from virnucpro.equivalence import Criteria, EquivalenceReport
+    from virnucpro.pipeline.equivalence import Criteria, EquivalenceReport
 
 pytestmark = pytest.mark.benchmark
 
@@ -71,7 +71,7 @@ def equivalence_result(report: EquivalenceReport) -> EquivalenceResult:
 
 def test_fast_matches_vanilla(bench: BenchSession) -> None:
     """Label, chunk-call and embedding agreement with vanilla on the workload's kept frames."""
-    from virnucpro.equivalence import equivalence_check
+    from virnucpro.pipeline.equivalence import equivalence_check
 
     _skip_if_reference(bench)
     if not bench.workload_fingerprint.kept_frames:

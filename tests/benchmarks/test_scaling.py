@@ -24,7 +24,7 @@ from virnucpro.bench.schema import Metric, ScalingPoint, metric_from_samples
 
 if TYPE_CHECKING:
     from virnucpro.bench.run.session import BenchSession
-    from virnucpro.metrics import RunMetrics
+    from virnucpro.pipeline.metrics import RunMetrics
 
 pytestmark = pytest.mark.benchmark
 
@@ -87,8 +87,8 @@ def _predict_argv(bench: BenchSession, outdir: Path, device: str, extra: list[st
 
 
 def _launch(argv: list[str], workers: int, gpus: Sequence[int] | None, outdir: Path) -> RunMetrics:
-    from virnucpro.distributed import launch_local
-    from virnucpro.metrics import RUN_METRICS_FILE, RunMetrics
+    from virnucpro.pipeline.distributed import launch_local
+    from virnucpro.pipeline.metrics import RUN_METRICS_FILE, RunMetrics
 
     code = launch_local(argv, nproc=workers, gpus=gpus)
     assert code == 0, f"{workers} rank(s) exited with code {code}"

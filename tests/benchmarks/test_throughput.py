@@ -60,9 +60,9 @@ def test_stage_gpu_utilization(bench: BenchSession) -> None:
     telemetry = bench.telemetry()
     if not telemetry.available:
         pytest.skip(f"GPU telemetry unavailable: {telemetry.reason}")
-    from virnucpro.chunking import chunk_records
-    from virnucpro.fasta import read_fasta
-    from virnucpro.translate import keep_frames
+    from virnucpro.stages.chunking import chunk_records
+    from virnucpro.stages.fasta import read_fasta
+    from virnucpro.stages.translate import keep_frames
 
     frames = keep_frames(
         chunk_records(read_fasta(bench.workload.path), bench.options.expected_length)
@@ -84,7 +84,7 @@ def test_stage_gpu_utilization(bench: BenchSession) -> None:
 
 
 def _frames(bench: BenchSession) -> list:
-    from virnucpro.equivalence import load_frames
+    from virnucpro.pipeline.equivalence import load_frames
 
     return load_frames(bench.workload.path, bench.options.expected_length)
 

@@ -15,7 +15,7 @@ from tests.bench.ab_records import ab_record, round_sample, tiny_spec
 from tests.repos import clone_checkout, git
 from tools.bench.judge.paired import judge_record
 from tools.bench.report.document import build_report, render_markdown
-from tools.bench.thresholds import DEFAULT_THRESHOLDS
+from tools.bench.thresholds import DEFAULT_THRESHOLDS, with_overrides
 from virnucpro.bench.ab.document import (
     COVERAGE_NOTE,
     NOT_RUN_IN_AB,
@@ -93,7 +93,12 @@ def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: P
     assert report["verdict"]["mode"] == "paired"
     total = next(j for j in report["verdict"]["judgements"] if j["name"].endswith("total_time"))
     assert total["pairs"] == 6
+    assert "this run could detect" in done.stdout  # the MDE line, in the console too
+    design = report["verdict"]["design"]
+    assert (design["planned_pairs"], design["look"], design["power"]) == (6, 1, 0.8)
     record = read_record(next(reports.glob("runs/ab-*/ab_pairs.json")))
+    assert record.protocol is not None and record.protocol.order == "abba"
+    assert {r.first for r in record.rounds[:2]} == {"base", "head"}
     assert len(record.rounds) == 6 and record.base.commit and len(record.base.commit) == 40
     assert record.base.package != record.head.package  # the base ran from its own worktree
     assert report["results"]["skipped"] == NOT_RUN_IN_AB
@@ -102,6 +107,18 @@ def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: P
         "results-head.json",
         "results-base.json",
     }
+    # the harness's clock around every round, the worker's own timer beside it
+    assert all(r.head.harness_seconds and r.base.harness_seconds for r in record.rounds)
+    assert all(r.head.harness_seconds >= r.head.seconds for r in record.rounds)  # type: ignore[operator]
+    # the outputs: kept, compared, the same (A/A), and the check's cost reported
+    assert record.outputs is not None and record.outputs.problem is None
+    assert record.check_outputs().status == "same"
+    outputs = report["verdict"]["outputs"]
+    assert outputs["status"] == "same" and outputs["comparisons"][0]["frames"] > 0
+    assert "outputs the same" in done.stdout
+    notes = report["results"]["notes"]
+    assert any(n.startswith("output check: ") for n in notes)
+    assert any("the harness's clock read" in n for n in notes)
 
 
 @pytest.mark.slow
@@ -140,7 +157,7 @@ def test_a_crashed_worker_exits_2_could_not_judge(clone: Path, tmp_path: Path) -
     never exit 1, the regression code; one line names the worker's log."""
     head = git(clone, "rev-parse", "HEAD")
     git(clone, "checkout", "--quiet", "-b", "broken")
-    pipeline = clone / "virnucpro" / "pipeline.py"
+    pipeline = clone / "virnucpro" / "pipeline" / "run.py"
     crash = '\n\ndef predict(*args, **kwargs):\n    raise RuntimeError("crashed")\n'
     pipeline.write_text(pipeline.read_text() + crash)  # what the worker imports
     git(clone, "commit", "--quiet", "--all", "-m", "a base whose predict crashes")
@@ -220,7 +237,9 @@ def _has_row(markdown: str, *cells: str) -> bool:
 
 
 def _markdown(record: ABRecord, document: ResultsDocument) -> str:
-    verdict = judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="HEAD (aaaa)")
+    # the six pairs are a whole run: a budget of six pairs' time makes them its one look
+    six = with_overrides(DEFAULT_THRESHOLDS, ab_initial_pairs=6, ab_time_budget_s=12.0)
+    verdict = judge_record(record, thresholds=six, label="HEAD (aaaa)")
     return render_markdown(build_report(document, verdict=verdict, now=FIXED_NOW))
 
 
@@ -270,3 +289,23 @@ def test_on_cuda_memory_and_utilization_are_paired_per_round(tmp_path: Path) -> 
     judged = markdown.split("## Regression Check")[1]
     for name in (CUDA_PEAK_ALLOCATED, CUDA_PEAK_RESERVED, GPU_ROUND_UTILIZATION):
         assert _has_row(judged, f"`{name}`", "PASS"), name
+
+
+@pytest.mark.slow
+def test_the_harness_measures_another_checkout_as_the_head(tmp_path: Path) -> None:
+    """``--head-root``: this checkout is the harness and the judge; the head side runs from a
+    clone elsewhere, and REF resolves in that clone's repository (its worktrees go there)."""
+    head = clone_checkout(tmp_path / "pr-head")
+    options = for_tier("quick", output_dir=tmp_path / "reports", rounds=6)
+    overrides = {"ab_initial_pairs": 6, "ab_max_pairs": 6}
+    outcome = run_against(
+        options, ref="HEAD~1", command="test", overrides=overrides, head_root=head, say=print
+    )
+    record = outcome.record
+    assert record.head.root == str(head.resolve())
+    assert record.head.package == str(head.resolve() / "virnucpro")
+    assert record.head.commit == git(head, "rev-parse", "HEAD")
+    assert record.base.commit == git(head, "rev-parse", "HEAD~1")  # REF resolved in the head
+    assert record.base.package != record.head.package
+    assert outcome.verdict.outputs is not None and outcome.verdict.outputs.status == "same"
+    assert outcome.exit_code in (0, 2)  # the same code: never a regression or outputs changed

@@ -83,6 +83,8 @@ def test_parsing_the_command_does_not_import_torch_nor_the_schema() -> None:
         ["--input", "/nonexistent/reads.fa"],
         ["--history", "/nonexistent/history"],
         ["--history", "/tmp", "--no-history"],
+        ["--head-root", "/tmp"],  # without --against
+        ["--against", "HEAD", "--head-root", "/nonexistent/checkout"],
     ],
 )
 def test_bad_values_exit_2_with_one_line(
@@ -117,7 +119,7 @@ def test_compare_to_other_json_says_what_it_is_before_measuring(
     def measured(*args: object, **kwargs: object) -> None:
         raise AssertionError("the suites ran before --compare-to was checked")
 
-    monkeypatch.setattr(bench_run, "measure", measured)
+    monkeypatch.setattr(bench_run, "measure_suites", measured)
     out = tmp_path / "reports"
     assert _exit_code(["--quick", "--compare-to", str(other), "--output-dir", str(out)]) == 2
     line = _one_line_error(capsys.readouterr().err)
@@ -135,7 +137,7 @@ def test_a_failure_to_measure_exits_2_never_the_regression_code(
         raise RunFailure("the base worker stopped (exit 1); see base-worker.log")
 
     monkeypatch.setattr(
-        cli_ab if against else bench_run, "run_against" if against else "measure", crashed
+        cli_ab if against else bench_run, "run_against" if against else "measure_suites", crashed
     )
     plain = ["--quick", "--stored-baseline", "--allow-no-baseline"]
     argv = ["--quick", "--against", "HEAD"] if against else plain
@@ -159,7 +161,7 @@ def test_an_unexpected_error_in_the_benchmark_exits_2_and_shows_where(
 def test_predict_failures_keep_exit_1(
     orf_fasta: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from virnucpro import pipeline
+    import virnucpro.pipeline as pipeline  # the package the command imports predict from
 
     def failed(*args: object, **kwargs: object) -> None:
         raise RunFailure("another rank failed")
@@ -293,3 +295,22 @@ def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
     total = doc.metric(TOTAL_TIME_METRIC)
     assert total is not None and len(total.samples) == 2
     assert not doc.gpu.available and doc.gpu.reason  # CPU: telemetry unavailable, with why
+    # the published outputs of the first and last measured round, for the output check
+    assert doc.outputs is not None and doc.outputs.first.frames == doc.workload.kept_frames
+    assert doc.outputs.first.digest == doc.outputs.last.digest
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--quick", "--plan"], "go with --against"),
+        (["--quick", "--mde", "0.03"], "go with --against"),
+        (["--quick", "--against", "HEAD", "--mde", "0.03"], "--mde goes with --plan"),
+        (["--quick", "--against", "HEAD", "--plan", "--mde", "3"], "between 0 and 1"),
+    ],
+)
+def test_plan_options_are_checked_before_any_work(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_code(argv) == 2
+    assert message in _one_line_error(capsys.readouterr().err)

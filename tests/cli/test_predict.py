@@ -312,7 +312,7 @@ def test_bad_paths_refused_before_any_model_loads(case, capsys, no_model_loads):
 
 @pytest.mark.parametrize("case", ["missing input", "only record is all N", "--esm junk"])
 def test_launcher_refuses_before_starting_ranks(case, capsys, no_model_loads, monkeypatch):
-    from virnucpro import distributed
+    from virnucpro.pipeline import distributed
 
     def launched(*args, **kwargs):
         raise AssertionError("ranks were started before the bad input was refused")
@@ -419,7 +419,7 @@ def _files_under(root: Path) -> set[str]:
 def _assert_no_partial_outputs(out: Path) -> None:
     """Nothing that looks like a result: no result file, no staging folder, no temporary file.
     Only the work folder's complete shards stay, as after any stopped run (see --resume)."""
-    from virnucpro.workdir import WORK_DIR_NAME
+    from virnucpro.pipeline.workdir import WORK_DIR_NAME
 
     assert {p.name for p in out.iterdir()} <= {WORK_DIR_NAME}
     assert not [name for name in _files_under(out) if name.endswith(".tmp")]
@@ -480,7 +480,7 @@ def test_out_of_memory_with_the_vanilla_engine_points_to_the_fast_one(
 def test_out_of_memory_outside_a_batch_is_one_line(orf_fasta, tmp_path, capsys, monkeypatch):
     import torch
 
-    from virnucpro import pipeline
+    from virnucpro.pipeline import run as pipeline
 
     def load(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError(f"{OOM_TEXT}\nsecond line of torch's advice")

@@ -9,7 +9,8 @@ import pytest
 
 from tools.bench.history.baseline import BaselineRecord, KeyParts, stored_baseline, update_baseline
 from tools.bench.synthetic import synthetic_document
-from virnucpro.bench.schema import SchemaError, metric_from_samples
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import metric_from_samples
 from virnucpro.cli.reference import Stored, choose_reference
 
 KEY = "0123456789abcdef/tiny-8c0ffa9ce40c-500-fast-tiny-cpu-fp32"

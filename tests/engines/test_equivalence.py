@@ -1,6 +1,6 @@
-"""virnucpro.equivalence: the comparison record, and fast vs vanilla on real pipeline frames.
+"""virnucpro.pipeline.equivalence: the comparison record, and fast vs vanilla on real frames.
 
-(Tests of ``virnucpro/equivalence.py`` live beside the engine tests they prove.)
+(Tests of ``virnucpro/pipeline/equivalence.py`` live beside the engine tests they prove.)
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from virnucpro.aggregate import ChunkCall
 from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.engines import get_engine
-from virnucpro.equivalence import (
+from virnucpro.errors import RunFailure
+from virnucpro.models.presets import ModelSet, load_model_set
+from virnucpro.pipeline.equivalence import (
     FP32_CRITERIA,
     REDUCED_CRITERIA,
     PredictionSet,
@@ -24,8 +25,7 @@ from virnucpro.equivalence import (
     max_relative_difference,
     predict_frames,
 )
-from virnucpro.errors import RunFailure
-from virnucpro.models.presets import ModelSet, load_model_set
+from virnucpro.stages.aggregate import ChunkCall
 
 
 @pytest.fixture(scope="module")

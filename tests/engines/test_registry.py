@@ -68,3 +68,23 @@ def test_an_engine_whose_dependency_fails_is_named(monkeypatch: pytest.MonkeyPat
     monkeypatch.setitem(sys.modules, "virnucpro.engines.batching", None)
     with pytest.raises(EngineImportError, match=r"engine 'fast'.*virnucpro\.engines\.fast"):
         resolve_engine("fast")
+
+
+def test_a_runs_engine_is_reused_for_the_same_options() -> None:
+    fast = registry.engine_for("fast", precision="fp32", max_tokens=None)
+    assert registry.engine_for("fast", precision="fp32", max_tokens=None) is fast
+    assert registry.engine_for("fast", precision="fp32", max_tokens=512) is not fast
+    assert isinstance(
+        registry.engine_for("vanilla", precision="auto", max_tokens=None), VanillaEngine
+    )
+
+
+@pytest.mark.parametrize(
+    ("precision", "max_tokens", "message"),
+    [("bf16", None, "fp32 only"), ("fp32", 512, "--max-tokens sets the fast engine's batches")],
+)
+def test_the_vanilla_engine_takes_no_options(
+    precision: str, max_tokens: int | None, message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        registry.engine_for("vanilla", precision=precision, max_tokens=max_tokens)

@@ -16,13 +16,8 @@ from safetensors.torch import load_file, save_file
 from virnucpro.errors import ModelLoadError
 from virnucpro.models.esm2 import ESM2, TINY_ESM_CONFIG, EsmConfig, build_random_esm
 from virnucpro.models.esm_alphabet import ESM_TOKENS, EsmAlphabet
-from virnucpro.models.esm_checkpoint import (
-    EsmCheckpointKeyError,
-    esm_identity,
-    load_esm,
-    save_fair_esm_checkpoint,
-    save_hf_esm_folder,
-)
+from virnucpro.models.esm_checkpoint import EsmCheckpointKeyError, esm_identity, load_esm
+from virnucpro.models.esm_export import save_fair_esm_checkpoint, save_hf_esm_folder
 
 ALPHABET = EsmAlphabet()
 CONFIG = EsmConfig("esm2_t2_tiny", num_layers=2, embed_dim=32, attention_heads=4)

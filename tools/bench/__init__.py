@@ -32,5 +32,14 @@ __all__ = [  # the plan's names, defined in tools.bench.api
 
 def __getattr__(name: str) -> object:
     if name in __all__:
-        return getattr(importlib.import_module("tools.bench.api"), name)
+        try:
+            api = importlib.import_module("tools.bench.api")
+        except ModuleNotFoundError as exc:
+            from virnucpro.extras import missing_extra
+
+            missing = missing_extra(exc, command="tools.bench")
+            if missing is None:
+                raise
+            raise ImportError(str(missing)) from None
+        return getattr(api, name)
     raise AttributeError(f"module 'tools.bench' has no attribute {name!r}")

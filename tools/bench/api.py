@@ -4,7 +4,8 @@ Every name here is a thin entry point: the work is done by one function elsewher
 ``tools/bench`` (named in each docstring), so there is one implementation of everything.
 Import from the package: ``from tools.bench import ReportGenerator, check_regression, ...``
 (``tools.bench.__all__`` lists the names). ``import x as x`` marks a name re-exported as is.
-README "From the plan to the code" maps each plan name and verify command to what runs.
+docs/development.md "From the plan to the code" maps each plan name and verify command to
+what runs.
 
 Reports (plan task 1): :class:`ReportGenerator`, :func:`generate_markdown_report`,
 :func:`generate_json_report`, :func:`compare_runs`, :func:`identify_improvements`,
@@ -47,13 +48,13 @@ from tools.bench.report.document import (
     report_to_json,
     write_reports,
 )
-from tools.bench.site.markdown import write_dashboard
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from tools.bench.verdict import MetricJudgement, ReportDocument, Verdict
 from tools.bench.verdict import exit_code_for_regressions as exit_code_for_regressions
 from virnucpro.atomic import write_new_text
 from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import InputError
+from virnucpro.extras import require
 
 DEFAULT_REPORT_DIR = Path("tests/reports")
 SUMMARY_MAX_CHARS = 1_000_000  # the summary page is not cut unless it is absurdly long
@@ -114,7 +115,17 @@ class ReportGenerator:
     ) -> Path:
         """The trend dashboard over ``history`` and this run (markdown + one PNG per metric)."""
         runs = [entry_from_results(doc) for doc in [*history, self.results]]
-        return write_dashboard(runs, out_dir)
+        return _markdown_dashboard(runs, out_dir)
+
+
+def _markdown_dashboard(
+    runs: Sequence[RunEntry], out_dir: Path, metrics: Sequence[str] | None = None
+) -> Path:
+    """The markdown dashboard, whose charts need ``virnucpro[dashboard]`` (matplotlib)."""
+    require("dashboard", command="the markdown dashboard")
+    from tools.bench.site.markdown import write_dashboard
+
+    return write_dashboard(runs, out_dir, metrics=metrics)
 
 
 def _write_report(
@@ -294,7 +305,7 @@ class RegressionTracker:
         metrics: Sequence[str] | None = None,
     ) -> Path:
         """The trend charts (one PNG per metric) and their markdown page over the history."""
-        return write_dashboard(self.history(results), out_dir, metrics=metrics)
+        return _markdown_dashboard(self.history(results), out_dir, metrics=metrics)
 
 
 def github_comment_format(

@@ -1,20 +1,8 @@
 """Regression thresholds: named defaults, a TOML loader, CLI overrides, and the rule per metric.
 
-Defaults follow the benchmark plan: a run fails when its **total time** (the end-to-end wall time,
-``end_to_end.total_time``) is more than 10% slower and the slowdown is statistically significant.
-Every other time metric (a stage, a cold cost) is a part of that total: beyond 10% it *warns* and
-is named, so a stage that doubles inside a total that moved 5% is shown, but does not fail the
-gate the plan defines on total time. A run warns when GPU utilization drops by more than 5
-points, memory grows by more than 20%, or scaling efficiency drops by more than 0.05. Any other
-metric with a direction warns beyond 10%. Significance is judged at ``alpha`` after the
-Benjamini-Hochberg adjustment over all judged metrics; fewer than ``min_samples`` raw samples on
-either side, or noise (IQR/median) larger than the metric's threshold, make a metric
-inconclusive.
-
-A thresholds file is TOML with the field names of :class:`Thresholds` as top-level keys::
-
-    fail_slowdown = 0.10
-    alpha = 0.01
+The defaults are the ``DEFAULT_*`` constants below; :func:`rule_for` says how each metric is
+judged. A thresholds file is TOML with the field names of :class:`Thresholds` as top-level keys
+(missing keys keep their defaults).
 """
 
 from __future__ import annotations
@@ -25,11 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 import virnucpro.bench.stats as stats
+from virnucpro.bench.ab.schema import Order, Pinning
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Metric, SchemaError, first_error_line, read_text_file
+from virnucpro.bench.records import Record, SchemaError, first_error_line, read_text_file
+from virnucpro.bench.schema import Metric
+from virnucpro.bench.sequential import Spending
+from virnucpro.bench.stats import Estimator
 
 try:
     import tomllib
@@ -57,13 +49,32 @@ DEFAULT_MIN_TIME_SHARE = 0.02
 # both sides and tolerate more, but not a machine whose every CPU is taken by others.
 DEFAULT_BUSY_HOST_SHARE = 0.25
 DEFAULT_AB_BUSY_HOST_SHARE = 0.50
-# A/B mode: pairs measured first, pairs added per block while a gate metric is undecided, the
-# most pairs, and the wall-clock budget of the rounds (seconds). Thresholds and these settings
-# are read from the base commit, never from the change under test.
+# A/B mode: pairs measured first, pairs added per block while a gate metric is undecided, and
+# the wall-clock budget of the rounds (seconds): the budget is time, and the pairs it holds at
+# the pace of the first block are the planned horizon of the sequential design. The pair cap
+# is only a safety bound (a machine so fast that the budget would hold more pairs than anyone
+# needs); the cap before issue 19 was 60 pairs (AB_OLD_MAX_PAIRS, the ablation's "off").
+# Thresholds and these settings are read from the base commit, never from the change under test.
 DEFAULT_AB_INITIAL_PAIRS = 20
 DEFAULT_AB_BLOCK_PAIRS = 20
-DEFAULT_AB_MAX_PAIRS = 60
+AB_SAFETY_MAX_PAIRS = 2000
+AB_OLD_MAX_PAIRS = 60
+DEFAULT_AB_MAX_PAIRS = AB_SAFETY_MAX_PAIRS
 DEFAULT_AB_TIME_BUDGET_S = 180.0
+# A/B levers (issue 19), each switchable for the ablation (scripts/ablation.py):
+# - the estimator of the per-pair ratios (virnucpro.bench.stats.ESTIMATORS);
+# - the alpha spending over the looks of the more-pairs loop (virnucpro.bench.sequential);
+# - how each round is measured: CPU pinning of the workers ("split": each its own CPU, swapped
+#   every four pairs; "shared": both on one CPU; "off"), garbage collection off during a round
+#   (collected before it), the order of the two sides in a pair ("abba": balanced over every
+#   two pairs; "random": drawn per pair), and predicts per round (their mean is the round's).
+DEFAULT_AB_ESTIMATOR = "median"
+DEFAULT_AB_SPENDING = "pocock"
+DEFAULT_AB_PIN = "off"
+DEFAULT_AB_GC_OFF = True
+DEFAULT_AB_ORDER = "abba"
+DEFAULT_AB_ROUND_REPEAT = 1
+MAX_AB_ROUND_REPEAT = 50
 THRESHOLDS_FILE_NAME = "thresholds.toml"
 # Stored-baseline mode with a run history: a metric's between-run noise is measured from the
 # medians of earlier comparable valid runs, the most recent MAX_HISTORY_RUNS that have it (older
@@ -102,14 +113,13 @@ MAX_SAMPLER_OVERHEAD = 0.01  # the GPU sampler may cost at most 1% of throughput
 MIN_ESM_CEILING_FRACTION = 0.50  # ESM-2 3B in bf16: at least half the measured bf16 ceiling
 
 Category = Literal["time", "memory", "utilization", "scaling", "other"]
+
 Severity = Literal["fail", "warn"]
 Mode = Literal["relative", "absolute"]
 
 
-class Thresholds(BaseModel):
+class Thresholds(Record):
     """Every knob of the regression check, validated; build variants with :func:`with_overrides`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     fail_slowdown: float = Field(default=DEFAULT_FAIL_SLOWDOWN, gt=0.0, le=10.0)
     warn_utilization_drop_points: float = Field(
@@ -129,6 +139,12 @@ class Thresholds(BaseModel):
     ab_block_pairs: int = Field(default=DEFAULT_AB_BLOCK_PAIRS, ge=1)
     ab_max_pairs: int = Field(default=DEFAULT_AB_MAX_PAIRS, ge=6)
     ab_time_budget_s: float = Field(default=DEFAULT_AB_TIME_BUDGET_S, gt=0.0)
+    ab_estimator: Estimator = DEFAULT_AB_ESTIMATOR
+    ab_spending: Spending = DEFAULT_AB_SPENDING
+    ab_pin_cpus: Pinning = DEFAULT_AB_PIN
+    ab_gc_off: bool = DEFAULT_AB_GC_OFF
+    ab_order: Order = DEFAULT_AB_ORDER
+    ab_round_repeat: int = Field(default=DEFAULT_AB_ROUND_REPEAT, ge=1, le=MAX_AB_ROUND_REPEAT)
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -172,7 +188,9 @@ def load_thresholds(path: Path) -> Thresholds:
     return thresholds_from_mapping(data, source=str(path))
 
 
-def with_overrides(thresholds: Thresholds, **overrides: float | int | None) -> Thresholds:
+def with_overrides(
+    thresholds: Thresholds, **overrides: float | int | str | bool | None
+) -> Thresholds:
     """A copy with the given fields replaced (None leaves a field as it is), validated again."""
     given = {name: value for name, value in overrides.items() if value is not None}
     return thresholds_from_mapping({**thresholds.model_dump(), **given}, source="options")
@@ -198,7 +216,15 @@ def category_of(metric: Metric) -> Category:
 
 
 def rule_for(metric: Metric, thresholds: Thresholds) -> MetricRule:
-    """The judging rule for a metric: total time fails, everything else warns."""
+    """The judging rule for a metric.
+
+    The total time (``GATE_TIME_METRICS``, the plan's gate) fails beyond ``fail_slowdown``
+    when the slowdown is significant. Every other time metric is a part of that total (a
+    stage, a cold cost): beyond the same fraction it warns and is named, so a stage that
+    doubles inside a total that barely moved is shown without failing the gate. Utilization
+    warns beyond a drop in points, memory beyond a growth, scaling efficiency beyond a drop,
+    any other metric with a direction beyond ``warn_other_change``.
+    """
     category = category_of(metric)
     if category == "time":
         severity: Severity = "fail" if metric.name in GATE_TIME_METRICS else "warn"

@@ -1,21 +1,9 @@
 """The measurement core: warm up, time rounds honestly, keep raw samples, derive statistics.
 
-:func:`measure` runs a callable ``warmup`` times (the first of them is the cold cost: model
-load, CUDA context, first batch), then ``rounds`` times, synchronizing the GPU before each clock
-starts and before it stops, since GPU work is asynchronous. A :class:`Measurement` keeps every
-raw per-round time; the median, IQR, a confidence interval of the median and the relative noise
-are derived from them.
-
-The confidence interval is distribution-free, from order statistics: the number of samples
-below the true median is Binomial(n, 1/2), so ``[x_(k), x_(n-1-k)]`` (0-based, sorted) covers the
-median with probability ``1 - 2 P(B <= k)``. The narrowest such interval whose coverage reaches
-:data:`CONFIDENCE_LEVEL` is reported with its exact coverage; with too few rounds for that level
-(fewer than 6 for 95 %) there is no interval (``None``), never a made-up one.
-
-Rates (reads/s, frames/s, tokens/s, bp/s) are computed per round from the raw times and become
-schema :class:`~virnucpro.bench.schema.Metric` records; a count of zero gives an *unavailable*
-rate, never ``0/s``. Per-stage times come from the pipeline's own
-:class:`~virnucpro.metrics.RunMetrics`, one per measured round.
+:func:`measure` times rounds with the GPU synchronized at both ends and keeps every raw time;
+the statistics are derived from them (:class:`Measurement`). Rates become schema
+:class:`~virnucpro.bench.schema.Metric` records (:func:`rate_metrics`), per-stage times come
+from the pipeline's own :class:`~virnucpro.pipeline.metrics.RunMetrics` (:func:`stage_metrics`).
 """
 
 from __future__ import annotations
@@ -32,7 +20,7 @@ from virnucpro.bench import stats
 from virnucpro.bench.schema import Metric, StageTiming, metric_from_samples, unavailable_metric
 from virnucpro.bench.stats import CONFIDENCE_LEVEL, ConfidenceInterval
 from virnucpro.errors import InputError, RunFailure
-from virnucpro.metrics import RunMetrics, synchronize
+from virnucpro.pipeline.metrics import RunMetrics, synchronize
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -94,6 +82,10 @@ class Measurement:
 
     @property
     def median_ci(self) -> ConfidenceInterval | None:
+        """Distribution-free, from order statistics: the number of samples below the true
+        median is Binomial(n, 1/2), so ``[x_(k), x_(n-1-k)]`` (sorted) covers it with
+        probability ``1 - 2 P(B <= k)``; the narrowest reaching ``confidence_level``, with its
+        exact coverage. None with too few rounds for that level, never a made-up interval."""
         return stats.median_confidence_interval(self.samples, self.confidence_level)
 
 
@@ -146,8 +138,10 @@ def measure(
 ) -> Measurement:
     """Call ``fn`` ``warmup`` then ``rounds`` times; time each call with the device synchronized.
 
+    The GPU is synchronized before each clock starts and before it stops, since GPU work is
+    asynchronous; the first warm-up is the cold cost (model load, CUDA context, first batch).
     ``on_round(index, seconds, result)`` is called after each measured round (not warm-ups),
-    e.g. to keep the pipeline's :class:`~virnucpro.metrics.RunMetrics` of that round.
+    e.g. to keep the pipeline's :class:`~virnucpro.pipeline.metrics.RunMetrics` of that round.
     """
     _check_counts(rounds, warmup)
     warm = tuple(_timed_call(fn, device, clock)[0] for _ in range(warmup))

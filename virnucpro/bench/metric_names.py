@@ -8,6 +8,9 @@ from __future__ import annotations
 
 # The headline metric: end-to-end wall time of one predict (written by the end-to-end suite).
 TOTAL_TIME_METRIC = "end_to_end.total_time"
+# A/B mode: the worker process's CPU seconds (user + system) over the same predict, paired
+# beside the wall time as a companion figure (it warns; the wall time is the gate).
+CPU_TIME_METRIC = "end_to_end.process_cpu_time"
 SAMPLER_OVERHEAD_METRIC = "gpu.sampler_overhead"  # measured with and without the sampler
 END_TO_END_SPEEDUP_METRIC = "equivalence.end_to_end_speedup"  # fast vs vanilla, per round
 

@@ -61,6 +61,9 @@ class BenchOptions:
     history_dir: Path | None = None
     use_history: bool = True
     fail_on_regression: bool = True  # False: a regression is reported, exit 0 (advisory gate)
+    # a change meant to alter the predictions: outputs that differ from the reference's get a
+    # time verdict, and the report says first that they changed and were accepted
+    accept_output_change: bool = False
     thresholds: Path | None = None
     threads: int | None = None  # torch threads of the suites' processes; None: torch's default
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL_S
@@ -229,14 +232,14 @@ def write_session_config(path: Path, config: SessionConfig) -> Path:
 
 def read_session_config(path: Path) -> SessionConfig:
     """Read a ``--bench-config`` file; any problem is a one-line :class:`InputError`."""
+    from virnucpro.bench.records import Envelope  # pydantic: not while the command line parses
+
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InputError(f"--bench-config {path}: cannot read ({exc.__class__.__name__})") from None
-    if not isinstance(data, dict) or data.get("kind") != CONFIG_KIND:
-        raise InputError(f"--bench-config {path}: not a benchmark config file")
-    if data.get("version") != CONFIG_VERSION:
-        raise InputError(f"--bench-config {path}: version {data.get('version')!r} not supported")
+    envelope = Envelope(CONFIG_KIND, "version", (CONFIG_VERSION,), "benchmark config file")
+    data = envelope.check(data, source=f"--bench-config {path}")
     try:
         options = options_from_dict(data["options"], source=str(path))
         return SessionConfig(

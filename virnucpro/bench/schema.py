@@ -5,8 +5,8 @@ library (``virnucpro.bench``) and the judging tools (``tools/bench``). Every rec
 immutable pydantic model; raw per-round samples are kept and statistics are derived from them.
 
 Validation happens when a document is written (:func:`write_document`) and when it is read
-(:func:`read_document`); a wrong ``schema_version`` or a malformed file raises
-:class:`SchemaError` (an :class:`~virnucpro.errors.InputError`, exit code 2).
+(:func:`read_document`, by the envelope rule of :mod:`virnucpro.bench.records`); a wrong
+``schema_version`` or a malformed file raises :class:`SchemaError` (exit code 2).
 """
 
 from __future__ import annotations
@@ -18,27 +18,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from virnucpro.bench import stats
-from virnucpro.errors import InputError
+from virnucpro.bench.outputs import RoundOutputs
+from virnucpro.bench.records import (
+    Envelope,
+    Record,
+    read_json_file,
+)
 
 SCHEMA_VERSION = 1
 DOCUMENT_KIND = "virnucpro-benchmark-results"
+RESULTS_ENVELOPE = Envelope(DOCUMENT_KIND, "schema_version", (SCHEMA_VERSION,), "results document")
 
 Direction = Literal["lower", "higher", "none"]
 MetricStatus = Literal["measured", "unavailable"]
 
 
-class SchemaError(InputError):
-    """A results or baseline document that is malformed or of another schema version."""
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Metric(_Record):
+class Metric(Record):
     """One measured quantity with its raw samples.
 
     ``name`` is dotted: ``<suite>.<subject>.<quantity>``, e.g. ``end_to_end.total_time``,
@@ -89,7 +87,7 @@ class Metric(_Record):
         return max(self.samples) if self.samples else None
 
 
-class EnvironmentFingerprint(_Record):
+class EnvironmentFingerprint(Record):
     """Hardware and software the run happened on. ``hardware_key`` keys baselines."""
 
     git_commit: str | None
@@ -124,7 +122,7 @@ class EnvironmentFingerprint(_Record):
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-class WorkloadFingerprint(_Record):
+class WorkloadFingerprint(Record):
     """What was processed: enough to tell whether two runs measured the same work."""
 
     name: str  # "tiny" | "small" | ... | "user:<file name>"
@@ -143,7 +141,7 @@ class WorkloadFingerprint(_Record):
         return f"{self.name}:{self.content_sha256[:12]}:{self.expected_length}"
 
 
-class RunInfo(_Record):
+class RunInfo(Record):
     """How the run was configured."""
 
     run_id: str
@@ -161,7 +159,7 @@ class RunInfo(_Record):
     command: str = ""
 
 
-class Validity(_Record):
+class Validity(Record):
     """Whether the machine was fit to measure (MLPerf-style VALID/INVALID), and why not."""
 
     valid: bool = True
@@ -174,7 +172,7 @@ class Validity(_Record):
         return self
 
 
-class StageTiming(_Record):
+class StageTiming(Record):
     """Per-stage wall time over measured rounds, from the pipeline's run metrics."""
 
     stage: str
@@ -184,7 +182,7 @@ class StageTiming(_Record):
     tokens: int = 0
 
 
-class ScalingPoint(_Record):
+class ScalingPoint(Record):
     """End-to-end (or per-stage) time at one rank/GPU count."""
 
     workers: int = Field(gt=0)
@@ -193,7 +191,7 @@ class ScalingPoint(_Record):
     seconds: tuple[float, ...]
 
 
-class EquivalenceResult(_Record):
+class EquivalenceResult(Record):
     """Fast engine against vanilla on the same input."""
 
     reference_engine: str
@@ -212,7 +210,7 @@ class EquivalenceResult(_Record):
     criteria: str
 
 
-class GpuSample(_Record):
+class GpuSample(Record):
     """One NVML reading of one device, tagged with the stage and measured round running.
 
     ``sm_active``, ``sm_occupancy``, ``tensor_active`` and ``dram_bw_util`` are GPM metrics
@@ -238,7 +236,7 @@ class GpuSample(_Record):
     dram_bw_util: float | None = None
 
 
-class GpuTelemetry(_Record):
+class GpuTelemetry(Record):
     """The sampler's output: samples, or ``available=False`` and the reason."""
 
     available: bool
@@ -259,7 +257,7 @@ class GpuTelemetry(_Record):
         return self
 
 
-class ResultsDocument(_Record):
+class ResultsDocument(Record):
     """One benchmark run: everything the reports, the checker and the poster need."""
 
     kind: Literal["virnucpro-benchmark-results"] = DOCUMENT_KIND
@@ -275,6 +273,9 @@ class ResultsDocument(_Record):
     validity: Validity = Validity()
     skipped: dict[str, str] = Field(default_factory=dict)  # suite/test -> reason
     notes: tuple[str, ...] = ()
+    # the published outputs of the first and last measured end-to-end round (the output check
+    # compares them with a baseline's); None: no end-to-end round ran, or an older document
+    outputs: RoundOutputs | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ResultsDocument:
@@ -308,48 +309,9 @@ class ResultsDocument(_Record):
         )
 
 
-def first_error_line(exc: ValidationError, *, whole: str = "<document>") -> str:
-    """The first validation error as one line, ``<field path>: <message>`` (``whole`` when the
-    error is about the whole record)."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err.get("loc", ())) or whole
-    return f"{loc}: {err.get('msg', 'invalid')}"
-
-
 def parse_document(data: object, *, source: str = "<memory>") -> ResultsDocument:
     """Validate a decoded JSON object as a results document."""
-    if not isinstance(data, dict):
-        raise SchemaError(f"{source}: not a results document (top level is not an object)")
-    if data.get("kind") not in (None, DOCUMENT_KIND):
-        raise SchemaError(f"{source}: not a results document (kind={data.get('kind')!r})")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise SchemaError(
-            f"{source}: schema_version {version!r} is not supported (expected {SCHEMA_VERSION})"
-        )
-    try:
-        return ResultsDocument.model_validate(data)
-    except ValidationError as exc:
-        raise SchemaError(f"{source}: invalid results document: {first_error_line(exc)}") from None
-
-
-def read_text_file(path: Path) -> str:
-    """A document's text; a missing or unreadable file is a one-line :class:`SchemaError`."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SchemaError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-
-
-def read_json_file(path: Path) -> object:
-    """A decoded JSON document; any problem is a one-line :class:`SchemaError`."""
-    text = read_text_file(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"{path}: not valid JSON (line {exc.lineno})") from None
+    return RESULTS_ENVELOPE.parse(ResultsDocument, data, source=source)
 
 
 def read_document(path: Path) -> ResultsDocument:

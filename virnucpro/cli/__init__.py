@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 
 from virnucpro import __version__
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_CANNOT_JUDGE, EXIT_FAILURE, VirnucproError
+from virnucpro.extras import missing_extra
 
 PROG = "virnucpro"
 EXIT_INTERRUPTED = 130
@@ -83,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: out of memory", file=sys.stderr)
         return failed
     except Exception as exc:
+        missing = _missing_extra(exc, args.command)
+        if missing is not None:
+            print(f"{PROG}: error: {missing}", file=sys.stderr)
+            return missing.exit_code
         if _is_torch_out_of_memory(exc):
             print(f"{PROG}: error: {_out_of_memory_line(exc)}", file=sys.stderr)
             return failed
@@ -93,6 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{PROG}: error: {args.command} failed ({type(exc).__name__}, above)", file=sys.stderr
         )
         return failed
+
+
+def _missing_extra(exc: Exception, command: str) -> VirnucproError | None:
+    """The one line for a module of an extra that is not installed (virnucpro.extras)."""
+    if not isinstance(exc, ModuleNotFoundError):
+        return None
+    return missing_extra(exc, command=f"{PROG} {command}")
 
 
 def _is_torch_out_of_memory(exc: BaseException) -> bool:

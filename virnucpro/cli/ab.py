@@ -21,6 +21,14 @@ What is paired, per round (every figure from the same interleaved predict rounds
 A figure some round lacks is recorded unavailable with the reason, never paired over the rest.
 ``scaling`` and ``equivalence`` are not run in A/B mode; :data:`NOT_RUN_IN_AB` says why, and the
 report lists them under the skipped suites.
+
+The total time is the harness's clock around each round (outside the workers); the two sides'
+published outputs of the first and last measured rounds are compared
+(:meth:`ABRecord.check_outputs`): outputs that differ give OUTPUTS CHANGED, exit 1, unless
+``--accept-output-change``. With ``head_root`` (``--head-root PATH``) this checkout is only the
+harness: it measures PATH as the head side, resolves REF in PATH's repository, and takes the
+thresholds from this checkout (the trusted one), so a CI job can run the base commit's harness
+and judge with the change under test confined to the head worker process.
 """
 
 from __future__ import annotations
@@ -47,9 +55,11 @@ if TYPE_CHECKING:
 
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
-    from virnucpro.bench.ab.schema import ABRecord
+    from virnucpro.bench.ab.schema import ABRecord, RoundProtocol
     from virnucpro.bench.ab.session import WorkerSpec
+    from virnucpro.bench.output_check import OutputCheck
     from virnucpro.bench.schema import ResultsDocument
+    from virnucpro.bench.workload.prepare import Workload
 
 THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
 PAIRS_FILE = "ab_pairs.json"
@@ -83,7 +93,8 @@ def _check_options(options: BenchOptions) -> None:
 def base_thresholds(
     head_root: Path, base_root: Path, given: Path | None, overrides: dict[str, float | int | None]
 ) -> tuple[Thresholds, tuple[str, ...]]:
-    """The gate's settings from the base commit (or ``--thresholds``), and what to say about it."""
+    """The gate's settings from ``base_root`` (the base commit, or the harness checkout with
+    ``--head-root``), or ``--thresholds``, and what to say about it."""
     from tools.bench.judge.document import resolve_thresholds
 
     thresholds = resolve_thresholds(
@@ -122,6 +133,47 @@ def worker_spec(options: BenchOptions, workload: Path) -> WorkerSpec:
     )
 
 
+def check_head_root(path: Path) -> Path:
+    """``--head-root``: a checkout holding the ``virnucpro`` package, resolved."""
+    root = Path(path).resolve()
+    if not (root / "virnucpro" / "__init__.py").is_file():
+        raise InputError(f"--head-root {path}: not a checkout of virnucpro (no virnucpro/ there)")
+    return root
+
+
+def _cost_notes(record: ABRecord, outputs: OutputCheck) -> tuple[str, ...]:
+    """What the output check and the harness's clock cost, measured."""
+    from virnucpro.bench.stats import median
+
+    notes = []
+    if outputs.seconds is not None:
+        notes.append(
+            f"output check: {outputs.seconds:.3f} s (reading both sides' outputs after the "
+            "first and the last measured round, and comparing them; outside the timed rounds)"
+        )
+    overheads = record.clock_overheads()
+    if overheads:
+        notes.append(
+            f"the harness's clock read {median(overheads) * 1e3:+.1f} ms per predict against "
+            f"the worker's own timer (median of {len(overheads)} rounds, range "
+            f"{min(overheads) * 1e3:+.1f} to {max(overheads) * 1e3:+.1f} ms); the total time "
+            "judged is the harness's"
+        )
+    return tuple(notes)
+
+
+def round_protocol(thresholds: Thresholds) -> RoundProtocol:
+    """How the rounds are measured, from the gate's settings (the base commit's)."""
+    from virnucpro.bench.ab.schema import RoundProtocol
+
+    return RoundProtocol(
+        pin_cpus=thresholds.ab_pin_cpus,
+        gc_off=thresholds.ab_gc_off,
+        order=thresholds.ab_order,
+        repeat=thresholds.ab_round_repeat,
+    )
+
+
 def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict, float]:
     from tools.bench.judge.paired import judge_record, pairs_to_add
 
@@ -138,35 +190,59 @@ def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict,
     return verdict, time.perf_counter() - start
 
 
-def run_against(
+@dataclass(frozen=True)
+class ABSetup:
+    """Both sides ready to start: the checkouts, the gate's settings, the workload, the folder."""
+
+    options: BenchOptions
+    ref: str
+    root: Path
+    base_root: Path
+    base_python: Path | None
+    thresholds: Thresholds
+    notes: tuple[str, ...]
+    spec: WorkerSpec
+    workdir: Path
+    label: str
+    head_python: Path | None = None  # with --head-root: the head side's own environment
+    workload: Workload | None = None  # the prepared workload (its name and seed, for the docs)
+
+    def session(self):
+        """The base and head workers of this setup (an :class:`ABSession` context)."""
+        from virnucpro.bench.ab import session as ab
+
+        return ab.ABSession.start(
+            ref=self.ref,
+            base_root=self.base_root,
+            head_root=self.root,
+            spec=self.spec,
+            workdir=self.workdir,
+            seed=DEFAULT_SEED,
+            base_python=self.base_python,
+            head_python=self.head_python,
+            protocol=round_protocol(self.thresholds),
+        )
+
+
+def prepare_sides(
     options: BenchOptions,
     *,
     ref: str,
-    command: str,
     overrides: dict[str, float | int | None],
-    say=lambda text: print(text, file=sys.stderr),
-    annotate: Callable[[Verdict, ResultsDocument], Verdict] | None = None,
-    label: str = "",
-) -> ABOutcome:
-    """Benchmark this checkout against ``ref``; see the module docstring.
-
-    ``annotate`` may add to the verdict, from the head's results document, before the report
-    is written (the quick tier adds why this reference, and the drift against the stored run);
-    ``label`` names the base in the verdict (default: ``REF (sha)``).
-    """
-    from tools.bench.judge.paired import judge_record
-    from tools.bench.report.document import build_report, write_reports
+    say,
+    head_root: Path | None = None,
+) -> ABSetup:
+    """Check the options, check out ``ref``, read its gate settings, generate the workload; with
+    ``head_root``, that checkout is the head and this one the harness (its settings are used)."""
     from virnucpro.bench.ab import env as ab_env
     from virnucpro.bench.ab import session as ab
     from virnucpro.bench.ab.cache import new_run_dir
-    from virnucpro.bench.ab.schema import write_record
     from virnucpro.bench.run.runner import RUNS_DIR, check_machine, find_checkout
-    from virnucpro.bench.schema import write_document
     from virnucpro.bench.workload.prepare import prepare_workload
 
-    started = time.perf_counter()
     _check_options(options)
-    root = find_checkout()
+    harness = find_checkout()
+    root = harness if head_root is None else check_head_root(head_root)
     options = replace(options, output_dir=Path(options.output_dir).resolve())
     check_machine(options)
     sha = ab.resolve_ref(root, ref)
@@ -174,29 +250,72 @@ def run_against(
     cache = options.output_dir / ab.CACHE_DIR
     base_root = ab.base_checkout(root, sha, cache)
     base_python, env_note = ab_env.base_interpreter(base_root, sha, cache)
-    if env_note:
-        say(env_note)
-    thresholds, notes = base_thresholds(root, base_root, options.thresholds, overrides)
-    notes = (*notes, env_note) if env_note else notes
+    head_python, head_note = None, None
+    if head_root is not None:
+        head_sha = ab.resolve_ref(root, "HEAD")
+        head_python, head_note = ab_env.base_interpreter(root, head_sha, cache, side="head")
+        say(f"harness: {harness}; head: {root} ({head_sha[:12]})")
+    trusted = base_root if head_root is None else harness
+    thresholds, notes = base_thresholds(root, trusted, options.thresholds, overrides)
+    for note in (env_note, head_note):
+        if note:
+            say(note)
+            notes = (*notes, note)
     workload = prepare_workload(options)
-    spec = worker_spec(options, workload.path)
-    workdir = new_run_dir(options.output_dir / RUNS_DIR)
-    label = label or f"{ref} ({sha[:12]})"
-    say("starting the base and head workers (each loads its models once)")
-    with ab.ABSession.start(
+    return ABSetup(
+        options=options,
         ref=ref,
+        root=root,
         base_root=base_root,
-        head_root=root,
-        spec=spec,
-        workdir=workdir,
-        seed=DEFAULT_SEED,
         base_python=base_python,
-    ) as session:
+        thresholds=thresholds,
+        notes=notes,
+        spec=worker_spec(options, workload.path),
+        workdir=new_run_dir(options.output_dir / RUNS_DIR),
+        label=f"{ref} ({sha[:12]})",
+        head_python=head_python,
+        workload=workload,
+    )
+
+
+def run_against(
+    options: BenchOptions,
+    *,
+    ref: str,
+    command: str,
+    overrides: dict[str, float | int | None],
+    head_root: Path | None = None,
+    say=lambda text: print(text, file=sys.stderr),
+    annotate: Callable[[Verdict, ResultsDocument], Verdict] | None = None,
+    label: str = "",
+) -> ABOutcome:
+    """Benchmark this checkout (or ``head_root``) against ``ref``; see the module docstring.
+
+    ``annotate`` may add to the verdict, from the head's results document, before the report
+    is written (the quick tier adds why this reference, and the drift against the stored run);
+    ``label`` names the base in the verdict (default: ``REF (sha)``).
+    """
+    from tools.bench.judge.paired import judge_record
+    from tools.bench.report.document import build_report, write_reports
+    from virnucpro.bench.ab.schema import write_record
+    from virnucpro.bench.schema import write_document
+
+    started = time.perf_counter()
+    setup = prepare_sides(options, ref=ref, overrides=overrides, say=say, head_root=head_root)
+    if label:
+        setup = replace(setup, label=label)
+    options, thresholds, spec, workdir = setup.options, setup.thresholds, setup.spec, setup.workdir
+    say("starting the base and head workers (each loads its models once)")
+    with setup.session() as session:
         session.warm_up(options.warmup)
-        _, rounds_seconds = _measure(session, thresholds, label, say)
+        _, rounds_seconds = _measure(session, thresholds, setup.label, say)
+        session.keep_outputs()
         record = session.record()
-    verdict = judge_record(record, thresholds=thresholds, label=label)
-    notes = (*notes, f"A/B rounds took {rounds_seconds:.0f} s")
+    outputs = record.check_outputs(accepted=options.accept_output_change)
+    verdict = judge_record(record, thresholds=thresholds, label=setup.label, outputs=outputs)
+    protocol = [record.protocol.describe()] if record.protocol else []
+    notes = (*setup.notes, *protocol, f"A/B rounds took {rounds_seconds:.0f} s")
+    notes = (*notes, *_cost_notes(record, outputs))
     pairs_path = write_record(record, workdir / PAIRS_FILE)
     pairs = pairs_id(pairs_path)
     notes = (*notes, f"raw pairs: {pairs_path} (id {pairs})")
@@ -207,7 +326,7 @@ def run_against(
         spec=spec,
         command=command,
         notes=notes,
-        workload=workload,
+        workload=setup.workload,
     )
     documents = {side: one_side(side=side, pairs=pairs) for side in ("head", "base")}
     for side, doc in documents.items():
@@ -218,7 +337,7 @@ def run_against(
     reports = write_reports(report, options.output_dir)
     code = verdict.exit_code
     if verdict.outcome == "regression" and not options.fail_on_regression:
-        code = 0
+        code = 0  # an advisory gate; outputs that changed still exit 1
     return ABOutcome(
         exit_code=code,
         verdict=verdict,

@@ -38,10 +38,11 @@ from tools.bench.verdict import (
     exit_code_for_regressions,
 )
 from virnucpro.bench.options import BenchOptions
+from virnucpro.bench.records import SchemaError
 from virnucpro.bench.run.collector import new_run_id
-from virnucpro.bench.run.runner import Measurement, RunPlan, measure, plan_run
+from virnucpro.bench.run.runner import RunPlan, SuiteMeasurement, measure_suites, plan_run
 from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRun, SuiteRunner
-from virnucpro.bench.schema import ResultsDocument, SchemaError
+from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import EXIT_BAD_INPUT, InputError
 
 NO_BASELINE_NOTE = "no baseline for this hardware and workload: nothing to compare with"
@@ -98,11 +99,12 @@ def judge_results(
         require_baseline=options.require_baseline,
         baseline_file=options.compare_to,
         history_dir=history,
+        accept_output_change=options.accept_output_change,
     )
 
 
 def _verdict(
-    measured: Measurement, options: BenchOptions, thresholds: Thresholds, history: Path | None
+    measured: SuiteMeasurement, options: BenchOptions, thresholds: Thresholds, history: Path | None
 ) -> Verdict:
     if measured.results is None or measured.problems:
         return Verdict(outcome=CANNOT_JUDGE, exit_code=EXIT_CANNOT_JUDGE, reasons=measured.problems)
@@ -178,14 +180,14 @@ def run_benchmark(
     plan = plan_run(options, run_id=new_run_id(), command=command, cwd=cwd)
     thresholds = judging_thresholds(plan.options)
     history = judging_history(plan.options)
-    measured = measure(plan, sink, suite_runner)
+    measured = measure_suites(plan, sink, suite_runner)
     sink.phase("judging the results")
     return _finish(plan, measured, thresholds, history, now(), started, review)
 
 
 def _finish(
     plan: RunPlan,
-    measured: Measurement,
+    measured: SuiteMeasurement,
     thresholds: Thresholds,
     history: Path | None,
     moment: datetime,

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from virnucpro.metrics import RunMetrics
-    from virnucpro.outputs import OutputPaths
-    from virnucpro.shards import ShardProgress
+    from virnucpro.pipeline.metrics import RunMetrics
+    from virnucpro.pipeline.outputs import OutputPaths
+    from virnucpro.pipeline.shards import ShardProgress
 
 DEFAULT_LENGTH = 500
 PRESET_HELP = (
@@ -140,8 +140,8 @@ def _strip_launch_options(argv: list[str]) -> list[str]:
 
 
 def _launch(args: argparse.Namespace) -> int:
-    from virnucpro.distributed import launch_local, parse_gpus
-    from virnucpro.preflight import check_paths, scan_input
+    from virnucpro.pipeline.distributed import launch_local, parse_gpus
+    from virnucpro.pipeline.preflight import check_paths, scan_input
 
     # checked once here, so a bad input is one line before any rank starts (each rank checks too)
     check_paths(
@@ -169,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
     import os
     import warnings
 
-    from virnucpro.distributed import LAUNCHED_ENV
     from virnucpro.pipeline import NoKeptFramesWarning, PredictConfig, predict
+    from virnucpro.pipeline.distributed import LAUNCHED_ENV
 
     if (args.gpus or args.nproc) and not os.environ.get(LAUNCHED_ENV):
         return _launch(args)
@@ -221,7 +221,7 @@ def _print_shard(shard: ShardProgress) -> None:
 
 def _dropped_summary(metrics: RunMetrics, paths: OutputPaths) -> None:
     """What has no row in the outputs (reads and chunks without a kept frame), and why."""
-    from virnucpro.dropped import describe
+    from virnucpro.pipeline.dropped import describe
 
     if metrics.dropped is None:
         return

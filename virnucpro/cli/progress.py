@@ -1,8 +1,8 @@
-"""Progress: a bar on a terminal, plain lines for logs (when stdout is not a terminal).
+"""The benchmark's progress: a bar on a terminal (:class:`RichProgress`), plain lines for logs.
 
 GitHub Actions logs and ``> file`` are not terminals, and a progress bar there shows nothing
 until the run ends. Each line starts with the elapsed time, so a log read hours into a nightly
-run says where it is and how fast it goes.
+run says where it is and how fast it goes (:class:`PlainProgress`).
 """
 
 from __future__ import annotations

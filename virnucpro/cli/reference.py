@@ -28,8 +28,8 @@ from pathlib import Path
 from tools.bench.history.baseline import BaselineRecord, KeyParts, stored_baseline
 from virnucpro.bench.ab.session import WorkerSpec, resolve_ref
 from virnucpro.bench.options import BenchOptions
+from virnucpro.bench.records import SchemaError
 from virnucpro.bench.run.envinfo import environment_fingerprint
-from virnucpro.bench.schema import SchemaError
 from virnucpro.bench.workload.prepare import Workload
 from virnucpro.errors import InputError
 from virnucpro.hashing import file_sha256

@@ -32,7 +32,8 @@ from tools.bench.judge.drift import Drift, drift_against_stored, stored_run_word
 from tools.bench.judge.history_noise import load_run_history
 from tools.bench.verdict import EXIT_FOR_OUTCOME, Verdict
 from virnucpro.bench.options import BenchOptions
-from virnucpro.bench.schema import ResultsDocument, SchemaError
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import ResultsDocument
 from virnucpro.cli.reference import Reference, Stored, choose_reference, stored_for
 
 if TYPE_CHECKING:

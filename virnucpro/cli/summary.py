@@ -11,12 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from tools.bench.report.formatting import (
-    CHANGE_HEADINGS,
     SIDE_HEADINGS,
     change_cell,
+    change_heading,
     format_quantity,
     status_cell,
 )
+from tools.bench.report.outputs import NOT_COMPARABLE
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ OUTCOME_STYLES = {
     "pass": "bold green",
     "warn": "bold yellow",
     "regression": "bold red",
+    "outputs_changed": "bold red",
     "inconclusive": "bold red",
     "invalid": "bold red",
     "could_not_judge": "bold red",
@@ -108,12 +110,18 @@ def flagged_lines(verdict: Verdict) -> list[str]:
     ]
 
 
+def _outputs_lines(verdict: Verdict) -> list[str]:
+    """The output check when it found the outputs the same (a change is the first reason)."""
+    check = verdict.outputs
+    return [check.summary()] if check is not None and check.status == "same" else []
+
+
 def _verdict_lines(outcome: BenchOutcome) -> list[str]:
     verdict = outcome.verdict
     if verdict is None:
         return []
     lines = [f"against {verdict.baseline}"] if verdict.baseline else []
-    return lines + flagged_lines(verdict) + list(verdict.reasons)
+    return lines + flagged_lines(verdict) + list(verdict.reasons) + _outputs_lines(verdict)
 
 
 def _path_lines(outcome: BenchOutcome) -> list[str]:
@@ -174,11 +182,11 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
     """The paired table (each side's median, the paired median change with its interval, worse
     positive), the verdict and why, and the files."""
     verdict = outcome.verdict
-    table = Table(
-        title=f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs",
-        title_justify="left",
-    )
-    change = CHANGE_HEADINGS["paired"].replace(" (", "\n(", 1)  # two lines: a narrow column
+    title = f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs"
+    if verdict.outputs is not None and verdict.outputs.changed:
+        title += f" (times {NOT_COMPARABLE})"
+    table = Table(title=title, title_justify="left")
+    change = change_heading(verdict).replace(" (", "\n(", 1)  # two lines: a narrow column
     for header in ("metric", *SIDE_HEADINGS["paired"], change):
         table.add_column(header, no_wrap=True, justify="left" if header == "metric" else "right")
     table.add_column("check", no_wrap=True)
@@ -192,7 +200,7 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
         highlight=False,
         markup=False,
     )
-    lines = flagged_lines(verdict) + list(verdict.reasons)
+    lines = flagged_lines(verdict) + list(verdict.reasons) + _outputs_lines(verdict)
     lines += [f"report: {path}" for path in outcome.report_paths]
     lines.append(f"raw pairs: {outcome.pairs_path}")
     for line in lines:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from virnucpro.errors import InputError, RunFailure
-from virnucpro.shards import prefetch
+from virnucpro.pipeline.shards import prefetch
 
 CPU_TOKEN_BUDGET = 1024
 """Padded tokens a batch on the CPU: measured best for ESM-2 t12_35M and the tiny preset on a

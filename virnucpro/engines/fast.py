@@ -5,7 +5,7 @@ token budget; padded batches run with torch's fused attention (``sdpa``); paddin
 of attention and out of pooling, so each embedding pools exactly the positions vanilla pools
 (DNABERT-S: every real token, ``[CLS]``/``[SEP]`` included; ESM-2: residues
 ``1..min(L, 1024)``). Models may run in bf16/fp16 on a GPU; pooling is in fp32; the classifier
-always runs in fp32. :mod:`virnucpro.equivalence` measures how close the two engines are.
+always runs in fp32. :mod:`virnucpro.pipeline.equivalence` measures how close the two engines are.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from virnucpro.classify import NUM_CLASSES
 from virnucpro.engines.base import Embedding
 from virnucpro.engines.batching import (
     Ragged,
@@ -39,6 +38,7 @@ from virnucpro.engines.precision import (
 from virnucpro.engines.vanilla import ESM_POOL_LIMIT, ESM_SPECIAL_TOKENS
 from virnucpro.errors import RunFailure
 from virnucpro.models.dnabert import mean_pool
+from virnucpro.stages.classify import NUM_CLASSES
 
 if TYPE_CHECKING:
     from virnucpro.models.presets import ModelSet

@@ -8,6 +8,7 @@ naming the engine and the cause: a run never falls back to another engine.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ EngineFactory = Callable[..., "Engine"]
 
 VANILLA = "vanilla"
 FAST = "fast"
+ENGINE_CACHE_SIZE = 4  # engines kept for reuse by engine_for
 # name -> "module:factory"
 ENGINES: dict[str, str] = {
     VANILLA: "virnucpro.engines.vanilla:VanillaEngine",
@@ -52,3 +54,20 @@ def engine_factory(name: str) -> EngineFactory:
 
 def get_engine(name: str, **options: object) -> Engine:
     return engine_factory(name)(**options)
+
+
+@functools.lru_cache(maxsize=ENGINE_CACHE_SIZE)
+def engine_for(name: str, *, precision: str, max_tokens: int | None) -> Engine:
+    """The engine a run of ``predict`` uses, reused across runs so that a model copy cast to
+    its precision is made once, not every call. The vanilla engine is the published tool:
+    fp32 only, batched as published (``max_tokens`` is the fast engine's)."""
+    if name != VANILLA:
+        return get_engine(name, precision=precision, token_budget=max_tokens)
+    if precision not in ("auto", "fp32"):
+        raise InputError("the vanilla engine runs in fp32 only (as the published tool)")
+    if max_tokens is not None:
+        raise InputError(
+            "--max-tokens sets the fast engine's batches; the vanilla engine batches as the "
+            "published tool"
+        )
+    return get_engine(VANILLA)

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from virnucpro.classify import classify
 from virnucpro.engines.base import Embedding
 from virnucpro.engines.batching import naming_out_of_memory
 from virnucpro.errors import RunFailure
+from virnucpro.stages.classify import classify
 
 if TYPE_CHECKING:
     from virnucpro.models.presets import ModelSet

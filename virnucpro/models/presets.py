@@ -96,7 +96,7 @@ class ModelSet:
     preset: str
     dnabert: DnaBertBundle
     esm: EsmBundle
-    classifier: Any  # virnucpro.classify.ClassifierBundle
+    classifier: Any  # virnucpro.stages.classify.ClassifierBundle
     device: torch.device
     reports: tuple[LoadReport, ...] = field(default=())
     dtype: torch.dtype = torch.float32
@@ -108,6 +108,18 @@ class ModelSet:
     @property
     def meaningful(self) -> bool:
         return all(identity.meaningful for identity in self.identities)
+
+    def load_report_dicts(self) -> list[dict[str, object]]:
+        """What each checkpoint load reported, as ``run_metrics.json`` keeps it."""
+        return [
+            {
+                "source": r.source,
+                "missing": list(r.missing_keys),
+                "unexpected": list(r.unexpected_keys),
+                "ignored": len(r.ignored_keys),
+            }
+            for r in self.reports
+        ]
 
     @property
     def note(self) -> str:
@@ -176,8 +188,8 @@ def _load_esm(path: Path, device: torch.device) -> EsmBundle:
 
 
 def _classifier(path: Path | None, input_dim: int, preset: str, allow_pickle: bool) -> Any:
-    from virnucpro.classify import ClassifierBundle, build_random_classifier, load_classifier
     from virnucpro.errors import ModelLoadError
+    from virnucpro.stages.classify import ClassifierBundle, build_random_classifier, load_classifier
 
     if path is not None:
         bundle = load_classifier(path, allow_pickle=allow_pickle)

@@ -53,6 +53,16 @@ def test_unmet_requirements_are_named(tmp_path: Path) -> None:
     assert "numpy>=9999 (installed" in unmet[0] and "not installed" in unmet[1]
 
 
+def test_the_bench_extra_counts_and_the_project_itself_does_not(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["numpy>=1"]\n'
+        '[project.optional-dependencies]\nbench = ["no-such-package-here>=1"]\n'
+        'dashboard = ["x[bench]", "plotly-not-needed>=1"]\n'
+    )
+    assert ab_env.declared_requirements(tmp_path) == ("numpy>=1", "no-such-package-here>=1")
+    assert [u.name for u in ab_env.unmet_requirements(tmp_path)] == ["no-such-package-here"]
+
+
 def test_a_base_this_environment_fits_runs_with_this_interpreter(tmp_path: Path) -> None:
     import sys
 

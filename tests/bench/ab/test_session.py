@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -7,12 +8,12 @@ from types import SimpleNamespace
 import pynvml
 import pytest
 
-from tests.bench.ab_records import tiny_spec
-from tests.bench.gpu.test_nvml import FakeNvml
+from tests.bench.ab_records import round_sample, side_info, tiny_spec
+from tests.bench.fakes import FakeNvml
 from tests.repos import git, new_repo
 from virnucpro.bench.ab import session as ab
 from virnucpro.bench.ab import worker as ab_worker
-from virnucpro.bench.ab.schema import RoundSample
+from virnucpro.bench.ab.schema import RoundProtocol, RoundSample, SideInfo
 from virnucpro.bench.workload.reads import make_reads, write_fasta
 from virnucpro.errors import InputError
 
@@ -230,3 +231,141 @@ def test_a_real_worker_answers_a_round_with_its_figures(tmp_path: Path) -> None:
     assert sample.host_peak_rss is not None and sample.host_peak_rss > 10 * 2**20
     assert sample.cuda_peak_allocated is None and sample.gpu_utilization is None
     assert sample.why_unmeasured("cuda_peak_reserved") == ab_worker.ON_CPU
+
+
+# ----------------------------------------------------------------------------- the round protocol
+
+
+class FakeWorker:
+    """A worker that answers rounds at once and remembers its pins and round commands."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.pins: list[int] = []
+        self.protocols: list[RoundProtocol | None] = []
+        self.outdir = Path("no-outputs-written")  # where the session reads a side's outputs
+        self.collected: list[bool] = []
+        self.collections = 0
+
+    def wait_ready(self) -> SideInfo:
+        return side_info()
+
+    def round(
+        self, protocol: RoundProtocol | None = None, *, collected: bool = False
+    ) -> RoundSample:
+        self.protocols.append(protocol)
+        self.collected.append(collected)
+        return round_sample(0.2, 0.1)
+
+    def collect(self) -> None:
+        self.collections += 1
+
+    def pin(self, cpu: int) -> None:
+        self.pins.append(cpu)
+
+    def close(self) -> None:
+        pass
+
+
+def _session(protocol: RoundProtocol, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from virnucpro.bench.ab import pinning
+
+    monkeypatch.setattr(pinning.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(pinning.os, "sched_setaffinity", lambda pid, cpus: None, raising=False)
+    workers = {"base": FakeWorker(), "head": FakeWorker()}
+    session = ab.ABSession(
+        ref="main",
+        workers=workers,  # type: ignore[arg-type]
+        spec=tiny_spec(tmp_path / "w.fa"),
+        seed=4,
+        owns=False,
+        protocol=protocol,
+    )
+    return session, workers
+
+
+def test_abba_order_balances_every_two_pairs(tmp_path: Path, monkeypatch) -> None:
+    session, _ = _session(RoundProtocol(order="abba"), tmp_path, monkeypatch)
+    with session:
+        session.run_pairs(12)
+        record = session.record()
+    firsts = [r.first for r in record.rounds]
+    assert all(firsts[i] != firsts[i + 1] for i in range(0, 12, 2))
+    assert firsts.count("base") == 6
+    assert record.protocol is not None and record.protocol.order == "abba"
+
+
+def test_random_order_is_drawn_per_pair(tmp_path: Path, monkeypatch) -> None:
+    session, _ = _session(RoundProtocol(order="random"), tmp_path, monkeypatch)
+    with session:
+        session.run_pairs(40)
+        firsts = [r.first for r in session.record().rounds]
+    assert any(firsts[i] == firsts[i + 1] for i in range(0, 40, 2))
+
+
+def test_split_pinning_gives_each_side_each_cpu_in_each_position(
+    tmp_path: Path, monkeypatch
+) -> None:
+    protocol = RoundProtocol(order="abba", pin_cpus="split", gc_off=True, repeat=2)
+    session, workers = _session(protocol, tmp_path, monkeypatch)
+    with session:
+        session.warm_up(1)
+        session.run_pairs(8)
+        record = session.record()
+    assert [r.cpus for r in record.rounds[:4]] == [
+        {"base": 0, "head": 1},
+        {"base": 0, "head": 1},
+        {"base": 1, "head": 0},
+        {"base": 1, "head": 0},
+    ]
+    combos = {(r.first, r.cpus["base"]) for r in record.rounds[:4] if r.cpus}
+    assert len(combos) == 4  # base first and second on each CPU within four pairs
+    assert workers["base"].pins == [0, 1, 0, 1]  # re-pinned only when its CPU changes
+    sent = workers["head"].protocols
+    assert len(sent) == 9 and all(p is not None and p.repeat == 2 and p.gc_off for p in sent)
+    # the collection happens before each pair, outside the rounds the harness's clock times
+    assert workers["head"].collections == 8
+    assert workers["head"].collected == [False] + [True] * 8  # the warm-up collects itself
+    assert record.protocol is not None and record.protocol.pin_cpus == "split"
+
+
+def test_timed_round_repeats_predicts_and_turns_the_collector_off() -> None:
+    import gc
+
+    seen: list[bool] = []
+    stages = iter([{"dnabert": 0.1, "esm": 0.3}, {"dnabert": 0.3, "esm": 0.1}])
+
+    def metrics() -> dict:
+        return {**ROUND_COUNTS, "stages": next(stages)}
+
+    answer = ab_worker.timed_round(
+        lambda: seen.append(gc.isenabled()), metrics, repeat=2, gc_off=True, sync=lambda: None
+    )
+    assert seen == [False, False] and gc.isenabled()
+    assert answer["predicts"] == 2
+    assert answer["stages"] == pytest.approx({"dnabert": 0.2, "esm": 0.2})
+    assert answer["seconds"] >= 0 and answer["cpu_seconds"] >= 0
+    on = ab_worker.timed_round(
+        lambda: seen.append(gc.isenabled()),
+        lambda: dict(ROUND_COUNTS),
+        repeat=1,
+        gc_off=False,
+        sync=lambda: None,
+    )
+    assert seen[-1] is True and on["predicts"] == 1
+
+
+def test_a_real_worker_repeats_predicts_in_a_round(tmp_path: Path) -> None:
+    workload = write_fasta(make_reads(4, expected_length=300), tmp_path / "reads.fa")
+    worker = ab.Worker("head", REPO, tiny_spec(workload), tmp_path / "work")
+    try:
+        worker.wait_ready()
+        sample = worker.round(RoundProtocol(repeat=2, gc_off=True))
+        worker.collect()
+        collected = worker.round(RoundProtocol(repeat=1, gc_off=True), collected=True)
+    finally:
+        worker.close()
+    assert sample.predicts == 2 and sample.reads == 4 and sample.seconds > 0
+    # the harness's clock, per predict, holds the worker's own timing
+    assert sample.harness_seconds is not None and sample.harness_seconds >= sample.seconds
+    assert collected.harness_seconds is not None and collected.harness_seconds >= collected.seconds

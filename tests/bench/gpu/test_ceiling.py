@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.bench.gpu.test_nvml import FakeClock, FakeNvml, host
+from tests.bench.fakes import FakeClock, FakeNvml, host
 from virnucpro.bench.gpu.ceiling import (
     CEILING_PLANS,
     CEILING_STAGE,

@@ -13,8 +13,7 @@ import time
 
 import pynvml
 
-from tests.bench.gpu.test_nvml import FakeClock, host
-from tests.bench.gpu.test_telemetry import GpmNvml
+from tests.bench.fakes import FakeClock, GpmNvml, host
 from virnucpro.bench.gpu.gpm import GpmReader
 from virnucpro.bench.gpu.sampler import GpuSampler
 

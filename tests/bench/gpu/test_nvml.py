@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from types import SimpleNamespace
 
 import pynvml
 import pytest
 
+from tests.bench.fakes import HW_THERMAL, OWN_PID, FakeNvml, host
 from virnucpro.bench.gpu import nvml as nvml_mod
 from virnucpro.bench.gpu.nvml import cuda_uuids as CUDA_UUIDS
 from virnucpro.bench.gpu.nvml import (
@@ -18,112 +18,12 @@ from virnucpro.bench.gpu.nvml import (
     load_nvml,
     resolve_devices,
 )
-from virnucpro.bench.gpu.processes import OwnProcesses
 from virnucpro.bench.gpu.sampler import DEFAULT_INTERVAL_S, GpuSampler
 from virnucpro.bench.gpu.telemetry import assess_validity, telemetry_metrics
 from virnucpro.bench.schema import GpuSample, GpuTelemetry
 
 NEVER = 3600.0  # an interval the test never reaches: only the start and stop readings happen
-OWN_PID = 4242
-HW_THERMAL = 0x40
 GPU_IDLE = 0x1
-
-
-def host(*pids: int) -> Callable[[], OwnProcesses]:
-    """This run's processes as ``pids`` in the initial PID namespace (NVML's pids compare)."""
-    first = pids[0] if pids else OWN_PID
-    own = OwnProcesses(first, frozenset(pids), descendants=0, initial_namespace=True)
-    return lambda: own
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeNvml:
-    """Just enough of pynvml: per-device readings, each query costing 1 s of the fake clock."""
-
-    NVMLError = pynvml.NVMLError
-
-    def __init__(
-        self,
-        devices: int = 1,
-        *,
-        clock: FakeClock | None = None,
-        power: bool = True,
-        throttle: int = 0,
-        processes: tuple[int, ...] = (),
-        init_error: Exception | None = None,
-    ) -> None:
-        self.count = devices
-        self.clock = clock or FakeClock()
-        self.power = power
-        self.throttle = throttle
-        self.processes = processes
-        self.init_error = init_error
-        self.energy_mj = [5_000_000] * devices
-        self.process_queries = 0
-        self.shutdowns = 0
-
-    def nvmlInit(self) -> None:
-        if self.init_error is not None:
-            raise self.init_error
-
-    def nvmlShutdown(self) -> None:
-        self.shutdowns += 1
-
-    def nvmlSystemGetDriverVersion(self) -> bytes:
-        return b"550.54.15"
-
-    def nvmlDeviceGetCount(self) -> int:
-        return self.count
-
-    def nvmlDeviceGetHandleByIndex(self, i: int) -> int:
-        return i
-
-    def nvmlDeviceGetName(self, h: int) -> bytes:
-        return b"NVIDIA H100"
-
-    def nvmlDeviceGetUUID(self, h: int) -> str:
-        return f"GPU-abcd{h}-0000"
-
-    def nvmlDeviceGetPciInfo(self, h: int) -> SimpleNamespace:
-        return SimpleNamespace(busId=f"00000000:0{h}:00.0".encode())
-
-    def nvmlDeviceGetUtilizationRates(self, h: int) -> SimpleNamespace:
-        self.clock.now += 1.0
-        return SimpleNamespace(gpu=90 - 10 * h, memory=40)
-
-    def nvmlDeviceGetMemoryInfo(self, h: int) -> SimpleNamespace:
-        return SimpleNamespace(used=(h + 1) * 2**30, total=80 * 2**30, free=0)
-
-    def nvmlDeviceGetPowerUsage(self, h: int) -> int:
-        if not self.power:
-            raise pynvml.NVMLError_NotSupported()
-        return 312_500
-
-    def nvmlDeviceGetTotalEnergyConsumption(self, h: int) -> int:
-        self.energy_mj[h] += 1500
-        return self.energy_mj[h]
-
-    def nvmlDeviceGetClockInfo(self, h: int, clock: int) -> int:
-        assert clock == pynvml.NVML_CLOCK_SM
-        return 1980
-
-    def nvmlDeviceGetTemperature(self, h: int, sensor: int) -> int:
-        assert sensor == pynvml.NVML_TEMPERATURE_GPU
-        return 61
-
-    def nvmlDeviceGetCurrentClocksEventReasons(self, h: int) -> int:
-        return self.throttle
-
-    def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[SimpleNamespace]:
-        self.process_queries += 1
-        return [SimpleNamespace(pid=p, usedGpuMemory=1) for p in self.processes]
 
 
 @pytest.fixture(autouse=True)

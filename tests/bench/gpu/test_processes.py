@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.bench.gpu.test_nvml import FakeNvml
+from tests.bench.fakes import FakeNvml
 from virnucpro.bench.gpu.processes import (
     INITIAL_PID_NAMESPACE,
     Listed,

@@ -7,12 +7,10 @@ energy, utilization and clocks are summarized from the readings inside each roun
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pynvml
 import pytest
 
-from tests.bench.gpu.test_nvml import FakeClock, FakeNvml, host
+from tests.bench.fakes import DeviceNvml, FakeClock, FakeNvml, GpmNvml, host
 from virnucpro.bench.gpu.gpm import GpmReader
 from virnucpro.bench.gpu.sampler import NOT_USED, GpuSampler
 from virnucpro.bench.gpu.telemetry import RoundWork, assess_validity, telemetry_metrics
@@ -20,63 +18,6 @@ from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, POOLED_POLLS, SA
 from virnucpro.bench.schema import GpuSample, GpuTelemetry
 
 NEVER = 3600.0
-HW_THERMAL = 0x40
-GPM_VALUES = {
-    pynvml.NVML_GPM_METRIC_SM_UTIL: 71.5,
-    pynvml.NVML_GPM_METRIC_SM_OCCUPANCY: 40.0,
-    pynvml.NVML_GPM_METRIC_ANY_TENSOR_UTIL: 55.0,
-    pynvml.NVML_GPM_METRIC_DRAM_BW_UTIL: 20.0,
-}
-
-
-class DeviceNvml(FakeNvml):
-    """FakeNvml whose device ``busy`` is throttled and used by another process."""
-
-    def __init__(self, devices: int, *, busy: int | None = None, **kwargs: object) -> None:
-        super().__init__(devices, **kwargs)  # type: ignore[arg-type]
-        self.busy = busy
-        self.initialized = False
-
-    def nvmlInit(self) -> None:
-        self.initialized = True
-
-    def nvmlDeviceGetCurrentClocksEventReasons(self, h: int) -> int:
-        return HW_THERMAL if h == self.busy else 0
-
-    def nvmlDeviceGetComputeRunningProcesses(self, h: int) -> list[SimpleNamespace]:
-        return [SimpleNamespace(pid=99, usedGpuMemory=1)] if h == self.busy else []
-
-
-class GpmNvml(DeviceNvml):
-    """DeviceNvml with NVML's GPM functions (Hopper: supported; else ``supported=False``)."""
-
-    c_nvmlGpmMetricsGet_t = pynvml.c_nvmlGpmMetricsGet_t
-    NVML_GPM_METRICS_GET_VERSION = pynvml.NVML_GPM_METRICS_GET_VERSION
-
-    def __init__(self, devices: int = 1, *, supported: bool = True, **kwargs: object) -> None:
-        super().__init__(devices, **kwargs)  # type: ignore[arg-type]
-        self.supported = supported
-        self.freed = 0
-        for name in ("SM_UTIL", "SM_OCCUPANCY", "ANY_TENSOR_UTIL", "DRAM_BW_UTIL"):
-            setattr(self, f"NVML_GPM_METRIC_{name}", getattr(pynvml, f"NVML_GPM_METRIC_{name}"))
-
-    def nvmlGpmQueryDeviceSupport(self, h: int) -> SimpleNamespace:
-        return SimpleNamespace(isSupportedDevice=int(self.supported))
-
-    def nvmlGpmSampleAlloc(self) -> object:
-        return pynvml.c_nvmlGpmSample_t()
-
-    def nvmlGpmSampleGet(self, h: int, sample: object) -> object:
-        return sample
-
-    def nvmlGpmSampleFree(self, sample: object) -> None:
-        self.freed += 1
-
-    def nvmlGpmMetricsGet(self, request: pynvml.c_nvmlGpmMetricsGet_t) -> object:
-        for k in range(request.numMetrics):
-            request.metrics[k].value = GPM_VALUES[request.metrics[k].metricId]
-            request.metrics[k].nvmlReturn = 0
-        return request
 
 
 def _run(fake: FakeNvml, devices, env=None, cuda_uuids=lambda: None) -> GpuTelemetry:

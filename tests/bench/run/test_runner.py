@@ -9,7 +9,7 @@ import pytest
 import virnucpro
 from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.options import BenchOptions
-from virnucpro.bench.run.runner import FAILURES_FILE, find_checkout, measure, plan_run
+from virnucpro.bench.run.runner import FAILURES_FILE, find_checkout, measure_suites, plan_run
 from virnucpro.bench.run.suites import NullProgress, ProgressSink, SuiteRequest, SuiteRun, SuiteTest
 from virnucpro.bench.schema import metric_from_samples, write_document
 from virnucpro.errors import InputError
@@ -36,7 +36,7 @@ def test_a_clean_run_is_read_back(options: BenchOptions) -> None:
     plan = plan_run(options, run_id="r1", command="test")
     assert not options.output_dir.exists()  # planning writes nothing: a refused run leaves none
     run = SuiteRun(0, (SuiteTest(FAILED_TEST, "passed"),))
-    measured = measure(plan, NullProgress(), _suites(run, write=True))  # type: ignore[arg-type]
+    measured = measure_suites(plan, NullProgress(), _suites(run, write=True))  # type: ignore[arg-type]
     assert measured.problems == () and measured.failures_log is None
     assert measured.results is not None and measured.results.metric("a.time") is not None
     assert plan.request.config_path.is_file()
@@ -45,7 +45,7 @@ def test_a_clean_run_is_read_back(options: BenchOptions) -> None:
 def test_a_failed_test_and_a_missing_document_are_problems(options: BenchOptions) -> None:
     plan = plan_run(options, run_id="r2", command="test")
     failed = SuiteTest(FAILED_TEST, "failed", "AssertionError: boom", "Traceback ...\nE boom")
-    measured = measure(plan, NullProgress(), _suites(SuiteRun(1, (failed,)), write=False))  # type: ignore[arg-type]
+    measured = measure_suites(plan, NullProgress(), _suites(SuiteRun(1, (failed,)), write=False))  # type: ignore[arg-type]
     assert measured.results is None
     assert any(FAILED_TEST in p for p in measured.problems)
     assert any("no results document" in p for p in measured.problems)

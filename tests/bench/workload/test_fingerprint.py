@@ -13,11 +13,11 @@ from virnucpro.bench.workload.fingerprint import (
     workload_fingerprint,
 )
 from virnucpro.bench.workload.reads import make_reads, write_fasta
-from virnucpro.chunking import chunk_records
 from virnucpro.errors import InputError
-from virnucpro.fasta import read_fasta
 from virnucpro.models.dnabert_tokenizer import build_tiny_tokenizer
-from virnucpro.translate import keep_frames
+from virnucpro.stages.chunking import chunk_records
+from virnucpro.stages.fasta import read_fasta
+from virnucpro.stages.translate import keep_frames
 
 # One ORF, forward frame 1 open: ATG GCT ... (60 codons = 180 bp) then 30 bases more.
 ORF = "ATG" + "GCT" * 59

@@ -15,10 +15,10 @@ from virnucpro.bench.workload.reads import (
     reverse_complement,
     write_fasta,
 )
-from virnucpro.chunking import chunk_records
 from virnucpro.errors import InputError
-from virnucpro.fasta import FastaRecord, read_fasta
-from virnucpro.translate import keep_frames, kept_frames_of_chunk
+from virnucpro.stages.chunking import chunk_records
+from virnucpro.stages.fasta import FastaRecord, read_fasta
+from virnucpro.stages.translate import keep_frames, kept_frames_of_chunk
 
 SMALL_SEED_READS = 200
 

@@ -516,6 +516,21 @@ FIXTURES: dict[str, Callable[[], ResultsDocument]] = {
 VERDICT_FIXTURE = "regression_verdict"
 
 
+def with_metrics(doc: ResultsDocument, *metrics: Metric) -> ResultsDocument:
+    """``doc`` with ``metrics`` added, replacing any of the same name."""
+    names = {m.name for m in metrics}
+    kept = tuple(m for m in doc.metrics if m.name not in names)
+    return doc.model_copy(update={"metrics": kept + tuple(metrics)})
+
+
+def history_verdict(status: str, *, name: str = TOTAL_TIME_METRIC) -> Verdict:
+    """A verdict whose one judgement of ``name`` was made against 7 earlier runs of a history."""
+    judgement = MetricJudgement(
+        name=name, unit="s", status=status, change=0.3, reason="why", history_runs=7
+    )
+    return Verdict(outcome="pass", exit_code=0, baseline="main", judgements=(judgement,))
+
+
 def fixture_texts() -> dict[str, str]:
     """File name -> JSON text of every committed fixture."""
     texts = {f"{name}.json": document_to_json(build()) for name, build in FIXTURES.items()}

@@ -69,3 +69,72 @@ def stored_baseline_of(entries: list[RunEntry]) -> BaselineRecord:
     doc = doc.model_copy(update={"environment": environment})
     assert entry_from_results(doc).key == entries[0].key
     return BaselineRecord(Path("baselines/stored.json"), doc.run.created_at, "stored-run", doc)
+
+
+# ----------------------------------------------------------------------------- gate health
+
+CANARY_KEY = "runner-a/tiny-workload--canary"
+PR_KEY = "runner-a/tiny-workload--pr"
+CANARY_CVS = (0.05, 0.06, 0.05, 0.055, 0.05, 0.06, 0.05, 0.11, 0.12, 0.10, 0.13, 0.11)
+CANARY_FAIL_AT = 9  # the one false alarm
+PR_OUTCOMES = ("pass",) * 6 + ("invalid", "invalid", "inconclusive", "regression")
+GATE_NOW = "2026-12-20T12:00:00+00:00"
+
+
+def _gate_entry(key: str, series: str, k: int, outcome: str, cv: float, day: str) -> RunEntry:
+    from tools.bench.history.runs import GateFacts
+
+    return RunEntry(
+        key=key,
+        run_id=f"{series}-{k:02d}",
+        created_at=f"{day}T03:17:00+00:00",
+        commit=_commit(k),
+        dirty=False,
+        tier="quick",
+        valid=True,
+        outcome=outcome,  # type: ignore[arg-type]
+        series=series,  # type: ignore[arg-type]
+        gate=GateFacts(
+            pairs=80,
+            per_pair_cv=cv,
+            min_detectable=2.0 * cv / 8.0 * 2.8,
+            power=0.8,
+            confidence=0.985,
+            threshold=0.03,
+            change=0.001,
+        ),
+    )
+
+
+def gate_history() -> dict[str, list[RunEntry]]:
+    """Twelve canary nights whose CV doubles over the last five (one FAIL), and eleven PR
+    verdicts, one of them older than the 30-day window."""
+    canary = [
+        _gate_entry(
+            CANARY_KEY,
+            "canary",
+            k,
+            "regression" if k == CANARY_FAIL_AT else "pass",
+            cv,
+            f"2026-12-{k + 1:02d}",
+        )
+        for k, cv in enumerate(CANARY_CVS)
+    ]
+    prs = [
+        _gate_entry(PR_KEY, "pr", k, outcome, 0.07, f"2026-12-{k + 5:02d}")
+        for k, outcome in enumerate(PR_OUTCOMES)
+    ]
+    prs.append(_gate_entry(PR_KEY, "pr", 20, "invalid", 0.07, "2026-10-01"))
+    return {CANARY_KEY: canary, PR_KEY: prs}
+
+
+def build_gate_site(out):
+    """The dashboard of :func:`known_history` and :func:`gate_history` in ``out``."""
+    from datetime import datetime
+
+    from tools.bench.site.pages import build_site
+
+    history = known_history()
+    histories = {history[0].key: history, **gate_history()}
+    build_site(histories, out, source="gate health test", now=datetime.fromisoformat(GATE_NOW))
+    return out

@@ -222,3 +222,36 @@ def test_overview_renders_and_a_screenshot_is_kept(
         shot.unlink(missing_ok=True)
         _render(f"{base}/{page}", f"--screenshot={shot}")
         assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+# ----------------------------------------------------------------------------- gate health
+
+
+@pytest.fixture(scope="module")
+def gate_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tools.bench.site_history import build_gate_site
+
+    return build_gate_site(tmp_path_factory.mktemp("gate-site"))
+
+
+def test_the_gate_health_page_renders_its_chart_and_flag(gate_site: Path) -> None:
+    from tests.tools.bench.site_history import CANARY_CVS
+    from tools.bench.site.gate import GATE_FILE
+
+    page = gate_site / GATE_FILE
+    dom, log = _render(page.as_uri(), "--dump-dom")
+    parsed = _Points()
+    parsed.feed(dom)
+    nights = len(CANARY_CVS)
+    assert parsed.counts.count(nights) == 2, parsed.counts  # CV and MDE, one point a night
+    assert 1 in parsed.counts  # the false alarm's cross
+    text = " ".join(parsed.texts)
+    assert "FLAGGED: the canary's noise doubled" in text
+    assert "per-pair CV of the total time (%)" in text and "could detect (MDE, %)" in text
+    assert "INVALID 20%" in " ".join(text.split())
+    _assert_clean(log)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "gate.png"
+    shot.unlink(missing_ok=True)
+    _render(page.as_uri(), f"--screenshot={shot}")
+    assert shot.read_bytes().startswith(b"\x89PNG")

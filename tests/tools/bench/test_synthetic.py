@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from tools.bench.synthetic import SYNTHETIC_CPU, draw_samples, synthetic_document
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.records import first_error_line
 from virnucpro.bench.schema import (
     GpuTelemetry,
     Metric,
     document_to_json,
-    first_error_line,
     metric_from_samples,
     parse_document,
 )

@@ -16,7 +16,8 @@ from tools.bench.thresholds import (
     with_overrides,
 )
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Metric, SchemaError, metric_from_samples
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import Metric, metric_from_samples
 
 
 def _metric(name: str, unit: str) -> Metric:

@@ -33,18 +33,19 @@ from tools.bench.history.publish import (
     publish_to_branch,
     resolve_remote,
 )
-from tools.bench.history.runs import DEFAULT_HISTORY_DIR, add_run
+from tools.bench.history.runs import DEFAULT_HISTORY_DIR, MAIN_SERIES, SERIES, add_run
 from tools.bench.history.source import LoadedHistory, entry_from_file, load_history
 from tools.bench.history.trend import TrendReport, analyze_history
 from tools.bench.report.export import FORMATS, export_text
 from virnucpro.atomic import atomic_write_text
 from virnucpro.errors import EXIT_OK, InputError
+from virnucpro.extras import require
 
 DEFAULT_SITE_DIR = DEFAULT_REPORT_DIR / "dashboard"
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    entry = entry_from_file(args.results)
+    entry = entry_from_file(args.results, series=args.series)
     if args.branch is not None or args.remote is not None:
         if args.dir is not None:
             raise InputError("give either --dir or --branch/--remote, not both")
@@ -108,6 +109,7 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    require("dashboard", command="python -m tools.bench dashboard")
     loaded = _loaded(args)
     if args.md is not None:
         from tools.bench.site.markdown import write_dashboard
@@ -170,6 +172,13 @@ def add_history_commands(subparsers: Subparsers) -> None:
     )
     publish.add_argument("--branch", metavar="BRANCH", help=f"git data branch ({DEFAULT_BRANCH})")
     publish.add_argument("--remote", metavar="REMOTE", help="remote name, URL or path (origin)")
+    publish.add_argument(
+        "--series",
+        choices=SERIES,
+        default=MAIN_SERIES,
+        help="the series the run joins: runs (the main job's trend, default), canary (the "
+        "nightly A/A gate check), pr (a pull request's verdict, kept without metrics)",
+    )
     trend = subcommand(subparsers, "trend", cmd_trend, "change points and drift per metric")
     _add_source_options(trend)
     add_baseline_dir(trend)

@@ -42,16 +42,18 @@ from tools.bench.history.baseline import (
 )
 from tools.bench.history.runs import DEFAULT_HISTORY_DIR
 from tools.bench.judge.document import history_folder, judge_document
-from tools.bench.report.formatting import CHANGE_HEADINGS, SIDE_HEADINGS, change_cell, status_cell
+from tools.bench.report.formatting import SIDE_HEADINGS, change_cell, change_heading, status_cell
 from tools.bench.thresholds import MIN_HISTORY_RUNS
 from tools.bench.verdict import Verdict
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_OK, VirnucproError
+from virnucpro.extras import missing_extra
 
 DELEGATED = {
     "post": ("tools.bench.cli.github", "main_post"),
     "badge": ("tools.bench.cli.badge", "main_badge"),
+    "rejudge": ("tools.bench.cli.rejudge", "main_rejudge"),
 }
 DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and history."
 
@@ -77,7 +79,7 @@ def verdict_table(verdict: Verdict) -> str:
         "metric",
         "status",
         *SIDE_HEADINGS[verdict.mode],
-        CHANGE_HEADINGS[verdict.mode],
+        change_heading(verdict),
         "p (BH)",
         "reason",
     )
@@ -98,6 +100,7 @@ def _judge_from(args: argparse.Namespace, results: ResultsDocument) -> Verdict:
         require_baseline=args.require_baseline,
         baseline_file=args.baseline,
         history_dir=history_folder(args.history, default=DEFAULT_HISTORY_DIR, use=args.use_history),
+        accept_output_change=args.accept_output_change,
     )
 
 
@@ -133,6 +136,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         candidate,
         thresholds=thresholds_from(args),
         base_label=f"{record.source_run_id} ({record.path})",
+        base_path=args.base,
+        candidate_path=args.candidate,
     )
     verdict = comparison.verdict
     print(comparison.how)
@@ -202,6 +207,12 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="judge on the stored run's rounds only, even where a history exists",
     )
+    parser.add_argument(
+        "--accept-output-change",
+        action="store_true",
+        help="outputs that differ from the baseline's get a time verdict (the change is meant "
+        "to alter the predictions) instead of OUTPUTS CHANGED, exit 1",
+    )
     add_threshold_options(parser)
 
 
@@ -252,7 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(subparsers)
     _add_store_commands(subparsers)
     add_history_commands(subparsers)
-    for name, text in (("post", "post the report to a pull request"), ("badge", "badge data")):
+    for name, text in (
+        ("post", "post the report to a pull request"),
+        ("badge", "badge data"),
+        ("rejudge", "re-judge a PR's report from its raw pairs"),
+    ):
         subparsers.add_parser(name, help=f"{text} (options: {name} --help)", add_help=False)
     return parser
 
@@ -280,6 +295,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VirnucproError as exc:
         _error(str(exc))
         return exc.exit_code
+    except ModuleNotFoundError as exc:
+        missing = missing_extra(exc, command=PROG)
+        if missing is None:
+            raise
+        _error(str(missing))
+        return missing.exit_code
     except OSError as exc:
         _error(f"{exc.filename or 'file'}: {exc.strerror or exc.__class__.__name__}")
         return EXIT_BAD_INPUT

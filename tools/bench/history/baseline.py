@@ -23,24 +23,18 @@ from pathlib import Path
 from typing import Literal
 
 from filelock import FileLock, Timeout
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tools.bench.host_gate import busy_reason, others_shares
 from tools.bench.thresholds import DEFAULT_BUSY_HOST_SHARE
-from tools.bench.verdict import REPORT_KIND
+from tools.bench.verdict import REPORT_ENVELOPE
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.schema import (
-    DOCUMENT_KIND,
-    ResultsDocument,
-    SchemaError,
-    first_error_line,
-    parse_document,
-    read_json_file,
-)
+from virnucpro.bench.records import Envelope, Record, SchemaError, read_json_file
+from virnucpro.bench.schema import RESULTS_ENVELOPE, ResultsDocument, parse_document
 from virnucpro.errors import InputError, RunFailure
 
 BASELINE_KIND = "virnucpro-benchmark-baseline"
 BASELINE_VERSION = 1
+BASELINE_ENVELOPE = Envelope(BASELINE_KIND, "baseline_version", (BASELINE_VERSION,), "baseline")
 BASELINE_SUFFIX = ".json"
 DEFAULT_BASELINE_DIR = Path(__file__).resolve().parents[3] / "baselines"
 LOCK_TIMEOUT_S = 60.0
@@ -50,10 +44,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _KEY_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
-class BaselineEnvelope(BaseModel):
+class BaselineEnvelope(Record):
     """What a baseline file holds."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["virnucpro-benchmark-baseline"] = BASELINE_KIND
     baseline_version: int
@@ -148,38 +140,23 @@ def locked_file(path: Path) -> Iterator[None]:
         lock.release()
 
 
-def _load_json(path: Path) -> object:
-    return read_json_file(path)
-
-
-def _envelope_record(data: dict[str, object], path: Path) -> BaselineRecord:
-    if data.get("kind") != BASELINE_KIND:
-        raise SchemaError(f"{path}: not a baseline (kind={data.get('kind')!r})")
-    version = data.get("baseline_version")
-    if version != BASELINE_VERSION:
-        raise SchemaError(
-            f"{path}: baseline_version {version!r} is not supported (expected {BASELINE_VERSION})"
-        )
-    results = parse_document(data.get("results"), source=f"{path} (results)")
-    try:
-        envelope = BaselineEnvelope.model_validate({**data, "results": results})
-    except ValidationError as exc:
-        line = first_error_line(exc, whole="<envelope>")
-        raise SchemaError(f"{path}: invalid baseline envelope: {line}") from None
+def _envelope_record(data: object, path: Path) -> BaselineRecord:
+    checked = BASELINE_ENVELOPE.check(data, source=str(path))
+    results = parse_document(checked.get("results"), source=f"{path} (results)")
+    envelope = BASELINE_ENVELOPE.validate(
+        BaselineEnvelope, {**checked, "results": results}, source=str(path)
+    )
     return BaselineRecord(path, envelope.created_at, envelope.source_run_id, envelope.results)
 
 
 def read_baseline(path: Path) -> BaselineRecord:
     """Read and validate a baseline file; any problem is a one-line SchemaError."""
-    data = _load_json(path)
-    if not isinstance(data, dict):
-        raise SchemaError(f"{path}: not a baseline (top level is not an object)")
-    return _envelope_record(data, Path(path))
+    return _envelope_record(read_json_file(path), Path(path))
 
 
 def _results_of(data: object, path: Path) -> ResultsDocument:
     """The results in a decoded file: a results document, or the one inside a JSON report."""
-    if isinstance(data, dict) and data.get("kind") == REPORT_KIND:
+    if REPORT_ENVELOPE.names(data):
         from tools.bench.report.document import parse_report
 
         return parse_report(data, source=str(path)).results
@@ -188,7 +165,7 @@ def _results_of(data: object, path: Path) -> ResultsDocument:
 
 def read_results(path: Path) -> ResultsDocument:
     """Read a results document, or the results inside a ``benchmark_*.json`` report."""
-    return _results_of(_load_json(path), Path(path))
+    return _results_of(read_json_file(path), Path(path))
 
 
 def _json_shape(data: object) -> str:
@@ -201,8 +178,8 @@ def _json_shape(data: object) -> str:
 
 def _check_benchmark_file(data: object, path: Path) -> None:
     """Refuse valid JSON that is none of the three files, saying so instead of a schema detail."""
-    kinds = (BASELINE_KIND, REPORT_KIND, DOCUMENT_KIND)
-    if isinstance(data, dict) and (data.get("kind") in kinds or "schema_version" in data):
+    envelopes = (BASELINE_ENVELOPE, REPORT_ENVELOPE, RESULTS_ENVELOPE)
+    if any(envelope.names(data) for envelope in envelopes):
         return
     raise SchemaError(
         f"{path}: not a results, report or baseline file (valid JSON, but {_json_shape(data)}; "
@@ -212,9 +189,9 @@ def _check_benchmark_file(data: object, path: Path) -> None:
 
 def read_reference(path: Path) -> BaselineRecord:
     """Read a file to compare against: a baseline, a results document or a JSON report."""
-    data = _load_json(path)
+    data = read_json_file(path)
     _check_benchmark_file(data, Path(path))
-    if isinstance(data, dict) and data.get("kind") == BASELINE_KIND:
+    if BASELINE_ENVELOPE.names(data):
         return _envelope_record(data, Path(path))
     doc = _results_of(data, Path(path))
     return BaselineRecord(Path(path), doc.run.created_at, doc.run.run_id, doc)

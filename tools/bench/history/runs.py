@@ -4,11 +4,21 @@ Layout under a history folder (a directory you name, or the root of the data bra
 
     <hardware_key>/<workload-engine-preset-device-precision slug>.jsonl
 
-Each line is one :class:`RunEntry`: when and where the run happened, what ran (workload,
-engine, preset, device, precision, machine) and how (a plain run, or the head side of an A/B
-run), whether it was valid, the verdict, the requirement rows and, per metric, a summary
-(median, quartiles, sample count) plus the raw samples. Retention keeps raw samples only for
-the newest ``RAW_SAMPLE_RUNS`` runs of a file; summaries are kept forever, so a file grows by a few
+Each line is one :class:`RunEntry`: when and where the run happened, whether it was valid,
+the checker's outcome, the requirement rows and, per metric, a summary (median, quartiles,
+sample count) plus the raw samples; and what ran (workload, engine, preset, device, precision,
+machine) and how (a plain run, or the head side of an A/B run), for the dashboard's groups.
+
+A history holds three *series*, each in files of its own (the key's slug gets ``--<series>``):
+``runs``, the runs of the main job that the trend and the between-run noise read; ``canary``,
+the nightly A/A runs of the gate (this commit against itself); ``pr``, the verdicts of pull
+requests' A/B runs (verdict and gate facts only, no metrics). An entry of a paired verdict
+keeps :class:`GateFacts`: what the run could detect and how noisy its pairs were, for the
+dashboard's gate-health page. ``history_version`` 2 added the series and the gate facts;
+lines of version 1 still read (series ``runs``, no gate facts).
+
+Retention keeps raw samples only for the newest
+``RAW_SAMPLE_RUNS`` runs of a file; summaries are kept forever, so a file grows by a few
 kilobytes per run. Lines are appended in run order; adding a run rewrites the file atomically
 under a lock, never in place. A file with a bad line or another ``history_version`` is refused
 with one line naming it, and is never rewritten.
@@ -21,32 +31,66 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Literal, get_args
 
 from tools.bench.history.baseline import locked_file, storage_key
-from tools.bench.verdict import Outcome, ReportDocument, RequirementResult
+from tools.bench.verdict import Outcome, ReportDocument, RequirementResult, Verdict
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.metric_names import PAIRS_LABEL, TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
+from virnucpro.bench.records import Envelope, Record, SchemaError
+from virnucpro.bench.schema import Direction, Metric, ResultsDocument
 from virnucpro.errors import InputError
 
 HISTORY_KIND = "virnucpro-benchmark-history"
-HISTORY_VERSION = 1
+HISTORY_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+HISTORY_ENVELOPE = Envelope(HISTORY_KIND, "history_version", READABLE_VERSIONS, "history entry")
 HISTORY_SUFFIX = ".jsonl"
 RAW_SAMPLE_RUNS = 30  # newest runs of a file that keep their raw samples
 HISTORY_FOLDER = "history"  # inside the reports folder
 DEFAULT_HISTORY_DIR = Path("tests/reports") / HISTORY_FOLDER
 MIN_SAMPLES_FOR_QUARTILES = 2
+REFUSED = "history refused, not rewritten"
 BUSY_OUTCOME = "invalid"  # the verdict of a run the host gate found on a busy machine
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+Series = Literal["runs", "canary", "pr"]
+SERIES: tuple[Series, ...] = get_args(Series)
+MAIN_SERIES: Series = "runs"
+VERDICT_ONLY_SERIES = frozenset({"pr"})  # entries without metrics or requirements
 
 
-class MetricSummary(_Record):
+class GateFacts(Record):
+    """A paired verdict's facts for the gate's health (from :class:`PairedDesign` and the
+    total time's judgement)."""
+
+    pairs: int
+    per_pair_cv: float | None = None  # SD of the per-pair log ratio of the total time
+    min_detectable: float | None = None  # the slowdown the run detects with ``power``
+    power: float
+    confidence: float
+    threshold: float | None = None  # the total time's fail threshold
+    change: float | None = None  # the total time's change, worse positive
+
+
+def gate_facts(verdict: Verdict | None) -> GateFacts | None:
+    """The gate facts of a paired verdict (None for any other)."""
+    if verdict is None or verdict.design is None:
+        return None
+    design = verdict.design
+    total = next((j for j in verdict.judgements if j.name == TOTAL_TIME_METRIC), None)
+    return GateFacts(
+        pairs=total.pairs if total is not None and total.pairs else 0,
+        per_pair_cv=design.per_pair_cv,
+        min_detectable=design.min_detectable,
+        power=design.power,
+        confidence=design.confidence,
+        threshold=total.threshold if total is not None else None,
+        change=total.change if total is not None else None,
+    )
+
+
+class MetricSummary(Record):
     """One metric of one run: its summary always, its raw samples while retention keeps them."""
 
     name: str
@@ -64,7 +108,7 @@ RunMode = Literal["plain", "ab"]
 MODE_WORDS: dict[RunMode, str] = {"plain": "plain runs", "ab": "A/B runs (head side)"}
 
 
-class RunSetup(_Record):
+class RunSetup(Record):
     """What ran, in words a person reads (the dashboard's group title; the key is its hash)."""
 
     workload: str  # the workload's name: a data size, or user:<file name>
@@ -105,7 +149,7 @@ def run_mode(results: ResultsDocument) -> RunMode:
     return "ab" if total is not None and total.labels.get(PAIRS_LABEL) else "plain"
 
 
-class RunEntry(_Record):
+class RunEntry(Record):
     """One run in a history file."""
 
     kind: Literal["virnucpro-benchmark-history"] = HISTORY_KIND
@@ -121,6 +165,8 @@ class RunEntry(_Record):
     outcome: Outcome | None = None  # the checker's verdict when the run was judged
     requirements: tuple[RequirementResult, ...] = ()
     metrics: tuple[MetricSummary, ...] = ()
+    series: Series = MAIN_SERIES
+    gate: GateFacts | None = None  # a paired verdict's facts (the gate-health page)
     mode: RunMode = "plain"  # "ab": the head side of an A/B run (entries before it: plain)
     setup: RunSetup | None = None  # what ran (None in entries written before it was kept)
 
@@ -160,10 +206,19 @@ def summarize(metric: Metric) -> MetricSummary:
     )
 
 
+def series_key(key: str, series: Series) -> str:
+    """The key of ``series``'s file for the storage key ``key`` (``runs`` keeps it)."""
+    return key if series == MAIN_SERIES else f"{key}--{series}"
+
+
 def entry_from_results(
-    results: ResultsDocument, *, report: ReportDocument | None = None
+    results: ResultsDocument,
+    *,
+    report: ReportDocument | None = None,
+    series: Series = MAIN_SERIES,
 ) -> RunEntry:
-    """The history entry of a run (with the verdict and requirements when a report is given).
+    """The history entry of a run (with the verdict and requirements when a report is given)
+    in ``series`` (a verdict-only series keeps no metrics nor requirements).
 
     ``valid`` says whether the machine was fit to measure: the run's own validity (the GPUs)
     and, when the report's verdict is INVALID, the host gate (other processes kept the CPUs
@@ -171,9 +226,10 @@ def entry_from_results(
     """
     env, run = results.environment, results.run
     verdict = report.verdict if report else None
+    verdict_only = series in VERDICT_ONLY_SERIES
     busy = verdict is not None and verdict.outcome == BUSY_OUTCOME and results.validity.valid
     return RunEntry(
-        key=storage_key(results),
+        key=series_key(storage_key(results), series),
         run_id=run.run_id,
         created_at=run.created_at,
         commit=env.git_commit,
@@ -182,8 +238,10 @@ def entry_from_results(
         valid=results.validity.valid and not busy,
         invalid_reasons=(*results.validity.reasons, *(verdict.reasons[:1] if busy else ())),
         outcome=verdict.outcome if verdict else None,
-        requirements=report.requirements if report else (),
-        metrics=tuple(summarize(m) for m in results.metrics),
+        requirements=report.requirements if report and not verdict_only else (),
+        metrics=() if verdict_only else tuple(summarize(m) for m in results.metrics),
+        series=series,
+        gate=gate_facts(verdict),
         mode=run_mode(results),
         setup=run_setup(results),
     )
@@ -203,24 +261,13 @@ def history_file(folder: Path, key: str) -> Path:
 
 def _parse_line(text: str, source: str, key: str | None) -> RunEntry:
     try:
-        data = json.loads(text)
+        entry = HISTORY_ENVELOPE.parse(RunEntry, json.loads(text), source=source)
     except json.JSONDecodeError:
-        raise SchemaError(f"{source}: not valid JSON (history refused, not rewritten)") from None
-    if not isinstance(data, dict) or data.get("kind") != HISTORY_KIND:
-        raise SchemaError(f"{source}: not a history entry (history refused, not rewritten)")
-    if data.get("history_version") != HISTORY_VERSION:
-        version = data.get("history_version")
-        raise SchemaError(
-            f"{source}: history_version {version!r} is not supported "
-            f"(expected {HISTORY_VERSION}; history refused, not rewritten)"
-        )
-    try:
-        entry = RunEntry.model_validate(data)
-    except ValidationError as exc:
-        loc = ".".join(str(p) for p in exc.errors()[0].get("loc", ()))
-        raise SchemaError(f"{source}: invalid history entry ({loc})") from None
+        raise SchemaError(f"{source}: not valid JSON; {REFUSED}") from None
+    except SchemaError as exc:
+        raise SchemaError(f"{exc}; {REFUSED}") from None
     if key is not None and entry.key != key:
-        raise SchemaError(f"{source}: an entry of another key ({entry.key})")
+        raise SchemaError(f"{source}: an entry of another key ({entry.key}); {REFUSED}")
     return entry
 
 
@@ -234,7 +281,7 @@ def read_file(path: Path, *, key: str | None = None) -> list[RunEntry]:
         raise SchemaError(f"{path}: cannot read ({exc.__class__.__name__})") from None
     lines = text.splitlines()
     if text and not text.endswith("\n"):
-        raise SchemaError(f"{path}: ends in a partial line (history refused, not rewritten)")
+        raise SchemaError(f"{path}: ends in a partial line ({REFUSED})")
     return [_parse_line(line, f"{path}:{n}", key) for n, line in enumerate(lines, 1) if line]
 
 

@@ -21,10 +21,17 @@ from tools.bench.history.publish import (
     local_data_ref,
     resolve_remote,
 )
-from tools.bench.history.runs import DEFAULT_HISTORY_DIR, RunEntry, entry_from_results, read_all
+from tools.bench.history.runs import (
+    DEFAULT_HISTORY_DIR,
+    MAIN_SERIES,
+    RunEntry,
+    Series,
+    entry_from_results,
+    read_all,
+)
 from tools.bench.report.document import parse_report, read_report
-from tools.bench.verdict import REPORT_KIND
-from virnucpro.bench.schema import read_json_file
+from tools.bench.verdict import REPORT_ENVELOPE
+from virnucpro.bench.records import read_json_file
 from virnucpro.errors import InputError
 
 DEFAULT_REPORTS_DIR = Path("tests/reports")
@@ -48,12 +55,15 @@ class LoadedHistory:
         return sum(len(v) for v in self.histories.values())
 
 
-def entry_from_file(path: Path) -> RunEntry:
-    """The history entry of a ``benchmark_*.json`` report (or of a bare results document)."""
+def entry_from_file(path: Path, *, series: Series = MAIN_SERIES) -> RunEntry:
+    """The history entry of a ``benchmark_*.json`` report (or of a bare results document) in
+    ``series``; the canary and PR series need a report (their verdict is what they keep)."""
     data = read_json_file(path)
-    if isinstance(data, dict) and data.get("kind") == REPORT_KIND:
+    if REPORT_ENVELOPE.names(data):
         report = parse_report(data, source=str(path))
-        return entry_from_results(report.results, report=report)
+        return entry_from_results(report.results, report=report, series=series)
+    if series != MAIN_SERIES:
+        raise InputError(f"{path}: the {series} series keeps verdicts; give a benchmark report")
     return entry_from_results(read_results(path))
 
 

@@ -4,19 +4,11 @@ The series of a metric is its median per run, in run order, over the *valid* run
 measured it: invalid runs (a machine unfit to measure, a busy host) are shown on the dashboard
 but left out of the analysis, and indices count the runs in the series.
 
-*Change points* come from Apache Otava (``otava.analysis.compute_change_points``, the
-E-divisive means detector with a Student t-test merge step, as MongoDB and DataStax use it on
-their performance history): a shift is kept when its p-value is below ``CHANGE_POINT_ALPHA`` and
-it moves the mean by at least ``MIN_RELATIVE_SHIFT``. A steady drift is a slope, not a
-staircase: a shift is dropped when a straight line through the runs between its neighbouring
-change points fits them better than the two levels do.
-
-The *slope* is the least-squares slope (per run) of the medians since the last change point,
-with its standard error. When it is significant (two-sided t test, ``SLOPE_CONFIDENCE``) and
-worsening, the fitted line predicts the first run index at which the metric passes its threshold
-level: the first segment's level moved by the metric's threshold (+10% for time). The first
-segment's level is the median of its first ``REFERENCE_RUNS`` runs, so a drift that begins with
-the history is measured from where it began, not from its middle.
+*Change points* come from :mod:`tools.bench.history.change_points` (E-divisive means with a
+t-test, as Apache Otava finds them), kept when their p-value is below ``CHANGE_POINT_ALPHA`` and
+they move the mean by more than ``MIN_RELATIVE_SHIFT``; a shift that a straight line fits better
+is a drift, not a step (:func:`_step_beats_line`). The *slope* since the last change point
+predicts when the metric crosses its threshold (:func:`analyze_trend`).
 """
 
 from __future__ import annotations
@@ -26,17 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from otava.analysis import compute_change_points
 from scipy import stats as sps
 
 import virnucpro.bench.stats as stats
+from tools.bench.history.change_points import change_points
 from tools.bench.history.runs import MetricSummary, RunEntry
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds, rule_for
 from virnucpro.bench.schema import Direction, Metric
 
 CHANGE_POINT_ALPHA = 0.01
 MIN_RELATIVE_SHIFT = 0.03
-CHANGE_POINT_WINDOW = 16  # runs per Otava sliding window (it steps by half a window)
+CHANGE_POINT_WINDOW = 16  # runs per sliding window of the split step (it steps by half)
 SLOPE_CONFIDENCE = 0.95
 MIN_RUNS_FOR_SLOPE = 3
 REFERENCE_RUNS = 3
@@ -45,7 +37,7 @@ _ROUNDING_SLACK = 1e-9
 
 @dataclass(frozen=True)
 class ChangePoint:
-    """The series index where a new level starts, the mean levels around it and Otava's p."""
+    """The series index where a new level starts, the mean levels around it and the t-test's p."""
 
     index: int
     run_id: str
@@ -115,20 +107,20 @@ def _step_beats_line(values: np.ndarray, lo: int, k: int, hi: int) -> bool:
 
 def _change_points(series: _Series) -> tuple[ChangePoint, ...]:
     values = np.asarray(series.medians, dtype=float)
-    found, _ = compute_change_points(
-        list(series.medians),  # a list: Otava's detector slices its windows only from lists
-        window_len=CHANGE_POINT_WINDOW,
-        max_pvalue=CHANGE_POINT_ALPHA,
+    found = change_points(
+        series.medians,
+        window=CHANGE_POINT_WINDOW,
+        max_p=CHANGE_POINT_ALPHA,
         min_magnitude=MIN_RELATIVE_SHIFT,
     )
-    bounds = [0, *(int(c.index) for c in found), len(values)]
+    bounds = [0, *(c.index for c in found), len(values)]
     return tuple(
         ChangePoint(
-            index=int(c.index),
-            run_id=series.run_ids[int(c.index)],
-            level_before=float(c.stats.mean_before()),
-            level_after=float(c.stats.mean_after()),
-            p_value=float(c.stats.pvalue),
+            index=c.index,
+            run_id=series.run_ids[c.index],
+            level_before=c.mean_before,
+            level_after=c.mean_after,
+            p_value=c.p_value,
         )
         for n, c in enumerate(found, 1)
         if _step_beats_line(values, bounds[n - 1], bounds[n], bounds[n + 1])
@@ -209,7 +201,12 @@ def analyze_trend(
 ) -> TrendReport | None:
     """Change points, current slope and predicted threshold crossing of one metric.
 
-    None when no valid run in the history measured the metric.
+    The slope is the least-squares slope (per run) of the medians since the last change point,
+    with its standard error. When it is significant (two-sided t test, ``SLOPE_CONFIDENCE``)
+    and worsening, the line predicts the first run at which the metric passes its threshold
+    level: the reference level moved by the metric's threshold (:func:`rule_for`). The reference
+    is the median of the first ``REFERENCE_RUNS`` runs, so a drift that begins with the history
+    is measured from where it began. None when no valid run in the history measured the metric.
     """
     series = _series(history, metric)
     if series is None:

@@ -1,34 +1,48 @@
 """Two runs judged as one answer: paired when they are the two sides of one A/B run.
 
-An A/B run (``virnucpro benchmark --against REF``) writes one results document per side; every
-metric it paired carries the id of the raw pairs file and its side (``PAIRS_LABEL``,
-``SIDE_LABEL``), with that side's samples in pair order. Given the base side and the head side
-of the same run (its ``results-base.json`` and its report or ``results-head.json``),
-:func:`compare_documents` rebuilds the pairs from the two documents and judges them with the A/B
-run's own judge (:func:`tools.bench.judge.paired.judge_paired`), so ``compare`` gives the A/B
-run's verdict, not a second, weaker one. Any other two runs are compared unpaired by the stored
-check (:func:`tools.bench.judge.stored.check_regression`), and the verdict says so: runs
+An A/B run (``virnucpro benchmark --against REF``) writes its raw pairs (``ab_pairs.json``) and
+one results document per side beside them; every metric it paired carries the id of the raw
+pairs file (the first hex digits of its sha256) and its side (``PAIRS_LABEL``, ``SIDE_LABEL``).
+Given the base side and the head side of the same run (its ``results-base.json`` and its report
+or ``results-head.json``), :func:`compare_documents` finds that raw pairs file (beside either
+file, or where the documents' notes say), checks its id, and judges it with the A/B run's own
+judge (:func:`tools.bench.judge.paired.judge_record`: the same looks and intervals, the output
+check), so ``compare`` gives the run's verdict, not a second, weaker one. Without the file the
+pairs are rebuilt from the two documents (each holds its side's samples in pair order) and
+judged as one look, which the verdict says. Any other two runs are compared unpaired by the
+stored check (:func:`tools.bench.judge.stored.check_regression`), and the verdict says so: runs
 measured at different times differ by the machine's drift as much as by the code, so an
 unpaired comparison is weaker, and its total time never fails by itself.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
-from tools.bench.judge.paired import judge_paired
+from tools.bench.judge.paired import judge_paired, judge_record
+from tools.bench.judge.rejudge import read_pairs
 from tools.bench.judge.stored import check_regression
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from tools.bench.verdict import Verdict
 from virnucpro.bench.ab.schema import PairedMetric
 from virnucpro.bench.metric_names import (
     OTHERS_CPU_METRIC,
+    PAIRS_ID_CHARS,
     PAIRS_LABEL,
     SIDE_LABEL,
     TOTAL_TIME_METRIC,
 )
 from virnucpro.bench.schema import Metric, ResultsDocument
 
+PAIRS_FILE = "ab_pairs.json"
+RAW_PAIRS_NOTE = "raw pairs: "
+ONE_LOOK_NOTE = (
+    "the raw pairs file was not found beside either file: the pairs were rebuilt from the two "
+    "documents and judged as one look (the run itself may have judged them at a later look of "
+    "its sequential design, and checked the outputs)"
+)
 UNPAIRED_NOTE = (
     "unpaired comparison: the two runs were measured apart (not the two sides of one A/B run), "
     "so the machine's drift between them reads as a change; this is weaker than a paired "
@@ -105,34 +119,72 @@ class Comparison:
     how: str  # one line: which comparison was made
 
 
+def pairs_file(
+    pairs: str, *near: Path | None, docs: tuple[ResultsDocument, ...] = ()
+) -> Path | None:
+    """The raw pairs file whose id is ``pairs``: beside one of ``near``, or where a document's
+    notes say it was written; None when none is found."""
+    candidates = [Path(p).parent / PAIRS_FILE for p in near if p is not None]
+    for doc in docs:
+        for note in doc.notes:
+            if note.startswith(RAW_PAIRS_NOTE):
+                candidates.append(Path(note[len(RAW_PAIRS_NOTE) :].split(" (id ")[0]))
+    for path in candidates:
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:PAIRS_ID_CHARS]
+            if digest == pairs:
+                return path
+    return None
+
+
 def compare_documents(
     base: ResultsDocument,
     candidate: ResultsDocument,
     *,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     base_label: str,
+    base_path: Path | None = None,
+    candidate_path: Path | None = None,
 ) -> Comparison:
     """One answer for two runs: paired when they are one A/B run's sides, else unpaired."""
     pairing = find_pairing(base, candidate)
     if isinstance(pairing, Pairing):
-        commit = (base.environment.git_commit or "unknown")[:12]
-        label = f"the base side {commit} of A/B run {pairing.pairs_id}"
-        verdict = judge_paired(
-            pairing.metrics,
-            thresholds=thresholds,
-            label=label,
-            others_shares=pairing.others_shares,
-        )
-        how = (
-            f"paired comparison: the two files are the base and head sides of A/B run "
-            f"{pairing.pairs_id} ({pairing.pairs} pairs), judged as that run judged them"
-        )
-        return Comparison(verdict=_first(verdict, how), paired=True, how=how)
+        return _paired(pairing, base, candidate, thresholds, (base_path, candidate_path))
     verdict = check_regression(
         candidate, base, thresholds=thresholds, baseline_label=base_label, no_baseline_hint=None
     )
     how = f"{UNPAIRED_NOTE}; not paired because {pairing}"
     return Comparison(verdict=_first(verdict, how), paired=False, how=how)
+
+
+def _paired(
+    pairing: Pairing,
+    base: ResultsDocument,
+    candidate: ResultsDocument,
+    thresholds: Thresholds,
+    near: tuple[Path | None, Path | None],
+) -> Comparison:
+    commit = (base.environment.git_commit or "unknown")[:12]
+    label = f"the base side {commit} of A/B run {pairing.pairs_id}"
+    found = pairs_file(pairing.pairs_id, *near, docs=(base, candidate))
+    if found is not None:
+        record = read_pairs(found)
+        outputs = record.check_outputs(accepted=False)
+        verdict = judge_record(record, thresholds=thresholds, label=label, outputs=outputs)
+        how = (
+            f"paired comparison: the two files are the base and head sides of A/B run "
+            f"{pairing.pairs_id} ({len(record.rounds)} pairs), judged from its raw pairs "
+            f"{found} as that run judged them"
+        )
+        return Comparison(verdict=_first(verdict, how), paired=True, how=how)
+    verdict = judge_paired(
+        pairing.metrics, thresholds=thresholds, label=label, others_shares=pairing.others_shares
+    )
+    how = (
+        f"paired comparison: the two files are the base and head sides of A/B run "
+        f"{pairing.pairs_id} ({pairing.pairs} pairs); {ONE_LOOK_NOTE}"
+    )
+    return Comparison(verdict=_first(verdict, how), paired=True, how=how)
 
 
 def _first(verdict: Verdict, line: str) -> Verdict:

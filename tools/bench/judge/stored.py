@@ -20,10 +20,13 @@ runs come from at least ``MIN_HISTORY_DAYS`` different days. The verdict's notes
 the metrics were judged, with the between-run noise of the total time. The A/B mode,
 :mod:`tools.bench.judge.paired`, measures both sides in one job instead, and is the gate.
 
-The run as a whole: **invalid** (exit 2) when other processes kept the host busy during the
-candidate's rounds beyond ``busy_host_share`` (``host.others_cpu_share``, median); **regression**
-(exit 1) on any failed metric; **inconclusive** (exit 2) when the total time is inconclusive
-(drift included); **no baseline** exits 2 unless allowed.
+The run as a whole: **outputs changed** (exit 1) when the published outputs of the candidate's
+end-to-end rounds differ from the baseline's beyond the precision's tolerance (the output check,
+:mod:`virnucpro.bench.output_check`; unless ``accept_output_change``), whatever the times say;
+**invalid** (exit 2) when other processes kept the host busy during the candidate's rounds beyond
+``busy_host_share`` (``host.others_cpu_share``, median); **regression** (exit 1) on any failed
+metric; **inconclusive** (exit 2) when the total time is inconclusive (drift included);
+**no baseline** exits 2 unless allowed.
 
 On the rounds, a metric is *inconclusive* rather than passed or failed when either side has
 fewer than ``min_samples`` samples, when a change beyond the threshold is not significant, or
@@ -81,6 +84,7 @@ from virnucpro.bench.metric_names import (
     SAMPLES_LABEL,
     TOTAL_TIME_METRIC,
 )
+from virnucpro.bench.output_check import check_documents
 from virnucpro.bench.schema import Metric, ResultsDocument
 
 ONE_RUN_NOTE = (
@@ -107,6 +111,7 @@ def check_regression(
     require_baseline: bool = True,
     baseline_label: str | None = None,
     history: RunHistory | None = None,
+    accept_output_change: bool = False,
     no_baseline_hint: str | None = ALLOW_NO_BASELINE_HINT,
     one_run_fails: bool = False,
 ) -> Verdict:
@@ -131,10 +136,15 @@ def check_regression(
             require_baseline=require_baseline,
             hint=no_baseline_hint,
         )
-    busy = busy_reason(others_shares(candidate), thresholds.busy_host_share)
-    if busy is not None:
-        return Verdict(outcome="invalid", exit_code=EXIT_CANNOT_JUDGE, reasons=(busy,))
     label = baseline_label or baseline.run.run_id
+    outputs, output_note = (
+        (None, None)
+        if key_differences(candidate, baseline)
+        else check_documents(baseline, candidate, label=label, accepted=accept_output_change)
+    )
+    busy = busy_reason(others_shares(candidate), thresholds.busy_host_share)
+    if busy is not None and (outputs is None or not outputs.blocks):
+        return Verdict(outcome="invalid", exit_code=EXIT_CANNOT_JUDGE, reasons=(busy,))
     if not baseline.validity.valid:
         reasons = (f"baseline {label} is marked invalid", *baseline.validity.reasons)
         return Verdict(
@@ -147,8 +157,19 @@ def check_regression(
     judgements, notes = judge_metrics(
         candidate, baseline, thresholds=thresholds, history=history, one_run_fails=one_run_fails
     )
-    notes = (f"compared with the stored run of {stored_day(baseline)}: {label}", *notes)
-    return _verdict(judgements, label=label, notes=notes)
+    notes = (
+        f"compared with the stored run of {stored_day(baseline)}: {label}",
+        *notes,
+        *([output_note] if output_note else []),
+    )
+    return ladder_verdict(
+        judgements,
+        gate_metric=TOTAL_TIME_METRIC,
+        baseline=label,
+        mode="stored",
+        notes=notes,
+        outputs=outputs,
+    )
 
 
 def key_differences(first: ResultsDocument, second: ResultsDocument) -> list[str]:
@@ -311,14 +332,6 @@ def _notes(judgements: tuple[MetricJudgement, ...], undirected: list[str]) -> tu
     if judgements and all(j.status in ("inconclusive", "unavailable", "new") for j in judgements):
         notes.append("no metric could be judged")
     return tuple(notes)
-
-
-def _verdict(
-    judgements: tuple[MetricJudgement, ...], *, label: str, notes: tuple[str, ...]
-) -> Verdict:
-    return ladder_verdict(
-        judgements, gate_metric=TOTAL_TIME_METRIC, baseline=label, mode="stored", notes=notes
-    )
 
 
 def _no_baseline(reason: str, *, require_baseline: bool, hint: str | None) -> Verdict:

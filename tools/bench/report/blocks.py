@@ -11,10 +11,10 @@ from collections.abc import Sequence
 
 from tools.bench.report import analysis
 from tools.bench.report.formatting import (
-    CHANGE_HEADINGS,
     SIDE_HEADINGS,
     bullet_list,
     change_cell,
+    change_heading,
     format_p,
     format_percent,
     format_quantity,
@@ -23,8 +23,9 @@ from tools.bench.report.formatting import (
     table,
     unavailable,
 )
+from tools.bench.report.outputs import title_suffix
 from tools.bench.report.targets import REQ_TOTAL_TIME, REQ_VALID
-from tools.bench.verdict import MetricJudgement, Mode, ReportDocument, RequirementResult, Verdict
+from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import Metric, ResultsDocument
 from virnucpro.bench.stats import median_confidence_interval, min_samples_for, relative_noise
@@ -35,6 +36,7 @@ OUTCOME_WORDS = {
     "pass": "PASS",
     "warn": "WARN",
     "regression": "REGRESSION",
+    "outputs_changed": "OUTPUTS CHANGED",
     "inconclusive": "INCONCLUSIVE",
     "invalid": "INVALID",
     "could_not_judge": "COULD NOT JUDGE",
@@ -53,9 +55,12 @@ EMPTY = ""
 
 
 def outcome_word(report: ReportDocument) -> str:
+    """The verdict in a word or two; an accepted output change is named beside it."""
     if not report.results.validity.valid:
         return "INVALID RUN"
-    return OUTCOME_WORDS[report.verdict.outcome] if report.verdict else NO_VERDICT
+    if report.verdict is None:
+        return NO_VERDICT
+    return OUTCOME_WORDS[report.verdict.outcome] + title_suffix(report.verdict)
 
 
 def run_line(results: ResultsDocument) -> str:
@@ -126,7 +131,7 @@ def key_metric_rows(results: ResultsDocument) -> list[tuple[str, str]]:
     return rows
 
 
-def judgements_table(judgements: Sequence[MetricJudgement], mode: Mode = "stored") -> str:
+def judgements_table(judgements: Sequence[MetricJudgement], verdict: Verdict) -> str:
     """One row per judged metric; the change column is labelled for the mode that judged it."""
     rows = [
         (
@@ -142,7 +147,8 @@ def judgements_table(judgements: Sequence[MetricJudgement], mode: Mode = "stored
         )
         for j in judgements
     ]
-    headers = ("metric", "status", *SIDE_HEADINGS[mode], CHANGE_HEADINGS[mode], "p", "p adj.")
+    sides = SIDE_HEADINGS[verdict.mode]
+    headers = ("metric", "status", *sides, change_heading(verdict), "p", "p adj.")
     return table((*headers, "threshold", "note"), rows)
 
 

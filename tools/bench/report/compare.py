@@ -15,16 +15,16 @@ from collections.abc import Sequence
 
 from tools.bench.report.blocks import OUTCOME_WORDS
 from tools.bench.report.formatting import (
-    CHANGE_HEADINGS,
     SIDE_HEADINGS,
     bullet_list,
     change_cell,
+    change_heading,
     format_quantity,
     status_cell,
     table,
     unavailable,
 )
-from tools.bench.verdict import JudgementStatus, MetricJudgement, Mode, Verdict
+from tools.bench.verdict import JudgementStatus, MetricJudgement, Verdict
 from virnucpro.bench.schema import EnvironmentFingerprint, ResultsDocument
 
 TITLE = "# Benchmark Comparison"
@@ -122,8 +122,8 @@ def _row(judgement: MetricJudgement) -> list[str]:
     ]
 
 
-def _changes_table(judgements: Sequence[MetricJudgement], mode: Mode) -> str:
-    headers = ["metric", *SIDE_HEADINGS[mode], CHANGE_HEADINGS[mode], "status", "reason"]
+def _changes_table(judgements: Sequence[MetricJudgement], verdict: Verdict) -> str:
+    headers = ["metric", *SIDE_HEADINGS[verdict.mode], change_heading(verdict), "status", "reason"]
     return table(headers, [_row(j) for j in judgements])
 
 
@@ -154,7 +154,7 @@ def render_comparison(
     blocks = [
         _header(baseline, candidate, verdict),
         "## All Judged Metrics",
-        _changes_table(judged, verdict.mode) if judged else unavailable("no metric was judged"),
+        _changes_table(judged, verdict) if judged else unavailable("no metric was judged"),
     ]
     for heading, statuses in SECTIONS:
         blocks += [f"## {heading}", _change_list([j for j in judged if j.status in statuses])]

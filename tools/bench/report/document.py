@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from tools.bench.report.blocks import (
     inconclusive_notes,
     invalid_banner,
@@ -26,11 +24,14 @@ from tools.bench.report.blocks import (
     run_line,
 )
 from tools.bench.report.formatting import bullet_list, table
+from tools.bench.report.outputs import outputs_block, times_note
+from tools.bench.report.recommendations import derive_recommendations
 from tools.bench.report.sections import SECTIONS
-from tools.bench.report.targets import derive_recommendations, evaluate_requirements
-from tools.bench.verdict import REPORT_KIND, REPORT_VERSION, ReportDocument, Verdict
+from tools.bench.report.targets import evaluate_requirements
+from tools.bench.verdict import REPORT_ENVELOPE, ReportDocument, Verdict
 from virnucpro.atomic import write_new_text
-from virnucpro.bench.schema import ResultsDocument, SchemaError, first_error_line, read_json_file
+from virnucpro.bench.records import read_json_file
+from virnucpro.bench.schema import ResultsDocument
 from virnucpro.errors import InputError
 
 REPORT_STEM_FORMAT = "benchmark_%Y%m%d_%H%M%S"
@@ -76,12 +77,15 @@ def _comment_sections(report: ReportDocument) -> list[str]:
     head = [f"{COMMENT_TITLE}: {outcome_word(report)}", run_line(results)]
     head += [line for line in (invalid_banner(results), models_line(results)) if line]
     sections = ["\n\n".join(head)]
+    if (outputs := outputs_block(verdict, compact=True)) is not None:
+        sections.append(outputs)
     sections.append("**Requirements**\n\n" + requirements_table(report.requirements))
     sections.append("**Key metrics**\n\n" + table(("metric", "value"), key_metric_rows(results)))
     if verdict is not None:
         flagged = [j for j in verdict.judgements if j.status in FLAGGED_STATUSES]
         lines = [f"**Regressions and warnings** (against {verdict.baseline or 'no baseline'})"]
-        lines.append(judgements_table(flagged, verdict.mode) if flagged else "None.")
+        lines += [note] if (note := times_note(verdict)) else []
+        lines.append(judgements_table(flagged, verdict) if flagged else "None.")
         lines += [bullet_list(verdict.reasons)] if verdict.reasons else []
         lines += [notes] if (notes := inconclusive_notes(verdict)) else []
         sections.append("\n\n".join(lines))
@@ -151,20 +155,7 @@ def write_reports(report: ReportDocument, out_dir: Path) -> tuple[Path, Path]:
 
 def parse_report(data: object, *, source: str = "<memory>") -> ReportDocument:
     """Validate a decoded JSON object as a report; any problem is a one-line SchemaError."""
-    if not isinstance(data, dict):
-        raise SchemaError(f"{source}: not a benchmark report (top level is not an object)")
-    if data.get("kind") != REPORT_KIND:
-        raise SchemaError(f"{source}: not a benchmark report (kind={data.get('kind')!r})")
-    if data.get("report_version") != REPORT_VERSION:
-        version = data.get("report_version")
-        raise SchemaError(
-            f"{source}: report_version {version!r} is not supported (expected {REPORT_VERSION})"
-        )
-    try:
-        return ReportDocument.model_validate(data)
-    except ValidationError as exc:
-        line = first_error_line(exc, whole="<report>")
-        raise SchemaError(f"{source}: invalid benchmark report: {line}") from None
+    return REPORT_ENVELOPE.parse(ReportDocument, data, source=source)
 
 
 def read_report(path: Path) -> ReportDocument:

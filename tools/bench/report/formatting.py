@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 
 from tabulate import tabulate
 
-from tools.bench.verdict import MetricJudgement, Mode
+from tools.bench.verdict import MetricJudgement, Mode, Verdict
 from virnucpro.bench.schema import Metric
+from virnucpro.bench.stats import ESTIMATOR_WORDS
 
 UNAVAILABLE = "unavailable"
 TABLE_FORMAT = "github"
@@ -35,7 +36,7 @@ KIND_WORDS = {"gpu": "GPU", "rank": "rank"}
 # head/base (not the ratio of the two sides' own medians beside it), with its 95% interval;
 # against a stored run, the change of the median (with the history's interval where it judged).
 CHANGE_HEADINGS: dict[Mode, str] = {
-    "paired": "paired median change (+ worse) [95% interval]",
+    "paired": "paired median change (+ worse) [interval]",
     "stored": "change of the median (+ worse) [interval]",
 }
 SIDE_HEADINGS: dict[Mode, tuple[str, str]] = {
@@ -115,6 +116,24 @@ def format_change(change: float | None) -> str:
     if change is None:
         return unavailable()
     return f"{change * 100:+.1f}%"
+
+
+def format_level(confidence: float) -> str:
+    """'95%', '98.75%': a confidence level with as many digits as it needs to read right."""
+    text = f"{confidence:.0%}"
+    return text if abs(float(text[:-1]) / 100 - confidence) < 5e-4 else f"{confidence:.2%}"
+
+
+def change_heading(verdict: Verdict) -> str:
+    """The change column's heading for ``verdict``: in A/B mode the paired estimator and its
+    interval's level (``paired median change (+ worse) [98.75% interval]``), else the change
+    of the median."""
+    design = verdict.design
+    if verdict.mode != "paired" or design is None:
+        return CHANGE_HEADINGS[verdict.mode]
+    words = ESTIMATOR_WORDS.get(design.estimator, design.estimator)  # type: ignore[call-overload]
+    what = words if words.startswith("paired") else f"paired {words}"
+    return f"{what} change (+ worse) [{format_level(design.confidence)} interval]"
 
 
 def change_cell(judgement: MetricJudgement) -> str:

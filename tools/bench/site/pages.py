@@ -21,26 +21,30 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
-import plotly.io
 from plotly.offline import get_plotlyjs
 
 from tools.bench.history.baseline import BaselineRecord
-from tools.bench.history.runs import RunEntry
+from tools.bench.history.gate_health import gate_health
+from tools.bench.history.runs import MAIN_SERIES, RunEntry
 from tools.bench.history.trend import TrendReport, analyze_history
 from tools.bench.report.analysis import GPU_UTIL_METRIC
 from tools.bench.report.formatting import format_quantity
-from tools.bench.site.charts import Figure, metric_figure, small_multiples
+from tools.bench.site.charts import metric_figure, small_multiples
+from tools.bench.site.gate import GATE_FILE, gate_page
 from tools.bench.site.groups import Group, groups_of
+from tools.bench.site.groups import run_order as run_order
 from tools.bench.site.marks import LEVEL_COLOR, STORED_COLOR, THRESHOLD_COLOR
+from tools.bench.site.names import key_dir as key_dir
 from tools.bench.site.names import safe_name
+from tools.bench.site.parts import PLOTLY_FILE, figure_html, page, table
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.errors import InputError
 
-PLOTLY_FILE = "plotly.min.js"
 INDEX_FILE = "index.html"
 RUNS_DIR = "runs"
 TITLE = "VirNucPro benchmark dashboard"
@@ -55,17 +59,6 @@ HEADLINE_METRICS = (
 )
 FALLBACK_HEADLINES = 6
 STATUS_WORDS = {True: "met", False: "NOT MET", None: "not evaluated"}
-STYLE = """
-body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 24px;
-       color: #1a1a1a; max-width: 1400px; font-size: 15px; line-height: 1.45; }
-h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 21px; margin-top: 32px; }
-table { border-collapse: collapse; margin: 8px 0 16px; }
-th, td { border: 1px solid #d0d0d0; padding: 5px 10px; text-align: left; vertical-align: top; }
-th { background: #f2f4f7; } .muted { color: #555; } code { font-size: 13px; }
-h1 code { font-size: inherit; }
-.pass, .met { color: #1b5e20; font-weight: 600; } .bad { color: #b71c1c; font-weight: 600; }
-.warn { color: #8a5a00; font-weight: 600; }
-"""
 LINES_KEY = (
     f'Dotted lines: <span style="color:{STORED_COLOR}">teal, the stored baseline</span> (the '
     "median of the run stored in baselines/ for this hardware and workload, where one is); "
@@ -86,6 +79,7 @@ OUTCOME_CLASS = {
     "pass": "pass",
     "warn": "warn",
     "regression": "bad",
+    "outputs_changed": "bad",
     "could_not_judge": "bad",
     "inconclusive": "bad",
     "invalid": "bad",
@@ -116,29 +110,6 @@ def all_metrics(runs: Sequence[RunEntry]) -> list[str]:
     return list(names)
 
 
-def _figure_html(fig: Figure, div_id: str) -> str:
-    config = {"displaylogo": False, "responsive": True}
-    return plotly.io.to_html(
-        fig, full_html=False, include_plotlyjs=False, div_id=div_id, config=config, validate=False
-    )
-
-
-def _page(title: str, body: str, *, depth: int) -> str:
-    up = "../" * depth
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<link rel="icon" href="data:,">'  # no favicon request (a 404 on every page)
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style>"
-        f'<script src="{up}{PLOTLY_FILE}"></script></head><body>\n{body}\n</body></html>\n'
-    )
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _outcome(entry: RunEntry) -> str:
     word = (entry.outcome or "not judged").replace("_", " ")
     css = OUTCOME_CLASS.get(entry.outcome or "", "muted")
@@ -163,7 +134,7 @@ def _requirements(entry: RunEntry) -> str:
         )
         for r in entry.requirements
     ]
-    return _table(("requirement (target)", "status", "detail"), rows)
+    return table(("requirement (target)", "status", "detail"), rows)
 
 
 def _trend_cell(trend: TrendReport | None) -> str:
@@ -220,9 +191,9 @@ def _group_section(group: Group, trends: dict[str, TrendReport]) -> str:
         _requirements(latest),
         "<h3>Headline metrics</h3>",
         f'<p class="muted">{LINES_KEY}</p>',
-        _figure_html(figure, f"overview-{group.folder}"),
+        figure_html(figure, f"overview-{group.folder}"),
         "<h3>Every metric</h3>",
-        _table(("metric", "latest median", "trend"), metric_rows),
+        table(("metric", "latest median", "trend"), metric_rows),
     ]
     return "\n".join(parts)
 
@@ -266,12 +237,12 @@ def _metric_page(group: Group, name: str, trend: TrendReport | None) -> str:
         f"Trend: {_trend_cell(trend)}. {_stored_words(group)} "
         "Hover a point for its run; click it to open the run.</p>",
         f'<p class="muted">{LINES_KEY}</p>',
-        _figure_html(metric_figure(runs, name, trend, group.stored_line(name)), div),
+        figure_html(metric_figure(runs, name, trend, group.stored_line(name)), div),
         CLICK_SCRIPT.format(div=div, runs=RUNS_DIR),
         "<h2>Runs</h2>",
-        _table(("#", "run", "commit", "created (UTC)", "median", "verdict", "validity"), rows),
+        table(("#", "run", "commit", "created (UTC)", "median", "verdict", "validity"), rows),
     ]
-    return _page(f"{name} - {TITLE}", "\n".join(body), depth=1)
+    return page(f"{name} - {TITLE}", "\n".join(body), depth=1)
 
 
 def _run_page(entry: RunEntry) -> str:
@@ -292,9 +263,9 @@ def _run_page(entry: RunEntry) -> str:
         f"{html.escape(entry.tier)}, key <code>{html.escape(entry.key)}</code>.</p>",
         f"<p>Verdict: {_outcome(entry)}. Validity: {_validity(entry)}.</p>",
         _requirements(entry),
-        _table(("metric", "median", "IQR (q1 to q3)", "n"), rows),
+        table(("metric", "median", "IQR (q1 to q3)", "n"), rows),
     ]
-    return _page(f"run {entry.run_id} - {TITLE}", "\n".join(body), depth=1)
+    return page(f"run {entry.run_id} - {TITLE}", "\n".join(body), depth=1)
 
 
 def build_site(
@@ -304,15 +275,21 @@ def build_site(
     source: str,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     baselines: Mapping[str, BaselineRecord] | None = None,
+    now: datetime | None = None,
 ) -> SiteResult:
-    """Write the whole site for ``histories`` (key -> runs) into ``out_dir``; ``baselines``
-    (key -> the baseline stored for it) draws each stored baseline's line."""
+    """Write the whole site for ``histories`` (key -> runs) into ``out_dir``: the main series'
+    overview, metric and run pages, and the gate-health page from the canary and PR series
+    (``now`` dates the PR window; the current time unless given); ``baselines`` (key -> the
+    baseline stored for it) draws each stored baseline's line."""
     if not any(histories.values()):
         raise InputError("the dashboard needs at least one run")
     out_dir = Path(out_dir)
     pages: dict[Path, str] = {out_dir / PLOTLY_FILE: get_plotlyjs()}
+    canaries, prs = gate_health(histories, now=now or datetime.now(timezone.utc))
+    pages[out_dir / GATE_FILE] = gate_page(canaries, prs)
+    main = {key: [e for e in runs if e.series == MAIN_SERIES] for key, runs in histories.items()}
     sections = []
-    for group in groups_of(histories, baselines or {}):
+    for group in groups_of(main, baselines or {}):
         runs = list(group.runs)
         trends = {t.metric: t for t in analyze_history(runs, thresholds=thresholds)}
         sections.append(_group_section(group, trends))
@@ -322,14 +299,19 @@ def build_site(
         pages.update(
             {out_dir / RUNS_DIR / f"{safe_name(e.run_id)}.html": _run_page(e) for e in runs}
         )
+    flagged = sum(c.flagged for c in canaries)
+    health = f" ({flagged} runner(s) flagged)" if flagged else ""
     intro = (
         f'<h1>{TITLE}</h1><p class="muted">Source: {html.escape(source)}. One section per '
         "machine and workload (its history key is the title's tooltip) and kind of run: plain "
         "runs and A/B runs apart. Points are medians with their IQR band, in the colour and "
         "shape of their run's verdict; red crosses are invalid runs, left out of change "
-        "detection; dashed purple lines are change points (Apache Otava).</p>"
+        "detection; dashed purple lines are change points (E-divisive means, as Apache Otava "
+        "finds them).</p>"
+        f'<p><a href="{GATE_FILE}">Gate health</a>{health}: the nightly A/A canary and the '
+        "pull requests' verdicts.</p>"
     )
-    pages[out_dir / INDEX_FILE] = _page(TITLE, intro + "\n".join(sections), depth=0)
+    pages[out_dir / INDEX_FILE] = page(TITLE, intro + "\n".join(sections), depth=0)
     for path, text in pages.items():
         atomic_write_text(path, text)
     size = sum(p.stat().st_size for p in pages)

@@ -40,17 +40,26 @@ STAMP = "virnucpro-ab-requirements.txt"
 VENV_TIMEOUT_S = 300.0
 INSTALL_TIMEOUT_S = 1800.0
 ENV_LOCK_TIMEOUT_S = 3 * VENV_TIMEOUT_S + INSTALL_TIMEOUT_S  # the longest another build takes
+BENCH_EXTRA = "bench"  # the extra whose requirements the base's worker needs besides the core
 
 
 def declared_requirements(checkout: Path) -> tuple[str, ...]:
-    """The ``[project] dependencies`` of ``checkout``'s pyproject."""
+    """What the base's worker needs: the ``[project] dependencies`` of ``checkout``'s pyproject
+    and its ``bench`` extra (what ``virnucpro benchmark`` runs with), less references to the
+    project itself (``virnucpro[...]``)."""
     import tomllib
 
     try:
         project = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{checkout}/pyproject.toml: cannot read ({exc})") from None
-    return tuple(project.get("project", {}).get("dependencies", []))
+    table = project.get("project", {})
+    listed = [
+        *table.get("dependencies", []),
+        *table.get("optional-dependencies", {}).get(BENCH_EXTRA, []),
+    ]
+    own = table.get("name", "").lower()
+    return tuple(r for r in listed if not own or not r.lower().startswith(f"{own}["))
 
 
 @dataclass(frozen=True)
@@ -131,15 +140,18 @@ def _build(venv: Path, requirements: list[str]) -> None:
     atomic_write_text(venv / STAMP, "\n".join(requirements) + "\n")
 
 
-def base_interpreter(checkout: Path, sha: str, cache: Path) -> tuple[Path, str | None]:
-    """The Python that runs the base side, and a note when it is not this interpreter."""
+def base_interpreter(
+    checkout: Path, sha: str, cache: Path, *, side: str = "base"
+) -> tuple[Path, str | None]:
+    """The Python that runs the base side (or, with ``--head-root``, the head side: ``side``),
+    and a note when it is not this interpreter."""
     unmet = unmet_requirements(checkout)
     if not unmet:
         return Path(sys.executable), None
     shared = [str(u) for u in unmet if u.name in SHARED_BUILD]
     if shared:
         raise InputError(
-            f"base {sha[:12]} needs {'; '.join(shared)}: both sides of an A/B run use this "
+            f"{side} {sha[:12]} needs {'; '.join(shared)}: both sides of an A/B run use this "
             "environment's torch build, so compare with a base that accepts it"
         )
     requirements = sorted(u.requirement for u in unmet)
@@ -150,7 +162,7 @@ def base_interpreter(checkout: Path, sha: str, cache: Path) -> tuple[Path, str |
         if fresh or stamp.read_text(encoding="utf-8").splitlines() != requirements:
             _build(venv, requirements)
     note = (
-        f"base {sha[:12]} runs in its own environment {venv} (this one's packages plus "
+        f"{side} {sha[:12]} runs in its own environment {venv} (this one's packages plus "
         f"{', '.join(requirements)}), with this environment's torch build"
     )
     return _venv_python(venv), note

@@ -12,10 +12,21 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
   environment does not meet: then with its own environment, cached per commit, that shares this
   environment's torch build (:mod:`virnucpro.bench.ab.env`);
 - both sides read the same workload file, generated once by the head;
-- rounds come in pairs, one predict on each side, in an order drawn per pair from a seeded
-  generator (recorded), after the same number of warm-up rounds on each side;
+- rounds come in pairs, one predict on each side, after the same number of warm-up rounds on
+  each side. How they are measured is the session's :class:`RoundProtocol` (recorded): the
+  order of the two sides (``abba``: drawn from a seeded generator for the first pair of every
+  two, reversed for the second, so each side goes first equally often at every even count;
+  ``random``: drawn per pair), CPU pinning (:mod:`virnucpro.bench.ab.pinning`), the worker's
+  garbage collector (collected before a round, off during it), and predicts per round (the
+  round's times are their mean, so fixed costs and the timer weigh less);
 - every pair records both sides' wall seconds, stage times and token counts, and how busy the
-  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self").
+  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self");
+- the wall seconds the judge uses are this process's clock around each round (from sending the
+  command to reading the answer, per predict), outside the worker: code in a worker cannot
+  change them by patching its own timers. The worker's own reading is kept beside it;
+- each side's published outputs are read after its first measured round and again after the
+  last (:class:`~virnucpro.bench.outputs.OutputKeeper`), between pairs, never inside a timed
+  round, for the output check.
 
 :class:`ABRecord` keeps every raw pair; :meth:`ABRecord.paired_metrics` turns it into per-metric
 paired samples for the judge.
@@ -36,13 +47,17 @@ from typing import IO
 import psutil
 
 from virnucpro.bench.ab.cache import cache_lock
+from virnucpro.bench.ab.pinning import cpus_for_pair, pin_process, pinning_plan
 from virnucpro.bench.ab.schema import (
     ABRecord,
     PairedRound,
+    PairOutputs,
+    RoundProtocol,
     RoundSample,
     Side,
     SideInfo,
 )
+from virnucpro.bench.outputs import OutputKeeper
 from virnucpro.bench.run.host import machine_busy_seconds, others_share, process_tree_cpu_seconds
 from virnucpro.errors import InputError, RunFailure
 
@@ -152,10 +167,10 @@ class Worker:
         self.side = side
         self.root = root
         self.log_path = workdir / f"{side}-worker.log"
-        outdir = workdir / f"{side}-out"
+        self.outdir = workdir / f"{side}-out"
         payload = {
             "workload": str(spec.workload),
-            "outdir": str(outdir),
+            "outdir": str(self.outdir),
             "preset": spec.preset,
             "engine": spec.engine,
             "precision": spec.precision,
@@ -215,11 +230,35 @@ class Worker:
         )
         return self.info
 
-    def round(self) -> RoundSample:
+    def collect(self) -> None:
+        """A garbage collection in the worker now, before a round and outside its clock."""
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"op": "round"}) + "\n")
+        self.process.stdin.write(json.dumps({"op": "collect"}) + "\n")
         self.process.stdin.flush()
-        return RoundSample.model_validate(self._read())
+        self._read()
+
+    def round(
+        self, protocol: RoundProtocol | None = None, *, collected: bool = False
+    ) -> RoundSample:
+        """One measured round (the protocol's predicts and collector setting);
+        ``harness_seconds`` is this process's clock around it, per predict. ``collected``: the
+        worker collected just before (:meth:`collect`), so the round does not."""
+        assert self.process.stdin is not None
+        command: dict[str, object] = {"op": "round"}
+        if protocol is not None:
+            command.update(repeat=protocol.repeat, gc_off=protocol.gc_off, collect=not collected)
+        start = time.perf_counter()
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        answer = self._read()
+        seconds = time.perf_counter() - start
+        predicts = answer.get("predicts", 1)
+        per_predict = seconds / predicts if isinstance(predicts, int) and predicts > 0 else seconds
+        return RoundSample.model_validate({**answer, "harness_seconds": per_predict})
+
+    def pin(self, cpu: int) -> None:
+        """Every thread of the worker onto ``cpu`` (threads it starts later inherit it)."""
+        pin_process(self.pid, cpu)
 
     def close(self) -> None:
         try:
@@ -244,7 +283,14 @@ class ABSession:
     """
 
     def __init__(
-        self, *, ref: str, workers: dict[Side, Worker], spec: WorkerSpec, seed: int, owns: bool
+        self,
+        *,
+        ref: str,
+        workers: dict[Side, Worker],
+        spec: WorkerSpec,
+        seed: int,
+        owns: bool,
+        protocol: RoundProtocol | None = None,
     ) -> None:
         self.ref = ref
         self.spec = spec
@@ -255,6 +301,10 @@ class ABSession:
         self._info: dict[str, SideInfo] = {}
         self._rounds: list[PairedRound] = []
         self._warmup = 0
+        self.protocol, self._cpus = pinning_plan(protocol or RoundProtocol())
+        self._pinned: dict[Side, int] = {}
+        self._keepers = {side: OutputKeeper(w.outdir) for side, w in workers.items()}
+        self._outputs: PairOutputs | None = None
 
     @classmethod
     def start(
@@ -267,12 +317,14 @@ class ABSession:
         workdir: Path,
         seed: int,
         base_python: Path | None = None,
+        protocol: RoundProtocol | None = None,
+        head_python: Path | None = None,
     ) -> ABSession:
         workers: dict[Side, Worker] = {
             "base": Worker("base", base_root, spec, workdir, base_python),
-            "head": Worker("head", head_root, spec, workdir),
+            "head": Worker("head", head_root, spec, workdir, head_python),
         }
-        return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True)
+        return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True, protocol=protocol)
 
     def __enter__(self) -> ABSession:
         try:
@@ -292,25 +344,48 @@ class ABSession:
 
     def warm_up(self, rounds: int) -> None:
         """Unmeasured rounds on both sides (alternating), before any pair is measured."""
+        self._pin_for(len(self._rounds))
         for _ in range(rounds):
             for worker in self._workers.values():
-                worker.round()
+                worker.round(self.protocol)
         self._warmup += rounds
+
+    def _first(self) -> Side:
+        """Which side goes first in the next pair (the protocol's order)."""
+        if self.protocol.order == "abba" and len(self._rounds) % 2 == 1:
+            return "head" if self._rounds[-1].first == "base" else "base"
+        return self._rng.choice(("base", "head"))
+
+    def _pin_for(self, index: int) -> dict[Side, int] | None:
+        """Pin the workers as pair ``index`` wants; the CPUs of each side, or None."""
+        if self._cpus is None:
+            return None
+        wanted = cpus_for_pair(self._cpus, index)
+        for side, cpu in wanted.items():
+            if self._pinned.get(side) != cpu:
+                self._workers[side].pin(cpu)
+        self._pinned = wanted
+        return dict(wanted)
 
     def run_pairs(self, count: int) -> None:
         """Measure ``count`` more pairs."""
         pids = [w.pid for w in self._workers.values()]
         cpus = psutil.cpu_count() or 1
         for _ in range(count):
-            first: Side = self._rng.choice(("base", "head"))
+            pinned = self._pin_for(len(self._rounds))
+            first = self._first()
             second: Side = "head" if first == "base" else "base"
+            collected = self.protocol.gc_off  # both collect first, outside the rounds' clocks
+            if collected:
+                for worker in self._workers.values():
+                    worker.collect()
             machine, own, start = (
                 machine_busy_seconds(),
                 process_tree_cpu_seconds(pids),
                 time.perf_counter(),
             )
-            samples = {first: self._workers[first].round()}
-            samples[second] = self._workers[second].round()
+            samples = {first: self._workers[first].round(self.protocol, collected=collected)}
+            samples[second] = self._workers[second].round(self.protocol, collected=collected)
             wall = time.perf_counter() - start
             machine = machine_busy_seconds() - machine
             own = process_tree_cpu_seconds(pids) - own
@@ -322,12 +397,34 @@ class ABSession:
                     head=samples["head"],
                     wall_seconds=wall,
                     others_share=others_share(machine, own, wall, cpus),
+                    cpus=pinned,
                 )
             )
+            if len(self._rounds) == 1:  # between pairs: outside every timed round
+                for keeper in self._keepers.values():
+                    keeper.after_first_round()
 
     @property
     def pairs(self) -> int:
         return len(self._rounds)
+
+    def keep_outputs(self) -> PairOutputs:
+        """Both sides' outputs of the first measured round and (read now) of the last; call
+        once, when no more pairs will run."""
+        if self._outputs is None:
+            rounds = {side: keeper.rounds() for side, keeper in self._keepers.items()}
+            problems = [
+                f"{side}: {keeper.problem}"
+                for side, keeper in self._keepers.items()
+                if keeper.problem is not None
+            ]
+            self._outputs = PairOutputs(
+                base=rounds["base"],
+                head=rounds["head"],
+                problem="; ".join(problems) or None,
+                read_seconds=sum(k.seconds for k in self._keepers.values()),
+            )
+        return self._outputs
 
     def record(self) -> ABRecord:
         return ABRecord(
@@ -339,4 +436,7 @@ class ABSession:
             warmup=self._warmup,
             cpus=psutil.cpu_count() or 1,
             rounds=tuple(self._rounds),
+            protocol=self.protocol,
+            precision=self.spec.precision,
+            outputs=self._outputs,
         )

@@ -9,7 +9,9 @@ side's code. It uses only the public API that commits before the A/B mode alread
 and the ``run_metrics.json`` each predict writes, so a base commit needs nothing new.
 
 Protocol: one JSON object per line. The worker answers ``{"ready": ...}`` after loading the
-models, then reads commands from stdin (``{"op": "round"}`` or ``{"op": "quit"}``) and answers
+models, then reads commands from stdin (``{"op": "round"}`` or ``{"op": "quit"}``; a round may
+ask for ``"repeat": k`` predicts, whose mean times it reports, and ``"gc_off": true``: the
+garbage collector runs before the round and is off during it) and answers
 each round with its wall seconds, its own CPU seconds, the run metrics and the round's own
 figures (:class:`RoundProbe`): this process's peak RSS (psutil), the CUDA allocator's peaks
 (reset before the round) and the mean of the NVML GPU utilization readings taken every
@@ -24,6 +26,7 @@ pynvml), each where it is used, so a base commit without them still runs, its fi
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import statistics
@@ -263,6 +266,59 @@ class RoundProbe:
         }
 
 
+# ----------------------------------------------------------------------------- rounds
+
+
+def _mean_metrics(runs: list[dict]) -> dict:
+    """The counts of the first predict and every stage's mean seconds over ``runs``."""
+    stages = {
+        name: statistics.fmean(run["stages"].get(name, 0.0) for run in runs)
+        for name in runs[0]["stages"]
+    }
+    return {**runs[0], "stages": stages}
+
+
+def timed_round(
+    predict_once: Callable[[], None],
+    read_metrics: Callable[[], dict],
+    *,
+    repeat: int,
+    gc_off: bool,
+    sync: Callable[[], None],
+    collect: bool = True,
+) -> dict:
+    """``repeat`` predicts, each timed alone (wall and CPU), their metrics read between them
+    (outside the timing); the mean seconds, CPU seconds and stage times. With ``gc_off`` the
+    collector is off during the round, after a collection here unless ``collect`` is off (the
+    harness asked for it before the round, ``{"op": "collect"}``, outside its clock)."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    runs: list[dict] = []
+    if gc_off:
+        if collect:
+            gc.collect()
+        gc.disable()
+    try:
+        for _ in range(repeat):
+            cpu = _cpu_seconds()
+            sync()
+            start = time.perf_counter()
+            predict_once()
+            sync()
+            walls.append(time.perf_counter() - start)
+            cpus.append(_cpu_seconds() - cpu)
+            runs.append(read_metrics())
+    finally:
+        if gc_off:
+            gc.enable()
+    return {
+        "seconds": statistics.fmean(walls),
+        "cpu_seconds": statistics.fmean(cpus),
+        "predicts": repeat,
+        **_mean_metrics(runs),
+    }
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -317,17 +373,21 @@ def main() -> None:
     )
     for line in sys.stdin:
         command = json.loads(line)
+        if command.get("op") == "collect":  # before a round, outside the harness's clock
+            gc.collect()
+            _send(protocol, {"collected": True})
+            continue
         if command.get("op") != "round":
             break
         with RoundProbe(setup) as probe:
-            cpu = _cpu_seconds()
-            sync()
-            start = time.perf_counter()
-            predict(config, models=models)
-            sync()
-            seconds = time.perf_counter() - start
-            cpu = _cpu_seconds() - cpu
-        answer = {"seconds": seconds, "cpu_seconds": cpu, **_run_metrics(spec["outdir"])}
+            answer = timed_round(
+                lambda: predict(config, models=models),
+                lambda: _run_metrics(spec["outdir"]),
+                repeat=max(int(command.get("repeat", 1)), 1),
+                gc_off=bool(command.get("gc_off", False)),
+                sync=sync,
+                collect=bool(command.get("collect", True)),
+            )
         _send(protocol, {**answer, **probe.figures()})
 
 

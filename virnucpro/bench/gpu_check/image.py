@@ -10,10 +10,11 @@ is installed there with ``pip install --no-index --no-deps --target``:
 
 - pydantic, pydantic-core, annotated-types, typing-inspection and typing-extensions (pydantic
   needs a newer typing-extensions than an image may hold): the results schema;
-- fair-esm: one ``gpu``-marked test module compares against it;
-- apache-otava and plotly: declared dependencies of the project, so the A/B mode's requirement
-  check (:mod:`virnucpro.bench.ab.env`) finds them and does not try to install them from an
-  index the machine cannot reach (no step imports them).
+- fair-esm: one ``gpu``-marked test module compares against it.
+
+The A/B mode's requirement check (:mod:`virnucpro.bench.ab.env`) reads the project's core
+dependencies and its ``[bench]`` extra: all on the image or carried, so it never tries to
+install from an index the machine cannot reach.
 
 :data:`MODULES` names every top-level module the steps import, by distribution: the check
 lists the missing ones in one line before any step runs. :func:`copy_tree` copies the checkout
@@ -72,12 +73,10 @@ CARRIED_WHEELS = (
     "typing-inspection==0.4.5",
     "typing-extensions==4.16.0",
     "fair-esm==2.0.0",
-    "apache-otava==0.8.0",
-    "plotly==7.1.0",
 )
 ON_IMAGE_TOO = ("typing-extensions",)  # carried for its version; the image has an older one
 # Never on the image and never carried (the check runs from the checkout, uninstalled).
-DEV_ONLY = ("nox", "ruff", "zizmor", "virnucpro")
+DEV_ONLY = ("nox", "ruff", "zizmor", "virnucpro", "apache-otava", "plotly")
 
 # Top-level module -> distribution, for everything the steps import.
 MODULES: Mapping[str, str] = {

@@ -90,7 +90,7 @@ class ModelContext:
 
     def frames(self) -> list[Any]:
         if self._frames is None:
-            from virnucpro.equivalence import load_frames
+            from virnucpro.pipeline.equivalence import load_frames
 
             self._frames = load_frames(self.fasta(), self.sizes.expected_length)
         return self._frames
@@ -259,7 +259,7 @@ def _read_ids(path: Path) -> list[str]:
 
 def step_equivalence(ctx: ModelContext) -> Figures:
     """The fast engine in its precision against fp32 vanilla on the workload's kept frames."""
-    from virnucpro.equivalence import equivalence_check
+    from virnucpro.pipeline.equivalence import equivalence_check
 
     report = equivalence_check(
         ctx.fasta(),

@@ -28,7 +28,7 @@ from virnucpro.bench.metric_names import (
     HOST_PEAK_RSS,
 )
 from virnucpro.bench.schema import Metric, metric_from_samples, unavailable_metric
-from virnucpro.metrics import synchronize
+from virnucpro.pipeline.metrics import synchronize
 
 RSS_SAMPLE_INTERVAL_S = 0.05
 

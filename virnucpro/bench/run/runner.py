@@ -1,14 +1,12 @@
 """Measuring a benchmark run: check the options, run the suites, read back the results.
 
-A run is a list of small steps: check the options against this machine and checkout
-(:func:`plan_run`, which writes nothing, so a refused run leaves no run folder), write the
-suites' config file and prepare the workload, run the pytest suites in-process (a plugin
-reports each finished test to a progress sink), and read back and validate the results
-document (:func:`measure`). Judging the document, writing the reports
-and storing baselines are not measuring: the command layer
-(:mod:`virnucpro.cli.bench_run`) does them with ``tools.bench``, which this package never
-imports. Errors in the options are raised as :class:`~virnucpro.errors.InputError` before
-anything runs.
+A run is a list of small steps: :func:`plan_run` checks the options against this machine and
+checkout (it writes nothing, so a refused run leaves no run folder); :func:`measure_suites`
+writes the suites' config file, prepares the workload, runs the pytest suites in-process (a
+plugin reports each finished test to a progress sink) and reads back the results document.
+Judging it, writing the reports and storing baselines are the command layer's
+(:mod:`virnucpro.cli.bench_run`, with ``tools.bench``, which this package never imports).
+Errors in the options are raised as :class:`~virnucpro.errors.InputError` before anything runs.
 """
 
 from __future__ import annotations
@@ -68,7 +66,7 @@ class RunPlan:
 
 
 @dataclass(frozen=True)
-class Measurement:
+class SuiteMeasurement:
     """What the suites produced: the validated document (if any) and why the run is not clean."""
 
     results: ResultsDocument | None
@@ -182,9 +180,9 @@ def _write_failures(run: SuiteRun, path: Path) -> Path | None:
     return path
 
 
-def measure(
+def measure_suites(
     plan: RunPlan, progress: ProgressSink, suite_runner: SuiteRunner | None = None
-) -> Measurement:
+) -> SuiteMeasurement:
     """Write the suites' config, prepare the workload, run the suites, read back the results.
 
     ``suite_runner`` replaces the in-process pytest run (tests inject one that writes a
@@ -198,4 +196,6 @@ def measure(
     results, read_problem = _read_results(plan.request.results_path)
     problems = run.problems() + ((read_problem,) if read_problem else ())
     failures_log = _write_failures(run, plan.request.results_path.with_name(FAILURES_FILE))
-    return Measurement(results=results, suite_run=run, problems=problems, failures_log=failures_log)
+    return SuiteMeasurement(
+        results=results, suite_run=run, problems=problems, failures_log=failures_log
+    )

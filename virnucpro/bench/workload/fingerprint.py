@@ -1,11 +1,12 @@
 """The workload fingerprint: what a benchmark run processed, computed by the pipeline's own stages.
 
 Two runs measured the same work when their fingerprints agree. Chunks and kept frames come from
-:func:`virnucpro.chunking.chunk_records` and :func:`virnucpro.translate.keep_frames`, so they are
-exactly what the pipeline will embed; ESM-2 tokens are ``len(protein) + 2`` per kept frame
-(``<cls>`` and ``<eos>``). DNABERT-S tokens depend on the tokenizer of the model preset, so they
-are counted by a callable passed in; without one they are recorded as 0 (the schema field is a
-count), and a rate over them must then be reported as unavailable.
+:func:`virnucpro.stages.chunking.chunk_records` and
+:func:`virnucpro.stages.translate.keep_frames`, so they are exactly what the pipeline will
+embed; ESM-2 tokens are ``len(protein) + 2`` per kept frame (``<cls>`` and ``<eos>``).
+DNABERT-S tokens depend on the tokenizer of the model preset, so they are counted by a callable
+passed in; without one they are recorded as 0 (the schema field is a count), and a rate over
+them must then be reported as unavailable.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from pathlib import Path
 from typing import Protocol
 
 from virnucpro.bench.schema import WorkloadFingerprint
-from virnucpro.chunking import chunk_records
-from virnucpro.fasta import read_fasta
 from virnucpro.hashing import file_sha256
-from virnucpro.translate import keep_frames
+from virnucpro.stages.chunking import chunk_records
+from virnucpro.stages.fasta import read_fasta
+from virnucpro.stages.translate import keep_frames
 
 CountTokens = Callable[[Sequence[str]], int]
 

@@ -415,3 +415,20 @@ def test_module_entry_point_runs_as_a_process(runs: dict[str, Path], store: Path
     assert done.returncode == 2
     assert "outcome: inconclusive" in done.stdout and "drift against the stored run" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_publish_a_canary_report_to_its_own_series(
+    tmp_path: Path, runs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tools.bench.history.test_runs import _paired_report
+    from virnucpro.atomic import atomic_write_text
+    from virnucpro.bench.schema import read_document
+
+    report = _paired_report(read_document(runs["base"]))
+    path = tmp_path / "benchmark_canary.json"
+    atomic_write_text(path, report.model_dump_json())
+    folder = tmp_path / "history"
+    assert main(["publish", str(path), "--dir", str(folder), "--series", "canary"]) == 0
+    assert "--canary.jsonl" in capsys.readouterr().out
+    assert main(["publish", str(runs["base"]), "--dir", str(folder), "--series", "pr"]) == 2
+    assert "keeps verdicts; give a benchmark report" in _one_line_error(capsys.readouterr().err)

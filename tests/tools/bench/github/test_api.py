@@ -15,7 +15,6 @@ from tests.tools.bench.fake_github import (
     READ_ONLY_TOKEN,
     REPO,
     TOKEN,
-    FakeGitHub,
     SleepRecorder,
 )
 from tools.bench.cli.github import run_guarded
@@ -36,17 +35,6 @@ STATUSES = f"/repos/{REPO}/statuses/{HEAD_SHA}"
 COMMENTS = f"/repos/{REPO}/issues/{PR_NUMBER}/comments"
 STATUS = {"state": "success", "context": "virnucpro-bench", "description": "pass"}
 RATE_LIMITED = "API rate limit exceeded"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        yield server
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
 
 
 @pytest.fixture

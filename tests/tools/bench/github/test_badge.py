@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,12 +28,6 @@ BRANCH = "badges"
 BADGE_PATH = "bench/badge.json"
 CONTENTS = f"/repos/{REPO}/contents/{BADGE_PATH}"
 REGRESSION = make_report("regression", judgements=(judgement(TOTAL_TIME_METRIC, "fail", 0.14),))
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeGitHub]:
-    with FakeGitHub() as server:
-        yield server
 
 
 def _run(

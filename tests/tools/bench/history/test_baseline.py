@@ -18,12 +18,8 @@ from tools.bench.history.baseline import (
 )
 from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
-from virnucpro.bench.schema import (
-    ResultsDocument,
-    SchemaError,
-    metric_from_samples,
-    write_document,
-)
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import ResultsDocument, metric_from_samples, write_document
 from virnucpro.errors import InputError
 
 NOW = datetime(2025, 3, 2, 10, 0, tzinfo=timezone.utc)

@@ -22,11 +22,8 @@ from tools.bench.history.runs import (
 )
 from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.metric_names import PAIRS_LABEL, SIDE_LABEL, TOTAL_TIME_METRIC
-from virnucpro.bench.schema import (
-    ResultsDocument,
-    SchemaError,
-    metric_from_samples,
-)
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import ResultsDocument, metric_from_samples
 from virnucpro.errors import InputError, RunFailure
 
 WRITERS = 2
@@ -124,7 +121,7 @@ def test_another_history_version_is_refused_and_not_rewritten(tmp_path: Path) ->
     data["history_version"] = HISTORY_VERSION + 1
     path.write_text(json.dumps(data) + "\n", encoding="utf-8")
     before = path.read_bytes()
-    with pytest.raises(SchemaError, match=r"jsonl:1: history_version 2 is not supported"):
+    with pytest.raises(SchemaError, match=r"jsonl:1: history_version 3 is not supported"):
         add_run(tmp_path, _entry("run-2"))
     assert path.read_bytes() == before
 
@@ -168,6 +165,64 @@ def test_a_report_entry_keeps_verdict_and_requirement_rows(tmp_path: Path) -> No
     entry = entry_from_results(run, report=report)
     add_run(tmp_path, entry)
     assert read_history(tmp_path, entry.key) == [entry]
+
+
+# ----------------------------------------------------------------------------- series
+
+
+def _paired_report(doc: ResultsDocument):
+    import numpy as np
+
+    from tools.bench.judge.paired import judge_paired
+    from tools.bench.thresholds import DEFAULT_THRESHOLDS
+    from tools.bench.verdict import ReportDocument
+    from virnucpro.bench.ab.schema import PairedMetric
+
+    rng = np.random.default_rng(4)
+    base = tuple(float(v) for v in 10.0 * (1 + 0.2 * rng.random(30)))
+    head = tuple(b * float(np.exp(0.04 * rng.standard_normal())) for b in base)
+    verdict = judge_paired(
+        (PairedMetric(TOTAL, "s", "lower", base, head),),
+        thresholds=DEFAULT_THRESHOLDS,
+        label="HEAD",
+    )
+    return ReportDocument(generated_at="2026-12-01T00:00:00Z", results=doc, verdict=verdict)
+
+
+def test_a_canary_joins_its_own_file_with_its_gate_facts(tmp_path: Path) -> None:
+    doc = _doc("canary-1")
+    report = _paired_report(doc)
+    entry = entry_from_results(doc, report=report, series="canary")
+    assert entry.key == f"{baseline.storage_key(doc)}--canary" and entry.series == "canary"
+    assert entry.gate is not None and entry.gate.pairs == 30
+    assert entry.gate.per_pair_cv == pytest.approx(report.verdict.design.per_pair_cv)
+    assert 0.02 < entry.gate.per_pair_cv < 0.06
+    assert entry.gate.min_detectable == report.verdict.design.min_detectable
+    assert entry.metrics  # a canary keeps its metrics
+    path = add_run(tmp_path, entry).path
+    assert path.name.endswith("--canary.jsonl")
+    assert read_history(tmp_path, entry.key) == [entry]
+    assert add_run(tmp_path, _entry("main-1")).path != path  # the main series apart
+
+
+def test_a_pr_entry_keeps_its_verdict_only(tmp_path: Path) -> None:
+    doc = _doc("pr-1")
+    entry = entry_from_results(doc, report=_paired_report(doc), series="pr")
+    assert entry.key.endswith("--pr") and entry.metrics == () and entry.requirements == ()
+    assert entry.outcome == "pass" and entry.gate is not None
+
+
+def test_version_1_lines_still_read_as_the_main_series(tmp_path: Path) -> None:
+    entry = _entry("old-1")
+    data = json.loads(entry.model_dump_json())
+    data["history_version"] = 1
+    for field in ("series", "gate"):
+        data.pop(field)
+    path = history_file(tmp_path, entry.key)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(data) + "\n", encoding="utf-8")
+    (old,) = read_history(tmp_path, entry.key)
+    assert old.series == "runs" and old.gate is None and old.history_version == 1
 
 
 def test_an_entry_says_what_ran_and_which_kind_of_run(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ from tools.bench.thresholds import (
     with_overrides,
 )
 from virnucpro.bench.metric_names import OTHERS_CPU_METRIC, TOTAL_TIME_METRIC
-from virnucpro.bench.schema import Direction, Metric, ResultsDocument, SchemaError
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import Direction, Metric, ResultsDocument
 from virnucpro.bench.schema import metric_from_samples as from_samples
 
 BUSY = DEFAULT_THRESHOLDS.busy_host_share

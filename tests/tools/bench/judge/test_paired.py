@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
+from tests.bench.output_records import changed_check, same_check
 from tools.bench.judge.paired import judge_paired, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from virnucpro.bench.ab.schema import READS_PER_S, TOTAL_TIME, PairedMetric
@@ -174,3 +177,113 @@ def test_paired_memory_and_utilization_warn_and_never_fail(drop: float, status: 
     statuses = {j.name: j.status for j in verdict.judgements}
     assert statuses[HOST_PEAK_RSS] == statuses[GPU_ROUND_UTILIZATION] == status
     assert (verdict.outcome, verdict.exit_code) == (status, 0)
+
+
+# ------------------------------------------------------------------------ the sequential design
+
+
+def _record(slowdown: float, n: int, *, wall: float = 0.5, noise: float = 0.02):
+    from tests.bench.ab_records import ab_record, paired_rounds
+
+    base, head = _pairs(slowdown, n=n, noise=noise)
+    return ab_record(paired_rounds(base, head, wall=wall))
+
+
+def test_a_record_is_judged_at_its_look_of_the_plan_its_pace_gives() -> None:
+    from tools.bench.judge.paired import judge_record, record_plan
+
+    record = _record(0.0, 40)
+    plan = record_plan(record, DEFAULT_THRESHOLDS)
+    assert plan.most == int(DEFAULT_THRESHOLDS.ab_time_budget_s // 0.5)
+    verdict = judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="base", final=False)
+    design = verdict.design
+    assert design is not None and (design.look, design.planned_pairs) == (2, plan.most)
+    assert design.spending == DEFAULT_THRESHOLDS.ab_spending
+    assert design.confidence == pytest.approx(plan.confidence(40)) and design.confidence > 0.95
+    total = verdict.judgements[0]
+    assert f"{design.confidence:.2%} interval" in total.reason
+    assert any(r.startswith("intervals: look 2 of") for r in verdict.reasons)
+
+
+def test_every_verdict_says_what_it_could_have_detected() -> None:
+    from virnucpro.bench import sequential
+
+    verdict = _judge(_metrics(0.0, n=40, noise=0.03))
+    design = verdict.design
+    assert design is not None and design.min_detectable is not None
+    total = verdict.judgements[0]
+    critical = sequential.single_look(0.05).critical(40)
+    se = sequential.standard_error(1 + total.interval_low, 1 + total.interval_high, critical)
+    assert design.min_detectable == pytest.approx(math.expm1((critical + 0.8416) * se), 1e-3)
+    assert 0.0 < design.min_detectable < 0.10
+    note = next(r for r in verdict.reasons if r.startswith("this run could detect"))
+    assert f">= {design.min_detectable:.1%} slower total time" in note
+    assert "80% power" in note and "10% threshold" in note
+    few = _judge(_metrics(0.0, n=4))
+    assert few.design is not None and few.design.min_detectable is None
+    assert any("could detect: unknown" in r for r in few.reasons)
+
+
+def test_the_spent_level_is_wider_than_the_plain_one_at_an_early_look() -> None:
+    from tools.bench.judge.paired import judge_record
+    from tools.bench.thresholds import with_overrides
+
+    record = _record(0.06, 20, noise=0.05)
+    strict = with_overrides(DEFAULT_THRESHOLDS, fail_slowdown=0.03)
+    plain = with_overrides(strict, ab_spending="none")
+    spent = judge_record(record, thresholds=strict, label="b", final=False).judgements[0]
+    fixed = judge_record(record, thresholds=plain, label="b", final=False).judgements[0]
+    assert spent.interval_low < fixed.interval_low and spent.interval_high > fixed.interval_high
+
+
+def test_more_pairs_stop_at_the_planned_horizon() -> None:
+    from tools.bench.judge.paired import judge_record
+
+    record = _record(0.10, 20, noise=0.3, wall=6.0)  # 180 s / 6 s: a 30-pair horizon
+    verdict = judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="b", final=False)
+    assert verdict.design is not None and verdict.design.planned_pairs == 30
+    assert pairs_to_add(verdict, pairs=20, seconds=1.0, thresholds=DEFAULT_THRESHOLDS) == 10
+
+
+def test_the_estimator_is_the_thresholds_choice() -> None:
+    from tools.bench.thresholds import with_overrides
+
+    for estimator, word in (("hodges_lehmann", "Hodges-Lehmann"), ("trimmed_mean", "trimmed")):
+        chosen = with_overrides(DEFAULT_THRESHOLDS, ab_estimator=estimator)
+        verdict = judge_paired(_metrics(0.15), thresholds=chosen, label="b")
+        assert verdict.outcome == "regression" and word in verdict.judgements[0].reason
+        assert verdict.design is not None and verdict.design.estimator == estimator
+
+
+def test_cpu_time_is_a_companion_that_warns_and_never_fails() -> None:
+    from virnucpro.bench.ab.schema import CPU_TIME
+
+    base, head = _pairs(0.0, noise=0.005)
+    cpu = PairedMetric(CPU_TIME, "s", "lower", base, tuple(h * 1.3 for h in head))
+    verdict = _judge((*_metrics(0.0, noise=0.005), cpu))
+    statuses = {j.name: j.status for j in verdict.judgements}
+    assert statuses[CPU_TIME] == "warn" and statuses[TOTAL_TIME] == "pass"
+    assert verdict.outcome == "warn" and verdict.exit_code == 0
+
+
+def test_changed_outputs_read_outputs_changed_even_when_faster_or_busy() -> None:
+    faster = _judge(_metrics(-0.25), outputs=changed_check())
+    assert (faster.outcome, faster.exit_code) == ("outputs_changed", 1)
+    assert faster.judgements[0].status == "improved"  # the times are still judged and shown
+    busy = _judge(_metrics(-0.25), others_shares=(0.9, 0.8), outputs=changed_check())
+    assert busy.outcome == "outputs_changed"
+    assert any("host busy" in reason for reason in busy.reasons)
+
+
+def test_an_accepted_change_gets_the_time_verdict() -> None:
+    verdict = _judge(_metrics(-0.25), outputs=changed_check(accepted=True))
+    assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
+    assert verdict.reasons[0].startswith("outputs changed and were accepted")
+    busy_accepted = _judge(
+        _metrics(-0.25), others_shares=(0.9,), outputs=changed_check(accepted=True)
+    )
+    assert busy_accepted.outcome == "invalid"
+    assert busy_accepted.reasons[0].startswith("outputs changed and were accepted")
+    busy = _judge(_metrics(0.0), others_shares=(0.9,), outputs=same_check())
+    assert busy.outcome == "invalid"
+    assert busy.outputs is not None and busy.outputs.status == "same"

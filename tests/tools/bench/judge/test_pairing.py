@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.bench.ab_records import ab_record, drawn_rounds, side_documents
+from tests.bench.ab_records import side_documents, timed_record
 from tools.bench.cli.main import main
 from tools.bench.history.source import from_reports
 from tools.bench.judge.paired import judge_record
@@ -15,7 +16,8 @@ from tools.bench.judge.pairing import UNPAIRED_NOTE, compare_documents, find_pai
 from tools.bench.report.document import build_report, write_reports
 from tools.bench.site.charts import metric_figure
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
-from virnucpro.bench.ab.schema import ABRecord
+from virnucpro.bench.ab.document import pairs_id
+from virnucpro.bench.ab.schema import ABRecord, write_record
 from virnucpro.bench.metric_names import PAIRS_LABEL, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import ResultsDocument, write_document
 from virnucpro.bench.workload.reads import make_reads, write_fasta
@@ -30,21 +32,34 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(
-    slowdown: float, workload: Path, pairs: str
-) -> tuple[ABRecord, dict[str, ResultsDocument]]:
-    rounds = drawn_rounds(20, slowdown=slowdown, seed=int(slowdown * 100))
-    record = ab_record(rounds, workload=str(workload))
-    return record, side_documents(record, workload, pairs=pairs)
+    slowdown: float, workload: Path, folder: Path
+) -> tuple[ABRecord, dict[str, ResultsDocument], Path]:
+    """An A/B run as it is written: the raw pairs, and both sides' documents beside them."""
+    record = timed_record(slowdown, seed=int(slowdown * 100) + 3)
+    record = record.model_copy(update={"workload": str(workload)})
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs_path = write_record(record, folder / "ab_pairs.json")
+    sides = side_documents(record, workload, pairs=pairs_id(pairs_path))
+    for side, doc in sides.items():
+        write_document(doc, folder / f"results-{side}.json")
+    return record, sides, pairs_path
+
+
+def _run_verdict(record: ABRecord):  # type: ignore[no-untyped-def]
+    outputs = record.check_outputs(accepted=False)
+    return judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="main (aaaa)", outputs=outputs)
 
 
 @pytest.mark.parametrize(("slowdown", "outcome"), [(0.15, "regression"), (0.0, "pass")])
 def test_compare_of_an_ab_run_s_sides_gives_the_run_s_verdict(
-    workload: Path, slowdown: float, outcome: str
+    workload: Path, tmp_path: Path, slowdown: float, outcome: str
 ) -> None:
-    record, sides = _run(slowdown, workload, "feedc0de00000001")
-    ab = judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="main (aaaa)")
+    record, sides, pairs_path = _run(slowdown, workload, tmp_path / "run")
+    ab = _run_verdict(record)
     assert ab.outcome == outcome
-    comparison = compare_documents(sides["base"], sides["head"], base_label="base")
+    comparison = compare_documents(
+        sides["base"], sides["head"], base_label="base", base_path=tmp_path / "run" / "x.json"
+    )
     assert comparison.paired and comparison.verdict.mode == "paired"
     assert (comparison.verdict.outcome, comparison.verdict.exit_code) == (outcome, ab.exit_code)
     mine = {j.name: j for j in comparison.verdict.judgements}
@@ -56,8 +71,20 @@ def test_compare_of_an_ab_run_s_sides_gives_the_run_s_verdict(
             judged.interval_low,
             judged.interval_high,
         )
+    assert comparison.verdict.design == ab.design  # the same look and level
     assert comparison.how.startswith("paired comparison: the two files are the base and head")
+    assert f"judged from its raw pairs {pairs_path}" in comparison.how
     assert comparison.verdict.reasons[0] == comparison.how
+
+
+def test_without_the_raw_pairs_file_the_documents_pairs_are_judged_and_it_says_so(
+    workload: Path, tmp_path: Path
+) -> None:
+    _, sides, pairs_path = _run(0.15, workload, tmp_path / "run")
+    pairs_path.unlink()
+    comparison = compare_documents(sides["base"], sides["head"], base_label="base")
+    assert comparison.paired and comparison.verdict.outcome == "regression"
+    assert "the raw pairs file was not found" in comparison.how
 
 
 @pytest.mark.parametrize(("slowdown", "code", "word"), [(0.15, 1, "REGRESSION"), (0.0, 0, "PASS")])
@@ -70,9 +97,9 @@ def test_the_command_pairs_results_base_with_the_run_s_report(
     word: str,
 ) -> None:
     """The A/B run writes runs/ab-*/results-base.json and benchmark_*.json (the head side)."""
-    record, sides = _run(slowdown, workload, "feedc0de00000002")
-    verdict = judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="main (aaaa)")
-    base = write_document(sides["base"], tmp_path / "results-base.json")
+    record, sides, _ = _run(slowdown, workload, tmp_path / "run")
+    verdict = _run_verdict(record)
+    base = tmp_path / "run" / "results-base.json"
     _, report = write_reports(
         build_report(sides["head"], verdict=verdict, now=FIXED_NOW), tmp_path / "reports"
     )
@@ -80,30 +107,33 @@ def test_the_command_pairs_results_base_with_the_run_s_report(
     out = capsys.readouterr().out
     assert out.startswith("paired comparison")
     assert f"Verdict: **{word}** (exit code {code}), by the paired A/B judge" in out
-    assert "paired median change (+ worse) [95% interval]" in out
+    assert re.search(r"paired median change \(\+ worse\) \[[\d.]+% interval\]", out)
 
 
-def test_two_different_ab_runs_are_compared_unpaired_and_it_says_so(workload: Path) -> None:
-    _, first = _run(0.0, workload, "aaaaaaaaaaaaaaaa")
-    _, second = _run(0.15, workload, "bbbbbbbbbbbbbbbb")
+def test_two_different_ab_runs_are_compared_unpaired_and_it_says_so(
+    workload: Path, tmp_path: Path
+) -> None:
+    _, first, one = _run(0.0, workload, tmp_path / "one")
+    _, second, two = _run(0.15, workload, tmp_path / "two")
     comparison = compare_documents(first["head"], second["head"], base_label="first")
+    ids = (pairs_id(one), pairs_id(two))
     assert not comparison.paired and comparison.verdict.mode == "stored"
     assert comparison.how.startswith(UNPAIRED_NOTE)
-    assert "two different A/B runs (pairs aaaaaaaaaaaaaaaa and bbbbbbbbbbbbbbbb)" in comparison.how
+    assert f"two different A/B runs (pairs {ids[0]} and {ids[1]})" in comparison.how
     assert comparison.verdict.outcome != "regression"  # unpaired: never a failure by itself
 
 
-def test_sides_given_the_wrong_way_round_are_named(workload: Path) -> None:
-    _, sides = _run(0.0, workload, "cccccccccccccccc")
+def test_sides_given_the_wrong_way_round_are_named(workload: Path, tmp_path: Path) -> None:
+    _, sides, path = _run(0.0, workload, tmp_path / "run")
     why = find_pairing(sides["head"], sides["base"])
     assert why == "BASE is the head side and CANDIDATE the base side: give base, head"
-    assert pairs_of(sides["head"]) == ("cccccccccccccccc", "head")
+    assert pairs_of(sides["head"]) == (pairs_id(path), "head")
 
 
-def test_plain_runs_are_not_sides(workload: Path) -> None:
-    _, sides = _run(0.0, workload, "dddddddddddddddd")
+def test_plain_runs_are_not_sides(workload: Path, tmp_path: Path) -> None:
+    _, sides, path = _run(0.0, workload, tmp_path / "run")
     total = sides["base"].metric(TOTAL_TIME_METRIC)
-    assert total is not None and total.labels[PAIRS_LABEL] == "dddddddddddddddd"
+    assert total is not None and total.labels[PAIRS_LABEL] == pairs_id(path)
     plain = sides["base"].model_copy(
         update={
             "metrics": tuple(m.model_copy(update={"labels": {}}) for m in sides["base"].metrics)
@@ -119,10 +149,10 @@ def test_two_ab_reports_get_the_same_verdicts_from_compare_and_on_the_dashboard(
     sides says the same, and the dashboard built from the reports marks each point so."""
     reports = tmp_path / "reports"
     expected = {}
-    for k, (slowdown, pairs) in enumerate(((0.15, "1" * 16), (0.0, "2" * 16))):
-        record, sides = _run(slowdown, workload, pairs)
-        verdict = judge_record(record, thresholds=DEFAULT_THRESHOLDS, label="main (aaaa)")
-        base = write_document(sides["base"], tmp_path / f"results-base-{k}.json")
+    for k, slowdown in enumerate((0.15, 0.0)):
+        record, sides, _ = _run(slowdown, workload, tmp_path / f"run-{k}")
+        verdict = _run_verdict(record)
+        base = tmp_path / f"run-{k}" / "results-base.json"
         now = FIXED_NOW.replace(minute=k)
         _, report = write_reports(build_report(sides["head"], verdict=verdict, now=now), reports)
         assert main(["compare", str(base), str(report)]) == verdict.exit_code

@@ -20,7 +20,8 @@ from tools.bench.report.document import (
 )
 from tools.bench.verdict import ReportDocument
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
-from virnucpro.bench.schema import SchemaError, StageTiming
+from virnucpro.bench.records import SchemaError
+from virnucpro.bench.schema import StageTiming
 
 SECTION_ORDER = (
     "## Executive Summary",
@@ -318,3 +319,22 @@ def test_other_processes_that_could_not_be_told_read_unknown_not_unavailable() -
     assert _table_cells(part, "| 0: ")[-1] == "unknown (below)"
     assert f"Other compute processes: {why} (not counted against the run)." in part
     assert "Other compute processes" not in render_markdown(_report("gpu_run"))
+
+
+def test_a_paired_verdict_says_what_it_could_detect_in_markdown_comment_and_json(
+    tmp_path: Path,
+) -> None:
+    """The MDE line reaches every rendering of a paired verdict, and the JSON keeps the number."""
+    from tests.tools.bench.history.test_runs import _doc, _paired_report
+
+    doc = _doc("paired-1")
+    report = build_report(doc, verdict=_paired_report(doc).verdict, now=mf.FIXED_NOW)
+    design = report.verdict.design
+    assert design is not None and design.min_detectable is not None
+    line = f"this run could detect >= {design.min_detectable:.1%} slower total time"
+    assert line in render_markdown(report).split("## Executive Summary")[1]
+    assert line in render_pr_comment(report)
+    paths = write_reports(report, tmp_path)
+    saved = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
+    assert saved["verdict"]["design"]["min_detectable"] == pytest.approx(design.min_detectable)
+    assert read_report(next(p for p in paths if p.suffix == ".json")).verdict == report.verdict

@@ -6,12 +6,12 @@ import pytest
 
 from tests.tools.bench import make_fixtures as mf
 from tools.bench.report import targets as req
+from tools.bench.report.recommendations import derive_recommendations
 from tools.bench.verdict import MetricJudgement, RequirementResult, Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.bench.schema import (
     EquivalenceResult,
     ResultsDocument,
-    Validity,
     metric_from_samples,
     unavailable_metric,
 )
@@ -26,12 +26,6 @@ def _by_name(
 def _without(doc: ResultsDocument, *prefixes: str) -> ResultsDocument:
     kept = tuple(m for m in doc.metrics if not m.name.startswith(prefixes))
     return doc.model_copy(update={"metrics": kept})
-
-
-def _with(doc: ResultsDocument, *metrics) -> ResultsDocument:
-    names = {m.name for m in metrics}
-    kept = tuple(m for m in doc.metrics if m.name not in names)
-    return doc.model_copy(update={"metrics": kept + tuple(metrics)})
 
 
 def _verdict(status: str, *, change: float = 0.12, name: str = TOTAL_TIME_METRIC) -> Verdict:
@@ -87,13 +81,6 @@ def test_total_time_requirement_follows_the_verdict(status: str, expected: bool 
     assert found[req.REQ_TOTAL_TIME].passed is expected
 
 
-def _history_verdict(status: str, *, name: str = TOTAL_TIME_METRIC) -> Verdict:
-    judgement = MetricJudgement(
-        name=name, unit="s", status=status, change=0.3, reason="why", history_runs=7
-    )
-    return Verdict(outcome="pass", exit_code=0, baseline="main", judgements=(judgement,))
-
-
 def test_a_busy_host_makes_the_validity_row_agree_with_the_invalid_verdict() -> None:
     busy = "INVALID: host busy, other processes used 78% of the CPUs during the rounds (median)"
     verdict = Verdict(outcome="invalid", exit_code=2, reasons=(busy,))
@@ -103,7 +90,7 @@ def test_a_busy_host_makes_the_validity_row_agree_with_the_invalid_verdict() -> 
 
 
 def test_total_time_judged_by_the_history_says_so() -> None:
-    found = _by_name(mf.load_fixture("gpu_run"), _history_verdict("fail"))
+    found = _by_name(mf.load_fixture("gpu_run"), mf.history_verdict("fail"))
     assert found[req.REQ_TOTAL_TIME].passed is False
     assert found[req.REQ_TOTAL_TIME].detail == "fail +30.0% against 7 earlier runs of the history"
 
@@ -128,7 +115,7 @@ def test_speedup_falls_back_to_the_equivalence_record() -> None:
 
 
 def test_speedup_uses_the_end_to_end_figure_when_measured() -> None:
-    doc = _with(
+    doc = mf.with_metrics(
         mf.load_fixture("gpu_run"),
         metric_from_samples("equivalence.end_to_end_speedup", [9.0, 9.5, 9.8], unit="x"),
     )
@@ -147,22 +134,22 @@ def test_speedup_without_end_to_end_says_which_figure_it_used() -> None:
 
 
 def test_sampler_overhead_is_a_checked_target_where_measured() -> None:
-    low = _with(
+    low = mf.with_metrics(
         mf.load_fixture("cpu_run"),
         metric_from_samples("gpu.sampler_overhead", [0.002, 0.004, 0.006], unit="ratio"),
     )
     found = _by_name(low)[req.REQ_SAMPLER_OVERHEAD]
     assert found.passed is True and "median of 3 with/without pair(s)" in found.detail
-    high = _with(
+    high = mf.with_metrics(
         mf.load_fixture("cpu_run"),
         metric_from_samples("gpu.sampler_overhead", [0.02, 0.03], unit="ratio"),
     )
     assert _by_name(high)[req.REQ_SAMPLER_OVERHEAD].passed is False
-    assert _has(_recs(high), "GPU sampling costs")
+    assert any("GPU sampling costs" in r for r in derive_recommendations(high, verdict=None))
 
 
 def test_sampler_overhead_not_measured_is_not_judged() -> None:
-    gone = _with(
+    gone = mf.with_metrics(
         mf.load_fixture("cpu_run"),
         unavailable_metric("gpu.sampler_overhead", unit="ratio", reason="not measured: no GPU"),
     )
@@ -173,7 +160,7 @@ def test_sampler_overhead_not_measured_is_not_judged() -> None:
 
 
 def test_unavailable_speedup_metric_gives_its_reason() -> None:
-    doc = _with(
+    doc = mf.with_metrics(
         mf.load_fixture("cpu_run"),
         unavailable_metric("equivalence.speedup", unit="x", reason="vanilla timed out"),
     )
@@ -193,7 +180,7 @@ def test_failed_equivalence_fails_the_requirement() -> None:
 
 def test_scaling_falls_back_to_efficiency_metrics_at_the_largest_count() -> None:
     doc = mf.load_fixture("gpu_run").model_copy(update={"scaling": ()})
-    doc = _with(
+    doc = mf.with_metrics(
         doc, metric_from_samples("scaling.efficiency.8", [0.93], unit="ratio", better="higher")
     )
     found = _by_name(doc)
@@ -207,98 +194,3 @@ def test_gpu_utilization_falls_back_to_telemetry() -> None:
     result = found[req.REQ_GPU_UTILIZATION]
     assert result.detail == "86.5% (median over 32 telemetry samples)"
     assert result.passed is True
-
-
-def _recs(doc: ResultsDocument, verdict: Verdict | None = None) -> tuple[str, ...]:
-    return req.derive_recommendations(doc, verdict=verdict)
-
-
-def _has(recs: tuple[str, ...], text: str) -> bool:
-    return any(text in r for r in recs)
-
-
-def test_bottleneck_recommendation_names_the_slowest_stage() -> None:
-    assert _has(_recs(mf.load_fixture("gpu_run")), "Bottleneck: stage `esm` takes 62.3%")
-
-
-def test_low_gpu_utilization_is_recommended_only_below_the_threshold() -> None:
-    low = _with(
-        mf.load_fixture("gpu_run"), metric_from_samples("gpu.utilization", [55.0], unit="%")
-    )
-    assert _has(_recs(low), "GPU utilization median is 55.0%")
-    assert not _has(_recs(mf.load_fixture("gpu_run")), "GPU utilization median")
-
-
-def test_high_variance_lists_the_noisy_metric_only() -> None:
-    recs = _recs(mf.load_fixture("cpu_run"))
-    assert _has(recs, "`stage.read.time` (30.0%)")
-    assert not _has(recs, "`stage.esm.time` (")
-
-
-def test_high_variance_never_divides_by_a_median_of_zero_or_near_zero() -> None:
-    """A CPU share whose median is rounding noise (4e-13) gave "6140562945700.1%" (issue 17)."""
-    share = [0.0, 4e-13, 4e-13, 0.02, 0.05, 0.0, 4e-13]
-    doc = _with(
-        mf.load_fixture("cpu_run"),
-        metric_from_samples("host.others_cpu_share", share, unit="ratio"),
-        metric_from_samples("stage.write.time", share, unit="s", better="lower"),
-    )
-    recs = _recs(doc)
-    assert not _has(recs, "host.others_cpu_share") and not _has(recs, "stage.write.time")
-    assert _has(recs, "`stage.read.time` (30.0%)")  # a real spread is still named
-
-
-def test_poor_scaling_gives_efficiency_and_serial_fraction() -> None:
-    recs = _recs(mf.load_fixture("gpu_run"))
-    assert _has(recs, "Scaling of `total` to 4 GPUs reaches efficiency 0.86")
-    assert _has(recs, "Karp-Flatt serial fraction 0.054")
-    assert not _has(recs, "Scaling of `esm`")  # 0.95 is above the threshold
-
-
-def test_memory_headroom_uses_the_capacity_label() -> None:
-    assert _has(
-        _recs(mf.load_fixture("gpu_run")),
-        "`memory.nvml_device_used` peaks at 29.91 GiB, 62.6% free",
-    )
-    full = metric_from_samples(
-        "memory.nvml_device_used", [78e9], unit="B", labels={req.CAPACITY_LABEL: str(mf.H100_BYTES)}
-    )
-    assert _has(_recs(_with(mf.load_fixture("gpu_run"), full)), "risk of out-of-memory")
-
-
-def test_invalid_run_recommends_a_rerun_first() -> None:
-    recs = _recs(mf.load_fixture("invalid_run"))
-    assert recs[0].startswith("Rerun on an idle, unthrottled machine")
-
-
-def test_regressions_and_inconclusive_metrics_are_recommended() -> None:
-    recs = _recs(mf.load_fixture("regression_run"), mf.load_verdict())
-    assert _has(recs, "regression in `end_to_end.total_time` (+15.0% worse")
-    assert _has(recs, "Collect more rounds to judge `stage.read.time`, `cold.first_batch`")
-
-
-def test_metrics_judged_by_the_history_are_recommended_in_its_terms() -> None:
-    results = mf.load_fixture("regression_run")
-    recs = _recs(results, _history_verdict("fail"))
-    assert _has(recs, "(+30.0% worse, outside the prediction interval of the between-run noise)")
-    assert _has(recs, "against 7 earlier runs of the history")
-    recs = _recs(results, _history_verdict("inconclusive"))
-    assert _has(recs, "Judge `end_to_end.total_time` with the A/B gate")
-    assert not _has(recs, "Collect more rounds")
-
-
-def test_cold_start_dominating_is_recommended() -> None:
-    doc = _with(mf.load_fixture("cpu_run"), metric_from_samples("cold.model_load", [9.0], unit="s"))
-    assert _has(_recs(doc), "Model loading (9.00 s) is 79.1% of the total time")
-    assert not _has(_recs(mf.load_fixture("cpu_run")), "Model loading")
-
-
-def test_quiet_run_without_findings_says_so() -> None:
-    doc = mf.load_fixture("cpu_run").model_copy(
-        update={
-            "metrics": (metric_from_samples(TOTAL_TIME_METRIC, [1.0, 1.01], unit="s"),),
-            "stages": (),
-            "validity": Validity(),
-        }
-    )
-    assert _recs(doc) == (req.NOTHING_TO_RECOMMEND,)

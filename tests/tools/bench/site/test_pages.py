@@ -126,3 +126,36 @@ def test_units_are_scaled_for_people(
 def test_no_runs_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="at least one run"):
         build_site({}, tmp_path, source="nothing")
+
+
+# ----------------------------------------------------------------------------- gate health
+
+
+@pytest.fixture(scope="module")
+def gate_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.tools.bench.site_history import build_gate_site
+
+    return build_gate_site(tmp_path_factory.mktemp("gate-site"))
+
+
+def test_the_gate_page_shows_false_alarms_the_flag_and_pr_shares(gate_site: Path) -> None:
+    from tools.bench.site.gate import GATE_FILE
+
+    text = (gate_site / GATE_FILE).read_text(encoding="utf-8")
+    assert "Flagged runner(s): runner-a" in text and "FLAGGED: the canary" in text
+    assert '<span class="bad">1/12</span> (8%)' in text
+    assert "10 PR verdicts in the last 30 days" in text
+    assert 'INVALID <span class="warn">20%</span>' in text
+    assert 'INCONCLUSIVE <span class="warn">10%</span>' in text
+    index = (gate_site / INDEX_FILE).read_text(encoding="utf-8")
+    assert f'<a href="{GATE_FILE}">Gate health</a> (1 runner(s) flagged)' in index
+    assert "--canary" not in index and "--pr" not in index  # the main series only
+    assert not NETWORK.search(text)
+
+
+def test_without_canary_or_pr_runs_the_gate_page_says_where_they_come_from(site: Path) -> None:
+    from tools.bench.site.gate import GATE_FILE
+
+    text = (site / GATE_FILE).read_text(encoding="utf-8")
+    assert "No canary runs in the history yet" in text
+    assert "No pull-request verdicts" in text

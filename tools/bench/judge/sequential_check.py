@@ -1,0 +1,255 @@
+"""The paired gate under optional stopping, simulated with this machine's measured paired noise.
+
+The A/B gate adds pairs until the total time is decided, so it is a sequential test: every look
+is another chance for noise to cross a line. This module replays the gate's own loop
+(:func:`tools.bench.judge.paired.judge_paired` at each look of the run's plan, then
+:func:`~tools.bench.judge.paired.pairs_to_add`) on thousands of synthetic sequences of pairs and
+counts the verdicts, so the false-alarm rate of the whole loop is measured, not assumed.
+
+**The noise** is the committed power study's raw A/A pairs (``docs/power-study/trials.tar.xz``):
+the per-pair log ratios head/base of the total time of every A/A trial, and the pace (wall
+seconds per pair). A/A pairs are exchangeable (either side could be called head), so a synthetic
+A/A pair is one of those log ratios with a random sign; an arm with a slowdown ``k`` adds
+``log(1 + k)``. Two ways to draw a sequence's pairs:
+
+- ``pooled``: every pair from all A/A pairs together;
+- ``per-trial``: a sequence keeps the pairs of one trial (its own noise level), drawn with
+  replacement; the spread between trials is part of what a run meets.
+
+A **false alarm** is a FAIL (exit 1) of an A/A sequence. The rate bounded by ``alpha`` is that
+of the interval on the worse side: at a threshold near zero a FAIL is exactly "the interval
+excludes no change, slower" (a test at ``alpha / 2`` a side), so ``--threshold 0.0001`` is the
+worst case of every threshold. Usage::
+
+    python -m tools.bench.judge.sequential_check --sequences 2000 --out runs/sequential
+    python -m tools.bench.judge.sequential_check --threshold 0.0001 --spending none
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import tarfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tools.bench.judge.paired import judge_paired, pairs_to_add, plan_for
+from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds, with_overrides
+from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.ab.schema import TOTAL_TIME, ABRecord, PairedMetric
+from virnucpro.errors import InputError, VirnucproError
+
+TRIALS_ARCHIVE = Path(__file__).resolve().parents[3] / "docs" / "power-study" / "trials.tar.xz"
+AA_MARKER = "AA"  # the power study names its A/A trials NNN-AA.json
+DEFAULT_SEED = 20_261_203
+DEFAULT_SEQUENCES = 2000
+BASE_SECONDS = 0.2  # the synthetic base side's round (the ratio is what is judged)
+DRAWS = ("pooled", "per-trial")
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The measured A/A paired noise: log ratios per trial, and seconds per pair."""
+
+    trials: tuple[tuple[float, ...], ...]
+    pace_s: float
+
+    @property
+    def pooled(self) -> np.ndarray:
+        return np.asarray([v for t in self.trials for v in t], dtype=float)
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    """The verdicts of ``sequences`` synthetic runs of one arm."""
+
+    slowdown: float
+    draw: str
+    sequences: int
+    outcomes: dict[str, int]
+    pairs_median: float
+    pairs_max: int
+    seconds_median: float
+
+    def rate(self, *outcomes: str) -> float:
+        return sum(self.outcomes.get(o, 0) for o in outcomes) / self.sequences
+
+
+def load_noise(archive: Path = TRIALS_ARCHIVE) -> Noise:
+    """The A/A trials' log ratios of the total time and the median seconds per pair."""
+    trials: list[tuple[float, ...]] = []
+    walls: list[float] = []
+    try:
+        with tarfile.open(archive, "r:xz") as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                if not member.isfile() or not member.name.endswith(".json"):
+                    continue
+                handle = tar.extractfile(member)
+                assert handle is not None
+                record = ABRecord.model_validate_json(io.TextIOWrapper(handle).read())
+                walls += [r.wall_seconds for r in record.rounds]
+                if Path(member.name).stem.endswith(AA_MARKER):
+                    trials.append(
+                        tuple(math.log(r.head.seconds / r.base.seconds) for r in record.rounds)
+                    )
+    except (OSError, tarfile.TarError, ValueError) as exc:
+        raise InputError(f"{archive}: cannot read the power study's raw pairs ({exc})") from None
+    if not trials:
+        raise InputError(f"{archive}: holds no A/A trials (files named *{AA_MARKER}.json)")
+    return Noise(trials=tuple(trials), pace_s=float(np.median(walls)))
+
+
+def _sequence(noise: Noise, draw: str, rng: np.random.Generator, most: int) -> np.ndarray:
+    source = (
+        noise.pooled
+        if draw == "pooled"
+        else np.asarray(noise.trials[rng.integers(len(noise.trials))])
+    )
+    values = rng.choice(source, size=most)
+    return values * rng.choice((-1.0, 1.0), size=most)
+
+
+def run_sequence(
+    logs: np.ndarray, slowdown: float, thresholds: Thresholds, pace_s: float
+) -> tuple[str, int]:
+    """The gate's loop over one synthetic sequence: the outcome and the pairs it used."""
+    base = np.full(len(logs), BASE_SECONDS)
+    head = BASE_SECONDS * np.exp(logs + math.log1p(slowdown))
+    plan = plan_for(thresholds, pace_s=pace_s)
+    used = thresholds.ab_initial_pairs
+    while True:
+        metric = PairedMetric(TOTAL_TIME, "s", "lower", tuple(base[:used]), tuple(head[:used]))
+        verdict = judge_paired(
+            (metric,), thresholds=thresholds, label="simulated", final=False, plan=plan
+        )
+        more = pairs_to_add(verdict, pairs=used, seconds=used * pace_s, thresholds=thresholds)
+        if more == 0:
+            final = judge_paired(
+                (metric,), thresholds=thresholds, label="simulated", final=True, plan=plan
+            )
+            return final.outcome, used
+        used += more
+
+
+def simulate(
+    noise: Noise,
+    thresholds: Thresholds,
+    *,
+    slowdown: float = 0.0,
+    sequences: int = DEFAULT_SEQUENCES,
+    draw: str = "pooled",
+    seed: int = DEFAULT_SEED,
+) -> ArmResult:
+    """``sequences`` synthetic runs of the gate with ``slowdown`` (0: A/A)."""
+    if draw not in DRAWS:
+        raise InputError(f"--draw must be one of {', '.join(DRAWS)}, not {draw!r}")
+    rng = np.random.default_rng(seed)
+    most = plan_for(thresholds, pace_s=noise.pace_s).most
+    outcomes: Counter[str] = Counter()
+    used: list[int] = []
+    for _ in range(sequences):
+        outcome, pairs = run_sequence(
+            _sequence(noise, draw, rng, most), slowdown, thresholds, noise.pace_s
+        )
+        outcomes[outcome] += 1
+        used.append(pairs)
+    return ArmResult(
+        slowdown=slowdown,
+        draw=draw,
+        sequences=sequences,
+        outcomes=dict(outcomes),
+        pairs_median=float(np.median(used)),
+        pairs_max=int(max(used)),
+        seconds_median=float(np.median(used)) * noise.pace_s,
+    )
+
+
+def render(results: Sequence[ArmResult], thresholds: Thresholds, noise: Noise) -> str:
+    """A markdown table: per arm, FAIL / PASS / INCONCLUSIVE shares and pairs used."""
+    lines = [
+        f"Gate: threshold {thresholds.fail_slowdown:.2%}, alpha {thresholds.alpha:g}, estimator "
+        f"{thresholds.ab_estimator}, spending {thresholds.ab_spending}, first "
+        f"{thresholds.ab_initial_pairs} pairs, blocks of {thresholds.ab_block_pairs}, budget "
+        f"{thresholds.ab_time_budget_s:g} s at {noise.pace_s:.3f} s a pair "
+        f"(horizon {plan_for(thresholds, pace_s=noise.pace_s).most} pairs). Noise: "
+        f"{len(noise.trials)} A/A trials, {len(noise.pooled)} pairs, per-pair SD of the log "
+        f"ratio {float(np.std(noise.pooled, ddof=1)):.3f}.",
+        "",
+        "| slowdown | draw | sequences | FAIL | PASS or WARN | INCONCLUSIVE | pairs (median, max) "
+        "| rounds s (median) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.slowdown:+.0%} | {r.draw} | {r.sequences} | {r.rate('regression'):.2%} "
+            f"| {r.rate('pass', 'warn', 'improved'):.2%} | {r.rate('inconclusive'):.2%} "
+            f"| {r.pairs_median:.0f}, {r.pairs_max} | {r.seconds_median:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _fractions(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"not a comma list of fractions: {text!r}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench.judge.sequential_check", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--sequences", type=int, default=DEFAULT_SEQUENCES)
+    parser.add_argument("--slowdowns", default="0", help="comma list of fractions (0: A/A)")
+    parser.add_argument("--threshold", type=float, help="fail_slowdown (default: the gate's)")
+    parser.add_argument("--spending", help="ab_spending: obrien_fleming, pocock or none")
+    parser.add_argument("--estimator", help="ab_estimator: median, hodges_lehmann, trimmed_mean")
+    parser.add_argument("--block", type=int, help="ab_block_pairs")
+    parser.add_argument("--budget", type=float, help="ab_time_budget_s")
+    parser.add_argument("--draw", default="pooled", choices=DRAWS)
+    parser.add_argument("--archive", type=Path, default=TRIALS_ARCHIVE)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--out", type=Path, help="folder for results.json and results.md")
+    args = parser.parse_args(argv)
+    try:
+        thresholds = with_overrides(
+            DEFAULT_THRESHOLDS,
+            fail_slowdown=args.threshold,
+            ab_spending=args.spending,
+            ab_estimator=args.estimator,
+            ab_block_pairs=args.block,
+            ab_time_budget_s=args.budget,
+        )
+        noise = load_noise(args.archive)
+        results = [
+            simulate(
+                noise,
+                thresholds,
+                slowdown=k,
+                sequences=args.sequences,
+                draw=args.draw,
+                seed=args.seed + n,
+            )
+            for n, k in enumerate(_fractions(args.slowdowns))
+        ]
+    except VirnucproError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = render(results, thresholds, noise)
+    print(table, end="")
+    if args.out is not None:
+        data = {"thresholds": thresholds.model_dump(), "arms": [asdict(r) for r in results]}
+        atomic_write_text(args.out / "results.json", json.dumps(data, indent=2) + "\n")
+        atomic_write_text(args.out / "results.md", table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
