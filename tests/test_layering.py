@@ -18,6 +18,7 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.bench.records",
     "virnucpro.bench.schema",
     "virnucpro.bench.ab.schema",
+    "virnucpro.bench.bisect.schema",
     "virnucpro.bench.metric_names",
     "virnucpro.bench.sequential",
     "virnucpro.bench.stats",
@@ -39,7 +40,7 @@ TOOLS_RANKS = {
     "report": 1,
     "<top>": 0,
 }
-BENCH_RANKS = {"gpu_check": 3, "ab": 3, "run": 2, "gpu": 1, "workload": 1, "<top>": 0}
+BENCH_RANKS = {"bisect": 4, "gpu_check": 3, "ab": 3, "run": 2, "gpu": 1, "workload": 1, "<top>": 0}
 
 
 def _module_name(path: Path) -> str:

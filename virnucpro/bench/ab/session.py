@@ -77,7 +77,8 @@ class WorkerSpec:
 # ----------------------------------------------------------------------------- git
 
 
-def _git(root: Path, *args: str) -> str:
+def git(root: Path, *args: str) -> str:
+    """``git -C root args``'s output; a failure is one :class:`InputError` line."""
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args],
@@ -100,13 +101,13 @@ def resolve_ref(root: Path, ref: str) -> str:
         raise InputError("--against: give a commit, a branch or merge-base:BRANCH")
     if ref.startswith(MERGE_BASE_PREFIX):
         branch = ref[len(MERGE_BASE_PREFIX) :]
-        return _git(root, "merge-base", "HEAD", _commit_of(root, branch))
+        return git(root, "merge-base", "HEAD", _commit_of(root, branch))
     return _commit_of(root, ref)
 
 
 def _commit_of(root: Path, ref: str) -> str:
     try:
-        return _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        return git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except InputError:
         raise InputError(f"--against {ref}: not a commit in {root}") from None
 
@@ -120,12 +121,12 @@ def base_checkout(root: Path, sha: str, cache: Path) -> Path:
     path = (cache / sha).resolve()
     with cache_lock(path, timeout=CHECKOUT_LOCK_TIMEOUT_S):
         if (path / ".git").exists():
-            if _git(path, "rev-parse", "HEAD") == sha and not _git(path, "status", "--porcelain"):
+            if git(path, "rev-parse", "HEAD") == sha and not git(path, "status", "--porcelain"):
                 return path
-            _git(root, "worktree", "remove", "--force", str(path))
+            git(root, "worktree", "remove", "--force", str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        _git(root, "worktree", "prune")
-        _git(root, "worktree", "add", "--detach", "--force", str(path), sha)
+        git(root, "worktree", "prune")
+        git(root, "worktree", "add", "--detach", "--force", str(path), sha)
     return path
 
 
@@ -137,12 +138,12 @@ def remove_base_checkouts(root: Path, folder: Path) -> tuple[Path, ...]:
     """
     inside = folder.resolve()
     removed = []
-    for line in _git(root, "worktree", "list", "--porcelain").splitlines():
+    for line in git(root, "worktree", "list", "--porcelain").splitlines():
         if not line.startswith("worktree "):
             continue
         path = Path(line[len("worktree ") :])
         if path.resolve().is_relative_to(inside):
-            _git(root, "worktree", "remove", "--force", str(path))
+            git(root, "worktree", "remove", "--force", str(path))
             removed.append(path)
     return tuple(removed)
 
