@@ -18,6 +18,7 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.bench.records",
     "virnucpro.bench.schema",
     "virnucpro.bench.ab.schema",
+    "virnucpro.bench.ab.profile",
     "virnucpro.bench.bisect.schema",
     "virnucpro.bench.metric_names",
     "virnucpro.bench.sequential",

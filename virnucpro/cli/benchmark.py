@@ -192,7 +192,21 @@ def _add_ab_options(p: argparse.ArgumentParser) -> None:
         "--time-budget",
         type=float,
         metavar="SECONDS",
-        help="A/B mode: stop adding rounds after this many seconds (default 180)",
+        help="A/B mode: stop adding rounds after this many seconds (default 180); with "
+        "--bisect: the whole search (default 900)",
+    )
+    p.add_argument(
+        "--bisect",
+        metavar="GOOD..BAD",
+        help="find the first commit on the first-parent path from GOOD to BAD that makes the "
+        "total time slower beyond the threshold, each step a paired A/B (exit 1 culprit named, "
+        "0 no slowdown in the range, 2 budget spent or could not judge)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --against or --bisect: after the timed rounds, one untimed round per side "
+        "under torch.profiler; the report ranks the operators whose self time changed most",
     )
     p.add_argument(
         "--plan",
@@ -300,6 +314,12 @@ def run(args: argparse.Namespace) -> int:
     run_benchmark = _run_benchmark()
     options = options_from_args(args)
     command = " ".join(["virnucpro", *args.argv])
+    if args.bisect is not None:
+        return _run_bisect(args, options, command)
+    if args.profile and args.against is None:
+        raise InputError(
+            "--profile needs --against REF or --bisect GOOD..BAD (it compares two sides)"
+        )
     if args.against is not None:
         return _run_against(args, options, command)
     if args.plan or args.mde is not None:
@@ -342,8 +362,18 @@ def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) 
         return run_plan(args.against, args.mde, options, overrides)
     if args.mde is not None:
         raise InputError("--mde goes with --plan (a pilot that says what detecting it needs)")
-    outcome = run_against(options, ref=args.against, command=command, overrides=overrides)
+    outcome = run_against(
+        options, ref=args.against, command=command, overrides=overrides, profile=args.profile
+    )
     from virnucpro.cli.summary import summary_console
 
     render_ab_summary(outcome, summary_console())
     return outcome.exit_code
+
+
+def _run_bisect(args: argparse.Namespace, options: BenchOptions, command: str) -> int:
+    from virnucpro.cli.bisect import run_bisect_command
+
+    if args.against is not None:
+        raise InputError("--bisect and --against disagree: give one of them")
+    return run_bisect_command(args, options, command)

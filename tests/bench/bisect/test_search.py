@@ -125,6 +125,18 @@ def test_an_undecided_range_cannot_be_judged() -> None:
     assert result.uncertain == (0,)
 
 
+def test_an_undecided_middle_undecided_on_its_own_is_set_aside_and_the_search_goes_on() -> None:
+    script = Scripted(
+        step_levels(N, {6: 1.25}), overrides={(0, 4): "undecided", (3, 4): "undecided"}
+    )
+    result = _run(script)
+    assert result.culprit is not None and index_of(result.culprit.sha) == 6
+    undecided = [
+        (index_of(s.base), index_of(s.head)) for s in result.steps if s.index in result.uncertain
+    ]
+    assert undecided == [(0, 4), (3, 4)]
+
+
 def test_a_candidate_undecided_against_its_parent_is_not_named() -> None:
     script = Scripted(step_levels(N, {6: 1.25}), overrides={(5, 6): "undecided"})
     result = _run(script)

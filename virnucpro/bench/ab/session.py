@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -42,6 +43,7 @@ import psutil
 
 from virnucpro.bench.ab.cache import cache_lock
 from virnucpro.bench.ab.pinning import cpus_for_pair, pin_process, pinning_plan
+from virnucpro.bench.ab.profile import ProfileRecord, SideProfile
 from virnucpro.bench.ab.schema import (
     ABRecord,
     PairedRound,
@@ -56,6 +58,7 @@ from virnucpro.errors import InputError, RunFailure
 CACHE_DIR = Path(".cache") / "ab"
 MERGE_BASE_PREFIX = "merge-base:"
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
+PROFILER_SOURCE = Path(__file__).with_name("profiling.py")
 WORKER_QUIT_TIMEOUT_S = 10.0
 GIT_TIMEOUT_S = 120.0
 CHECKOUT_LOCK_TIMEOUT_S = 4 * GIT_TIMEOUT_S  # the longest another run may take to make it
@@ -170,6 +173,7 @@ class Worker:
             "expected_length": spec.expected_length,
             "threads": spec.threads,
             "device": spec.device,
+            "profiler": str(PROFILER_SOURCE),
         }
         env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
         workdir.mkdir(parents=True, exist_ok=True)
@@ -232,6 +236,16 @@ class Worker:
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
         return RoundSample.model_validate(self._read())
+
+    def profile(self) -> dict[str, object]:
+        """One profiled round (never a timed one): the worker's operator table."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": "profile"}) + "\n")
+        self.process.stdin.flush()
+        answer = self._read()
+        if "profile" not in answer:
+            raise RunFailure(f"the {self.side} worker: {answer.get('error', 'no profile')}")
+        return answer["profile"]  # type: ignore[return-value]
 
     def pin(self, cpu: int) -> None:
         """Every thread of the worker onto ``cpu`` (threads it starts later inherit it)."""
@@ -374,6 +388,27 @@ class ABSession:
     @property
     def pairs(self) -> int:
         return len(self._rounds)
+
+    def profile(self, label: str) -> ProfileRecord:
+        """One profiled round per side after the timed rounds, in a seeded order; not a pair."""
+        sides: list[Side] = ["base", "head"]
+        self._rng.shuffle(sides)
+        profiled = {side: self._profile_side(side) for side in sides}
+        return ProfileRecord(label=label, base=profiled["base"], head=profiled["head"])
+
+    def _profile_side(self, side: Side) -> SideProfile:
+        start = time.perf_counter()
+        answer = self._workers[side].profile()
+        wall = time.perf_counter() - start
+        timed = [getattr(r, side).seconds for r in self._rounds]
+        return SideProfile.model_validate(
+            {
+                **answer,
+                "commit": self._info[side].commit,
+                "wall_seconds": wall,
+                "timed_median_seconds": statistics.median(timed) if timed else None,
+            }
+        )
 
     def record(self) -> ABRecord:
         return ABRecord(

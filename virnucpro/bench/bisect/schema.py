@@ -94,6 +94,13 @@ class Step(_Record):
     profile_file: str | None = None
 
     @property
+    def summary(self) -> str:
+        """The gate's outcome and the total time's change (an INVALID run: the host's reason)."""
+        if self.outcome == "invalid" and self.reasons:
+            return f"invalid: {self.reasons[0]}"
+        return f"{self.outcome}, {self.total_text}"
+
+    @property
     def total_text(self) -> str:
         if self.change is None:
             return "no estimate"

@@ -11,10 +11,11 @@ A step reads slower, same or undecided (:data:`~virnucpro.bench.bisect.schema.St
    earlier half is searched first, so no commit that might be the culprit is skipped; if that
    half yields no confirmed culprit the search comes back for the later half.
 3. **Confirm before naming.** The candidate against its parent, on fresh workers, must be slower
-   on its own. If the candidate was only undecided against GOOD and is not slower than its
-   parent, it is cleared and the search goes on after it. If it was slower than GOOD but is not
-   slower than its parent, no single commit crosses the threshold: the change is **gradual**.
-   A confirmed step undecided on its own names nobody (could not judge, the stretch kept).
+   on its own. If the candidate was only undecided against GOOD and is not shown slower than its
+   parent, it is set aside (its steps are listed as uncertain) and the search goes on after it.
+   If it was slower than GOOD but is not slower than its parent, no single commit crosses the
+   threshold: the change is **gradual**; if its own step stays undecided, nobody is named
+   (could not judge, with that one commit as the narrowest stretch).
 4. **Gradual.** When the confirmed step explains less than :data:`GRADUAL_SHARE` of the GOOD to
    BAD change (on the log scale), or no single step crosses the threshold, the commits that each
    add a part are listed as far as the budget allows: a stretch whose own step is slower by at
@@ -170,7 +171,7 @@ class _Search:
         if step.verdict == "undecided":
             return _Found(
                 "could_not_judge",
-                [f"GOOD to BAD stayed undecided ({step.outcome}, {step.total_text})"],
+                [f"GOOD to BAD stayed undecided ({step.summary})"],
             )
         return None
 
@@ -190,8 +191,8 @@ class _Search:
             step = self.run("confirm", lo, hi, fresh=True)
             if step.verdict == "slower":
                 return self.named(hi, step)
-            if step.verdict == "same" and self.status(hi) == "undecided":
-                self.cleared.add(hi)
+            if self.status(hi) == "undecided":
+                self.cleared.add(hi)  # not shown slower on its own: search after it
                 continue
             candidate = self.all[hi].short
             if step.verdict == "same":
@@ -205,7 +206,7 @@ class _Search:
                 )
             return _Found(
                 "could_not_judge",
-                [f"candidate {candidate} against its parent stayed undecided ({step.total_text})"],
+                [f"candidate {candidate} against its parent stayed undecided ({step.summary})"],
             )
 
     def named(self, k: int, step: Step) -> _Found:
