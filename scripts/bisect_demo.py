@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,15 +39,15 @@ from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 PATCHED_FILE = Path("virnucpro") / "engines" / "fast.py"
-DNABERT_LINE = "            return mean_pool(model(ids, mask, attn_impl=ATTN_IMPL), mask)\n"
-ESM_LINE = "            reps = model(toks, attn_impl=ATTN_IMPL)  # [B, T, D]\n"
+# the two forward calls to extend (their keyword arguments are kept for the extra calls)
+DNABERT_CALL = re.compile(r"^( +)return mean_pool\(model\(ids, mask, (?P<kw>.*)\), mask\)\n", re.M)
+ESM_CALL = re.compile(r"^( +)reps = model\(toks, (?P<kw>.*)\)  # \[B, T, D\]\n", re.M)
 EXTRA_WORK = """{indent}extra = {share!r}  # bisect demo: this much more forward work per batch
 {indent}while extra > 0:  # whole passes, then one over the first share of the tokens
 {indent}    cols = max(1, round({tokens}.shape[1] * min(extra, 1.0)))
-{indent}    model({call}, attn_impl=ATTN_IMPL)
+{indent}    model({call}, {kw})
 {indent}    extra -= 1.0
 """
-INDENT = " " * 12
 COMMITS = 8
 SLOW_AT = 5  # the slow commit's position after GOOD (1-based)
 SHARES = {"culprit": 0.36, "ten": 0.14}  # more forward work on both models, per batch
@@ -96,19 +97,29 @@ def docs_commit(root: Path, number: int) -> str:
     return commit_all(root, f"docs: demo note {number}")
 
 
-def _extra(share: float, tokens: str, call: str) -> str:
-    return EXTRA_WORK.format(indent=INDENT, share=share, tokens=tokens, call=call)
+def _call(pattern: re.Pattern[str], text: str) -> re.Match[str]:
+    found = list(pattern.finditer(text))
+    if len(found) != 1:
+        raise SystemExit(
+            f"{PATCHED_FILE}: the forward call to extend is not there ({pattern.pattern})"
+        )
+    return found[0]
+
+
+def _extra(found: re.Match[str], share: float, tokens: str, call: str) -> str:
+    indent, kw = found.group(1), found.group("kw")
+    return EXTRA_WORK.format(indent=indent, share=share, tokens=tokens, call=call, kw=kw)
 
 
 def slow_source(text: str, *, dnabert: float, esm: float) -> str:
     """``fast.py`` with ``dnabert`` and ``esm`` more forward work per batch (0: unchanged)."""
-    if text.count(DNABERT_LINE) != 1 or text.count(ESM_LINE) != 1:
-        raise SystemExit(f"{PATCHED_FILE}: the forward lines to extend are not there")
-    if dnabert:
-        dna = _extra(dnabert, "ids", "ids[:, :cols], mask[:, :cols]")
-        text = text.replace(DNABERT_LINE, dna + DNABERT_LINE)
-    if esm:
-        text = text.replace(ESM_LINE, ESM_LINE + _extra(esm, "toks", "toks[:, :cols]"))
+    dna, prot = _call(DNABERT_CALL, text), _call(ESM_CALL, text)
+    if esm:  # after the ESM call (later in the file first, so the DNABERT offsets hold)
+        extra = _extra(prot, esm, "toks", "toks[:, :cols]")
+        text = text[: prot.end()] + extra + text[prot.end() :]
+    if dnabert:  # before the DNABERT-S return
+        extra = _extra(dna, dnabert, "ids", "ids[:, :cols], mask[:, :cols]")
+        text = text[: dna.start()] + extra + text[dna.start() :]
     return text
 
 

@@ -20,13 +20,13 @@ THRESHOLD = 0.10
 
 
 def commit_range(n: int) -> CommitRange:
-    """GOOD and ``n`` commits after it, with made-up shas (index ``i`` is ``f"{i:x}" * 40``)."""
-    commits = [Commit(sha=f"{i:040x}", subject=f"commit {i}") for i in range(n + 1)]
+    """GOOD and ``n`` commits after it, with made-up shas (index ``i`` is ``f"{i:02x}" * 20``)."""
+    commits = [Commit(sha=f"{i:02x}" * 20, subject=f"commit {i}") for i in range(n + 1)]
     return CommitRange(good=commits[0], path=tuple(commits[1:]))
 
 
 def index_of(sha: str) -> int:
-    return int(sha, 16)
+    return int(sha[:2], 16)
 
 
 @dataclass

@@ -94,13 +94,22 @@ def moved_table(step: Step) -> str:
     return table(headers, rows)
 
 
+def _verdict_cell(result: BisectResult, step: Step) -> str:
+    if step.index in result.uncertain:
+        return f"{step.verdict} (uncertain)"
+    if step.role == "part" or step.index in result.adding_steps:
+        adds = step.index in result.adding_steps
+        return f"{step.verdict}, {'adds a part' if adds else 'no part shown'}"
+    return step.verdict
+
+
 def steps_table(result: BisectResult) -> str:
     rows = [
         (
             str(s.index),
             ROLE_WORDS[s.role],
             f"`{_short(result, s.base)}` → `{_short(result, s.head)}`",
-            s.verdict + (" (uncertain)" if s.index in result.uncertain else ""),
+            _verdict_cell(result, s),
             s.total_text,
             str(s.pairs),
             f"{s.seconds:.0f}",

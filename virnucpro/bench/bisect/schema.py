@@ -134,6 +134,7 @@ class BisectResult(_Record):
     gradual: bool = False  # no single commit explains most of the GOOD->BAD change
     parts: tuple[Commit, ...] = ()  # commits that each add a part of the change
     unresolved: tuple[Span, ...] = ()  # a part lies in each; the budget or the noise stopped it
+    adding_steps: tuple[int, ...] = ()  # steps whose stretch was shown to add a part
     narrowest: Span | None = None  # the smallest stretch known to hold the first slow commit
     uncertain: tuple[int, ...] = ()  # steps that stayed undecided
     threshold: float  # the gate's total-time threshold the steps were judged at

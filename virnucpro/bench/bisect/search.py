@@ -109,6 +109,7 @@ class _Search:
         self.cache: dict[tuple[str, str], Step] = {}
         self.parts: list[int] = []
         self.unresolved: list[tuple[int, int]] = []
+        self.adding: set[int] = set()  # steps whose stretch was shown to add a part
 
     # -- steps
 
@@ -228,7 +229,10 @@ class _Search:
         low, change = step.low, step.change
         if low is None or change is None:
             return False
-        return low > 0 and change >= self.settings.part_min_change
+        if low > 0 and change >= self.settings.part_min_change:
+            self.adding.add(step.index)
+            return True
+        return False
 
     def find_parts(self) -> None:
         """Halve the stretches that add a part until single commits remain (breadth first)."""
@@ -313,6 +317,7 @@ def _result(
         culprit_step=found.culprit_step,
         gradual=found.gradual,
         parts=tuple(every[i] for i in sorted(set(search.parts))),
+        adding_steps=tuple(sorted(search.adding)),
         unresolved=tuple(search.span(a, b) for a, b in search.unresolved),
         narrowest=search.narrowest(),
         uncertain=_uncertain(search.steps),
