@@ -52,7 +52,6 @@ class BisectOutcome:
     result: BisectResult
     json_path: Path
     markdown_path: Path
-    profile: ProfileRecord | None  # the culprit's confirmation, profiled (--profile)
 
 
 def check_bisect_args(args: argparse.Namespace, options: BenchOptions) -> float:
@@ -240,14 +239,17 @@ def run_bisect(
         pool.close()
     started = f"{pool.started} workers started (each loads its commit's models once)"
     result = result.model_copy(
-        update={"profiled": profile, "notes": (*notes, *pool.notes, started)}
+        update={
+            "profiled": profile,
+            "notes": (*notes, *pool.notes, started),
+            "culprit_profile": _culprit_profile(result),
+        }
     )
     stem = now.strftime(STEM_FORMAT)
     json_path = write_result(result, options.output_dir / f"{stem}.json")
-    culprit_profile = _culprit_profile(result)
     markdown_path = options.output_dir / f"{stem}.md"
-    atomic_write_text(markdown_path, render_bisect(result, profile=culprit_profile))
-    return BisectOutcome(result, json_path, markdown_path, culprit_profile)
+    atomic_write_text(markdown_path, render_bisect(result))
+    return BisectOutcome(result, json_path, markdown_path)
 
 
 def _spec(options: BenchOptions) -> WorkerSpec:
@@ -271,5 +273,6 @@ def run_bisect_command(args: argparse.Namespace, options: BenchOptions, command:
         command=command,
         profile=args.profile,
     )
-    render_bisect_summary(outcome, summary_console())
+    files = (outcome.markdown_path, outcome.json_path)
+    render_bisect_summary(outcome.result, summary_console(), profile=outcome.profile, files=files)
     return outcome.result.exit_code

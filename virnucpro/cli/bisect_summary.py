@@ -1,9 +1,10 @@
 """What ``virnucpro benchmark --bisect`` prints when it is done: the outcome in its colour,
-what it names and why, and the files written (a renderer over the command's outcome).
+what it names and why, and the files written (a renderer over the bisection's record).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.console import Console
 from tools.bench.report.bisect import headline, summary_lines
 
 if TYPE_CHECKING:
-    from virnucpro.cli.bisect import BisectOutcome
+    from virnucpro.bench.bisect.schema import BisectResult
 
 STYLES = {
     "culprit": "bold red",
@@ -22,8 +23,13 @@ STYLES = {
 }
 
 
-def render_bisect_summary(outcome: BisectOutcome, console: Console) -> None:
-    result = outcome.result
+def render_bisect_summary(
+    result: BisectResult,
+    console: Console,
+    *,
+    files: tuple[Path, ...],
+) -> None:
+    """The headline in the outcome's colour, the findings and reasons, the files written."""
     console.print(
         f"bisect: {headline(result)} (exit {result.exit_code}, {result.seconds:.0f} s)",
         style=STYLES.get(result.outcome, "bold"),
@@ -31,10 +37,11 @@ def render_bisect_summary(outcome: BisectOutcome, console: Console) -> None:
         markup=False,
     )
     lines = summary_lines(result)
-    if outcome.profile is not None:
+    if result.culprit_profile is not None:
         from tools.bench.report.profile import profile_lines
 
-        lines += [f"where the time went: {line}" for line in profile_lines(outcome.profile)]
-    lines += [f"report: {outcome.markdown_path}", f"record: {outcome.json_path}"]
+        where = profile_lines(result.culprit_profile)
+        lines += [f"where the time went: {line}" for line in where]
+    lines += [f"written: {path}" for path in files]
     for line in lines:
         console.print(f"  {line}", highlight=False, markup=False)

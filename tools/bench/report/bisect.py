@@ -4,7 +4,7 @@ Renderers only, over :class:`~virnucpro.bench.bisect.schema.BisectResult`: :func
 (one line: the badge, the console's verdict line, a status), :func:`summary_lines` (the
 console's lines under it) and :func:`render_bisect` (the markdown of the report file, the job
 summary and the PR comment). With ``--profile`` the culprit's profiled rounds are appended
-(:func:`tools.bench.report.profile.render_profile`).
+(``culprit_profile``, :func:`tools.bench.report.profile.render_profile`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from tools.bench.report.formatting import (
     table,
 )
 from tools.bench.report.profile import render_profile
-from virnucpro.bench.ab.profile import ProfileRecord
 from virnucpro.bench.bisect.schema import BisectResult, Step, StepMetric
 
 TITLE = "## VirNucPro bisection"
@@ -208,7 +207,7 @@ def _section(title: str, body: str) -> str:
     return f"### {title}\n\n{body}"
 
 
-def render_bisect(result: BisectResult, *, profile: ProfileRecord | None = None) -> str:
+def render_bisect(result: BisectResult) -> str:
     """The whole markdown report."""
     word = OUTCOME_WORDS[result.outcome]
     parts = [
@@ -225,10 +224,9 @@ def render_bisect(result: BisectResult, *, profile: ProfileRecord | None = None)
     parts.append(_section("Commits searched (first-parent, oldest first)", commits_table(result)))
     settings = [_settings_line(result), f"command: `{result.command}`", *result.notes]
     parts.append(_section("Settings", bullet_list(settings)))
-    if profile is not None:
-        parts.append(
-            render_profile(profile, heading="### Where the time went in the culprit's step")
-        )
+    if result.culprit_profile is not None:
+        heading = "### Where the time went in the culprit's step"
+        parts.append(render_profile(result.culprit_profile, heading=heading))
     elif result.profiled and result.culprit is not None:
         parts.append("_The culprit's step was not profiled._")
     return "\n\n".join(parts) + "\n"

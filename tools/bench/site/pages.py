@@ -26,6 +26,7 @@ from tools.bench.history.runs import MAIN_SERIES, RunEntry
 from tools.bench.history.trend import TrendReport, analyze_history
 from tools.bench.report.analysis import GPU_UTIL_METRIC
 from tools.bench.report.formatting import format_quantity
+from tools.bench.site.bisects import bisect_page_body, bisects_section, culprit_marks, page_name
 from tools.bench.site.charts import (
     BASELINE_COLOR,
     THRESHOLD_COLOR,
@@ -36,6 +37,7 @@ from tools.bench.site.gate import GATE_FILE, gate_page
 from tools.bench.site.parts import PLOTLY_FILE, figure_html, page, table
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.bisect.schema import BisectResult
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.errors import InputError
 
@@ -192,8 +194,19 @@ document.getElementById("{div}").on("plotly_click", function (event) {{
 </script>"""
 
 
-def _metric_page(key: str, name: str, runs: list[RunEntry], trend: TrendReport | None) -> str:
+def _metric_page(
+    key: str,
+    name: str,
+    runs: list[RunEntry],
+    trend: TrendReport | None,
+    bisects: Sequence[BisectResult] = (),
+) -> str:
     div = f"chart-{safe_name(name)}"
+    figure = metric_figure(runs, name, trend)
+    marked = bisects if name == TOTAL_TIME_METRIC else ()
+    for shape, note in culprit_marks(runs, marked, depth=1):
+        figure["layout"]["shapes"].append(shape)
+        figure["layout"]["annotations"].append(note)
     rows = [
         (
             str(k + 1),
@@ -210,8 +223,9 @@ def _metric_page(key: str, name: str, runs: list[RunEntry], trend: TrendReport |
         f"<h1><code>{html.escape(name)}</code></h1>",
         f'<p class="muted">{html.escape(key)}. Trend: {_trend_cell(trend)}. '
         "Hover a point for its run; click it to open the run.</p>",
-        figure_html(metric_figure(runs, name, trend), div),
+        figure_html(figure, div),
         CLICK_SCRIPT.format(div=div, runs=RUNS_DIR),
+        bisects_section(runs, marked, depth=1),
         "<h2>Runs</h2>",
         table(("#", "run", "commit", "created (UTC)", "median", "validity"), rows),
     ]
@@ -248,10 +262,12 @@ def build_site(
     source: str,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     now: datetime | None = None,
+    bisects: Sequence[BisectResult] = (),
 ) -> SiteResult:
     """Write the whole site for ``histories`` (key -> runs) into ``out_dir``: the main series'
     overview, metric and run pages, and the gate-health page from the canary and PR series
-    (``now`` dates the PR window; the current time unless given)."""
+    (``now`` dates the PR window; the current time unless given); ``bisects`` are marked on
+    the total time's pages (:mod:`tools.bench.site.bisects`)."""
     if not any(histories.values()):
         raise InputError("the dashboard needs at least one run")
     out_dir = Path(out_dir)
@@ -267,7 +283,7 @@ def build_site(
         sections.append(_key_section(key, runs, trends))
         for name in all_metrics(runs):
             path = out_dir / key_dir(key) / f"{safe_name(name)}.html"
-            pages[path] = _metric_page(key, name, runs, trends.get(name))
+            pages[path] = _metric_page(key, name, runs, trends.get(name), bisects)
         pages.update(
             {out_dir / RUNS_DIR / f"{safe_name(e.run_id)}.html": _run_page(e) for e in runs}
         )
@@ -281,6 +297,9 @@ def build_site(
         "pull requests' verdicts.</p>"
     )
     pages[out_dir / INDEX_FILE] = page(TITLE, intro + "\n".join(sections), depth=0)
+    for result in bisects:
+        body = f'<p><a href="../{INDEX_FILE}">&larr; overview</a></p>' + bisect_page_body(result)
+        pages[out_dir / page_name(result)] = page(f"bisection - {TITLE}", body, depth=1)
     for path, text in pages.items():
         atomic_write_text(path, text)
     size = sum(p.stat().st_size for p in pages)

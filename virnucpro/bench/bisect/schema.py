@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from virnucpro.bench.ab.profile import ProfileRecord
 from virnucpro.bench.schema import first_error_line, read_json_file
 from virnucpro.errors import InputError
 
@@ -141,6 +142,7 @@ class BisectResult(_Record):
     budget_s: float
     seconds: float
     profiled: bool = False
+    culprit_profile: ProfileRecord | None = None  # --profile: the culprit's confirmation step
     steps: tuple[Step, ...] = ()
     reasons: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
