@@ -50,13 +50,14 @@ def history(tmp_path_factory, demo) -> tuple[Path, str, Path]:
     return root, slow, thresholds
 
 
-def _benchmark(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def _benchmark(root: Path, *argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``virnucpro benchmark --quick ARGV`` with ``root``'s code, in ``cwd`` (default ``root``)."""
     return subprocess.run(
         [sys.executable, "-m", "virnucpro", "benchmark", "--quick", *argv],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(root)},
-        cwd=root,
+        cwd=cwd or root,
         timeout=900,
         check=False,
     )
@@ -80,15 +81,7 @@ def test_storing_or_comparing_options_are_refused(flag: str, value, tmp_path: Pa
 def test_a_range_whose_good_is_not_an_ancestor_of_bad_is_one_line_and_exit_2(
     tmp_path: Path,
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "virnucpro", "benchmark", "--quick", "--bisect", "HEAD..HEAD~1"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    done = _benchmark(REPO, "--bisect", "HEAD..HEAD~1", cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "is not an ancestor of BAD" in lines[0], done.stderr
@@ -96,15 +89,7 @@ def test_a_range_whose_good_is_not_an_ancestor_of_bad_is_one_line_and_exit_2(
 
 
 def test_profile_without_a_second_side_is_refused(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "virnucpro", "benchmark", "--quick", "--profile"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-        timeout=120,
-        check=False,
-    )
+    done = _benchmark(REPO, "--profile", cwd=tmp_path)
     assert done.returncode == 2 and "--profile needs --against" in done.stderr
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from virnucpro.bench.bisect.commits import CommitRange
-from virnucpro.bench.bisect.schema import Commit, Step, StepVerdict
-from virnucpro.bench.bisect.search import StepRequest
+from virnucpro.bench.bisect.schema import BisectResult, Commit, Step, StepVerdict
+from virnucpro.bench.bisect.search import SearchSettings, StepRequest, bisect
 
 WIDTH = 0.02
 THRESHOLD = 0.10
@@ -93,3 +93,20 @@ def step_levels(n: int, steps: dict[int, float]) -> list[float]:
         level *= steps.get(i, 1.0)
         levels.append(level)
     return levels
+
+
+def run_scripted(script: Scripted, n: int = 8, budget_s: float = 900.0) -> BisectResult:
+    """The search over GOOD and ``n`` commits, each step answered by ``script``."""
+    return bisect(
+        commit_range(n),
+        script,
+        settings=SearchSettings(threshold=THRESHOLD, budget_s=budget_s),
+        command="virnucpro benchmark --quick --bisect good..main",
+        created_at="2026-12-03T10:00:00+00:00",
+        clock=script.clock,
+    )
+
+
+def scripted_result(steps: dict[int, float], n: int = 8, budget_s: float = 900.0, **script):
+    """The search's record over a history whose commits in ``steps`` change the speed."""
+    return run_scripted(Scripted(step_levels(n, steps), **script), n, budget_s)

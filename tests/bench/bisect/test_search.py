@@ -3,21 +3,13 @@ an undecided middle, a budget that runs out, and steps that cannot be judged."""
 
 from __future__ import annotations
 
-from tests.bench.bisect.scripted import THRESHOLD, Scripted, commit_range, index_of, step_levels
-from virnucpro.bench.bisect.search import SearchSettings, bisect
+from tests.bench.bisect.scripted import Scripted, index_of, run_scripted, step_levels
 
 N = 8  # commits after GOOD, as in the issue's done-when
 
 
 def _run(script: Scripted, n: int = N, budget_s: float = 900.0):
-    return bisect(
-        commit_range(n),
-        script,
-        settings=SearchSettings(threshold=THRESHOLD, budget_s=budget_s),
-        command="test",
-        created_at="2026-12-03T10:00:00+00:00",
-        clock=script.clock,
-    )
+    return run_scripted(script, n, budget_s)
 
 
 def test_one_step_is_named_after_it_is_confirmed_against_its_parent_on_fresh_workers() -> None:

@@ -9,7 +9,6 @@ skips the comment and still writes the summary.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from tools.bench.github.api import (
     PermissionDenied,
     Sleep,
 )
-from tools.bench.github.post import StepResult, upsert_comment, write_summary
+from tools.bench.github.post import StepResult, open_client, upsert_comment, write_summary
 from tools.bench.github.render import MAX_COMMENT_CHARS, comment_body
 from tools.bench.report.bisect import render_bisect
 from virnucpro.bench.bisect.schema import BisectResult
@@ -107,15 +106,14 @@ def post_bisect(
     if config.token is None and not config.dry_run:
         why = f"could not comment: no token in {config.token_source}"
         return BisectPosted(summary, StepResult("skipped", why))
-    with requests.Session() if session is None else contextlib.nullcontext(session) as http:
-        client = GitHubClient(
-            api_url=config.api_url,
-            token=config.token,
-            session=http,
-            sleep=sleep,
-            clock=clock,
-            dry_run=config.dry_run,
-            echo=echo,
-        )
+    with open_client(
+        api_url=config.api_url,
+        token=config.token,
+        dry_run=config.dry_run,
+        session=session,
+        sleep=sleep,
+        clock=clock,
+        echo=echo,
+    ) as client:
         comment, pr = _comment(client, result, config, markdown)
     return BisectPosted(summary, comment, pr)

@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from virnucpro.bench.schema import first_error_line, read_json_file
-from virnucpro.errors import InputError
+from virnucpro.bench.schema import read_kind
 
 PROFILE_KIND = "virnucpro-ab-profile"
 PROFILE_SCHEMA_VERSION = 1
@@ -82,10 +81,4 @@ def write_profile(record: ProfileRecord, path: Path) -> Path:
 
 
 def read_profile(path: Path) -> ProfileRecord:
-    data = read_json_file(path)
-    if not isinstance(data, dict) or data.get("kind") != PROFILE_KIND:
-        raise InputError(f"{path}: not an A/B profile (kind is not {PROFILE_KIND!r})")
-    try:
-        return ProfileRecord.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"{path}: invalid A/B profile ({first_error_line(exc)})") from None
+    return read_kind(path, ProfileRecord, kind=PROFILE_KIND, what="an A/B profile")

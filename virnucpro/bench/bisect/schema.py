@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from virnucpro.bench.ab.profile import ProfileRecord
-from virnucpro.bench.schema import first_error_line, read_json_file
-from virnucpro.errors import InputError
+from virnucpro.bench.schema import read_kind
 
 BISECT_KIND = "virnucpro-bisect"
 BISECT_SCHEMA_VERSION = 1
@@ -172,15 +171,5 @@ def write_result(result: BisectResult, path: Path) -> Path:
     return path
 
 
-def parse_result(data: object, *, source: str = "<memory>") -> BisectResult:
-    """Validate a decoded JSON object as a bisection record; any problem is one line."""
-    if not isinstance(data, dict) or data.get("kind") != BISECT_KIND:
-        raise InputError(f"{source}: not a bisection record (kind is not {BISECT_KIND!r})")
-    try:
-        return BisectResult.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(f"{source}: invalid bisection record ({first_error_line(exc)})") from None
-
-
 def read_result(path: Path) -> BisectResult:
-    return parse_result(read_json_file(path), source=str(path))
+    return read_kind(path, BisectResult, kind=BISECT_KIND, what="a bisection record")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.bench.bisect.scripted import THRESHOLD, Scripted, commit_range, step_levels
+from tests.bench.bisect.scripted import scripted_result
 from tests.tools.bench.fake_github import (
     NOW,
     READ_ONLY_TOKEN,
@@ -17,7 +17,6 @@ from tests.tools.bench.fake_github import (
 from tools.bench.cli.bisect import main_bisect_post
 from tools.bench.github.bisect import MARKER, BisectPostConfig, post_bisect
 from virnucpro.bench.bisect.schema import BisectResult, write_result
-from virnucpro.bench.bisect.search import SearchSettings, bisect
 
 N = 8
 CULPRIT = "06" * 20
@@ -25,15 +24,7 @@ MERGED_PR = 41
 
 
 def _result(steps: dict[int, float]) -> BisectResult:
-    script = Scripted(step_levels(N, steps))
-    return bisect(
-        commit_range(N),
-        script,
-        settings=SearchSettings(threshold=THRESHOLD, budget_s=900.0),
-        command="virnucpro benchmark --quick --bisect good..main",
-        created_at="2026-12-03T10:00:00+00:00",
-        clock=script.clock,
-    )
+    return scripted_result(steps, N)
 
 
 def _post(fake: FakeGitHub, tmp_path: Path, result: BisectResult, **changes):

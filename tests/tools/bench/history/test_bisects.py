@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.bisect.scripted import THRESHOLD, Scripted, commit_range, step_levels
+from tests.bench.bisect.scripted import scripted_result
 from tests.tools.bench.site_history import CHANGE_AT
 from tests.tools.bench.site_history import known_history as site_history
 from tools.bench.cli.bisect import main_change_point_range
@@ -23,7 +23,6 @@ from tools.bench.history.runs import add_run
 from tools.bench.history.source import from_folder
 from tools.bench.site.pages import build_site
 from virnucpro.bench.bisect.schema import BisectResult, Commit
-from virnucpro.bench.bisect.search import SearchSettings, bisect
 from virnucpro.errors import InputError
 
 N = 8
@@ -42,16 +41,7 @@ def known_history():
 
 
 def _result(steps: dict[int, float], *, good: str | None = None, bad: str | None = None):
-    found = commit_range(N)
-    script = Scripted(step_levels(N, steps))
-    result = bisect(
-        found,
-        script,
-        settings=SearchSettings(threshold=THRESHOLD, budget_s=900.0),
-        command="test",
-        created_at="2026-12-03T10:00:00+00:00",
-        clock=script.clock,
-    )
+    result = scripted_result(steps, N)
     changes: dict[str, object] = {}
     if good is not None:
         changes["good"] = Commit(sha=good, subject="good")

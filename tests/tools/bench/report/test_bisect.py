@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tests.bench.bisect.scripted import THRESHOLD, Scripted, commit_range, step_levels
+from tests.bench.bisect.scripted import scripted_result
 from tests.tools.bench.make_fixtures import assert_snapshot
 from tools.bench.report.bisect import headline, render_bisect, summary_lines
 from virnucpro.bench.bisect.schema import BisectResult, StepMetric
-from virnucpro.bench.bisect.search import SearchSettings, bisect
 
 N = 8
 MOVED = (
@@ -45,15 +44,7 @@ MOVED = (
 
 
 def _result(steps: dict[int, float], budget_s: float = 900.0, **script) -> BisectResult:
-    scripted = Scripted(step_levels(N, steps), **script)
-    return bisect(
-        commit_range(N),
-        scripted,
-        settings=SearchSettings(threshold=THRESHOLD, budget_s=budget_s),
-        command="virnucpro benchmark --quick --bisect good..main",
-        created_at="2026-12-03T10:00:00+00:00",
-        clock=scripted.clock,
-    )
+    return scripted_result(steps, N, budget_s, **script)
 
 
 def _with_moved(result: BisectResult) -> BisectResult:
