@@ -28,7 +28,7 @@ from virnucpro.bench.bisect.schema import BisectResult, Step, StepMetric, StepVe
 from virnucpro.bench.bisect.search import DEFAULT_BUDGET_S, StepRequest
 from virnucpro.bench.options import BenchOptions, resolve_suites
 from virnucpro.cli.ab import REFUSED_WITH_AGAINST, base_thresholds, measure, worker_spec
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, RunFailure
 
 if TYPE_CHECKING:
     from tools.bench.thresholds import Thresholds
@@ -124,11 +124,15 @@ class StepRunner:
             seed=STEP_SEED + request.index,
             ref=request.base.sha,
         )
-        with session:
-            session.warm_up(self.warmup)
-            measure(session, thresholds, label, self.say)
-            record = session.record()
-            profiled = self._profile(session, request, label)
+        try:
+            with session:
+                session.warm_up(self.warmup)
+                measure(session, thresholds, label, self.say)
+                record = session.record()
+                profiled = self._profile(session, request, label)
+        except (OSError, ValueError) as exc:  # a worker gone: its pipe is broken or closed
+            logs = self.workdir / "workers"
+            raise RunFailure(f"step {request.index}: a worker failed ({exc}); see {logs}") from None
         verdict = judge_record(record, thresholds=self.thresholds, label=label)
         folder = self.workdir / f"step-{request.index:02d}-{request.role}"
         pairs = write_record(record, folder / "ab_pairs.json")
