@@ -53,6 +53,9 @@ examples:
   virnucpro benchmark --vanilla-baseline --data-size large
       every suite on large data, also timing the vanilla (published) engine
       end to end for the fast-vs-vanilla speedup
+  virnucpro benchmark --quick --bisect v1.4..main --profile
+      which commit after v1.4 made the total time slower, and where its time
+      went (exit 1 names it, 0 no slowdown in the range, 2 could not tell)
 
 exit codes: 0 pass (or no baseline for this hardware yet), 1 regression,
 2 could not judge (bad options, a failed suite, an invalid run, --require-baseline
