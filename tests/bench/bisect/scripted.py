@@ -5,13 +5,18 @@ ratio of its two levels, its interval ``WIDTH`` either side, and its verdict the
 at the threshold: slower when the change is beyond it and the interval excludes no change, same
 when the whole interval is under it, else undecided. ``overrides`` force a verdict on a step
 (``(base, head)`` indices). A fake clock advances by ``step_seconds`` per step.
+
+The commits are made up (:func:`commit_range`: readable shas for the report snapshots) or a
+real git history built in a temporary folder (:func:`git_history`).
 """
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from virnucpro.bench.bisect.commits import CommitRange
+from virnucpro.bench.bisect.commits import CommitRange, resolve_range
 from virnucpro.bench.bisect.schema import BisectResult, Commit, Step, StepVerdict
 from virnucpro.bench.bisect.search import SearchSettings, StepRequest, bisect
 
@@ -26,7 +31,26 @@ def commit_range(n: int) -> CommitRange:
 
 
 def index_of(sha: str) -> int:
+    """The index of a made-up sha of :func:`commit_range`."""
     return int(sha[:2], 16)
+
+
+def git_history(root: Path, n: int) -> CommitRange:
+    """A new repository at ``root``: GOOD (tag ``good``) and ``n`` commits after it."""
+    identity = ("-c", "user.name=test", "-c", "user.email=test@localhost")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(root), *identity, *args], check=True, capture_output=True)
+
+    root.mkdir(parents=True)
+    git("init", "--quiet", "--initial-branch", "main")
+    for i in range(n + 1):
+        (root / "notes.txt").write_text(f"{i}\n", encoding="utf-8")
+        git("add", "-A")
+        git("commit", "--quiet", "-m", f"commit {i}")
+        if i == 0:
+            git("tag", "good")
+    return resolve_range(root, "good..main")
 
 
 @dataclass
@@ -45,6 +69,16 @@ class Scripted:
     clock: FakeClock = field(default_factory=FakeClock)
     requests: list[StepRequest] = field(default_factory=list)
     fail_on: tuple[int, int] | None = None
+    commits: CommitRange | None = None  # default: commit_range(len(levels) - 1)
+
+    def __post_init__(self) -> None:
+        if self.commits is None:
+            self.commits = commit_range(len(self.levels) - 1)
+        self._index = {c.sha: i for i, c in enumerate(self.commits.all)}
+
+    def index(self, sha: str) -> int:
+        """The position of ``sha`` in the range: GOOD is 0."""
+        return self._index[sha]
 
     def verdict(self, change: float, key: tuple[int, int]) -> StepVerdict:
         if key in self.overrides:
@@ -59,7 +93,7 @@ class Scripted:
         from virnucpro.errors import RunFailure
 
         self.requests.append(request)
-        base, head = index_of(request.base.sha), index_of(request.head.sha)
+        base, head = self.index(request.base.sha), self.index(request.head.sha)
         if self.fail_on == (base, head):
             raise RunFailure(f"the head worker stopped (exit 1) for commit {head}")
         self.clock.now += self.step_seconds
@@ -83,7 +117,7 @@ class Scripted:
 
     def pairs(self) -> list[tuple[str, int, int]]:
         """(role, base, head) of every step requested, in order."""
-        return [(r.role, index_of(r.base.sha), index_of(r.head.sha)) for r in self.requests]
+        return [(r.role, self.index(r.base.sha), self.index(r.head.sha)) for r in self.requests]
 
 
 def step_levels(n: int, steps: dict[int, float]) -> list[float]:
@@ -95,10 +129,11 @@ def step_levels(n: int, steps: dict[int, float]) -> list[float]:
     return levels
 
 
-def run_scripted(script: Scripted, n: int = 8, budget_s: float = 900.0) -> BisectResult:
-    """The search over GOOD and ``n`` commits, each step answered by ``script``."""
+def run_scripted(script: Scripted, budget_s: float = 900.0) -> BisectResult:
+    """The search over the script's commits, each step answered by ``script``."""
+    assert script.commits is not None
     return bisect(
-        commit_range(n),
+        script.commits,
         script,
         settings=SearchSettings(threshold=THRESHOLD, budget_s=budget_s),
         command="virnucpro benchmark --quick --bisect good..main",
@@ -109,4 +144,4 @@ def run_scripted(script: Scripted, n: int = 8, budget_s: float = 900.0) -> Bisec
 
 def scripted_result(steps: dict[int, float], n: int = 8, budget_s: float = 900.0, **script):
     """The search's record over a history whose commits in ``steps`` change the speed."""
-    return run_scripted(Scripted(step_levels(n, steps), **script), n, budget_s)
+    return run_scripted(Scripted(step_levels(n, steps), **script), budget_s)
