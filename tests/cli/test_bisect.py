@@ -23,7 +23,7 @@ DEMO = REPO / "scripts" / "bisect_demo.py"
 # processes may take most of the CPUs, which the gate would rightly call INVALID.
 ANY_HOST = "ab_busy_host_share = 1.0\n"
 FEW_PAIRS = ("--rounds", "10", "--max-rounds", "20", "--warmup", "1")  # 10: BH needs them
-AB_PAIRS = ("--rounds", "4", "--max-rounds", "4", "--warmup", "1")  # the verdict is not tested
+AB_PAIRS = ("--rounds", "6", "--max-rounds", "6", "--warmup", "1")  # the verdict is not tested
 
 
 @pytest.fixture(scope="module")

@@ -278,5 +278,5 @@ def run_bisect_command(args: argparse.Namespace, options: BenchOptions, command:
         profile=args.profile,
     )
     files = (outcome.markdown_path, outcome.json_path)
-    render_bisect_summary(outcome.result, summary_console(), profile=outcome.profile, files=files)
+    render_bisect_summary(outcome.result, summary_console(), files=files)
     return outcome.result.exit_code
