@@ -166,3 +166,31 @@ def test_the_library_refuses_a_bad_range_before_measuring(tmp_path: Path) -> Non
             options, range_text="no-such-ref..HEAD", budget_s=60.0, overrides={}, command="t"
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_the_command_prints_the_culprit_and_where_its_time_went(monkeypatch, tmp_path, capsys):
+    """The command's wiring and summary over a scripted search (nothing measured)."""
+    import argparse
+
+    import virnucpro.cli.bisect as cli
+    from tests.bench.bisect.scripted import scripted_result
+    from tests.tools.bench.report.test_profile import doubled_dnabert
+
+    result = scripted_result({6: 1.25}).model_copy(update={"culprit_profile": doubled_dnabert()})
+    seen = {}
+
+    def fake_run_bisect(options, **kwargs):
+        seen.update(kwargs)
+        return cli.BisectOutcome(result, tmp_path / "b.json", tmp_path / "b.md")
+
+    monkeypatch.setattr(cli, "run_bisect", fake_run_bisect)
+    args = argparse.Namespace(
+        suite=None, time_budget=None, rounds=None, max_rounds=30, bisect="a..b", profile=True
+    )
+    code = cli.run_bisect_command(args, for_tier("quick", output_dir=tmp_path), "virnucpro x")
+    out = capsys.readouterr().out
+    assert code == 1 and seen["budget_s"] == 900.0 and seen["profile"] is True
+    assert seen["overrides"] == {"ab_initial_pairs": None, "ab_max_pairs": 30}
+    assert f"bisect: CULPRIT: {'06' * 20} commit 6 (exit 1" in out
+    assert "where the time went: dnabert: 25 ms → 50.6 ms (+102%): aten::mm 16→32 calls" in out
+    assert f"written: {tmp_path / 'b.md'}" in out

@@ -31,7 +31,7 @@ def _side(operators, *, device: str = "cpu", commit: str = "a" * 40) -> SideProf
     )
 
 
-def _doubled_dnabert() -> ProfileRecord:
+def doubled_dnabert() -> ProfileRecord:
     """DNABERT-S's forward pass runs twice in the head; ESM and the rest are unchanged."""
     base = [
         _op("dnabert", "aten::addmm", 48, 10_000.0),
@@ -52,7 +52,7 @@ def _doubled_dnabert() -> ProfileRecord:
 
 
 def test_the_stage_that_changed_most_comes_first_with_its_matmuls_at_the_top() -> None:
-    stages = stage_changes(_doubled_dnabert())
+    stages = stage_changes(doubled_dnabert())
     assert stages[0].stage == "dnabert"
     top = stages[0].operators
     assert [c.name for c in top[:2]] == ["aten::mm", "aten::addmm"]
@@ -61,7 +61,7 @@ def test_the_stage_that_changed_most_comes_first_with_its_matmuls_at_the_top() -
 
 
 def test_an_operator_only_on_one_side_counts_from_zero() -> None:
-    outside = next(s for s in stage_changes(_doubled_dnabert()) if s.stage == "outside the models")
+    outside = next(s for s in stage_changes(doubled_dnabert()) if s.stage == "outside the models")
     cat = next(c for c in outside.operators if c.name == "aten::cat")
     assert (cat.base_calls, cat.base_us, cat.base_share) == (0, 0.0, 0.0)
 
@@ -96,10 +96,10 @@ def test_on_cuda_operators_rank_by_device_time_and_kernels_have_their_own_table(
 
 
 def test_the_cost_is_each_profiled_round_beyond_a_timed_one() -> None:
-    record = _doubled_dnabert()
+    record = doubled_dnabert()
     assert abs(record.cost_seconds - 2 * (1.9 - 0.5)) < 1e-9
     assert profile_lines(record)[-1].startswith("Profiling cost 2.80 s beyond two timed rounds")
 
 
 def test_the_profile_section_snapshot() -> None:
-    assert_snapshot("profile_doubled_dnabert.md", render_profile(_doubled_dnabert()) + "\n")
+    assert_snapshot("profiledoubled_dnabert.md", render_profile(doubled_dnabert()) + "\n")
