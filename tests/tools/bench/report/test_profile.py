@@ -102,4 +102,4 @@ def test_the_cost_is_each_profiled_round_beyond_a_timed_one() -> None:
 
 
 def test_the_profile_section_snapshot() -> None:
-    assert_snapshot("profiledoubled_dnabert.md", render_profile(doubled_dnabert()) + "\n")
+    assert_snapshot("profile_doubled_dnabert.md", render_profile(doubled_dnabert()) + "\n")
