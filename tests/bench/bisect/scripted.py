@@ -65,6 +65,8 @@ class FakeClock:
 class Scripted:
     levels: list[float]
     overrides: dict[tuple[int, int], StepVerdict] = field(default_factory=dict)
+    # verdicts of a step's successive runs (a confirmation repeated on fresh workers)
+    sequences: dict[tuple[int, int], list[StepVerdict]] = field(default_factory=dict)
     step_seconds: float = 30.0
     clock: FakeClock = field(default_factory=FakeClock)
     requests: list[StepRequest] = field(default_factory=list)
@@ -81,6 +83,8 @@ class Scripted:
         return self._index[sha]
 
     def verdict(self, change: float, key: tuple[int, int]) -> StepVerdict:
+        if self.sequences.get(key):
+            return self.sequences[key].pop(0)
         if key in self.overrides:
             return self.overrides[key]
         if change > THRESHOLD and change - WIDTH > 0:

@@ -107,10 +107,37 @@ def test_an_undecided_middle_searches_the_earlier_half_first_and_says_which_step
     assert pairs[-1] == ("confirm", 5, 6)
 
 
-def test_an_undecided_middle_that_is_the_culprit_is_confirmed(history: CommitRange) -> None:
+def test_an_undecided_middle_that_is_the_culprit_is_confirmed_twice(
+    history: CommitRange,
+) -> None:
     script = Scripted(step_levels(N, {4: 1.25}), commits=history, overrides={(0, 4): "undecided"})
     result = _run(script)
     assert result.culprit is not None and history_index(history, result.culprit.sha) == 4
+    confirms = [r for r in script.requests if r.role == "confirm"]
+    assert len(confirms) == 2 and all(r.fresh for r in confirms)
+    assert result.culprit_step == result.steps[-1].index  # the second confirmation
+
+
+def test_a_candidate_that_reads_slower_once_but_not_again_is_set_aside(
+    history: CommitRange,
+) -> None:
+    """A false alarm on a docs-only commit, not shown slower than GOOD: not named."""
+    script = Scripted(
+        step_levels(N, {6: 1.25}),
+        commits=history,
+        overrides={(0, 4): "undecided"},
+        sequences={(3, 4): ["slower", "same"]},
+    )
+    result = _run(script)
+    assert result.culprit is not None and history_index(history, result.culprit.sha) == 6
+    assert any("read slower than its parent once" in r for r in result.reasons)
+    assert ("confirm", 3, 4) in script.pairs() and script.pairs()[-1] == ("confirm", 5, 6)
+
+
+def test_a_candidate_slower_than_good_is_named_on_one_confirmation(history: CommitRange) -> None:
+    script = Scripted(step_levels(N, {6: 1.25}), commits=history)
+    _run(script)
+    assert [p for p in script.pairs() if p[0] == "confirm"] == [("confirm", 5, 6)]
 
 
 def test_a_budget_that_runs_out_exits_2_with_the_narrowest_stretch_found(

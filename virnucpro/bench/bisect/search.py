@@ -11,8 +11,10 @@ A step reads slower, same or undecided (:data:`~virnucpro.bench.bisect.schema.St
    earlier half is searched first, so no commit that might be the culprit is skipped; if that
    half yields no confirmed culprit the search comes back for the later half.
 3. **Confirm before naming.** The candidate against its parent, on fresh workers, must be slower
-   on its own. If the candidate was only undecided against GOOD and is not shown slower than its
-   parent, it is set aside (its steps are listed as uncertain) and the search goes on after it.
+   on its own; a candidate that was only undecided against GOOD has nothing else for it, so its
+   step is repeated on fresh workers and both must read slower. A candidate undecided against
+   GOOD and not shown slower than its parent is set aside (its steps are listed as uncertain)
+   and the search goes on after it.
    If it was slower than GOOD but is not slower than its parent, no single commit crosses the
    threshold: the change is **gradual**; if its own step stays undecided, nobody is named
    (could not judge, with that one commit as the narrowest stretch).
@@ -110,6 +112,7 @@ class _Search:
         self.parts: list[int] = []
         self.unresolved: list[tuple[int, int]] = []
         self.adding: set[int] = set()  # steps whose stretch was shown to add a part
+        self.notes: list[str] = []  # what the search set aside, and why
 
     # -- steps
 
@@ -190,6 +193,8 @@ class _Search:
         while True:
             lo, hi = self.narrow()
             step = self.run("confirm", lo, hi, fresh=True)
+            if step.verdict == "slower" and self.status(hi) != "slower":
+                step = self.replicate(lo, hi, step)
             if step.verdict == "slower":
                 return self.named(hi, step)
             if self.status(hi) == "undecided":
@@ -209,6 +214,17 @@ class _Search:
                 "could_not_judge",
                 [f"candidate {candidate} against its parent stayed undecided ({step.summary})"],
             )
+
+    def replicate(self, lo: int, hi: int, first: Step) -> Step:
+        """A candidate not shown slower than GOOD has only its own step for it: that step is
+        repeated on fresh workers, and it is named only when both read slower."""
+        again = self.run("confirm", lo, hi, fresh=True)
+        if again.verdict != "slower":
+            self.notes.append(
+                f"{self.all[hi].short} read slower than its parent once ({first.total_text}) "
+                f"but not again on fresh workers ({again.summary}): set aside"
+            )
+        return again
 
     def named(self, k: int, step: Step) -> _Found:
         whole = self.vs_good[self.n]
@@ -325,5 +341,5 @@ def _result(
         budget_s=search.settings.budget_s,
         seconds=search.clock() - search.start,
         steps=tuple(search.steps),
-        reasons=tuple(found.reasons),
+        reasons=(*found.reasons, *search.notes),
     )
