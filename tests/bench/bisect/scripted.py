@@ -67,6 +67,7 @@ class Scripted:
     overrides: dict[tuple[int, int], StepVerdict] = field(default_factory=dict)
     # verdicts of a step's successive runs (a confirmation repeated on fresh workers)
     sequences: dict[tuple[int, int], list[StepVerdict]] = field(default_factory=dict)
+    busy: dict[tuple[int, int], int] = field(default_factory=dict)  # INVALID answers left
     step_seconds: float = 30.0
     clock: FakeClock = field(default_factory=FakeClock)
     requests: list[StepRequest] = field(default_factory=list)
@@ -104,6 +105,9 @@ class Scripted:
         change = self.levels[head] / self.levels[base] - 1.0
         verdict = self.verdict(change, (base, head))
         outcome = {"slower": "regression", "same": "pass", "undecided": "inconclusive"}[verdict]
+        if self.busy.get((base, head)):
+            self.busy[(base, head)] -= 1
+            verdict, outcome = "undecided", "invalid"
         return Step(
             index=request.index,
             role=request.role,

@@ -140,6 +140,20 @@ def test_a_candidate_slower_than_good_is_named_on_one_confirmation(history: Comm
     assert [p for p in script.pairs() if p[0] == "confirm"] == [("confirm", 5, 6)]
 
 
+def test_a_step_on_a_busy_host_is_measured_again(history: CommitRange) -> None:
+    script = Scripted(step_levels(N, {6: 1.25}), commits=history, busy={(5, 6): 1})
+    result = _run(script)
+    assert result.culprit is not None and history_index(history, result.culprit.sha) == 6
+    assert script.pairs()[-2:] == [("confirm", 5, 6), ("confirm", 5, 6)]
+    assert any("busy host (INVALID): measured again" in r for r in result.reasons)
+
+
+def test_a_host_that_stays_busy_leaves_the_step_undecided(history: CommitRange) -> None:
+    script = Scripted(step_levels(N, {6: 1.25}), commits=history, busy={(0, 8): 3})
+    result = _run(script)
+    assert result.outcome == "could_not_judge" and script.pairs() == [("range", 0, 8)] * 3
+
+
 def test_a_budget_that_runs_out_exits_2_with_the_narrowest_stretch_found(
     history: CommitRange,
 ) -> None:

@@ -24,7 +24,9 @@ A step reads slower, same or undecided (:data:`~virnucpro.bench.bisect.schema.St
    least :data:`PART_MIN_CHANGE` with its interval above no change is halved until single
    commits remain; a stretch neither half of which shows its part is kept as unresolved.
 
-The budget covers the whole search: a step starts only while the time left is at least the
+A step the host gate calls INVALID (other processes kept the host busy) is measured again, up
+to :data:`INVALID_RETRIES` times, before it counts as undecided. The budget covers the whole
+search: a step starts only while the time left is at least the
 median time of the steps so far, and gets the time left as its own limit. When it runs out the
 result is ``budget_spent`` (exit 2) with the narrowest stretch found.
 """
@@ -53,6 +55,8 @@ GRADUAL_SHARE = 0.5  # a culprit explaining less than this share of GOOD->BAD: g
 PART_MIN_CHANGE = 0.03  # a part adds at least this much (two processes differ by a few %)
 DEFAULT_BUDGET_S = 15 * 60.0  # the quick tier's default --time-budget for a whole bisection
 JUDGED_ROLES = ("range", "search", "confirm")  # steps judged at the threshold
+INVALID = "invalid"  # the A/B gate's outcome for a step measured on a busy host
+INVALID_RETRIES = 2  # a step measured on a busy host is measured again, at most this often
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class SearchSettings:
     budget_s: float = DEFAULT_BUDGET_S
     gradual_share: float = GRADUAL_SHARE
     part_min_change: float = PART_MIN_CHANGE
+    invalid_retries: int = INVALID_RETRIES
 
 
 class _BudgetSpent(Exception):
@@ -123,6 +128,16 @@ class _Search:
         key = (self.all[base].sha, self.all[head].sha)
         if not fresh and key in self.cache:
             return self.cache[key]
+        step = self.measure(role, base, head, fresh=fresh)
+        for _ in range(self.settings.invalid_retries):
+            if step.outcome != INVALID:
+                break
+            self.notes.append(f"step {step.index} ran on a busy host (INVALID): measured again")
+            step = self.measure(role, base, head, fresh=fresh)
+        self.cache[key] = step
+        return step
+
+    def measure(self, role: StepRole, base: int, head: int, *, fresh: bool) -> Step:
         left = self.seconds_left()
         typical = statistics.median(s.seconds for s in self.steps) if self.steps else 0.0
         if left <= 0 or left < typical:
@@ -137,7 +152,6 @@ class _Search:
         )
         step = self.compare(request)
         self.steps.append(step)
-        self.cache[key] = step
         return step
 
     # -- what is known against GOOD
