@@ -146,6 +146,7 @@ def test_a_step_on_a_busy_host_is_measured_again(history: CommitRange) -> None:
     assert result.culprit is not None and history_index(history, result.culprit.sha) == 6
     assert script.pairs()[-2:] == [("confirm", 5, 6), ("confirm", 5, 6)]
     assert any("busy host (INVALID): measured again" in r for r in result.reasons)
+    assert result.uncertain == ()  # the busy step was measured again and decided
 
 
 def test_a_host_that_stays_busy_leaves_the_step_undecided(history: CommitRange) -> None:

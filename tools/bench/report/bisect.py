@@ -96,6 +96,8 @@ def moved_table(step: Step) -> str:
 def _verdict_cell(result: BisectResult, step: Step) -> str:
     if step.index in result.uncertain:
         return f"{step.verdict} (uncertain)"
+    if step.outcome == "invalid":
+        return "busy host (INVALID), measured again"
     if step.role == "part" or step.index in result.adding_steps:
         adds = step.index in result.adding_steps
         return f"{step.verdict}, {'adds a part' if adds else 'no part shown'}"
@@ -148,7 +150,7 @@ def _findings(result: BisectResult) -> list[str]:
         lines.append(
             f"Its own step, against its parent on fresh workers: total time {_total(confirm)}."
         )
-    whole = next((s for s in result.steps if s.role == "range"), None)
+    whole = ([s for s in result.steps if s.role == "range"] or [None])[-1]  # after re-measuring
     lines.append(
         f"GOOD `{result.good.short}` to BAD `{result.bad.short}`: total time {_total(whole)}."
     )

@@ -118,6 +118,7 @@ class _Search:
         self.unresolved: list[tuple[int, int]] = []
         self.adding: set[int] = set()  # steps whose stretch was shown to add a part
         self.notes: list[str] = []  # what the search set aside, and why
+        self.superseded: set[int] = set()  # INVALID steps measured again
 
     # -- steps
 
@@ -133,6 +134,7 @@ class _Search:
             if step.outcome != INVALID:
                 break
             self.notes.append(f"step {step.index} ran on a busy host (INVALID): measured again")
+            self.superseded.add(step.index)
             step = self.measure(role, base, head, fresh=fresh)
         self.cache[key] = step
         return step
@@ -285,8 +287,9 @@ class _Search:
             raise
 
 
-def _uncertain(steps: list[Step]) -> tuple[int, ...]:
-    return tuple(s.index for s in steps if s.role in JUDGED_ROLES and s.verdict == "undecided")
+def _uncertain(steps: list[Step], superseded: set[int]) -> tuple[int, ...]:
+    judged = (s for s in steps if s.role in JUDGED_ROLES and s.index not in superseded)
+    return tuple(s.index for s in judged if s.verdict == "undecided")
 
 
 def bisect(
@@ -350,7 +353,7 @@ def _result(
         adding_steps=tuple(sorted(search.adding)),
         unresolved=tuple(search.span(a, b) for a, b in search.unresolved),
         narrowest=search.narrowest(),
-        uncertain=_uncertain(search.steps),
+        uncertain=_uncertain(search.steps, search.superseded),
         threshold=search.settings.threshold,
         budget_s=search.settings.budget_s,
         seconds=search.clock() - search.start,

@@ -75,6 +75,14 @@ def test_the_console_lines_give_the_culprits_own_step_and_what_moved() -> None:
     assert not any("stage.read.time" in line for line in lines)
 
 
+def test_a_range_measured_again_after_a_busy_host_reports_the_last_measurement() -> None:
+    result = _result({6: 1.25}, busy={(0, 8): 1})
+    lines = summary_lines(result)
+    whole = next(line for line in lines if line.startswith("GOOD "))
+    assert whole.endswith("total time +25.0% [+23.0%, +27.0%], 20 pairs.")
+    assert result.steps[0].outcome == "invalid" and 0 not in result.uncertain
+
+
 def test_an_undecided_step_is_named_in_the_report() -> None:
     result = _result({6: 1.25}, overrides={(0, 4): "undecided"})
     markdown = render_bisect(result)
