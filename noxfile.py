@@ -128,7 +128,7 @@ def bench_bisect(session: nox.Session) -> None:
     """Bisect the quick tier over a range: give GOOD..BAD (then any options) after --."""
     if not session.posargs or ".." not in session.posargs[0]:
         session.error("give the range first after --, e.g. nox -s bench_bisect -- v1.0..main")
-    install_package(session)
+    install_package(session, BENCH_EXTRA)
     commits, *rest = session.posargs
     session.run(*benchmark_args("--quick", "--bisect", commits, posargs=rest))
 

@@ -38,6 +38,7 @@ TOOLS_RANKS = {
     "site": 4,
     "judge": 3,
     "history": 2,
+    "culprit": 2,
     "report": 1,
     "<top>": 0,
 }

@@ -174,7 +174,7 @@ def test_the_command_prints_the_culprit_and_where_its_time_went(monkeypatch, tmp
 
     import virnucpro.cli.bisect as cli
     from tests.bench.bisect.scripted import scripted_result
-    from tests.tools.bench.report.test_profile import doubled_dnabert
+    from tests.tools.bench.culprit.test_profile import doubled_dnabert
 
     result = scripted_result({6: 1.25}).model_copy(update={"culprit_profile": doubled_dnabert()})
     seen = {}

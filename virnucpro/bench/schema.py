@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -308,21 +308,6 @@ class ResultsDocument(Record):
 def parse_document(data: object, *, source: str = "<memory>") -> ResultsDocument:
     """Validate a decoded JSON object as a results document."""
     return RESULTS_ENVELOPE.parse(ResultsDocument, data, source=source)
-
-
-RecordT = TypeVar("RecordT", bound=BaseModel)
-
-
-def read_kind(path: Path, model: type[RecordT], *, kind: str, what: str) -> RecordT:
-    """A JSON file whose ``kind`` is ``kind``, validated as ``model`` (``what`` names it in
-    errors, e.g. "a bisection record"); any problem is one :class:`SchemaError` line."""
-    data = read_json_file(path)
-    if not isinstance(data, dict) or data.get("kind") != kind:
-        raise SchemaError(f"{path}: not {what} (kind is not {kind!r})")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise SchemaError(f"{path}: invalid {what} ({first_error_line(exc)})") from None
 
 
 def read_document(path: Path) -> ResultsDocument:

@@ -279,7 +279,7 @@ def run_against(
 
 def write_profile_files(profiled: ProfileRecord, workdir: Path) -> tuple[Path, str]:
     """The profiled rounds' record beside the pairs, and the report's section on them."""
-    from tools.bench.report.profile import render_profile
+    from tools.bench.culprit.profile import render_profile
     from virnucpro.bench.ab.profile import PROFILE_FILE, write_profile
 
     return write_profile(profiled, workdir / PROFILE_FILE), render_profile(profiled)

@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING
 from virnucpro.bench.bisect.schema import BisectResult, Step, StepMetric, StepVerdict
 from virnucpro.bench.bisect.search import DEFAULT_BUDGET_S, StepRequest
 from virnucpro.bench.options import BenchOptions, resolve_suites
-from virnucpro.cli.ab import REFUSED_WITH_AGAINST, base_thresholds, measure, worker_spec
+from virnucpro.cli.ab import (
+    REFUSED_WITH_AGAINST,
+    base_thresholds,
+    measure,
+    round_protocol,
+    worker_spec,
+)
 from virnucpro.errors import InputError, RunFailure
 
 if TYPE_CHECKING:
@@ -123,6 +129,7 @@ class StepRunner:
             fresh=request.fresh,
             seed=STEP_SEED + request.index,
             ref=request.base.sha,
+            protocol=round_protocol(self.thresholds),
         )
         try:
             with session:
@@ -208,7 +215,7 @@ def run_bisect(
     say=lambda text: print(text, file=sys.stderr),
 ) -> BisectOutcome:
     """Bisect ``GOOD..BAD`` with the A/B gate (see the module docstring)."""
-    from tools.bench.report.bisect import render_bisect
+    from tools.bench.culprit.bisect import render_bisect
     from virnucpro.atomic import atomic_write_text
     from virnucpro.bench.ab.session import CACHE_DIR
     from virnucpro.bench.bisect.pool import WorkerPool

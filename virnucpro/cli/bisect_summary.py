@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from tools.bench.report.bisect import headline, summary_lines
+from tools.bench.culprit.bisect import headline, summary_lines
 
 if TYPE_CHECKING:
     from virnucpro.bench.bisect.schema import BisectResult
@@ -38,7 +38,7 @@ def render_bisect_summary(
     )
     lines = summary_lines(result)
     if result.culprit_profile is not None:
-        from tools.bench.report.profile import profile_lines
+        from tools.bench.culprit.profile import profile_lines
 
         where = profile_lines(result.culprit_profile)
         lines += [f"where the time went: {line}" for line in where]

@@ -194,7 +194,7 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
     lines += [f"report: {path}" for path in outcome.report_paths]
     lines.append(f"raw pairs: {outcome.pairs_path}")
     if outcome.profile is not None:
-        from tools.bench.report.profile import profile_lines
+        from tools.bench.culprit.profile import profile_lines
 
         lines += [f"where the time went: {line}" for line in profile_lines(outcome.profile)]
         lines.append(f"profile: {outcome.profile_path}")

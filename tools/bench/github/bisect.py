@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from tools.bench.culprit.bisect import render_bisect
 from tools.bench.github.api import (
     DEFAULT_API_URL,
     DEFAULT_TOKEN_ENV,
@@ -26,7 +27,6 @@ from tools.bench.github.api import (
 )
 from tools.bench.github.post import StepResult, open_client, upsert_comment, write_summary
 from tools.bench.github.render import MAX_COMMENT_CHARS, comment_body
-from tools.bench.report.bisect import render_bisect
 from virnucpro.bench.bisect.schema import BisectResult
 
 MARKER = "<!-- virnucpro-bisect {sha} -->"

@@ -32,8 +32,8 @@ from tools.bench.history.runs import (
 )
 from tools.bench.report.document import parse_report, read_report
 from tools.bench.verdict import REPORT_ENVELOPE
-from virnucpro.bench.records import read_json_file
 from virnucpro.bench.bisect.schema import BisectResult, read_result
+from virnucpro.bench.records import read_json_file
 from virnucpro.errors import InputError
 
 DEFAULT_REPORTS_DIR = Path("tests/reports")

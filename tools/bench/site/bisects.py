@@ -15,8 +15,8 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
+from tools.bench.culprit.bisect import OUTCOME_WORDS, render_bisect
 from tools.bench.history.runs import RunEntry
-from tools.bench.report.bisect import OUTCOME_WORDS, render_bisect
 from virnucpro.bench.bisect.schema import BisectResult
 
 BISECTS_DIR = "bisects"

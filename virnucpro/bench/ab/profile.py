@@ -2,7 +2,7 @@
 
 Torch-free: the workers measure (:mod:`virnucpro.bench.ab.profiling`), the session records
 (:meth:`virnucpro.bench.ab.session.ABSession.profile`), the report compares
-(``tools/bench/report/profile.py``). A profiled round is never one of the timed rounds the
+(``tools/bench/culprit/profile.py``). A profiled round is never one of the timed rounds the
 verdict is judged on; its cost is recorded as measured seconds.
 """
 
@@ -12,21 +12,18 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from virnucpro.bench.schema import read_kind
+from virnucpro.bench.records import Envelope, Record, read_json_file
 
 PROFILE_KIND = "virnucpro-ab-profile"
 PROFILE_SCHEMA_VERSION = 1
 PROFILE_FILE = "profile.json"
+PROFILE_ENVELOPE = Envelope(
+    PROFILE_KIND, "schema_version", (PROFILE_SCHEMA_VERSION,), "A/B profile"
+)
 OperatorKind = Literal["operator", "kernel"]
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class OperatorTime(_Record):
+class OperatorTime(Record):
     """One operator (or CUDA kernel) in one stage of a profiled round."""
 
     kind: OperatorKind
@@ -37,7 +34,7 @@ class OperatorTime(_Record):
     device_us: float  # self time on the device, microseconds (0 on the CPU)
 
 
-class SideProfile(_Record):
+class SideProfile(Record):
     """One side's profiled round and what it cost."""
 
     commit: str | None
@@ -59,7 +56,7 @@ class SideProfile(_Record):
         return self.device.startswith("cuda")
 
 
-class ProfileRecord(_Record):
+class ProfileRecord(Record):
     """Both sides' profiled rounds of one A/B comparison."""
 
     kind: Literal["virnucpro-ab-profile"] = PROFILE_KIND
@@ -81,4 +78,4 @@ def write_profile(record: ProfileRecord, path: Path) -> Path:
 
 
 def read_profile(path: Path) -> ProfileRecord:
-    return read_kind(path, ProfileRecord, kind=PROFILE_KIND, what="an A/B profile")
+    return PROFILE_ENVELOPE.parse(ProfileRecord, read_json_file(path), source=str(path))

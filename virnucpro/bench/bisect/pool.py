@@ -17,7 +17,7 @@ from pathlib import Path
 
 from virnucpro.bench.ab import env as ab_env
 from virnucpro.bench.ab import session as ab
-from virnucpro.bench.ab.schema import Side
+from virnucpro.bench.ab.schema import RoundProtocol, Side
 from virnucpro.bench.bisect.schema import Commit
 
 MAX_ALIVE = 3  # GOOD's worker and the two last compared; each holds a copy of the models
@@ -91,15 +91,25 @@ class WorkerPool:
             self._alive.pop(oldest).worker.close()
 
     def session(
-        self, *, base: Commit, head: Commit, fresh: bool, seed: int, ref: str
+        self,
+        *,
+        base: Commit,
+        head: Commit,
+        fresh: bool,
+        seed: int,
+        ref: str,
+        protocol: RoundProtocol | None = None,
     ) -> ab.ABSession:
-        """An A/B session over the two commits' live workers; it leaves them running."""
+        """An A/B session over the two commits' live workers (measured by ``protocol``, the
+        gate's round settings); it leaves them running."""
         keep = {base.sha, head.sha}
         workers: dict[Side, ab.Worker] = {
             "base": self.worker(base, "base", fresh=fresh, keep=keep),
             "head": self.worker(head, "head", fresh=fresh, keep=keep),
         }
-        return ab.ABSession(ref=ref, workers=workers, spec=self.spec, seed=seed, owns=False)
+        return ab.ABSession(
+            ref=ref, workers=workers, spec=self.spec, seed=seed, owns=False, protocol=protocol
+        )
 
     @property
     def started(self) -> int:

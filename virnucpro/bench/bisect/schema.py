@@ -1,7 +1,7 @@
 """The record of a bisection: the commits searched, every A/B step, and what was found.
 
 Torch-free and free of processes: the search (:mod:`virnucpro.bench.bisect.search`) builds it,
-the renderers (``tools/bench/report/bisect.py``) and the poster read it. One JSON document per
+the renderers (``tools/bench/culprit/bisect.py``) and the poster read it. One JSON document per
 bisection, versioned like the other documents (``kind`` + ``schema_version``).
 """
 
@@ -12,13 +12,16 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from virnucpro.bench.ab.profile import ProfileRecord
-from virnucpro.bench.schema import read_kind
+from virnucpro.bench.records import Envelope, Record, read_json_file
 
 BISECT_KIND = "virnucpro-bisect"
 BISECT_SCHEMA_VERSION = 1
+BISECT_ENVELOPE = Envelope(
+    BISECT_KIND, "schema_version", (BISECT_SCHEMA_VERSION,), "bisection record"
+)
 FULL_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 # slower: the head's total time is slower than the base's beyond the threshold (the A/B gate's
@@ -38,11 +41,7 @@ EXIT_FOR_BISECT: dict[str, int] = {
 }
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Commit(_Record):
+class Commit(Record):
     """One commit of the range: its full sha and subject line."""
 
     sha: str
@@ -60,7 +59,7 @@ class Commit(_Record):
         return self.sha[:12]
 
 
-class StepMetric(_Record):
+class StepMetric(Record):
     """One metric of a step as the paired judge saw it: change (worse positive) and interval."""
 
     name: str
@@ -73,7 +72,7 @@ class StepMetric(_Record):
     head_median: float | None = None
 
 
-class Step(_Record):
+class Step(Record):
     """One paired A/B of two commits of the range."""
 
     index: int
@@ -109,7 +108,7 @@ class Step(_Record):
         return f"{self.change:+.1%} [{self.low:+.1%}, {self.high:+.1%}]"
 
 
-class Span(_Record):
+class Span(Record):
     """A stretch of the range, ``(good, bad]``: the commits after ``good`` up to ``bad``."""
 
     good: str
@@ -117,7 +116,7 @@ class Span(_Record):
     commits: int  # how many commits it holds
 
 
-class BisectResult(_Record):
+class BisectResult(Record):
     """What a bisection found, and every step it took to find it."""
 
     kind: Literal["virnucpro-bisect"] = BISECT_KIND
@@ -147,15 +146,6 @@ class BisectResult(_Record):
     notes: tuple[str, ...] = ()
     report_url: str | None = Field(default=None, description="where the rendered report lives")
 
-    @field_validator("schema_version")
-    @classmethod
-    def _known_version(cls, version: int) -> int:
-        if version != BISECT_SCHEMA_VERSION:
-            raise ValueError(
-                f"schema_version {version} is not one this code reads ({BISECT_SCHEMA_VERSION})"
-            )
-        return version
-
     def commit(self, sha: str) -> Commit | None:
         return next((c for c in (self.good, *self.commits) if c.sha == sha), None)
 
@@ -172,4 +162,4 @@ def write_result(result: BisectResult, path: Path) -> Path:
 
 
 def read_result(path: Path) -> BisectResult:
-    return read_kind(path, BisectResult, kind=BISECT_KIND, what="a bisection record")
+    return BISECT_ENVELOPE.parse(BisectResult, read_json_file(path), source=str(path))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.bench.bisect.scripted import scripted_result
 from tests.tools.bench.make_fixtures import assert_snapshot
-from tools.bench.report.bisect import headline, render_bisect, summary_lines
+from tools.bench.culprit.bisect import headline, render_bisect, summary_lines
 from virnucpro.bench.bisect.schema import BisectResult, StepMetric
 
 N = 8

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.tools.bench.make_fixtures import assert_snapshot
-from tools.bench.report.profile import (
+from tools.bench.culprit.profile import (
     TOP_OPERATORS,
     profile_lines,
     render_profile,

@@ -4,13 +4,14 @@ Renderers only, over :class:`~virnucpro.bench.bisect.schema.BisectResult`: :func
 (one line: the badge, the console's verdict line, a status), :func:`summary_lines` (the
 console's lines under it) and :func:`render_bisect` (the markdown of the report file, the job
 summary and the PR comment). With ``--profile`` the culprit's profiled rounds are appended
-(``culprit_profile``, :func:`tools.bench.report.profile.render_profile`).
+(``culprit_profile``, :func:`tools.bench.culprit.profile.render_profile`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tools.bench.culprit.profile import render_profile
 from tools.bench.report.formatting import (
     bullet_list,
     format_change,
@@ -18,7 +19,6 @@ from tools.bench.report.formatting import (
     format_quantity,
     table,
 )
-from tools.bench.report.profile import render_profile
 from virnucpro.bench.bisect.schema import BisectResult, Step, StepMetric
 
 TITLE = "## VirNucPro bisection"
