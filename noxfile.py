@@ -5,10 +5,15 @@ build is chosen by environment variables, so no session needs editing on a GPU r
 
 - ``VIRNUCPRO_TORCH``: torch requirement(s), default ``torch==2.13.0`` (a CPU wheel on the
   project machines; a plain ``torch`` would pull a multi-GB CUDA build from PyPI);
-- ``VIRNUCPRO_TORCH_INDEX``: an extra index for that install, e.g.
+- ``VIRNUCPRO_TORCH_INDEX``: the one index for that install (pip ``--index-url``, so torch
+  cannot come from another index; PyTorch's indexes serve its dependencies too), e.g.
   ``https://download.pytorch.org/whl/cpu`` or ``https://download.pytorch.org/whl/cu128``.
 
 Arguments after ``--`` are forwarded: ``nox -s tests -- -k chunking``.
+
+``nox -s lock`` regenerates ``requirements/post.txt``, the hash-pinned lock the trusted posting
+job of ``benchmark.yml`` installs (``pip install --require-hashes``), from
+``requirements/post.in`` with uv; ``nox -s lock -- --upgrade`` also moves the pins forward.
 """
 
 from __future__ import annotations
@@ -53,12 +58,17 @@ GPU_IMAGE_SCRIPT = "scripts/gpu_image.py"
 GPU_IMAGE_MODULE = "virnucpro/bench/gpu_check/image.py"
 DRY_RUN = "--dry-run"
 
+UV_REQUIREMENT = "uv==0.13.8"
+POST_LOCK_INPUT = "requirements/post.in"
+POST_LOCK = "requirements/post.txt"
+POST_LOCK_PYTHON = "3.11"  # the oldest Python the lock serves (universal: 3.11 and later)
+
 
 def torch_install_args(environ: Mapping[str, str]) -> tuple[str, ...]:
     """pip arguments installing the torch build that ``environ`` selects (see module docstring)."""
     requirements = shlex.split(environ.get(TORCH_ENV, "")) or [DEFAULT_TORCH]
     index = environ.get(TORCH_INDEX_ENV, "").strip()
-    index_args = ["--extra-index-url", index] if index else []
+    index_args = ["--index-url", index] if index else []
     return (*index_args, *requirements)
 
 
@@ -170,6 +180,30 @@ def emulate_gpu_image(session: nox.Session, posargs: list[str]) -> None:
     session.install(*torch_install_args(os.environ))
     session.install(*image.IMAGE_PACKAGES)
     session.run("python", GPU_IMAGE_SCRIPT, "dry-run", *posargs)
+
+
+def lock_command(posargs: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The uv command that writes the posting job's lock (uv records it in the lock's header)."""
+    return (
+        "uv",
+        "pip",
+        "compile",
+        POST_LOCK_INPUT,
+        "--universal",
+        "--generate-hashes",
+        "--python-version",
+        POST_LOCK_PYTHON,
+        "--output-file",
+        POST_LOCK,
+        *posargs,
+    )
+
+
+@nox.session(reuse_venv=True)
+def lock(session: nox.Session) -> None:
+    """Regenerate requirements/post.txt, the posting job's hash-pinned lock (uv pip compile)."""
+    session.install(UV_REQUIREMENT)
+    session.run(*lock_command(session.posargs))
 
 
 @nox.session(reuse_venv=True)

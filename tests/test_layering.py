@@ -22,10 +22,13 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.bench.bisect.schema",
     "virnucpro.bench.metric_names",
     "virnucpro.bench.sequential",
+    "virnucpro.bench.output_check",
+    "virnucpro.bench.outputs",
     "virnucpro.bench.stats",
     "virnucpro.errors",
     "virnucpro.extras",
     "virnucpro.stages",
+    "virnucpro.tolerances",
 )
 
 

@@ -20,6 +20,7 @@ REQUIRED_SESSIONS = (
     "bench_update_baseline",
     "bench_bisect",
     "gpu_check",
+    "lock",
 )
 BENCH_TIERS = ("bench_quick", "bench_full", "bench_vanilla")
 
@@ -98,11 +99,27 @@ def test_torch_requirement_comes_from_the_environment(noxfile: ModuleType) -> No
     assert noxfile.torch_install_args(environ) == ("torch==2.13.0+cu128",)
 
 
-def test_torch_index_is_added_as_an_extra_index(noxfile: ModuleType) -> None:
+def test_torch_index_is_the_only_index_of_the_torch_install(noxfile: ModuleType) -> None:
     index = "https://download.pytorch.org/whl/cu128"
     environ = {"VIRNUCPRO_TORCH": "torch==2.13.0 torchvision", "VIRNUCPRO_TORCH_INDEX": index}
-    expected = ("--extra-index-url", index, "torch==2.13.0", "torchvision")
+    expected = ("--index-url", index, "torch==2.13.0", "torchvision")
     assert noxfile.torch_install_args(environ) == expected
+    assert "--extra-index-url" not in noxfile.torch_install_args(environ)
+
+
+def test_lock_session_compiles_the_posting_lock_with_hashes(noxfile: ModuleType) -> None:
+    session = FakeSession(posargs=["--upgrade"])
+    noxfile.lock(session)
+    assert session.commands("install") == [(noxfile.UV_REQUIREMENT,)]
+    [command] = session.commands("run")
+    assert command[:4] == ("uv", "pip", "compile", "requirements/post.in")
+    assert "--generate-hashes" in command and command[-1] == "--upgrade"
+    assert command[command.index("--output-file") + 1] == "requirements/post.txt"
+
+
+def test_the_committed_lock_was_made_by_the_lock_session(noxfile: ModuleType) -> None:
+    header = (ROOT / noxfile.POST_LOCK).read_text().splitlines()[1].strip()
+    assert header == "#    " + " ".join(noxfile.lock_command(()))
 
 
 def test_install_puts_the_chosen_torch_before_the_package(

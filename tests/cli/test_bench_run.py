@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.bench.output_records import ROWS, flip, same_rounds
 from tools.bench.history.baseline import update_baseline
 from tools.bench.history.runs import add_run, entry_from_results
 from tools.bench.synthetic import draw_samples, synthetic_document
@@ -221,3 +222,20 @@ def test_bad_options_are_refused_before_running(
     with pytest.raises(InputError, match=message):
         _run(options, suites, **changes)
     assert suites.requests == []
+
+
+def test_a_baseline_keeps_its_outputs_and_a_run_that_changes_them_exits_1(
+    options: BenchOptions,
+) -> None:
+    stored = _doc(100.0, seed=1, run_id="base").model_copy(update={"outputs": same_rounds()})
+    path = update_baseline(stored, options.baseline_dir)
+    assert ResultsDocument.model_validate(json.loads(path.read_text())["results"]).outputs
+    faster = _doc(80.0, seed=2).model_copy(update={"outputs": same_rounds(flip(ROWS, 0))})
+    changed = _run(options, FakeSuites(faster), fail_on_regression=False)
+    assert (changed.exit_code, changed.outcome) == (1, "outputs_changed")  # advisory or not
+    md = changed.report_paths[0].read_text()
+    assert md.splitlines()[0] == "# VirNucPro Benchmark Report: OUTPUTS CHANGED"
+    accepted = _run(options, FakeSuites(faster), accept_output_change=True)
+    assert (accepted.exit_code, accepted.outcome) == (0, "pass")
+    first = accepted.report_paths[0].read_text().splitlines()[0]
+    assert first == "# VirNucPro Benchmark Report: outputs changed and were accepted"

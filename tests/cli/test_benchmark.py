@@ -83,6 +83,8 @@ def test_parsing_the_command_does_not_import_torch_nor_the_schema() -> None:
         ["--input", "/nonexistent/reads.fa"],
         ["--history", "/nonexistent/history"],
         ["--history", "/tmp", "--no-history"],
+        ["--head-root", "/tmp"],  # without --against
+        ["--against", "HEAD", "--head-root", "/nonexistent/checkout"],
     ],
 )
 def test_bad_values_exit_2_with_one_line(
@@ -290,6 +292,9 @@ def test_quick_tier_writes_a_valid_document_and_reports(tmp_path: Path) -> None:
     total = doc.metric(TOTAL_TIME_METRIC)
     assert total is not None and len(total.samples) == 2
     assert not doc.gpu.available and doc.gpu.reason  # CPU: telemetry unavailable, with why
+    # the published outputs of the first and last measured round, for the output check
+    assert doc.outputs is not None and doc.outputs.first.frames == doc.workload.kept_frames
+    assert doc.outputs.first.digest == doc.outputs.last.digest
 
 
 @pytest.mark.parametrize(

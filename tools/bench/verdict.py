@@ -1,8 +1,11 @@
 """Records for regression verdicts and the JSON report, shared by checker, renderers and poster.
 
-Exit codes: 0 pass, 1 regression, 2 could not judge: bad input, an invalid run (also a host
-that other processes kept busy), no baseline (unless allowed), or a total time that stayed
-INCONCLUSIVE. A warning alone does not fail a run; INCONCLUSIVE is never a pass.
+Exit codes: 0 pass, 1 regression or outputs changed, 2 could not judge: bad input, an invalid
+run (also a host that other processes kept busy), no baseline (unless allowed), outputs that
+could not be compared, or a total time that stayed INCONCLUSIVE. A warning alone does not fail a
+run; INCONCLUSIVE is never a pass, and neither is OUTPUTS CHANGED: a run whose outputs differ
+from its reference's gets no time verdict (unless the change was accepted, when the time verdict
+stands and its first reason says the outputs changed and were accepted).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from virnucpro.bench.output_check import ACCEPT_FLAG, OutputCheck
 from virnucpro.bench.records import Envelope, Record
 from virnucpro.bench.schema import ResultsDocument
 
@@ -36,6 +40,7 @@ Outcome = Literal[
     "pass",
     "warn",
     "regression",
+    "outputs_changed",  # the outputs differ from the reference's: no time verdict, exit 1
     "inconclusive",  # the total time could not be decided: exit 2
     "invalid",  # the host was too busy to measure: exit 2
     "could_not_judge",
@@ -47,6 +52,7 @@ EXIT_FOR_OUTCOME: dict[str, int] = {
     "pass": EXIT_PASS,
     "warn": EXIT_PASS,
     "regression": EXIT_REGRESSION,
+    "outputs_changed": EXIT_REGRESSION,
     "inconclusive": EXIT_CANNOT_JUDGE,
     "invalid": EXIT_CANNOT_JUDGE,
     "could_not_judge": EXIT_CANNOT_JUDGE,
@@ -103,6 +109,12 @@ class Verdict(Record):
     judgements: tuple[MetricJudgement, ...] = ()
     reasons: tuple[str, ...] = ()
     design: PairedDesign | None = None  # paired mode: the intervals' design and the MDE
+    outputs: OutputCheck | None = None  # the output check, when the run had one
+
+    @property
+    def outputs_accepted(self) -> bool:
+        """Whether the outputs changed and the change was accepted (a time verdict stands)."""
+        return self.outputs is not None and self.outputs.status == "accepted"
 
     @property
     def failures(self) -> tuple[MetricJudgement, ...]:
@@ -124,17 +136,32 @@ def exit_code_for_regressions(verdict: Verdict | None, *, fail_on_regression: bo
     return verdict.exit_code
 
 
+def accepted_line(outputs: OutputCheck) -> str:
+    """The first reason of a verdict whose output change was accepted."""
+    return f"outputs changed and were accepted ({ACCEPT_FLAG}): {outputs.summary()}"
+
+
 def decide_outcome(
-    judgements: tuple[MetricJudgement, ...], *, gate_metric: str, require_gate: bool
+    judgements: tuple[MetricJudgement, ...],
+    *,
+    gate_metric: str,
+    require_gate: bool,
+    outputs: OutputCheck | None = None,
 ) -> tuple[Outcome, str | None]:
     """The one outcome ladder over judged metrics, and the reason to put first, if any.
 
-    A failed metric is a **regression**; else a gate metric (the total time) that is missing is
-    **could_not_judge** when ``require_gate`` (paired mode: both sides measure it), and one still
-    undecided or inconclusive is **inconclusive**; else any
-    warning is **warn**; else **pass**. What the host or the inputs rule out (an invalid run, no
+    Outputs that changed (and were not accepted) are **outputs_changed**, whatever the times
+    say; outputs that could not be compared (a check given as ``not_compared``) are
+    **could_not_judge**. Then a failed metric is a **regression**; else a gate metric (the total
+    time) that is missing is **could_not_judge** when ``require_gate`` (paired mode: both sides
+    measure it), and one still undecided or inconclusive is **inconclusive**; else any warning
+    is **warn**; else **pass**. What the host or the inputs rule out (an invalid run, no
     baseline) is decided before judging, by the caller.
     """
+    if outputs is not None and outputs.blocks:
+        return "outputs_changed", f"not comparable: {outputs.summary()}"
+    if outputs is not None and outputs.status == "not_compared":
+        return "could_not_judge", outputs.summary()
     statuses = {j.status for j in judgements}
     gate = next((j for j in judgements if j.name == gate_metric), None)
     if "fail" in statuses:
@@ -156,12 +183,16 @@ def ladder_verdict(
     mode: Mode,
     notes: tuple[str, ...],
     design: PairedDesign | None = None,
+    outputs: OutputCheck | None = None,
 ) -> Verdict:
-    """A verdict from :func:`decide_outcome`, its exit code from :data:`EXIT_FOR_OUTCOME`."""
+    """A verdict from :func:`decide_outcome`, its exit code from :data:`EXIT_FOR_OUTCOME`; an
+    accepted output change is the first reason, whatever the outcome."""
     outcome, first = decide_outcome(
-        judgements, gate_metric=gate_metric, require_gate=mode == "paired"
+        judgements, gate_metric=gate_metric, require_gate=mode == "paired", outputs=outputs
     )
     reasons = (first, *notes) if first else notes
+    if outputs is not None and outputs.status == "accepted":
+        reasons = (accepted_line(outputs), *reasons)
     return Verdict(
         outcome=outcome,
         exit_code=EXIT_FOR_OUTCOME[outcome],
@@ -170,6 +201,7 @@ def ladder_verdict(
         judgements=judgements,
         reasons=reasons,
         design=design,
+        outputs=outputs,
     )
 
 

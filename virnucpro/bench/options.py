@@ -61,6 +61,9 @@ class BenchOptions:
     history_dir: Path | None = None
     use_history: bool = True
     fail_on_regression: bool = True  # False: a regression is reported, exit 0 (advisory gate)
+    # a change meant to alter the predictions: outputs that differ from the reference's get a
+    # time verdict, and the report says first that they changed and were accepted
+    accept_output_change: bool = False
     thresholds: Path | None = None
     threads: int | None = None  # torch threads of the suites' processes; None: torch's default
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL_S

@@ -21,6 +21,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from virnucpro.bench import stats
+from virnucpro.bench.outputs import RoundOutputs
 from virnucpro.bench.records import (
     Envelope,
     Record,
@@ -272,6 +273,9 @@ class ResultsDocument(Record):
     validity: Validity = Validity()
     skipped: dict[str, str] = Field(default_factory=dict)  # suite/test -> reason
     notes: tuple[str, ...] = ()
+    # the published outputs of the first and last measured end-to-end round (the output check
+    # compares them with a baseline's); None: no end-to-end round ran, or an older document
+    outputs: RoundOutputs | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ResultsDocument:

@@ -21,6 +21,14 @@ What is paired, per round (every figure from the same interleaved predict rounds
 A figure some round lacks is recorded unavailable with the reason, never paired over the rest.
 ``scaling`` and ``equivalence`` are not run in A/B mode; :data:`NOT_RUN_IN_AB` says why, and the
 report lists them under the skipped suites.
+
+The total time is the harness's clock around each round (outside the workers); the two sides'
+published outputs of the first and last measured rounds are compared
+(:meth:`ABRecord.check_outputs`): outputs that differ give OUTPUTS CHANGED, exit 1, unless
+``--accept-output-change``. With ``head_root`` (``--head-root PATH``) this checkout is only the
+harness: it measures PATH as the head side, resolves REF in PATH's repository, and takes the
+thresholds from this checkout (the trusted one), so a CI job can run the base commit's harness
+and judge with the change under test confined to the head worker process.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ if TYPE_CHECKING:
     from virnucpro.bench.ab.profile import ProfileRecord
     from virnucpro.bench.ab.schema import ABRecord, RoundProtocol
     from virnucpro.bench.ab.session import WorkerSpec
+    from virnucpro.bench.output_check import OutputCheck
 
 THRESHOLDS_PATH = Path("baselines") / "thresholds.toml"
 PAIRS_FILE = "ab_pairs.json"
@@ -82,7 +91,8 @@ def _check_options(options: BenchOptions) -> None:
 def base_thresholds(
     head_root: Path, base_root: Path, given: Path | None, overrides: dict[str, float | int | None]
 ) -> tuple[Thresholds, tuple[str, ...]]:
-    """The gate's settings from the base commit (or ``--thresholds``), and what to say about it."""
+    """The gate's settings from ``base_root`` (the base commit, or the harness checkout with
+    ``--head-root``), or ``--thresholds``, and what to say about it."""
     from tools.bench.judge.document import resolve_thresholds
 
     thresholds = resolve_thresholds(
@@ -119,6 +129,35 @@ def worker_spec(options: BenchOptions, workload: Path) -> WorkerSpec:
         threads=options.threads or 1,
         device=device,
     )
+
+
+def check_head_root(path: Path) -> Path:
+    """``--head-root``: a checkout holding the ``virnucpro`` package, resolved."""
+    root = Path(path).resolve()
+    if not (root / "virnucpro" / "__init__.py").is_file():
+        raise InputError(f"--head-root {path}: not a checkout of virnucpro (no virnucpro/ there)")
+    return root
+
+
+def _cost_notes(record: ABRecord, outputs: OutputCheck) -> tuple[str, ...]:
+    """What the output check and the harness's clock cost, measured."""
+    from virnucpro.bench.stats import median
+
+    notes = []
+    if outputs.seconds is not None:
+        notes.append(
+            f"output check: {outputs.seconds:.3f} s (reading both sides' outputs after the "
+            "first and the last measured round, and comparing them; outside the timed rounds)"
+        )
+    overheads = record.clock_overheads()
+    if overheads:
+        notes.append(
+            f"the harness's clock read {median(overheads) * 1e3:+.1f} ms per predict against "
+            f"the worker's own timer (median of {len(overheads)} rounds, range "
+            f"{min(overheads) * 1e3:+.1f} to {max(overheads) * 1e3:+.1f} ms); the total time "
+            "judged is the harness's"
+        )
+    return tuple(notes)
 
 
 def round_protocol(thresholds: Thresholds) -> RoundProtocol:
@@ -164,6 +203,7 @@ class ABSetup:
     spec: WorkerSpec
     workdir: Path
     label: str
+    head_python: Path | None = None  # with --head-root: the head side's own environment
 
     def session(self):
         """The base and head workers of this setup (an :class:`ABSession` context)."""
@@ -177,14 +217,21 @@ class ABSetup:
             workdir=self.workdir,
             seed=DEFAULT_SEED,
             base_python=self.base_python,
+            head_python=self.head_python,
             protocol=round_protocol(self.thresholds),
         )
 
 
 def prepare_sides(
-    options: BenchOptions, *, ref: str, overrides: dict[str, float | int | None], say
+    options: BenchOptions,
+    *,
+    ref: str,
+    overrides: dict[str, float | int | None],
+    say,
+    head_root: Path | None = None,
 ) -> ABSetup:
-    """Check the options, check out ``ref``, read its gate settings, generate the workload."""
+    """Check the options, check out ``ref``, read its gate settings, generate the workload; with
+    ``head_root``, that checkout is the head and this one the harness (its settings are used)."""
     from virnucpro.bench.ab import env as ab_env
     from virnucpro.bench.ab import session as ab
     from virnucpro.bench.ab.cache import new_run_dir
@@ -192,7 +239,8 @@ def prepare_sides(
     from virnucpro.bench.workload.prepare import prepare_workload
 
     _check_options(options)
-    root = find_checkout()
+    harness = find_checkout()
+    root = harness if head_root is None else check_head_root(head_root)
     options = replace(options, output_dir=Path(options.output_dir).resolve())
     check_machine(options)
     sha = ab.resolve_ref(root, ref)
@@ -200,9 +248,17 @@ def prepare_sides(
     cache = options.output_dir / ab.CACHE_DIR
     base_root = ab.base_checkout(root, sha, cache)
     base_python, env_note = ab_env.base_interpreter(base_root, sha, cache)
-    if env_note:
-        say(env_note)
-    thresholds, notes = base_thresholds(root, base_root, options.thresholds, overrides)
+    head_python, head_note = None, None
+    if head_root is not None:
+        head_sha = ab.resolve_ref(root, "HEAD")
+        head_python, head_note = ab_env.base_interpreter(root, head_sha, cache, side="head")
+        say(f"harness: {harness}; head: {root} ({head_sha[:12]})")
+    trusted = base_root if head_root is None else harness
+    thresholds, notes = base_thresholds(root, trusted, options.thresholds, overrides)
+    for note in (env_note, head_note):
+        if note:
+            say(note)
+            notes = (*notes, note)
     workload = prepare_workload(options)
     return ABSetup(
         options=options,
@@ -211,10 +267,11 @@ def prepare_sides(
         base_root=base_root,
         base_python=base_python,
         thresholds=thresholds,
-        notes=(*notes, env_note) if env_note else notes,
+        notes=notes,
         spec=worker_spec(options, workload.path),
         workdir=new_run_dir(options.output_dir / RUNS_DIR),
         label=f"{ref} ({sha[:12]})",
+        head_python=head_python,
     )
 
 
@@ -224,29 +281,33 @@ def run_against(
     ref: str,
     command: str,
     overrides: dict[str, float | int | None],
+    head_root: Path | None = None,
     say=lambda text: print(text, file=sys.stderr),
     profile: bool = False,
 ) -> ABOutcome:
-    """Benchmark this checkout against ``ref``; see the module docstring."""
+    """Benchmark this checkout (or ``head_root``) against ``ref``; see the module docstring."""
     from tools.bench.judge.paired import judge_record
     from tools.bench.report.document import build_report, write_reports
     from virnucpro.bench.ab.schema import write_record
     from virnucpro.bench.schema import write_document
 
     started = time.perf_counter()
-    setup = prepare_sides(options, ref=ref, overrides=overrides, say=say)
+    setup = prepare_sides(options, ref=ref, overrides=overrides, say=say, head_root=head_root)
     options, thresholds, spec, workdir = setup.options, setup.thresholds, setup.spec, setup.workdir
     say("starting the base and head workers (each loads its models once)")
     with setup.session() as session:
         session.warm_up(options.warmup)
         _, rounds_seconds = measure(session, thresholds, setup.label, say)
+        session.keep_outputs()
         record = session.record()
         if profile:
             say("one profiled round per side (not timed for the verdict)")
         profiled = session.profile(setup.label) if profile else None
-    verdict = judge_record(record, thresholds=thresholds, label=setup.label)
+    outputs = record.check_outputs(accepted=options.accept_output_change)
+    verdict = judge_record(record, thresholds=thresholds, label=setup.label, outputs=outputs)
     protocol = [record.protocol.describe()] if record.protocol else []
     notes = (*setup.notes, *protocol, f"A/B rounds took {rounds_seconds:.0f} s")
+    notes = (*notes, *_cost_notes(record, outputs))
     pairs_path = write_record(record, workdir / PAIRS_FILE)
     documents = {
         side: side_document(
@@ -263,7 +324,7 @@ def run_against(
     reports = write_reports(report, options.output_dir, appendix=appendix)
     code = verdict.exit_code
     if verdict.outcome == "regression" and not options.fail_on_regression:
-        code = 0
+        code = 0  # an advisory gate; outputs that changed still exit 1
     return ABOutcome(
         exit_code=code,
         verdict=verdict,

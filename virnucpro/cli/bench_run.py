@@ -99,6 +99,7 @@ def judge_results(
         require_baseline=options.require_baseline,
         baseline_file=options.compare_to,
         history_dir=history,
+        accept_output_change=options.accept_output_change,
     )
 
 

@@ -173,6 +173,14 @@ def _add_judging_options(p: argparse.ArgumentParser) -> None:
         help="report a regression but exit 0 (advisory gate for noisy shared machines); "
         "runs that cannot be judged still exit 2",
     )
+    p.add_argument(
+        "--accept-output-change",
+        action="store_true",
+        default=None,
+        help="the change is meant to alter the predictions: outputs that differ from the "
+        "reference's (base commit or stored baseline) get a time verdict instead of OUTPUTS "
+        "CHANGED (exit 1), and the report says first that they changed and were accepted",
+    )
 
 
 def _add_ab_options(p: argparse.ArgumentParser) -> None:
@@ -223,6 +231,14 @@ def _add_ab_options(p: argparse.ArgumentParser) -> None:
         metavar="FRACTION",
         help="with --plan: the slowdown to detect with 80%% power, e.g. 0.03 (default: the "
         "gate's fail threshold)",
+    )
+    p.add_argument(
+        "--head-root",
+        type=Path,
+        metavar="PATH",
+        help="A/B mode: measure the checkout at PATH as the head side, with this checkout as "
+        "the harness and the judge (REF is resolved in PATH; the thresholds are this "
+        "checkout's): CI runs the base commit's harness on a pull request this way",
     )
 
 
@@ -287,6 +303,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         use_history=args.use_history,
         thresholds=args.thresholds,
         fail_on_regression=args.fail_on_regression,
+        accept_output_change=args.accept_output_change,
     )
 
 
@@ -327,6 +344,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_against(args, options, command)
     if args.plan or args.mde is not None:
         raise InputError("--plan and --mde go with --against REF (they plan an A/B run)")
+    if args.head_root is not None:
+        raise InputError("--head-root needs --against REF (it names the head side of an A/B run)")
     # a bar on a terminal; plain lines on stdout where people read logs (CI, redirected output)
     terminal = sys.stdout.isatty()
     stream = progress_stream(sys.stderr if terminal else sys.stdout)
@@ -366,7 +385,12 @@ def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) 
     if args.mde is not None:
         raise InputError("--mde goes with --plan (a pilot that says what detecting it needs)")
     outcome = run_against(
-        options, ref=args.against, command=command, overrides=overrides, profile=args.profile
+        options,
+        ref=args.against,
+        command=command,
+        overrides=overrides,
+        profile=args.profile,
+        head_root=args.head_root,
     )
     from virnucpro.cli.summary import summary_console
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tools.bench.report.formatting import format_change, format_quantity
+from tools.bench.report.outputs import NOT_COMPARABLE
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ OUTCOME_STYLES = {
     "pass": "bold green",
     "warn": "bold yellow",
     "regression": "bold red",
+    "outputs_changed": "bold red",
     "inconclusive": "bold red",
     "invalid": "bold red",
     "could_not_judge": "bold red",
@@ -92,6 +94,12 @@ def _result_lines(results: ResultsDocument) -> list[str]:
     return lines + [f"note: {note}" for note in results.notes]
 
 
+def _outputs_lines(verdict: Verdict) -> list[str]:
+    """The output check when it found the outputs the same (a change is the first reason)."""
+    check = verdict.outputs
+    return [check.summary()] if check is not None and check.status == "same" else []
+
+
 def _verdict_lines(outcome: BenchOutcome) -> list[str]:
     verdict = outcome.verdict
     if verdict is None:
@@ -100,7 +108,7 @@ def _verdict_lines(outcome: BenchOutcome) -> list[str]:
     for j in verdict.judgements:
         if j.status in FLAGGED:
             lines.append(f"{j.status.upper()} {j.name}: {j.reason}")
-    return lines + list(verdict.reasons)
+    return lines + list(verdict.reasons) + _outputs_lines(verdict)
 
 
 def _path_lines(outcome: BenchOutcome) -> list[str]:
@@ -168,10 +176,10 @@ def _judgement_rows(verdict: Verdict) -> list[tuple[str, ...]]:
 def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
     """The paired table (median change, worse positive, and its interval), verdict, files."""
     verdict = outcome.verdict
-    table = Table(
-        title=f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs",
-        title_justify="left",
-    )
+    title = f"A/B: head vs {verdict.baseline}, {len(outcome.record.rounds)} pairs"
+    if verdict.outputs is not None and verdict.outputs.changed:
+        title += f" (times {NOT_COMPARABLE})"
+    table = Table(title=title, title_justify="left")
     for header in ("metric", "base", "head", "change (worse +)", "95% interval"):
         table.add_column(header, no_wrap=True, justify="left" if header == "metric" else "right")
     table.add_column("check", no_wrap=True)
@@ -190,7 +198,7 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
         for j in verdict.judgements
         if j.status in ("fail", "warn")
     ]
-    lines += list(verdict.reasons)
+    lines += list(verdict.reasons) + _outputs_lines(verdict)
     lines += [f"report: {path}" for path in outcome.report_paths]
     lines.append(f"raw pairs: {outcome.pairs_path}")
     if outcome.profile is not None:

@@ -2,8 +2,8 @@
 
 A :class:`PredictionSet` holds one engine's embeddings, probabilities and chunk calls;
 :func:`compare_engines` turns two of them into an :class:`EquivalenceReport` judged against
-named criteria (fp32: identical labels and embeddings equal to 1e-4 relative; bf16/fp16:
-per-frame cosine >= 0.999 and labels agreeing on >= 99.5% of frames).
+named criteria (:mod:`virnucpro.tolerances`; fp32: identical labels and embeddings equal to
+1e-4 relative; bf16/fp16: per-frame cosine >= 0.999 and labels agreeing on >= 99.5% of frames).
 
 Relative embedding difference, per frame: ``max|a - b| / max|a|`` with ``a`` the reference
 row (the largest error measured against the row's largest value, so small components do not
@@ -28,33 +28,20 @@ from virnucpro.stages.classify import frame_predictions
 from virnucpro.stages.fasta import read_fasta
 from virnucpro.stages.merge import merge_features
 from virnucpro.stages.translate import KeptFrame, keep_frames
+from virnucpro.tolerances import (  # noqa: F401 (re-exported: the criteria live there)
+    FP32,
+    FP32_CRITERIA,
+    REDUCED_CRITERIA,
+    Criteria,
+    criteria_for,
+)
 
 if TYPE_CHECKING:
     from virnucpro.engines import Engine
     from virnucpro.models.presets import ModelSet
 
 EQUIVALENCE_SCHEMA_VERSION = 1
-FP32 = "fp32"
 ROW_NORM_FLOOR = 1e-12  # a reference row of zeros counts its absolute difference
-
-
-@dataclass(frozen=True)
-class Criteria:
-    """What ``passed`` requires; ``None`` leaves a measure unchecked."""
-
-    name: str
-    min_label_agreement: float
-    max_relative_difference: float | None = None
-    min_cosine: float | None = None
-
-
-FP32_CRITERIA = Criteria("fp32", min_label_agreement=1.0, max_relative_difference=1e-4)
-REDUCED_CRITERIA = Criteria("reduced precision", min_label_agreement=0.995, min_cosine=0.999)
-
-
-def criteria_for(precision: str) -> Criteria:
-    """fp32 candidates must match to 1e-4 with identical labels; bf16/fp16 by cosine."""
-    return FP32_CRITERIA if precision == FP32 else REDUCED_CRITERIA
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.bench.ab_records import ab_record, round_sample
+from tests.bench.output_records import ROWS, flip, same_rounds
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.metric_names import (
     CUDA_PEAK_ALLOCATED,
@@ -200,3 +201,65 @@ def test_a_protocol_describes_itself() -> None:
         "swapped every two pairs, 3 predict(s) a round"
     )
     assert "random order, collector on, not pinned" in ab_schema.RoundProtocol().describe()
+
+
+def _clocked(extra: float) -> Callable[[int], dict[str, object]]:
+    return lambda i: {"harness_seconds": 1.0 + i / 10 + extra}
+
+
+def test_the_harness_clock_is_the_total_time_and_the_worker_timer_its_companion() -> None:
+    metrics = _by_name(_rounds(_clocked(0.5), _clocked(0.01)))
+    total = metrics[ab_schema.TOTAL_TIME]
+    assert total.base == pytest.approx((1.5, 1.6, 1.7))  # the harness's, not the worker's 1.0
+    assert total.head == pytest.approx((1.01, 1.11, 1.21))
+    assert metrics[ab_schema.READS_PER_S].base[0] == pytest.approx(10 / 1.5)
+    worker = metrics[ab_schema.WORKER_TIME]
+    assert worker.base == (1.0, 1.1, 1.2) and worker.better == "none"
+    record = ab_record(_rounds(_clocked(0.5), _clocked(0.01)))
+    overheads = record.clock_overheads()
+    assert len(overheads) == 6 and min(overheads) == pytest.approx(-0.19)
+
+
+def test_without_the_harness_clock_in_every_round_the_worker_timer_is_used() -> None:
+    rounds = _rounds(lambda i: {"harness_seconds": 9.0} if i else {})
+    metrics = _by_name(rounds)
+    assert metrics[ab_schema.TOTAL_TIME].base == (1.0, 1.1, 1.2)
+    assert ab_schema.WORKER_TIME not in metrics and not ab_schema.harness_clocked(rounds)
+
+
+def test_the_record_checks_both_sides_outputs() -> None:
+    pair = ab_schema.PairOutputs(base=same_rounds(), head=same_rounds(flip(ROWS, 1)))
+    record = ab_record(_rounds(), precision="fp32", outputs=pair)
+    assert record.check_outputs().status == "changed"
+    assert record.check_outputs(accepted=True).status == "accepted"
+    same = ab_record(
+        _rounds(),
+        precision="bf16",
+        outputs=ab_schema.PairOutputs(base=same_rounds(), head=same_rounds(), read_seconds=0.25),
+    )
+    check = same.check_outputs()
+    assert check.status == "same" and check.precision == "bf16"
+    assert check.seconds is not None and check.seconds >= 0.25
+
+
+def test_a_record_without_outputs_is_not_compared_and_says_why() -> None:
+    assert ab_record(_rounds()).check_outputs().reason == (
+        "the pairs file (schema 4) holds no outputs"
+    )
+    broken = ab_schema.PairOutputs(problem="head: /w/head-out/prediction_results.txt: not written")
+    check = ab_record(_rounds(), outputs=broken).check_outputs()
+    assert check.status == "not_compared" and "head-out" in check.reason
+
+
+def test_a_schema_2_file_still_reads_with_no_outputs(tmp_path: Path) -> None:
+    data = ab_record(_rounds()).model_dump(mode="json")
+    data["schema_version"] = 2
+    for key in ("precision", "outputs"):
+        del data[key]
+    for pair in data["rounds"]:
+        for side in ("base", "head"):
+            del pair[side]["harness_seconds"]
+    (tmp_path / "v2.json").write_text(json.dumps(data))
+    old = ab_schema.read_record(tmp_path / "v2.json")
+    assert old.check_outputs().reason == "the pairs file (schema 2) holds no outputs"
+    assert ab_schema.WORKER_TIME not in {m.name for m in old.paired_metrics()}

@@ -243,13 +243,22 @@ class FakeWorker:
         self.pid = os.getpid()
         self.pins: list[int] = []
         self.protocols: list[RoundProtocol | None] = []
+        self.outdir = Path("no-outputs-written")  # where the session reads a side's outputs
+        self.collected: list[bool] = []
+        self.collections = 0
 
     def wait_ready(self) -> SideInfo:
         return side_info()
 
-    def round(self, protocol: RoundProtocol | None = None) -> RoundSample:
+    def round(
+        self, protocol: RoundProtocol | None = None, *, collected: bool = False
+    ) -> RoundSample:
         self.protocols.append(protocol)
+        self.collected.append(collected)
         return round_sample(0.2, 0.1)
+
+    def collect(self) -> None:
+        self.collections += 1
 
     def pin(self, cpu: int) -> None:
         self.pins.append(cpu)
@@ -314,6 +323,9 @@ def test_split_pinning_gives_each_side_each_cpu_in_each_position(
     assert workers["base"].pins == [0, 1, 0, 1]  # re-pinned only when its CPU changes
     sent = workers["head"].protocols
     assert len(sent) == 9 and all(p is not None and p.repeat == 2 and p.gc_off for p in sent)
+    # the collection happens before each pair, outside the rounds the harness's clock times
+    assert workers["head"].collections == 8
+    assert workers["head"].collected == [False] + [True] * 8  # the warm-up collects itself
     assert record.protocol is not None and record.protocol.pin_cpus == "split"
 
 
@@ -349,6 +361,11 @@ def test_a_real_worker_repeats_predicts_in_a_round(tmp_path: Path) -> None:
     try:
         worker.wait_ready()
         sample = worker.round(RoundProtocol(repeat=2, gc_off=True))
+        worker.collect()
+        collected = worker.round(RoundProtocol(repeat=1, gc_off=True), collected=True)
     finally:
         worker.close()
     assert sample.predicts == 2 and sample.reads == 4 and sample.seconds > 0
+    # the harness's clock, per predict, holds the worker's own timing
+    assert sample.harness_seconds is not None and sample.harness_seconds >= sample.seconds
+    assert collected.harness_seconds is not None and collected.harness_seconds >= collected.seconds

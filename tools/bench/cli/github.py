@@ -2,6 +2,12 @@
 shares with ``badge`` (API settings from flags or the Actions environment, one-line redacted
 errors). Posting itself is :mod:`tools.bench.github.post`; the client is
 :mod:`tools.bench.github.api`.
+
+``post REPORT --pairs PAIRS`` is the trusted mode CI uses for pull requests: the verdict is
+re-judged from the raw pairs with this checkout's judge and thresholds
+(:mod:`tools.bench.judge.rejudge`), never taken from the report. Exit codes there: 0 posted (the
+verdict, whatever it is), 1 the report's written verdict differed (a failure status was posted)
+or an API error, 2 nothing could be judged (an error status was posted) or bad input.
 """
 
 from __future__ import annotations
@@ -25,9 +31,21 @@ from tools.bench.github.api import (
     validate_api_url,
 )
 from tools.bench.github.event import post_target
-from tools.bench.github.post import DEFAULT_CONTEXT, PostConfig, post_report
+from tools.bench.github.post import (
+    DEFAULT_CONTEXT,
+    PostConfig,
+    Posting,
+    post_report,
+    problem_posting,
+    rejudged_posting,
+    report_posting,
+)
 from tools.bench.github.render import DEFAULT_MARKER
+from tools.bench.judge.document import resolve_thresholds
+from tools.bench.judge.rejudge import Rejudgement, read_untrusted_report, rejudge
 from tools.bench.report.document import read_report
+from tools.bench.thresholds import Thresholds
+from tools.bench.verdict import ReportDocument
 from virnucpro.errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, VirnucproError
 
 PROG = "python -m tools.bench post"
@@ -35,6 +53,9 @@ POST_DESCRIPTION = (
     "Post a benchmark report to GitHub: one sticky PR comment, a commit status, the job summary."
 )
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+CHECKOUT = Path(__file__).resolve().parents[3]  # the checkout these tools run from
+BASELINE_DIR = CHECKOUT / "baselines"  # its thresholds.toml is the trusted one
+EXIT_DIFFERS = 1
 
 
 @dataclass(frozen=True)
@@ -116,6 +137,29 @@ def _post_parser() -> argparse.ArgumentParser:
     parser.add_argument("--summary-file", type=Path, help="default: $GITHUB_STEP_SUMMARY")
     parser.add_argument("--marker", default=DEFAULT_MARKER, help="hidden marker of our comment")
     parser.add_argument("--context", default=DEFAULT_CONTEXT, help="commit status context")
+    trusted = parser.add_argument_group(
+        "trusted mode (CI on pull requests): never believe the report's verdict"
+    )
+    trusted.add_argument(
+        "--pairs",
+        type=Path,
+        metavar="FILE",
+        help="re-judge these raw A/B pairs (ab_pairs.json) with this checkout's judge and "
+        "thresholds and post that verdict; missing, malformed or oversized pairs post an error "
+        "status, a written verdict that differs posts a failure status",
+    )
+    trusted.add_argument(
+        "--thresholds",
+        type=Path,
+        metavar="FILE",
+        help=f"thresholds for the re-judge (default: {BASELINE_DIR}/thresholds.toml, else the "
+        "built-in defaults)",
+    )
+    trusted.add_argument(
+        "--accept-output-change",
+        action="store_true",
+        help="the change is meant to alter the predictions (CI: a label only maintainers set)",
+    )
     return parser
 
 
@@ -125,7 +169,7 @@ def _post_from_cli(
 
     settings = api_settings(args, env)
     target = post_target(args, env)
-    report = read_report(args.report)
+    report = read_report(args.report) if args.pairs is None else None
     config = PostConfig(
         repo=settings.repo,
         pr=target.pr,
@@ -139,9 +183,49 @@ def _post_from_cli(
         target_url=target.run_url,
         dry_run=args.dry_run,
     )
-    for line in post_report(report, config=config, sleep=sleep, clock=clock).lines():
+    posting, code = (
+        (report_posting(report, config), 0) if report is not None else _trusted(args, config)
+    )
+    for line in post_report(posting, config=config, sleep=sleep, clock=clock).lines():
         print(line)
-    return 0
+    return code
+
+
+def trusted_thresholds(given: Path | None) -> Thresholds:
+    """The re-judge's thresholds: ``given``, else this checkout's, else the defaults."""
+    return resolve_thresholds(file=given, baseline_dir=BASELINE_DIR, overrides={})
+
+
+def rejudge_exit_code(found: Rejudgement) -> int:
+    """2 when nothing could be judged, 1 when the written verdict differs, else 0."""
+    return EXIT_BAD_INPUT if found.problem else EXIT_DIFFERS if found.differences else 0
+
+
+def rejudge_args(
+    args: argparse.Namespace, written: ReportDocument, head_sha: str | None
+) -> tuple[ReportDocument, Rejudgement]:
+    """:func:`rejudge` with the options ``--pairs``, ``--thresholds``, ``--accept-output-change``
+    (of ``post`` and ``rejudge``)."""
+    return rejudge(
+        written,
+        args.pairs,
+        thresholds=trusted_thresholds(args.thresholds),
+        accepted=args.accept_output_change,
+        head_sha=head_sha,
+    )
+
+
+def _trusted(args: argparse.Namespace, config: PostConfig) -> tuple[Posting, int]:
+    """The verdict re-judged from ``--pairs``, and the exit code: 2 when nothing could be
+    judged (the report or the raw pairs unreadable), 1 when the written verdict differs."""
+    try:
+        written = read_untrusted_report(args.report)
+    except InputError as exc:
+        return problem_posting(str(exc)), EXIT_BAD_INPUT
+    report, rejudgement = rejudge_args(args, written, config.sha)
+    for line in rejudgement.lines():
+        print(line)
+    return rejudged_posting(report, rejudgement, config), rejudge_exit_code(rejudgement)
 
 
 def main_post(

@@ -55,6 +55,7 @@ DELEGATED = {
     "badge": ("tools.bench.cli.badge", "main_badge"),
     "bisect-post": ("tools.bench.cli.bisect", "main_bisect_post"),
     "change-point-range": ("tools.bench.cli.bisect", "main_change_point_range"),
+    "rejudge": ("tools.bench.cli.rejudge", "main_rejudge"),
 }
 DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and history."
 
@@ -94,6 +95,7 @@ def _judge_from(args: argparse.Namespace, results: ResultsDocument) -> Verdict:
         require_baseline=args.require_baseline,
         baseline_file=args.baseline,
         history_dir=history_folder(args.history, default=DEFAULT_HISTORY_DIR, use=args.use_history),
+        accept_output_change=args.accept_output_change,
     )
 
 
@@ -190,6 +192,12 @@ def _add_judge_options(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="judge on the stored run's rounds only, even where a history exists",
     )
+    parser.add_argument(
+        "--accept-output-change",
+        action="store_true",
+        help="outputs that differ from the baseline's get a time verdict (the change is meant "
+        "to alter the predictions) instead of OUTPUTS CHANGED, exit 1",
+    )
     add_threshold_options(parser)
 
 
@@ -238,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     delegated = (
         ("post", "post the report to a pull request"),
         ("badge", "badge data"),
+        ("rejudge", "re-judge a PR's report from its raw pairs"),
         ("bisect-post", "post a bisection: job summary, comment on the culprit's merged PR"),
         ("change-point-range", "the newest change point not bisected yet, as GOOD..BAD"),
     )

@@ -27,6 +27,7 @@ COLOR_FOR_OUTCOME: Mapping[str | None, Color] = {
     "pass": "green",
     "warn": "yellow",
     "regression": "red",
+    "outputs_changed": "red",
     "no_baseline": "lightgrey",
     "could_not_judge": "lightgrey",
     "inconclusive": "lightgrey",

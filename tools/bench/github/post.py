@@ -1,8 +1,13 @@
 """Post a benchmark report to GitHub: one sticky PR comment, a commit status, the job summary.
 
-The poster reports; it never judges. A run that could not be posted (read-only token on a fork
-PR, no token) still writes the job summary and exits 0; an API failure exits 1; a bad report or
-missing environment exits 2. The verdict's own exit code is not this module's business.
+The poster reports what it is given: a report as written (:func:`post_report`), or, in the
+trusted job, the report with its verdict re-judged from the raw pairs
+(:mod:`tools.bench.judge.rejudge`), whose comment says first what the re-judge found and whose
+status is failure when the written verdict differs and error when nothing could be judged
+(:func:`rejudged_posting`, :func:`problem_posting`). A run that could not be posted (read-only
+token on a fork PR, no token) still writes the job summary and exits 0; an API failure exits 1;
+a bad report or missing environment exits 2. The verdict's own exit code is not this module's
+business.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from tools.bench.github.api import (
 from tools.bench.github.render import (
     DEFAULT_MARKER,
     MAX_COMMENT_CHARS,
+    MAX_DESCRIPTION_CHARS,
     TRUNCATION_NOTE,
     StatusState,
     comment_body,
@@ -37,6 +43,9 @@ from tools.bench.github.render import (
     text_size,
     truncate,
 )
+from tools.bench.judge.rejudge import Rejudgement
+from tools.bench.report.document import COMMENT_TITLE
+from tools.bench.report.headline import shorten
 from tools.bench.verdict import ReportDocument
 from virnucpro.atomic import atomic_write_bytes
 from virnucpro.errors import RunFailure
@@ -99,6 +108,44 @@ class PostOutcome:
 
 
 # --- what to say ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """What to post: the comment's markdown (without the marker), the status and its text."""
+
+    markdown: str
+    state: StatusState
+    description: str
+
+
+def report_posting(report: ReportDocument, config: PostConfig) -> Posting:
+    """The report as written: its comment, and the status of its verdict."""
+    markdown = comment_markdown(report, marker=config.marker, max_chars=config.max_comment_chars)
+    return Posting(markdown, status_state(report), status_description(report))
+
+
+def rejudged_posting(
+    report: ReportDocument, rejudgement: Rejudgement, config: PostConfig
+) -> Posting:
+    """The re-judged report: what the re-judge found comes first; a written verdict that
+    differs makes the status failure, a problem makes it error, whatever else is said."""
+    found = "\n\n".join(rejudgement.lines())
+    room = config.max_comment_chars - len(found) - 2
+    title, _, rest = comment_markdown(report, marker=config.marker, max_chars=room).partition("\n")
+    markdown = f"{title}\n\n{found}\n{rest}"  # the title stays the first line
+    if rejudgement.problem is not None:
+        return problem_posting(rejudgement.problem, markdown=markdown)
+    if rejudgement.differences:
+        text = f"written verdict differs from the re-judged one: {rejudgement.differences[0]}"
+        return Posting(markdown, "failure", shorten(text, MAX_DESCRIPTION_CHARS))
+    return Posting(markdown, status_state(report), status_description(report))
+
+
+def problem_posting(problem: str, *, markdown: str | None = None) -> Posting:
+    """Nothing could be judged: an error status (never success) that says why."""
+    text = markdown or f"{COMMENT_TITLE}: COULD NOT JUDGE\n\n{problem}\n"
+    return Posting(text, "error", shorten(f"could not judge: {problem}", MAX_DESCRIPTION_CHARS))
 
 
 # --- the three steps --------------------------------------------------------------------------
@@ -165,14 +212,12 @@ def upsert_comment(
     return client.replay(operation)
 
 
-def post_status(
-    client: GitHubClient, report: ReportDocument, config: PostConfig, sha: str
-) -> StepResult:
-    """Set the commit status on the head sha from the verdict."""
+def post_status(client: GitHubClient, posting: Posting, config: PostConfig, sha: str) -> StepResult:
+    """Set the commit status on the head sha."""
     payload = {
-        "state": status_state(report),
+        "state": posting.state,
         "context": config.context,
-        "description": status_description(report),
+        "description": posting.description,
     }
     if config.target_url:
         payload["target_url"] = config.target_url
@@ -198,11 +243,11 @@ def _comment_step(
         return _unposted(f"could not comment, the token cannot write here (fork PR?): {exc}"), None
 
 
-def _status_step(client: GitHubClient, report: ReportDocument, config: PostConfig) -> StepResult:
+def _status_step(client: GitHubClient, posting: Posting, config: PostConfig) -> StepResult:
     if config.sha is None:
         return _unposted("no commit sha")
     try:
-        return post_status(client, report, config, config.sha)
+        return post_status(client, posting, config, config.sha)
     except PermissionDenied as exc:
         return _unposted(f"could not set a status, the token cannot write here: {exc}")
 
@@ -232,7 +277,7 @@ def open_client(
 
 
 def post_report(
-    report: ReportDocument,
+    report: ReportDocument | Posting,
     *,
     config: PostConfig,
     session: requests.Session | None = None,
@@ -240,12 +285,14 @@ def post_report(
     clock: Clock = time.time,
     echo: Echo = print,
 ) -> PostOutcome:
-    """Write the job summary, then the sticky comment and the commit status.
+    """Write the job summary, then the sticky comment and the commit status of a report as
+    written, or of a prepared :class:`Posting` (the trusted mode's).
 
     A read-only or missing token skips the comment and the status (the summary is still
     written); any other API failure raises :class:`~tools.bench.github.api.GitHubError`.
     """
-    markdown = comment_markdown(report, marker=config.marker, max_chars=config.max_comment_chars)
+    posting = report if isinstance(report, Posting) else report_posting(report, config)
+    markdown = posting.markdown
     summary = write_summary(markdown, config.summary_file)
     if config.token is None and not config.dry_run:
         why = f"could not comment or set a status: no token in {config.token_source}"
@@ -263,8 +310,8 @@ def post_report(
         echo=echo,
     ) as client:
         comment, comment_id = _comment_step(client, config, body)
-        status = _status_step(client, report, config)
-    state = status_state(report) if status.action in ("posted", "planned") else None
+        status = _status_step(client, posting, config)
+    state = posting.state if status.action in ("posted", "planned") else None
     return PostOutcome(
         summary=summary, comment=comment, status=status, comment_id=comment_id, status_state=state
     )

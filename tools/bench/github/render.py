@@ -31,6 +31,7 @@ STATE_FOR_OUTCOME: Mapping[str | None, StatusState] = {
     "warn": "success",
     None: "error",  # a report without a verdict was measured, not judged: never green
     "regression": "failure",
+    "outputs_changed": "failure",  # faster or not, it computes something else: never green
     "inconclusive": "error",  # never green: the total time was not decided
     "invalid": "error",
     "no_baseline": "error",

@@ -73,10 +73,13 @@ def judge_document(
     require_baseline: bool = True,
     baseline_file: Path | None = None,
     history_dir: Path | None = None,
+    accept_output_change: bool = False,
 ) -> Verdict:
     """Verdict of a run against ``baseline_file``, or else its stored baseline; with the run
     history in ``history_dir``, metrics it measured often enough are judged against its
-    between-run noise. A damaged history file is a one-line SchemaError, as a damaged baseline."""
+    between-run noise; outputs that differ from the baseline's are OUTPUTS CHANGED unless
+    ``accept_output_change``. A damaged history file is a one-line SchemaError, as a damaged
+    baseline."""
     record: BaselineRecord | None
     if baseline_file is not None:
         record = read_reference(baseline_file)
@@ -90,6 +93,7 @@ def judge_document(
         require_baseline=require_baseline,
         baseline_label=f"{record.source_run_id} ({record.path})" if record else None,
         history=history,
+        accept_output_change=accept_output_change,
     )
 
 

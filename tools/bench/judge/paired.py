@@ -23,10 +23,14 @@ time, a lower rate), with ``t`` the metric's threshold (10% for time):
   **inconclusive**. A part of the run still undecided then is listed, and is no reason for more
   pairs: it cannot fail the gate.
 
-The outcome: **invalid** (exit 2) when other processes kept the host busy beyond the threshold
-(median over pairs); **regression** (exit 1) when the total time fails; **inconclusive** (exit 2)
-when the total time stayed undecided; **warn** (a stage or another metric is worse beyond its
-threshold, named) or **pass** (exit 0) otherwise, listing what stayed inconclusive.
+The outcome: **outputs changed** (exit 1) when the output check given says the two sides'
+outputs differ (and the change was not accepted), whatever the times and the host say: the times
+are still judged and shown, as not comparable; **could not judge** (exit 2) when the outputs
+could not be compared; **invalid** (exit 2) when other processes kept the host busy beyond the
+threshold (median over pairs); **regression** (exit 1) when the total time fails;
+**inconclusive** (exit 2) when the total time stayed undecided; **warn** (a stage or another
+metric is worse beyond its threshold, named) or **pass** (exit 0) otherwise, listing what
+stayed inconclusive.
 
 Every paired verdict carries its design (:class:`~tools.bench.verdict.PairedDesign`) and says
 what it could have seen: the minimum detectable slowdown of the total time (80% power at the
@@ -58,9 +62,11 @@ from tools.bench.verdict import (
     MetricJudgement,
     PairedDesign,
     Verdict,
+    accepted_line,
     ladder_verdict,
 )
 from virnucpro.bench.ab.schema import TOTAL_TIME, ABRecord, PairedMetric
+from virnucpro.bench.output_check import OutputCheck
 from virnucpro.bench.schema import metric_from_samples
 
 UNDECIDED = "undecided"
@@ -279,8 +285,10 @@ def judge_paired(
     others_shares: Sequence[float] = (),
     final: bool = True,
     plan: sequential.SequentialPlan | None = None,
+    outputs: OutputCheck | None = None,
 ) -> Verdict:
-    """The verdict of head against base from paired rounds (see the module docstring).
+    """The verdict of head against base from paired rounds and, when given, the output check
+    (see the module docstring).
 
     ``plan`` holds the looks of the more-pairs loop (:func:`record_plan`); without one the pairs
     are judged as a single look at the plain ``1 - alpha`` level.
@@ -305,16 +313,20 @@ def judge_paired(
     undecided = _undecided_time(judgements)
     if undecided:
         notes.append(f"{len(undecided)} time metric(s) not decided: {', '.join(undecided)}")
-    if share is not None:
+    if share is not None and (outputs is None or outputs.status in ("same", "accepted")):
+        accepted = (accepted_line(outputs),) if outputs and outputs.status == "accepted" else ()
         return Verdict(
             outcome="invalid",
             exit_code=EXIT_FOR_OUTCOME["invalid"],
             baseline=label,
             mode="paired",
             judgements=judgements,
-            reasons=(share, *notes),
+            reasons=(*accepted, share, *notes),
             design=design,
+            outputs=outputs,
         )
+    if share is not None:
+        notes.append(share)
     return ladder_verdict(
         judgements,
         gate_metric=TOTAL_TIME,
@@ -322,14 +334,21 @@ def judge_paired(
         mode="paired",
         notes=tuple(notes),
         design=design,
+        outputs=outputs,
     )
 
 
 def judge_record(
-    record: ABRecord, *, thresholds: Thresholds, label: str, final: bool = True
+    record: ABRecord,
+    *,
+    thresholds: Thresholds,
+    label: str,
+    final: bool = True,
+    outputs: OutputCheck | None = None,
 ) -> Verdict:
     """:func:`judge_paired` over an A/B run's raw pairs and its host measurements, at the look
-    its pairs make in the run's plan (:func:`record_plan`)."""
+    its pairs make in the run's plan (:func:`record_plan`), with the output check ``outputs``
+    (:meth:`ABRecord.check_outputs`) when given."""
     return judge_paired(
         record.paired_metrics(),
         thresholds=thresholds,
@@ -337,6 +356,7 @@ def judge_record(
         others_shares=record.others_shares(),
         final=final,
         plan=record_plan(record, thresholds),
+        outputs=outputs,
     )
 
 

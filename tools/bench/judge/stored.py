@@ -17,9 +17,12 @@ verdict's notes say which way the metrics were judged, with the between-run nois
 time; ``ONE_RUN_NOTE`` stays only while some metric was judged on one run's rounds. The A/B mode,
 :mod:`tools.bench.judge.paired`, measures both sides in one job instead.
 
-The run as a whole: **invalid** (exit 2) when other processes kept the host busy during the
-candidate's rounds beyond ``busy_host_share`` (``host.others_cpu_share``, median); **regression**
-(exit 1) on any failed metric; **inconclusive** (exit 2) when the total time is inconclusive;
+The run as a whole: **outputs changed** (exit 1) when the published outputs of the candidate's
+end-to-end rounds differ from the baseline's beyond the precision's tolerance (the output check,
+:mod:`virnucpro.bench.output_check`; unless ``accept_output_change``), whatever the times say;
+**invalid** (exit 2) when other processes kept the host busy during the candidate's rounds beyond
+``busy_host_share`` (``host.others_cpu_share``, median); **regression** (exit 1) on any failed
+metric; **inconclusive** (exit 2) when the total time is inconclusive;
 **no baseline** exits 2 unless allowed.
 
 On the rounds, a metric is *inconclusive* rather than passed or failed when either side has
@@ -81,6 +84,7 @@ from virnucpro.bench.metric_names import (
     SAMPLES_LABEL,
     TOTAL_TIME_METRIC,
 )
+from virnucpro.bench.output_check import check_documents
 from virnucpro.bench.schema import Metric, ResultsDocument
 
 ONE_RUN_NOTE = (
@@ -120,6 +124,7 @@ def check_regression(
     require_baseline: bool = True,
     baseline_label: str | None = None,
     history: RunHistory | None = None,
+    accept_output_change: bool = False,
 ) -> Verdict:
     """Judge ``candidate`` against ``baseline`` (unpaired samples); the verdict has the exit code.
 
@@ -136,10 +141,15 @@ def check_regression(
         return Verdict(outcome="could_not_judge", exit_code=EXIT_CANNOT_JUDGE, reasons=reasons)
     if baseline is None:
         return _no_baseline("no baseline stored for this run", require_baseline=require_baseline)
-    busy = busy_reason(others_shares(candidate), thresholds.busy_host_share)
-    if busy is not None:
-        return Verdict(outcome="invalid", exit_code=EXIT_CANNOT_JUDGE, reasons=(busy,))
     label = baseline_label or baseline.run.run_id
+    outputs, output_note = (
+        (None, None)
+        if key_differences(candidate, baseline)
+        else check_documents(baseline, candidate, label=label, accepted=accept_output_change)
+    )
+    busy = busy_reason(others_shares(candidate), thresholds.busy_host_share)
+    if busy is not None and (outputs is None or not outputs.blocks):
+        return Verdict(outcome="invalid", exit_code=EXIT_CANNOT_JUDGE, reasons=(busy,))
     if not baseline.validity.valid:
         reasons = (f"baseline {label} is marked invalid", *baseline.validity.reasons)
         return Verdict(
@@ -150,8 +160,15 @@ def check_regression(
         reason = f"baseline {label} is not comparable (different {', '.join(differences)})"
         return _no_baseline(reason, require_baseline=require_baseline)
     judgements, notes = judge_metrics(candidate, baseline, thresholds=thresholds, history=history)
-    notes = (f"compared with baseline {label}", *notes)
-    return _verdict(judgements, label=label, notes=notes)
+    notes = (f"compared with baseline {label}", *notes, *([output_note] if output_note else []))
+    return ladder_verdict(
+        judgements,
+        gate_metric=TOTAL_TIME_METRIC,
+        baseline=label,
+        mode="stored",
+        notes=notes,
+        outputs=outputs,
+    )
 
 
 def key_differences(first: ResultsDocument, second: ResultsDocument) -> list[str]:
@@ -419,14 +436,6 @@ def _notes(judgements: tuple[MetricJudgement, ...], undirected: list[str]) -> tu
     if judgements and all(j.status in ("inconclusive", "unavailable", "new") for j in judgements):
         notes.append("no metric could be judged")
     return tuple(notes)
-
-
-def _verdict(
-    judgements: tuple[MetricJudgement, ...], *, label: str, notes: tuple[str, ...]
-) -> Verdict:
-    return ladder_verdict(
-        judgements, gate_metric=TOTAL_TIME_METRIC, baseline=label, mode="stored", notes=notes
-    )
 
 
 def _no_baseline(reason: str, *, require_baseline: bool) -> Verdict:

@@ -20,6 +20,7 @@ from tools.bench.report.formatting import (
     table,
     unavailable,
 )
+from tools.bench.report.outputs import title_suffix
 from tools.bench.report.targets import REQ_TOTAL_TIME, REQ_VALID
 from tools.bench.verdict import MetricJudgement, ReportDocument, RequirementResult, Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
@@ -32,6 +33,7 @@ OUTCOME_WORDS = {
     "pass": "PASS",
     "warn": "WARN",
     "regression": "REGRESSION",
+    "outputs_changed": "OUTPUTS CHANGED",
     "inconclusive": "INCONCLUSIVE",
     "invalid": "INVALID",
     "could_not_judge": "COULD NOT JUDGE",
@@ -50,9 +52,12 @@ EMPTY = ""
 
 
 def outcome_word(report: ReportDocument) -> str:
+    """The verdict in a word or two; an accepted output change is named beside it."""
     if not report.results.validity.valid:
         return "INVALID RUN"
-    return OUTCOME_WORDS[report.verdict.outcome] if report.verdict else NO_VERDICT
+    if report.verdict is None:
+        return NO_VERDICT
+    return OUTCOME_WORDS[report.verdict.outcome] + title_suffix(report.verdict)
 
 
 def run_line(results: ResultsDocument) -> str:

@@ -24,6 +24,7 @@ from tools.bench.report.blocks import (
     run_line,
 )
 from tools.bench.report.formatting import bullet_list, table
+from tools.bench.report.outputs import outputs_block, times_note
 from tools.bench.report.recommendations import derive_recommendations
 from tools.bench.report.sections import SECTIONS
 from tools.bench.report.targets import evaluate_requirements
@@ -76,11 +77,14 @@ def _comment_sections(report: ReportDocument) -> list[str]:
     head = [f"{COMMENT_TITLE}: {outcome_word(report)}", run_line(results)]
     head += [line for line in (invalid_banner(results), models_line(results)) if line]
     sections = ["\n\n".join(head)]
+    if (outputs := outputs_block(verdict, compact=True)) is not None:
+        sections.append(outputs)
     sections.append("**Requirements**\n\n" + requirements_table(report.requirements))
     sections.append("**Key metrics**\n\n" + table(("metric", "value"), key_metric_rows(results)))
     if verdict is not None:
         flagged = [j for j in verdict.judgements if j.status in FLAGGED_STATUSES]
         lines = [f"**Regressions and warnings** (against {verdict.baseline or 'no baseline'})"]
+        lines += [note] if (note := times_note(verdict)) else []
         lines.append(judgements_table(flagged) if flagged else "None.")
         lines += [bullet_list(verdict.reasons)] if verdict.reasons else []
         lines += [notes] if (notes := inconclusive_notes(verdict)) else []

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tools.bench.report.formatting import format_change, format_quantity
-from tools.bench.verdict import MetricJudgement, ReportDocument
+from tools.bench.report.outputs import ACCEPTED_WORDS, status_line
+from tools.bench.verdict import MetricJudgement, ReportDocument, Verdict
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
 ELLIPSIS = "…"
@@ -45,11 +46,18 @@ def headline(report: ReportDocument) -> str:
     timed = f", total {total}" if total else ""
     if verdict is None:
         return f"measured, not compared{timed}"
+    if verdict.outcome == "outputs_changed" and verdict.outputs is not None:
+        return status_line(verdict.outputs)
+    accepted = f"{ACCEPTED_WORDS}; " if verdict.outputs_accepted else ""
+    return accepted + _time_headline(verdict, timed)
+
+
+def _time_headline(verdict: Verdict, timed: str) -> str:
     if verdict.outcome == "regression":
         return _judged_text("regression", verdict.failures)
     if verdict.outcome == "warn":
         return _judged_text(f"pass with {len(verdict.warnings)} warning(s)", verdict.warnings)
-    if verdict.outcome in ("could_not_judge", "inconclusive", "invalid"):
+    if verdict.outcome in ("could_not_judge", "inconclusive", "invalid", "outputs_changed"):
         reason = verdict.reasons[0] if verdict.reasons else "no reason given"
         return f"{verdict.outcome.replace('_', ' ')}: {reason}"
     if verdict.outcome == "no_baseline":
@@ -80,4 +88,4 @@ def badge_message(report: ReportDocument) -> str:
     if verdict.outcome == "pass":
         total = total_time_text(report)
         return f"pass {total}" if total else "pass"
-    return verdict.outcome.replace("_", " ")
+    return verdict.outcome.replace("_", " ")  # e.g. "outputs changed", "could not judge"

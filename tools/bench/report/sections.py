@@ -38,6 +38,7 @@ from tools.bench.report.formatting import (
     unavailable,
     worker_count,
 )
+from tools.bench.report.outputs import ACCEPTED_WORDS, outputs_block, times_note
 from tools.bench.verdict import ReportDocument
 from virnucpro.bench.schema import EquivalenceResult, ResultsDocument
 
@@ -61,9 +62,20 @@ def section(title: str, *blocks: str | None) -> str:
 
 
 def _title(report: ReportDocument) -> str:
-    lines = [TITLE, "", run_line(report.results), f"Report generated {report.generated_at}."]
+    first = TITLE + _first_line_outputs(report)
+    lines = [first, "", run_line(report.results), f"Report generated {report.generated_at}."]
     models = models_line(report.results)
     return "\n".join(lines + ([EMPTY, models] if models else []))
+
+
+def _first_line_outputs(report: ReportDocument) -> str:
+    """The title's account of the outputs: changed, or changed and accepted."""
+    verdict = report.verdict
+    if verdict is not None and verdict.outcome == "outputs_changed":
+        return f": {OUTCOME_WORDS['outputs_changed']}"
+    if verdict is not None and verdict.outputs_accepted:
+        return f": {ACCEPTED_WORDS}"
+    return ""
 
 
 def _banner(report: ReportDocument) -> str | None:
@@ -286,7 +298,14 @@ def _regression(report: ReportDocument) -> str:
     word, against = OUTCOME_WORDS[verdict.outcome], verdict.baseline or "no baseline"
     head = f"Outcome **{word}** (exit code {verdict.exit_code}) against {against}."
     body = judgements_table(verdict.judgements) if verdict.judgements else None
-    return section("Regression Check", head, body, inconclusive_notes(verdict))
+    return section(
+        "Regression Check",
+        head,
+        outputs_block(verdict),
+        times_note(verdict),
+        body,
+        inconclusive_notes(verdict),
+    )
 
 
 def _recommendations(report: ReportDocument) -> str:

@@ -62,7 +62,13 @@ LINES_KEY = (
     "threshold</span> (the checker's, e.g. +10% for a time). Hover a point for its commit, "
     "time, n, median and IQR."
 )
-OUTCOME_CLASS = {"pass": "pass", "warn": "warn", "regression": "bad", "could_not_judge": "bad"}
+OUTCOME_CLASS = {
+    "pass": "pass",
+    "warn": "warn",
+    "regression": "bad",
+    "outputs_changed": "bad",
+    "could_not_judge": "bad",
+}
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ GPU_TELEMETRY_IN_AB = (
 )
 COVERAGE_NOTE = (
     "A/B mode pairs per round: end-to-end and stage times, tokens/s per model, peak host RSS, "
-    "CUDA allocator peaks and GPU utilization (the last two on CUDA only)"
+    "CUDA allocator peaks and GPU utilization (the last two on CUDA only); it compares both "
+    "sides' published outputs of the first and the last measured round"
 )
 
 
@@ -102,4 +103,7 @@ def side_document(
     telemetry = GpuTelemetry(
         available=False, reason=ON_CPU if spec.device == "cpu" else GPU_TELEMETRY_IN_AB
     )
-    return collector.build(run=run, environment=environment, workload=workload, gpu=telemetry)
+    outputs = getattr(record.outputs, side) if record.outputs is not None else None
+    return collector.build(
+        run=run, environment=environment, workload=workload, gpu=telemetry, outputs=outputs
+    )

@@ -140,15 +140,18 @@ def _build(venv: Path, requirements: list[str]) -> None:
     atomic_write_text(venv / STAMP, "\n".join(requirements) + "\n")
 
 
-def base_interpreter(checkout: Path, sha: str, cache: Path) -> tuple[Path, str | None]:
-    """The Python that runs the base side, and a note when it is not this interpreter."""
+def base_interpreter(
+    checkout: Path, sha: str, cache: Path, *, side: str = "base"
+) -> tuple[Path, str | None]:
+    """The Python that runs the base side (or, with ``--head-root``, the head side: ``side``),
+    and a note when it is not this interpreter."""
     unmet = unmet_requirements(checkout)
     if not unmet:
         return Path(sys.executable), None
     shared = [str(u) for u in unmet if u.name in SHARED_BUILD]
     if shared:
         raise InputError(
-            f"base {sha[:12]} needs {'; '.join(shared)}: both sides of an A/B run use this "
+            f"{side} {sha[:12]} needs {'; '.join(shared)}: both sides of an A/B run use this "
             "environment's torch build, so compare with a base that accepts it"
         )
     requirements = sorted(u.requirement for u in unmet)
@@ -159,7 +162,7 @@ def base_interpreter(checkout: Path, sha: str, cache: Path) -> tuple[Path, str |
         if fresh or stamp.read_text(encoding="utf-8").splitlines() != requirements:
             _build(venv, requirements)
     note = (
-        f"base {sha[:12]} runs in its own environment {venv} (this one's packages plus "
+        f"{side} {sha[:12]} runs in its own environment {venv} (this one's packages plus "
         f"{', '.join(requirements)}), with this environment's torch build"
     )
     return _venv_python(venv), note

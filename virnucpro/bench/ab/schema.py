@@ -17,6 +17,17 @@ Besides the wall time, each round's process CPU time is paired (:data:`CPU_TIME`
 figure: the gate fails on wall time (what a user waits for; on a GPU the CPU time misses the
 device's work), and shows CPU time beside it, which does not count the time a worker waited
 for a core on a shared machine.
+
+Schema 4 adds the harness's clock and the outputs:
+
+- ``RoundSample.harness_seconds``: the measuring process's own reading around the round (from
+  sending the command to the worker's answer, divided by the round's predicts), outside the
+  worker process, so code in a worker cannot change it by patching its timers. When every round
+  has it, it is the total time the judge uses; the worker's own ``seconds`` stays beside it
+  (``end_to_end.worker_time``, a companion that is not judged).
+- ``ABRecord.precision`` and ``ABRecord.outputs``: each side's published outputs on its first
+  and last measured round (:class:`~virnucpro.bench.outputs.RoundOutputs`), which the output
+  check compares (:mod:`virnucpro.bench.output_check`).
 """
 
 from __future__ import annotations
@@ -38,11 +49,14 @@ from virnucpro.bench.metric_names import (
     OTHERS_CPU_METRIC,
     TOTAL_TIME_METRIC,
 )
+from virnucpro.bench.output_check import OutputCheck, check_outputs, not_compared
+from virnucpro.bench.outputs import RoundOutputs
 from virnucpro.bench.records import Envelope, Record, read_json_file
 from virnucpro.bench.schema import Direction
 
 AB_KIND = "virnucpro-ab-pairs"
-AB_SCHEMA_VERSION = 3
+AB_SCHEMA_VERSION = 4
+OUTPUTS_SCHEMA_VERSION = 4  # the first schema with the harness clock and the outputs
 FIRST_SCHEMA_VERSION = 1
 AB_ENVELOPE = Envelope(
     AB_KIND,
@@ -54,6 +68,7 @@ STAGE_PREFIX = "stage."
 TOTAL_TIME = TOTAL_TIME_METRIC
 READS_PER_S = "end_to_end.reads_per_s"
 CPU_TIME = CPU_TIME_METRIC
+WORKER_TIME = "end_to_end.worker_time"  # the worker's own timer: a companion, not judged
 OTHERS_CPU = OTHERS_CPU_METRIC
 TOKEN_STAGES = {"dnabert": "dnabert_tokens", "esm": "esm_tokens"}
 Side = Literal["base", "head"]
@@ -101,6 +116,7 @@ class RoundSample(Record):
     gpu_utilization_readings: int | None = None  # how many readings the mean is of
     unmeasured: dict[str, str] = Field(default_factory=dict)  # figure field -> why it is None
     predicts: int = Field(default=1, ge=1)  # predicts in the round; the times are their mean
+    harness_seconds: float | None = None  # the measuring process's clock, per predict
 
     @model_validator(mode="after")
     def _reasons_only_for_missing_figures(self) -> RoundSample:
@@ -161,6 +177,15 @@ class SideInfo(Record):
     load_seconds: float
 
 
+class PairOutputs(Record):
+    """Both sides' published outputs on their first and last measured rounds, or why not."""
+
+    base: RoundOutputs | None = None
+    head: RoundOutputs | None = None
+    problem: str | None = None  # why a side's outputs were not kept
+    read_seconds: float = 0.0  # reading them, outside the timed rounds
+
+
 class ABRecord(Record):
     """Every raw pair of an A/B run, and what was compared."""
 
@@ -175,6 +200,8 @@ class ABRecord(Record):
     cpus: int
     rounds: tuple[PairedRound, ...] = ()
     protocol: RoundProtocol | None = None  # None: a file of schema 1 or 2
+    precision: str | None = None  # both sides' precision (schema 3)
+    outputs: PairOutputs | None = None  # schema 3
 
     @field_validator("schema_version")
     @classmethod
@@ -188,6 +215,32 @@ class ABRecord(Record):
 
     def paired_metrics(self) -> tuple[PairedMetric, ...]:
         return paired_metrics(self.rounds)
+
+    def check_outputs(self, *, accepted: bool = False) -> OutputCheck:
+        """The output check of the two sides (:mod:`virnucpro.bench.output_check`); a record
+        without both sides' outputs is ``not_compared``, with why."""
+        precision = self.precision or "fp32"
+        outputs = self.outputs
+        if self.schema_version < OUTPUTS_SCHEMA_VERSION or outputs is None:
+            why = f"the pairs file (schema {self.schema_version}) holds no outputs"
+            return not_compared(precision, why)
+        if outputs.problem is not None or outputs.base is None or outputs.head is None:
+            return not_compared(precision, outputs.problem or "a side's outputs are missing")
+        return check_outputs(
+            outputs.base,
+            outputs.head,
+            precision=precision,
+            accepted=accepted,
+            read_seconds=outputs.read_seconds,
+        )
+
+    def clock_overheads(self) -> tuple[float, ...]:
+        """Per round and side: the harness's clock minus the worker's own (seconds)."""
+        return tuple(
+            s.harness_seconds - s.seconds
+            for _, _, s in _sides(self.rounds)
+            if s.harness_seconds is not None
+        )
 
     def others_shares(self) -> tuple[float, ...]:
         return tuple(r.others_share for r in self.rounds)
@@ -258,10 +311,16 @@ def unpaired_figures(rounds: tuple[PairedRound, ...]) -> tuple[UnpairedFigure, .
     return tuple(UnpairedFigure(f, why) for f, why in gaps if why is not None)
 
 
+def harness_clocked(rounds: tuple[PairedRound, ...]) -> bool:
+    """Whether every round on both sides has the harness's clock reading."""
+    return bool(rounds) and all(s.harness_seconds is not None for _, _, s in _sides(rounds))
+
+
 def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
-    """Total time, process CPU time, reads/s, each stage's time, each model's tokens/s and, where
-    every round on both sides has them, the round's memory peaks and GPU utilization, paired
-    per round."""
+    """Total time (the harness's clock when every round has it), process CPU time, reads/s,
+    each stage's time, each model's tokens/s and, where every round on both sides has them, the
+    round's memory peaks and GPU utilization, paired per round; with the harness's clock, the
+    worker's own time beside it as a companion (not judged)."""
     if not rounds:
         return ()
 
@@ -269,11 +328,18 @@ def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
         base, head = _per_side(rounds, pick)
         return PairedMetric(name, unit, better, base, head)
 
+    clocked = harness_clocked(rounds)
+
+    def wall(s: RoundSample) -> float:
+        return s.harness_seconds if clocked and s.harness_seconds is not None else s.seconds
+
     metrics = [
-        metric(TOTAL_TIME, "s", "lower", lambda s: s.seconds),
+        metric(TOTAL_TIME, "s", "lower", wall),
         metric(CPU_TIME, "s", "lower", lambda s: s.cpu_seconds),
-        metric(READS_PER_S, "reads/s", "higher", lambda s: s.reads / s.seconds),
+        metric(READS_PER_S, "reads/s", "higher", lambda s: s.reads / wall(s)),
     ]
+    if clocked:
+        metrics.append(metric(WORKER_TIME, "s", "none", lambda s: s.seconds))
     stages = [
         name
         for name in rounds[0].head.stages

@@ -20,7 +20,13 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
   garbage collector (collected before a round, off during it), and predicts per round (the
   round's times are their mean, so fixed costs and the timer weigh less);
 - every pair records both sides' wall seconds, stage times and token counts, and how busy the
-  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self").
+  machine was meanwhile (others' share of the CPUs; the benchmark's own processes are "self");
+- the wall seconds the judge uses are this process's clock around each round (from sending the
+  command to reading the answer, per predict), outside the worker: code in a worker cannot
+  change them by patching its own timers. The worker's own reading is kept beside it;
+- each side's published outputs are read after its first measured round and again after the
+  last (:class:`~virnucpro.bench.outputs.OutputKeeper`), between pairs, never inside a timed
+  round, for the output check.
 
 :class:`ABRecord` keeps every raw pair; :meth:`ABRecord.paired_metrics` turns it into per-metric
 paired samples for the judge.
@@ -47,11 +53,13 @@ from virnucpro.bench.ab.profile import ProfileRecord, SideProfile
 from virnucpro.bench.ab.schema import (
     ABRecord,
     PairedRound,
+    PairOutputs,
     RoundProtocol,
     RoundSample,
     Side,
     SideInfo,
 )
+from virnucpro.bench.outputs import OutputKeeper
 from virnucpro.bench.run.host import machine_busy_seconds, others_share, process_tree_cpu_seconds
 from virnucpro.errors import InputError, RunFailure
 
@@ -163,10 +171,10 @@ class Worker:
         self.side = side
         self.root = root
         self.log_path = workdir / f"{side}-worker.log"
-        outdir = workdir / f"{side}-out"
+        self.outdir = workdir / f"{side}-out"
         payload = {
             "workload": str(spec.workload),
-            "outdir": str(outdir),
+            "outdir": str(self.outdir),
             "preset": spec.preset,
             "engine": spec.engine,
             "precision": spec.precision,
@@ -227,15 +235,31 @@ class Worker:
         )
         return self.info
 
-    def round(self, protocol: RoundProtocol | None = None) -> RoundSample:
-        """One measured round (the protocol's predicts and collector setting)."""
+    def collect(self) -> None:
+        """A garbage collection in the worker now, before a round and outside its clock."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": "collect"}) + "\n")
+        self.process.stdin.flush()
+        self._read()
+
+    def round(
+        self, protocol: RoundProtocol | None = None, *, collected: bool = False
+    ) -> RoundSample:
+        """One measured round (the protocol's predicts and collector setting);
+        ``harness_seconds`` is this process's clock around it, per predict. ``collected``: the
+        worker collected just before (:meth:`collect`), so the round does not."""
         assert self.process.stdin is not None
         command: dict[str, object] = {"op": "round"}
         if protocol is not None:
-            command.update(repeat=protocol.repeat, gc_off=protocol.gc_off)
+            command.update(repeat=protocol.repeat, gc_off=protocol.gc_off, collect=not collected)
+        start = time.perf_counter()
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
-        return RoundSample.model_validate(self._read())
+        answer = self._read()
+        seconds = time.perf_counter() - start
+        predicts = answer.get("predicts", 1)
+        per_predict = seconds / predicts if isinstance(predicts, int) and predicts > 0 else seconds
+        return RoundSample.model_validate({**answer, "harness_seconds": per_predict})
 
     def profile(self) -> dict[str, object]:
         """One profiled round (never a timed one): the worker's operator table."""
@@ -294,6 +318,8 @@ class ABSession:
         self._warmup = 0
         self.protocol, self._cpus = pinning_plan(protocol or RoundProtocol())
         self._pinned: dict[Side, int] = {}
+        self._keepers = {side: OutputKeeper(w.outdir) for side, w in workers.items()}
+        self._outputs: PairOutputs | None = None
 
     @classmethod
     def start(
@@ -307,10 +333,11 @@ class ABSession:
         seed: int,
         base_python: Path | None = None,
         protocol: RoundProtocol | None = None,
+        head_python: Path | None = None,
     ) -> ABSession:
         workers: dict[Side, Worker] = {
             "base": Worker("base", base_root, spec, workdir, base_python),
-            "head": Worker("head", head_root, spec, workdir),
+            "head": Worker("head", head_root, spec, workdir, head_python),
         }
         return cls(ref=ref, workers=workers, spec=spec, seed=seed, owns=True, protocol=protocol)
 
@@ -363,13 +390,17 @@ class ABSession:
             pinned = self._pin_for(len(self._rounds))
             first = self._first()
             second: Side = "head" if first == "base" else "base"
+            collected = self.protocol.gc_off  # both collect first, outside the rounds' clocks
+            if collected:
+                for worker in self._workers.values():
+                    worker.collect()
             machine, own, start = (
                 machine_busy_seconds(),
                 process_tree_cpu_seconds(pids),
                 time.perf_counter(),
             )
-            samples = {first: self._workers[first].round(self.protocol)}
-            samples[second] = self._workers[second].round(self.protocol)
+            samples = {first: self._workers[first].round(self.protocol, collected=collected)}
+            samples[second] = self._workers[second].round(self.protocol, collected=collected)
             wall = time.perf_counter() - start
             machine = machine_busy_seconds() - machine
             own = process_tree_cpu_seconds(pids) - own
@@ -384,6 +415,9 @@ class ABSession:
                     cpus=pinned,
                 )
             )
+            if len(self._rounds) == 1:  # between pairs: outside every timed round
+                for keeper in self._keepers.values():
+                    keeper.after_first_round()
 
     @property
     def pairs(self) -> int:
@@ -410,6 +444,24 @@ class ABSession:
             }
         )
 
+    def keep_outputs(self) -> PairOutputs:
+        """Both sides' outputs of the first measured round and (read now) of the last; call
+        once, when no more pairs will run."""
+        if self._outputs is None:
+            rounds = {side: keeper.rounds() for side, keeper in self._keepers.items()}
+            problems = [
+                f"{side}: {keeper.problem}"
+                for side, keeper in self._keepers.items()
+                if keeper.problem is not None
+            ]
+            self._outputs = PairOutputs(
+                base=rounds["base"],
+                head=rounds["head"],
+                problem="; ".join(problems) or None,
+                read_seconds=sum(k.seconds for k in self._keepers.values()),
+            )
+        return self._outputs
+
     def record(self) -> ABRecord:
         return ABRecord(
             ref=self.ref,
@@ -421,4 +473,6 @@ class ABSession:
             cpus=psutil.cpu_count() or 1,
             rounds=tuple(self._rounds),
             protocol=self.protocol,
+            precision=self.spec.precision,
+            outputs=self._outputs,
         )

@@ -287,14 +287,18 @@ def timed_round(
     repeat: int,
     gc_off: bool,
     sync: Callable[[], None],
+    collect: bool = True,
 ) -> dict:
     """``repeat`` predicts, each timed alone (wall and CPU), their metrics read between them
-    (outside the timing); the mean seconds, CPU seconds and stage times."""
+    (outside the timing); the mean seconds, CPU seconds and stage times. With ``gc_off`` the
+    collector is off during the round, after a collection here unless ``collect`` is off (the
+    harness asked for it before the round, ``{"op": "collect"}``, outside its clock)."""
     walls: list[float] = []
     cpus: list[float] = []
     runs: list[dict] = []
     if gc_off:
-        gc.collect()
+        if collect:
+            gc.collect()
         gc.disable()
     try:
         for _ in range(repeat):
@@ -400,6 +404,10 @@ def main() -> None:
         if command.get("op") == "profile":
             _send(protocol, profile_answer(spec, torch, profiled_round, models, device))
             continue
+        if command.get("op") == "collect":  # before a round, outside the harness's clock
+            gc.collect()
+            _send(protocol, {"collected": True})
+            continue
         if command.get("op") != "round":
             break
         with RoundProbe(setup) as probe:
@@ -409,6 +417,7 @@ def main() -> None:
                 repeat=max(int(command.get("repeat", 1)), 1),
                 gc_off=bool(command.get("gc_off", False)),
                 sync=sync,
+                collect=bool(command.get("collect", True)),
             )
         _send(protocol, {**answer, **probe.figures()})
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import torch
 
 from virnucpro.bench.schema import GpuSample
-from virnucpro.metrics import synchronize
+from virnucpro.pipeline.metrics import synchronize
 
 CEILING_SIZES = {"cuda": 8192, "cpu": 2048}  # square matmul side: large enough to saturate
 CEILING_STAGE = "ceiling"  # the sampler's stage tag while the ceiling's blocks run

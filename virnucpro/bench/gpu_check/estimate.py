@@ -91,7 +91,7 @@ def pass_flops(nucleotides: Sequence[str], proteins: Sequence[str]) -> PassWork:
 def workload_pass(data_size: str | int, expected_length: int, scratch: Path) -> PassWork:
     """:func:`pass_flops` over the kept frames of the check's workload (the GPU run's too)."""
     from virnucpro.bench.workload.reads import make_reads, write_fasta
-    from virnucpro.equivalence import load_frames
+    from virnucpro.pipeline.equivalence import load_frames
 
     path = write_fasta(make_reads(data_size, expected_length=expected_length), scratch / "w.fa")
     frames = load_frames(path, expected_length)

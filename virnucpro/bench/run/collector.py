@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
+from virnucpro.bench.outputs import RoundOutputs
 from virnucpro.bench.schema import (
     SCHEMA_VERSION,
     Direction,
@@ -129,11 +130,13 @@ class ResultsCollector:
         gpu: GpuTelemetry,
         extra_metrics: Iterable[Metric] = (),
         invalid_reasons: Iterable[str] = (),
+        outputs: RoundOutputs | None = None,
     ) -> ResultsDocument:
         """The validated results document of everything recorded so far.
 
         ``extra_metrics`` (e.g. the GPU telemetry summaries) are added after the suites' own;
-        ``invalid_reasons`` join those given to :meth:`invalidate`.
+        ``invalid_reasons`` join those given to :meth:`invalidate`; ``outputs`` are the published
+        outputs of the first and last measured end-to-end round.
         """
         extra = tuple(extra_metrics)
         names = [m.name for m in extra]
@@ -154,6 +157,7 @@ class ResultsCollector:
             validity=Validity(valid=not reasons, reasons=reasons),
             skipped=dict(self._skipped),
             notes=tuple(self._notes),
+            outputs=outputs,
         )
 
 

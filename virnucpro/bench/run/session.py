@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from virnucpro.bench.gpu.sampler import GpuSampler
     from virnucpro.bench.gpu.telemetry import RoundWork
     from virnucpro.bench.measure import Measurement
+    from virnucpro.bench.outputs import RoundOutputs
     from virnucpro.bench.run.memory import MemoryUsage
     from virnucpro.bench.schema import (
         EnvironmentFingerprint,
@@ -97,6 +98,7 @@ class BenchSession:
     dna_tokens: int | None = None
     _models: ModelSet | None = None
     _rounds: PredictRounds | None = None
+    _outputs: RoundOutputs | None = None
 
     @property
     def options(self) -> BenchOptions:
@@ -166,10 +168,12 @@ class BenchSession:
 
     def _measure_rounds(self) -> PredictRounds:
         from virnucpro.bench.measure import measure
+        from virnucpro.bench.outputs import OutputKeeper
         from virnucpro.bench.run.host import machine_busy_seconds, process_tree_cpu_seconds
         from virnucpro.bench.run.memory import track_memory
 
         config = self.predict_config(self.outdir("end_to_end"))
+        keeper = OutputKeeper(config.outdir)
         records: list[RoundRecord] = []
         self.models()
         calls = itertools.count(-self.options.warmup)  # warm-ups count up to round 0
@@ -189,8 +193,10 @@ class BenchSession:
             return RoundRecord(metrics, tracking.usage, None, own, machine)
 
         def keep(index: int, seconds: float, record: RoundRecord) -> None:
-            del seconds
+            del seconds  # after the round's timing: reading the outputs is not timed
             records.append(replace(record, device_used=self._device_used_in(index)))
+            if index == 0:
+                keeper.after_first_round()
 
         with self.sampler.stage(END_TO_END_TAG):
             measurement = measure(
@@ -200,6 +206,9 @@ class BenchSession:
                 device=self.device,
                 on_round=keep,
             )
+        self._outputs = keeper.rounds()
+        if keeper.problem is not None:
+            self.collector.note(f"outputs not kept: {keeper.problem}")
         return PredictRounds(measurement=measurement, records=tuple(records))
 
     def _device_used_in(self, index: int) -> int | None:
@@ -290,6 +299,7 @@ class BenchSession:
             gpu=telemetry,
             extra_metrics=telemetry_metrics(telemetry, self._round_work()),
             invalid_reasons=assess_validity(telemetry),
+            outputs=self._outputs,
         )
 
 

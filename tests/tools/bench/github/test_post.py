@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.bench.ab_records import timed_record
+from tests.bench.output_records import ROWS, flip, same_rounds
 from tests.tools.bench.fake_github import (
     BOT_LOGIN,
     HEAD_SHA,
@@ -24,6 +27,7 @@ from tests.tools.bench.fake_github import (
     regression_report,
     write_report,
 )
+from tests.tools.bench.judge.test_rejudge import _written, forged
 from tools.bench.cli.github import main_post
 from tools.bench.github import render as github_render
 from tools.bench.github.api import (
@@ -40,6 +44,7 @@ from tools.bench.github.render import (
     status_description,
 )
 from tools.bench.verdict import ReportDocument
+from virnucpro.bench.ab.schema import ABRecord, PairOutputs, write_record
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 
 MERGE_SHA = "ee" * 20  # GITHUB_SHA of a pull_request event: the merge commit, not the head
@@ -341,3 +346,88 @@ def test_missing_or_invalid_environment_exits_2(fake, tmp_path, sleeps, capsys, 
     assert _main(fake, tmp_path, sleeps, **changes) == 2
     assert capsys.readouterr().err.count("\n") == 1
     assert fake.requests == []
+
+
+# --- the trusted mode: the verdict re-judged from the raw pairs ---------------------------------
+
+
+def _trusted(
+    fake: FakeGitHub,
+    tmp_path: Path,
+    sleeps: SleepRecorder,
+    report: ReportDocument | None,
+    pairs: ABRecord | None,
+    *flags: str,
+) -> int:
+    report_path = tmp_path / "benchmark_x.json"
+    if report is not None:
+        write_report(report, report_path)
+    pairs_path = tmp_path / "ab_pairs.json"
+    if pairs is not None:
+        write_record(pairs, pairs_path)
+    env = _env(fake, tmp_path)
+    argv = [str(report_path), "--pairs", str(pairs_path), *flags]
+    return main_post(argv, env=env, sleep=sleeps, clock=lambda: NOW)
+
+
+def test_a_regression_report_edited_to_read_pass_posts_failure_saying_regression(
+    fake, tmp_path, sleeps
+):
+    """The issue's done-when: the report of a real regression, every verdict and judgement
+    field edited to PASS, posted in the trusted mode to a stand-in GitHub on loopback."""
+    record = timed_record(0.3, head_commit=HEAD_SHA)
+    honest = _written(record)
+    assert honest.verdict is not None and honest.verdict.outcome == "regression"
+    code = _trusted(fake, tmp_path, sleeps, forged(honest), record)
+    assert code == 1
+    ((sha, status),) = fake.statuses
+    assert sha == HEAD_SHA and status["state"] == "failure"
+    assert status["description"].startswith("written verdict differs from the re-judged one")
+    (comment,) = _marked(fake)
+    first = comment.body.splitlines()[1]
+    assert first == "### VirNucPro benchmark: REGRESSION"
+    assert "written PASS, re-judged REGRESSION" in comment.body
+    assert re.search(r"^\| `end_to_end.total_time` +\| FAIL ", comment.body, re.M)
+
+
+def test_an_honest_pass_posts_success_and_says_it_was_re_judged(fake, tmp_path, sleeps):
+    record = timed_record(0.0, head_commit=HEAD_SHA)
+    assert _trusted(fake, tmp_path, sleeps, _written(record), record) == 0
+    assert fake.statuses[0][1]["state"] == "success"
+    assert "re-judged from the raw pairs by the base commit's judge; it matches" in (
+        _marked(fake)[0].body
+    )
+
+
+def test_changed_outputs_post_failure_naming_them_and_acceptance_says_so_first(
+    fake, tmp_path, sleeps
+):
+    changed = PairOutputs(base=same_rounds(), head=same_rounds(flip(ROWS, 2)))
+    record = timed_record(-0.3, head_commit=HEAD_SHA, outputs=changed)
+    assert _trusted(fake, tmp_path, sleeps, _written(record), record) == 0
+    status = fake.statuses[-1][1]
+    assert status["state"] == "failure" and status["description"].startswith("outputs changed:")
+    assert "1 label(s), 1 chunk call(s)" in status["description"]
+    body = _marked(fake)[0].body
+    assert body.splitlines()[1] == "### VirNucPro benchmark: OUTPUTS CHANGED"
+    assert "Times not comparable: the outputs differ." in body
+    accepted = _written(record, accepted=True)
+    flags = ("--accept-output-change",)
+    assert _trusted(fake, tmp_path, sleeps, accepted, record, *flags) == 0
+    assert fake.statuses[-1][1]["state"] == "success"
+    assert fake.statuses[-1][1]["description"].startswith("outputs changed and were accepted")
+    title = _marked(fake)[0].body.splitlines()[1]
+    assert title == "### VirNucPro benchmark: PASS (outputs changed and were accepted)"
+
+
+@pytest.mark.parametrize("missing", ["pairs", "report"])
+def test_missing_raw_pairs_or_report_post_an_error_never_success(
+    fake, tmp_path, sleeps, missing: str
+):
+    record = timed_record(0.0, head_commit=HEAD_SHA)
+    report = None if missing == "report" else _written(record)
+    pairs = None if missing == "pairs" else record
+    assert _trusted(fake, tmp_path, sleeps, report, pairs) == 2
+    ((_, status),) = fake.statuses
+    assert status["state"] == "error" and status["description"].startswith("could not judge")
+    assert "missing" in _marked(fake)[0].body

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from tests.bench.output_records import changed_check, same_check
 from tools.bench.judge.paired import judge_paired, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS
 from virnucpro.bench.ab.schema import READS_PER_S, TOTAL_TIME, PairedMetric
@@ -263,3 +264,26 @@ def test_cpu_time_is_a_companion_that_warns_and_never_fails() -> None:
     statuses = {j.name: j.status for j in verdict.judgements}
     assert statuses[CPU_TIME] == "warn" and statuses[TOTAL_TIME] == "pass"
     assert verdict.outcome == "warn" and verdict.exit_code == 0
+
+
+def test_changed_outputs_read_outputs_changed_even_when_faster_or_busy() -> None:
+    faster = _judge(_metrics(-0.25), outputs=changed_check())
+    assert (faster.outcome, faster.exit_code) == ("outputs_changed", 1)
+    assert faster.judgements[0].status == "improved"  # the times are still judged and shown
+    busy = _judge(_metrics(-0.25), others_shares=(0.9, 0.8), outputs=changed_check())
+    assert busy.outcome == "outputs_changed"
+    assert any("host busy" in reason for reason in busy.reasons)
+
+
+def test_an_accepted_change_gets_the_time_verdict() -> None:
+    verdict = _judge(_metrics(-0.25), outputs=changed_check(accepted=True))
+    assert (verdict.outcome, verdict.exit_code) == ("pass", 0)
+    assert verdict.reasons[0].startswith("outputs changed and were accepted")
+    busy_accepted = _judge(
+        _metrics(-0.25), others_shares=(0.9,), outputs=changed_check(accepted=True)
+    )
+    assert busy_accepted.outcome == "invalid"
+    assert busy_accepted.reasons[0].startswith("outputs changed and were accepted")
+    busy = _judge(_metrics(0.0), others_shares=(0.9,), outputs=same_check())
+    assert busy.outcome == "invalid"
+    assert busy.outputs is not None and busy.outputs.status == "same"

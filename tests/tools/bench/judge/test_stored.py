@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.bench.output_records import ROWS, Row, flip, same_rounds
 from tools.bench.history.runs import entry_from_results
 from tools.bench.judge.history_noise import RunHistory
 from tools.bench.judge.stored import (
@@ -455,3 +456,45 @@ def test_metrics_the_history_lacks_are_judged_on_the_rounds() -> None:
         r.startswith("1 metric(s) judged on the rounds of one stored run: fewer than 3 of the 7")
         for r in verdict.reasons
     )
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def _with_outputs(doc: ResultsDocument, rows: list[Row] | None) -> ResultsDocument:
+    return doc.model_copy(update={"outputs": None if rows is None else same_rounds(rows)})
+
+
+def test_a_faster_run_whose_outputs_differ_from_the_baseline_reads_outputs_changed() -> None:
+    baseline = _with_outputs(_doc(_metric(1.0)), ROWS)
+    faster = _with_outputs(_doc(_metric(0.7, seed=CAND_SEED)), flip(ROWS, 4))
+    verdict = check_regression(faster, baseline)
+    assert (verdict.outcome, verdict.exit_code) == ("outputs_changed", 1)
+    assert verdict.judgements[0].status == "improved"  # the time is judged and shown
+    assert "this run (first round) against baseline (first round)" in verdict.reasons[0]
+    accepted = check_regression(faster, baseline, accept_output_change=True)
+    assert accepted.outcome == "pass" and accepted.reasons[0].startswith("outputs changed and")
+
+
+def test_the_same_outputs_leave_the_time_verdict_alone() -> None:
+    baseline = _with_outputs(_doc(_metric(1.0)), ROWS)
+    same = _with_outputs(_doc(_metric(1.0, seed=CAND_SEED)), ROWS)
+    verdict = check_regression(same, baseline)
+    assert verdict.outcome == "pass" and verdict.outputs is not None
+    assert verdict.outputs.status == "same"
+
+
+def test_a_baseline_stored_before_outputs_were_kept_is_said_not_failed() -> None:
+    old = _with_outputs(_doc(_metric(1.0)), None)
+    verdict = check_regression(_with_outputs(_doc(_metric(1.0, seed=CAND_SEED)), ROWS), old)
+    assert verdict.outcome == "pass" and verdict.outputs is None
+    assert any("was stored before outputs were kept" in r for r in verdict.reasons)
+
+
+def test_changed_outputs_outrank_a_busy_host() -> None:
+    baseline = _with_outputs(_doc(_metric(1.0)), ROWS)
+    share = metric_from_samples("host.others_cpu_share", [0.9] * 10, unit="ratio")
+    busy = _with_outputs(_doc(_metric(1.0, seed=CAND_SEED), share), flip(ROWS, 1))
+    assert check_regression(busy, baseline).outcome == "outputs_changed"
+    calm = _with_outputs(_doc(_metric(1.0, seed=CAND_SEED), share), ROWS)
+    assert check_regression(calm, baseline).outcome == "invalid"
