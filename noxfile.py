@@ -134,6 +134,16 @@ def bench_vanilla(session: nox.Session) -> None:
 
 
 @nox.session(reuse_venv=True)
+def bench_bisect(session: nox.Session) -> None:
+    """Bisect the quick tier over a range: give GOOD..BAD (then any options) after --."""
+    if not session.posargs or ".." not in session.posargs[0]:
+        session.error("give the range first after --, e.g. nox -s bench_bisect -- v1.0..main")
+    install_package(session, BENCH_EXTRA)
+    commits, *rest = session.posargs
+    session.run(*benchmark_args("--quick", "--bisect", commits, posargs=rest))
+
+
+@nox.session(reuse_venv=True)
 def bench_update_baseline(session: nox.Session) -> None:
     """Run the quick tier and store it as this hardware's baseline (deliberate: not tagged)."""
     run_benchmark(session, "--quick", "--update-baseline")

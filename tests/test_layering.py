@@ -18,6 +18,8 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.bench.records",
     "virnucpro.bench.schema",
     "virnucpro.bench.ab.schema",
+    "virnucpro.bench.ab.profile",
+    "virnucpro.bench.bisect.schema",
     "virnucpro.bench.metric_names",
     "virnucpro.bench.sequential",
     "virnucpro.bench.output_check",
@@ -39,10 +41,11 @@ TOOLS_RANKS = {
     "site": 4,
     "judge": 3,
     "history": 2,
+    "culprit": 2,
     "report": 1,
     "<top>": 0,
 }
-BENCH_RANKS = {"gpu_check": 3, "ab": 3, "run": 2, "gpu": 1, "workload": 1, "<top>": 0}
+BENCH_RANKS = {"bisect": 4, "gpu_check": 3, "ab": 3, "run": 2, "gpu": 1, "workload": 1, "<top>": 0}
 
 
 def _module_name(path: Path) -> str:

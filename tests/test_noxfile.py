@@ -18,6 +18,7 @@ REQUIRED_SESSIONS = (
     "bench_full",
     "bench_vanilla",
     "bench_update_baseline",
+    "bench_bisect",
     "gpu_check",
     "lock",
 )
@@ -213,6 +214,23 @@ def test_gpu_check_without_an_output_folder_stops_before_installing(noxfile: Mod
     with pytest.raises(SessionError, match="output folder"):
         noxfile.gpu_check(session)
     assert session.calls == []
+
+
+def test_bench_bisect_runs_the_quick_tier_over_the_range_then_the_options(
+    noxfile: ModuleType, default_torch_env: None
+) -> None:
+    session = FakeSession(posargs=["v1..main", "--profile"])
+    noxfile.bench_bisect(session)
+    expected = ("virnucpro", "benchmark", "--quick", "--bisect", "v1..main")
+    assert session.commands("run") == [(*expected, "--output-dir", "tests/reports", "--profile")]
+
+
+def test_bench_bisect_without_a_range_stops_before_installing(noxfile: ModuleType) -> None:
+    for posargs in ([], ["--profile"]):
+        session = FakeSession(posargs=posargs)
+        with pytest.raises(SessionError, match="give the range"):
+            noxfile.bench_bisect(session)
+        assert session.calls == []
 
 
 def test_bench_tools_without_a_command_stops_before_installing(noxfile: ModuleType) -> None:

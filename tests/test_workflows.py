@@ -39,6 +39,7 @@ ALLOWED_WRITES = {
     ("benchmark.yml", "pr-history"): {"contents"},
     ("benchmark.yml", "canary-publish"): {"contents"},
     ("benchmark.yml", "pages"): {"pages", "id-token"},
+    ("benchmark.yml", "bisect-post"): {"contents", "pull-requests"},
 }
 # Job `if:` expressions may use only these tokens (no functions), so they can be evaluated here.
 EXPRESSION_TOKEN = re.compile(r"\s*(?:(&&|\|\||==|!=|!|\(|\))|'([^']*)'|([A-Za-z_][\w.]*))")
@@ -443,6 +444,40 @@ def test_main_publishes_the_history_then_pages_deploys_the_dashboard() -> None:
     pages = workflow["pages"]
     assert pages["needs"] == "main" and not runs_self_hosted(pages)
     assert [s["uses"].split("@")[0] for s in pages["steps"]] == ["actions/deploy-pages"]
+
+
+def test_a_regression_of_a_push_of_several_commits_is_bisected_with_a_read_only_token() -> None:
+    workflow = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))
+    main = workflow["main"]
+    assert main["outputs"]["bisect_range"] == "${{ steps.bisect-range.outputs.range }}"
+    decide = next(s for s in main["steps"] if s.get("id") == "bisect-range")
+    assert '"$outcome" = regression' in decide["run"] and '"$commits" -gt 1' in decide["run"]
+    bisect = workflow["main-bisect"]
+    assert bisect["needs"] == "main" and runs_self_hosted(bisect)
+    assert bisect["permissions"] == {"contents": "read"}
+    assert not job_runs(bisect, pr_event(action="opened", fork=False))
+    assert "needs.main.outputs.bisect_range != ''" in bisect["if"]
+    assert 'nox -s bench_bisect -- "$RANGE" --output-dir tests/reports/bisect' in _runs(bisect)
+
+
+def test_a_new_change_point_of_the_history_is_bisected_nightly() -> None:
+    nightly = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["nightly-bisect"]
+    assert runs_self_hosted(nightly) and nightly["permissions"] == {"contents": "read"}
+    schedule = {"event_name": "schedule", "repository": "owner/repo", "event": {}}
+    assert job_runs(nightly, schedule)
+    runs = " ".join(_runs(nightly))
+    assert runs.index("git archive FETCH_HEAD") < runs.index("change-point-range")
+    assert runs.index("change-point-range") < runs.index("nox -s bench_bisect")
+
+
+def test_the_bisection_is_posted_by_a_trusted_hosted_job() -> None:
+    post = dict(jobs(WORKFLOW_DIR / "benchmark.yml"))["bisect-post"]
+    assert post["needs"] == ["main-bisect", "nightly-bisect"] and not runs_self_hosted(post)
+    checkout = post["steps"][0]
+    assert "ref" not in checkout["with"]  # the pushed (or default) commit: never a PR's code
+    runs = " ".join(_runs(post))
+    assert "-m tools.bench bisect-post" in runs and "--publish-branch benchmark-data" in runs
+    assert "bench_quick" not in runs and "bench_bisect" not in runs
 
 
 needs_actionlint = pytest.mark.skipif(

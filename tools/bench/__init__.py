@@ -5,7 +5,7 @@ The plan's public API (:mod:`tools.bench.api`) imports from the package, e.g.
 on first use, so ``python -m tools.bench`` and the submodules do not pay for it.
 
 Packages, each importing only those after it: ``cli`` -> ``github``, ``site`` -> ``judge`` ->
-``history`` -> ``report`` -> the vocabulary at the top (``verdict``, ``thresholds``,
+``history``, ``culprit`` -> ``report`` -> the vocabulary at the top (``verdict``, ``thresholds``,
 ``host_gate``, ``synthetic``). ``api`` sits above them all (``tests/test_layering.py``).
 """
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
+    from virnucpro.bench.ab.profile import ProfileRecord
     from virnucpro.bench.ab.schema import ABRecord, RoundProtocol
     from virnucpro.bench.ab.session import WorkerSpec
     from virnucpro.bench.output_check import OutputCheck
@@ -82,6 +83,8 @@ class ABOutcome:
     pairs_path: Path
     seconds: float
     notes: tuple[str, ...]
+    profile: ProfileRecord | None = None  # --profile: one untimed profiled round per side
+    profile_path: Path | None = None
 
 
 def _check_options(options: BenchOptions) -> None:
@@ -174,7 +177,8 @@ def round_protocol(thresholds: Thresholds) -> RoundProtocol:
     )
 
 
-def _measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict, float]:
+def measure(session, thresholds: Thresholds, label: str, say) -> tuple[Verdict, float]:
+    """Blocks of pairs while the judge wants more (the A/B gate's loop); the last verdict."""
     from tools.bench.judge.paired import judge_record, pairs_to_add
 
     start = time.perf_counter()
@@ -288,6 +292,7 @@ def run_against(
     say=lambda text: print(text, file=sys.stderr),
     annotate: Callable[[Verdict, ResultsDocument], Verdict] | None = None,
     label: str = "",
+    profile: bool = False,
 ) -> ABOutcome:
     """Benchmark this checkout (or ``head_root``) against ``ref``; see the module docstring.
 
@@ -308,9 +313,12 @@ def run_against(
     say("starting the base and head workers (each loads its models once)")
     with setup.session() as session:
         session.warm_up(options.warmup)
-        _, rounds_seconds = _measure(session, thresholds, setup.label, say)
+        _, rounds_seconds = measure(session, thresholds, setup.label, say)
         session.keep_outputs()
         record = session.record()
+        if profile:
+            say("one profiled round per side (not timed for the verdict)")
+        profiled = session.profile(setup.label) if profile else None
     outputs = record.check_outputs(accepted=options.accept_output_change)
     verdict = judge_record(record, thresholds=thresholds, label=setup.label, outputs=outputs)
     protocol = [record.protocol.describe()] if record.protocol else []
@@ -334,7 +342,10 @@ def run_against(
     if annotate is not None:
         verdict = annotate(verdict, documents["head"])
     report = build_report(documents["head"], verdict=verdict, now=datetime.now(timezone.utc))
-    reports = write_reports(report, options.output_dir)
+    profile_path, appendix = None, None
+    if profiled is not None:
+        profile_path, appendix = write_profile_files(profiled, workdir)
+    reports = write_reports(report, options.output_dir, appendix=appendix)
     code = verdict.exit_code
     if verdict.outcome == "regression" and not options.fail_on_regression:
         code = 0  # an advisory gate; outputs that changed still exit 1
@@ -346,4 +357,14 @@ def run_against(
         pairs_path=pairs_path,
         seconds=time.perf_counter() - started,
         notes=notes,
+        profile=profiled,
+        profile_path=profile_path,
     )
+
+
+def write_profile_files(profiled: ProfileRecord, workdir: Path) -> tuple[Path, str]:
+    """The profiled rounds' record beside the pairs, and the report's section on them."""
+    from tools.bench.culprit.profile import render_profile
+    from virnucpro.bench.ab.profile import PROFILE_FILE, write_profile
+
+    return write_profile(profiled, workdir / PROFILE_FILE), render_profile(profiled)

@@ -137,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     command = " ".join(["virnucpro", *args.argv])
+    if args.bisect is not None:
+        return _run_bisect(args, options, command)
+    if args.profile and args.against is None:
+        raise InputError(
+            "--profile needs --against REF or --bisect GOOD..BAD (it compares two sides)"
+        )
     if args.against is not None:
         return _run_against(args, options, command)
     if args.plan or args.mde is not None:
@@ -215,9 +221,22 @@ def _run_against(args: argparse.Namespace, options: BenchOptions, command: str) 
         raise InputError("--mde goes with --plan (a pilot that says what detecting it needs)")
     say_first(against_lines(args.against))
     outcome = run_against(
-        options, ref=args.against, command=command, overrides=overrides, head_root=args.head_root
+        options,
+        ref=args.against,
+        command=command,
+        overrides=overrides,
+        profile=args.profile,
+        head_root=args.head_root,
     )
     from virnucpro.cli.summary import summary_console
 
     render_ab_summary(outcome, summary_console())
     return outcome.exit_code
+
+
+def _run_bisect(args: argparse.Namespace, options: BenchOptions, command: str) -> int:
+    from virnucpro.cli.bisect import run_bisect_command
+
+    if args.against is not None:
+        raise InputError("--bisect and --against disagree: give one of them")
+    return run_bisect_command(args, options, command)

@@ -38,6 +38,9 @@ examples:
   virnucpro benchmark --vanilla-baseline --data-size large
       every suite on large data, also timing the vanilla (published) engine
       end to end for the fast-vs-vanilla speedup
+  virnucpro benchmark --quick --bisect v1.4..main --profile
+      which commit after v1.4 made the total time slower, and where its time
+      went (exit 1 names it, 0 no slowdown in the range, 2 could not tell)
 
 exit codes: 0 pass, 1 regression, 2 could not judge (bad options, a failed
 suite, an invalid run, no reference commit, no stored baseline in a plain run
@@ -198,7 +201,21 @@ def add_ab_options(p: argparse.ArgumentParser) -> None:
         "--time-budget",
         type=float,
         metavar="SECONDS",
-        help="A/B mode: stop adding rounds after this many seconds (default 180)",
+        help="A/B mode: stop adding rounds after this many seconds (default 180); with "
+        "--bisect: the whole search (default 900)",
+    )
+    p.add_argument(
+        "--bisect",
+        metavar="GOOD..BAD",
+        help="find the first commit on the first-parent path from GOOD to BAD that makes the "
+        "total time slower beyond the threshold, each step a paired A/B (exit 1 culprit named, "
+        "0 no slowdown in the range, 2 budget spent or could not judge)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --against or --bisect: after the timed rounds, one untimed round per side "
+        "under torch.profiler; the report ranks the operators whose self time changed most",
     )
     p.add_argument(
         "--plan",

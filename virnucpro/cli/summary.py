@@ -203,5 +203,10 @@ def render_ab_summary(outcome: ABOutcome, console: Console) -> None:
     lines = flagged_lines(verdict) + list(verdict.reasons) + _outputs_lines(verdict)
     lines += [f"report: {path}" for path in outcome.report_paths]
     lines.append(f"raw pairs: {outcome.pairs_path}")
+    if outcome.profile is not None:
+        from tools.bench.culprit.profile import profile_lines
+
+        lines += [f"where the time went: {line}" for line in profile_lines(outcome.profile)]
+        lines.append(f"profile: {outcome.profile_path}")
     for line in lines:
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)

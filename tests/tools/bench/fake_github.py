@@ -112,6 +112,7 @@ class FakeGitHub:
         self.statuses: list[tuple[str, dict[str, Any]]] = []
         self.files: dict[tuple[str, str], bytes] = {}  # (branch, path) -> content
         self.commits: list[dict[str, Any]] = []
+        self.merged_prs: dict[str, int] = {}  # commit sha -> the PR that merged it
         self.branches = {"main", "badges"}
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
@@ -149,6 +150,11 @@ class FakeGitHub:
                 "GET",
                 re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/contents/(?P<path>.+)$"),
                 self._get_file,
+            ),
+            (
+                "GET",
+                re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/commits/(?P<sha>[0-9a-f]+)/pulls$"),
+                self._commit_pulls,
             ),
             (
                 "PUT",
@@ -230,6 +236,14 @@ class FakeGitHub:
         return _error(404, "Not Found")
 
     # --- endpoints -----------------------------------------------------------------------------
+
+    def _commit_pulls(self, match: re.Match[str], **_: Any) -> Reply:
+        """The PRs associated with a commit; an unmerged open one first, as GitHub may list."""
+        number = self.merged_prs.get(match["sha"])
+        pulls = [{"number": 99, "state": "open", "merged_at": None}]
+        if number is not None:
+            pulls.append({"number": number, "state": "closed", "merged_at": "2026-12-01T00:00Z"})
+        return 200, pulls, {}
 
     def _get_user(self, match: re.Match[str], *, login: str, **_: Any) -> Reply:
         if self.user_forbidden:

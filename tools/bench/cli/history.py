@@ -69,7 +69,7 @@ def _loaded(args: argparse.Namespace) -> LoadedHistory:
         if args.key not in loaded.histories:
             found = ", ".join(sorted(loaded.histories)) or "none"
             raise InputError(f"no history for key {args.key} in {loaded.source} (found: {found})")
-        return LoadedHistory({args.key: loaded.histories[args.key]}, loaded.source)
+        return LoadedHistory({args.key: loaded.histories[args.key]}, loaded.source, loaded.bisects)
     return loaded
 
 
@@ -129,6 +129,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             source=loaded.source,
             thresholds=thresholds_from(args),
             baselines=stored_baselines(loaded.histories, args.baseline_dir),
+            bisects=loaded.bisects,
         )
         seconds = time.perf_counter() - started
         print(

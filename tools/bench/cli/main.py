@@ -53,6 +53,8 @@ from virnucpro.extras import missing_extra
 DELEGATED = {
     "post": ("tools.bench.cli.github", "main_post"),
     "badge": ("tools.bench.cli.badge", "main_badge"),
+    "bisect-post": ("tools.bench.cli.bisect", "main_bisect_post"),
+    "change-point-range": ("tools.bench.cli.bisect", "main_change_point_range"),
     "rejudge": ("tools.bench.cli.rejudge", "main_rejudge"),
 }
 DESCRIPTION = "Benchmark reports, comparisons, regression checks, baselines and history."
@@ -263,11 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(subparsers)
     _add_store_commands(subparsers)
     add_history_commands(subparsers)
-    for name, text in (
+    delegated = (
         ("post", "post the report to a pull request"),
         ("badge", "badge data"),
         ("rejudge", "re-judge a PR's report from its raw pairs"),
-    ):
+        ("bisect-post", "post a bisection: job summary, comment on the culprit's merged PR"),
+        ("change-point-range", "the newest change point not bisected yet, as GOOD..BAD"),
+    )
+    for name, text in delegated:
         subparsers.add_parser(name, help=f"{text} (options: {name} --help)", add_help=False)
     return parser
 

@@ -66,7 +66,7 @@ def event_pr_and_sha(event: Mapping, env: Mapping[str, str]) -> tuple[int | None
     return None, after if after and after != NULL_SHA else env.get("GITHUB_SHA")
 
 
-def _run_url(env: Mapping[str, str]) -> str | None:
+def run_url(env: Mapping[str, str]) -> str | None:
     parts = [env.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
     if not all(parts):
         return None
@@ -93,5 +93,5 @@ def post_target(args: argparse.Namespace, env: Mapping[str, str]) -> PostTarget:
         sha=sha,
         summary_file=Path(summary) if summary else None,
         marker=normalize_marker(args.marker),
-        run_url=_run_url(env),
+        run_url=run_url(env),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -251,6 +252,30 @@ def _status_step(client: GitHubClient, posting: Posting, config: PostConfig) -> 
         return _unposted(f"could not set a status, the token cannot write here: {exc}")
 
 
+@contextlib.contextmanager
+def open_client(
+    *,
+    api_url: str,
+    token: str | None,
+    dry_run: bool,
+    session: requests.Session | None,
+    sleep: Sleep,
+    clock: Clock,
+    echo: Echo,
+) -> Iterator[GitHubClient]:
+    """A client over ``session``, or over a session of its own that is closed after."""
+    with requests.Session() if session is None else contextlib.nullcontext(session) as http:
+        yield GitHubClient(
+            api_url=api_url,
+            token=token,
+            session=http,
+            sleep=sleep,
+            clock=clock,
+            dry_run=dry_run,
+            echo=echo,
+        )
+
+
 def post_report(
     report: ReportDocument | Posting,
     *,
@@ -275,16 +300,15 @@ def post_report(
     body = comment_body(markdown, marker=config.marker, max_chars=config.max_comment_chars)
     if config.dry_run:
         echo(DRY_RUN_NOTE)
-    with requests.Session() if session is None else contextlib.nullcontext(session) as http:
-        client = GitHubClient(
-            api_url=config.api_url,
-            token=config.token,
-            session=http,
-            sleep=sleep,
-            clock=clock,
-            dry_run=config.dry_run,
-            echo=echo,
-        )
+    with open_client(
+        api_url=config.api_url,
+        token=config.token,
+        dry_run=config.dry_run,
+        session=session,
+        sleep=sleep,
+        clock=clock,
+        echo=echo,
+    ) as client:
         comment, comment_id = _comment_step(client, config, body)
         status = _status_step(client, posting, config)
     state = posting.state if status.action in ("posted", "planned") else None

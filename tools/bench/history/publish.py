@@ -101,14 +101,34 @@ def _push(repo: Path, remote: str, branch: str) -> bool:
     raise RunFailure(f"git push failed: {lines[-1] if lines else f'exit {done.returncode}'}")
 
 
-def _attempt(repo: Path, remote: str, branch: str, entry: RunEntry) -> AddResult | None:
-    """One fetch-add-commit-push round; None when the push lost a race."""
-    _fetch_tip(repo, remote, f"refs/heads/{branch}")
-    result = add_run(repo, entry)
-    if not result.added:
-        return result
-    _commit(repo, result.path, f"history: add run {entry.run_id} ({entry.short_commit})")
-    return result if _push(repo, remote, branch) else None
+Add = Callable[[Path], tuple[Path, bool]]  # writes into the checked-out tip: (file, whether new)
+
+
+def land_on_branch(
+    add: Add,
+    *,
+    message: str,
+    remote: str,
+    branch: str = DEFAULT_BRANCH,
+    attempts: int = PUSH_ATTEMPTS,
+    sleep: Sleep = time.sleep,
+) -> tuple[str, bool, int]:
+    """Fetch the tip, ``add``, commit and push, retried from a fresh fetch while others win the
+    race; the file (relative to the branch), whether it was new, and the attempts it took."""
+    with tempfile.TemporaryDirectory(prefix="virnucpro-publish-") as tmp:
+        repo = Path(tmp)
+        _git(repo, "init", "-q")
+        for attempt in range(1, attempts + 1):
+            _fetch_tip(repo, remote, f"refs/heads/{branch}")
+            path, added = add(repo)
+            relative = path.relative_to(repo).as_posix()
+            if not added:
+                return relative, False, attempt
+            _commit(repo, path, message)
+            if _push(repo, remote, branch):
+                return relative, True, attempt
+            sleep(RETRY_BASE_S * attempt * (1.0 + random.random()))
+    raise RunFailure(f"could not push to {branch} in {attempts} attempts (others kept pushing)")
 
 
 def publish_to_branch(
@@ -120,16 +140,17 @@ def publish_to_branch(
     sleep: Sleep = time.sleep,
 ) -> PublishResult:
     """Add ``entry`` to the history on ``branch`` of ``remote`` (a URL or a path)."""
-    with tempfile.TemporaryDirectory(prefix="virnucpro-publish-") as tmp:
-        repo = Path(tmp)
-        _git(repo, "init", "-q")
-        for attempt in range(1, attempts + 1):
-            result = _attempt(repo, remote, branch, entry)
-            if result is not None:
-                relative = result.path.relative_to(repo).as_posix()
-                return PublishResult(branch, relative, result.added, result.runs, attempt)
-            sleep(RETRY_BASE_S * attempt * (1.0 + random.random()))
-    raise RunFailure(f"could not push to {branch} in {attempts} attempts (others kept pushing)")
+    counted: list[AddResult] = []
+
+    def add(repo: Path) -> tuple[Path, bool]:
+        counted.append(add_run(repo, entry))
+        return counted[-1].path, counted[-1].added
+
+    message = f"history: add run {entry.run_id} ({entry.short_commit})"
+    path, added, attempt = land_on_branch(
+        add, message=message, remote=remote, branch=branch, attempts=attempts, sleep=sleep
+    )
+    return PublishResult(branch, path, added, counted[-1].runs, attempt)
 
 
 def branch_snapshot(remote: str, ref: str, dest: Path) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.bench.history.baseline import read_results
+from tools.bench.history.bisects import read_bisects
 from tools.bench.history.publish import (
     DEFAULT_BRANCH,
     branch_snapshot,
@@ -31,11 +32,13 @@ from tools.bench.history.runs import (
 )
 from tools.bench.report.document import parse_report, read_report
 from tools.bench.verdict import REPORT_ENVELOPE
+from virnucpro.bench.bisect.schema import BisectResult, read_result
 from virnucpro.bench.records import read_json_file
 from virnucpro.errors import InputError
 
 DEFAULT_REPORTS_DIR = Path("tests/reports")
 REPORT_GLOB = "benchmark_*.json"
+BISECT_GLOB = "bisect_*.json"  # what virnucpro benchmark --bisect writes
 FIRST_STEPS = (
     "run `python -m virnucpro benchmark --quick` (it writes tests/reports/benchmark_*.json), "
     "then `python -m tools.bench publish tests/reports/benchmark_<time>.json` to keep it in the "
@@ -45,10 +48,12 @@ FIRST_STEPS = (
 
 @dataclass(frozen=True)
 class LoadedHistory:
-    """Runs per history key, and where they came from (in words, for pages and messages)."""
+    """Runs per history key, where they came from (in words, for pages and messages), and the
+    bisections recorded beside them."""
 
     histories: dict[str, list[RunEntry]]
     source: str
+    bisects: tuple[BisectResult, ...] = ()
 
     @property
     def runs(self) -> int:
@@ -68,7 +73,7 @@ def entry_from_file(path: Path, *, series: Series = MAIN_SERIES) -> RunEntry:
 
 
 def from_folder(folder: Path) -> LoadedHistory:
-    return LoadedHistory(read_all(folder), f"history folder {folder}")
+    return LoadedHistory(read_all(folder), f"history folder {folder}", read_bisects(folder))
 
 
 def from_branch(remote: str, branch: str) -> LoadedHistory:
@@ -81,7 +86,7 @@ def _snapshot(url: str, ref: str, words: str) -> LoadedHistory:
     with tempfile.TemporaryDirectory(prefix="virnucpro-history-") as tmp:
         if not branch_snapshot(url, ref, Path(tmp)):
             raise InputError(f"{words}: no such branch; publish a run to it first ({FIRST_STEPS})")
-        return LoadedHistory(read_all(Path(tmp)), words)
+        return LoadedHistory(read_all(Path(tmp)), words, read_bisects(Path(tmp)))
 
 
 def from_reports(folder: Path) -> LoadedHistory:
@@ -94,7 +99,8 @@ def from_reports(folder: Path) -> LoadedHistory:
         if entry.run_id not in seen:
             seen.add(entry.run_id)
             histories.setdefault(entry.key, []).append(entry)
-    return LoadedHistory(histories, f"reports under {folder} (no history published yet)")
+    bisects = tuple(read_result(p) for p in sorted(Path(folder).rglob(BISECT_GLOB)))
+    return LoadedHistory(histories, f"reports under {folder} (no history published yet)", bisects)
 
 
 def _first_with_runs(candidates: Iterable[LoadedHistory]) -> LoadedHistory | None:

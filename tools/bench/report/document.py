@@ -135,17 +135,22 @@ def report_stems(report: ReportDocument) -> Iterator[str]:
         yield f"{stem}_{n}"
 
 
-def write_reports(report: ReportDocument, out_dir: Path) -> tuple[Path, Path]:
+def write_reports(
+    report: ReportDocument, out_dir: Path, *, appendix: str | None = None
+) -> tuple[Path, Path]:
     """Write ``benchmark_YYYYMMDD_HHMMSS.md`` and ``.json`` atomically; return (md, json).
 
     Never over another run's report: when a run in the same second took the name, this one is
     ``benchmark_YYYYMMDD_HHMMSS_2`` (and so on), claimed without a race (:func:`write_new_text`).
+    ``appendix``: markdown sections rendered elsewhere (an A/B run's profiled rounds), after the
+    report's own.
     """
     out_dir = Path(out_dir)
     for stem in report_stems(report):
         md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
         linked = report.model_copy(update={"markdown_file": md_path.name})
-        if not write_new_text(md_path, render_markdown(linked)):
+        markdown = render_markdown(linked)
+        if not write_new_text(md_path, f"{markdown}\n{appendix}\n" if appendix else markdown):
             continue
         if write_new_text(json_path, report_to_json(linked)):
             return md_path, json_path

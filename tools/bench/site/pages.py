@@ -32,6 +32,7 @@ from tools.bench.history.runs import MAIN_SERIES, RunEntry
 from tools.bench.history.trend import TrendReport, analyze_history
 from tools.bench.report.analysis import GPU_UTIL_METRIC
 from tools.bench.report.formatting import format_quantity
+from tools.bench.site.bisects import bisect_page_body, bisects_section, culprit_marks, page_name
 from tools.bench.site.charts import metric_figure, small_multiples
 from tools.bench.site.gate import GATE_FILE, gate_page
 from tools.bench.site.groups import Group, groups_of
@@ -42,6 +43,7 @@ from tools.bench.site.names import safe_name
 from tools.bench.site.parts import PLOTLY_FILE, figure_html, page, table
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.atomic import atomic_write_text
+from virnucpro.bench.bisect.schema import BisectResult
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
 from virnucpro.errors import InputError
 
@@ -215,9 +217,16 @@ document.getElementById("{div}").on("plotly_click", function (event) {{
 </script>"""
 
 
-def _metric_page(group: Group, name: str, trend: TrendReport | None) -> str:
+def _metric_page(
+    group: Group, name: str, trend: TrendReport | None, bisects: Sequence[BisectResult] = ()
+) -> str:
     div = f"chart-{safe_name(name)}"
     runs = list(group.runs)
+    figure = metric_figure(runs, name, trend, group.stored_line(name))
+    marked = bisects if name == TOTAL_TIME_METRIC else ()
+    for shape, note in culprit_marks(runs, marked, depth=1):
+        figure["layout"]["shapes"].append(shape)
+        figure["layout"]["annotations"].append(note)
     rows = [
         (
             str(k + 1),
@@ -237,8 +246,9 @@ def _metric_page(group: Group, name: str, trend: TrendReport | None) -> str:
         f"Trend: {_trend_cell(trend)}. {_stored_words(group)} "
         "Hover a point for its run; click it to open the run.</p>",
         f'<p class="muted">{LINES_KEY}</p>',
-        figure_html(metric_figure(runs, name, trend, group.stored_line(name)), div),
+        figure_html(figure, div),
         CLICK_SCRIPT.format(div=div, runs=RUNS_DIR),
+        bisects_section(runs, marked, depth=1),
         "<h2>Runs</h2>",
         table(("#", "run", "commit", "created (UTC)", "median", "verdict", "validity"), rows),
     ]
@@ -276,11 +286,13 @@ def build_site(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     baselines: Mapping[str, BaselineRecord] | None = None,
     now: datetime | None = None,
+    bisects: Sequence[BisectResult] = (),
 ) -> SiteResult:
     """Write the whole site for ``histories`` (key -> runs) into ``out_dir``: the main series'
     overview, metric and run pages, and the gate-health page from the canary and PR series
     (``now`` dates the PR window; the current time unless given); ``baselines`` (key -> the
-    baseline stored for it) draws each stored baseline's line."""
+    baseline stored for it) draws each stored baseline's line; ``bisects`` are marked on the
+    total time's pages (:mod:`tools.bench.site.bisects`)."""
     if not any(histories.values()):
         raise InputError("the dashboard needs at least one run")
     out_dir = Path(out_dir)
@@ -295,7 +307,7 @@ def build_site(
         sections.append(_group_section(group, trends))
         for name in all_metrics(runs):
             path = out_dir / group.folder / f"{safe_name(name)}.html"
-            pages[path] = _metric_page(group, name, trends.get(name))
+            pages[path] = _metric_page(group, name, trends.get(name), bisects)
         pages.update(
             {out_dir / RUNS_DIR / f"{safe_name(e.run_id)}.html": _run_page(e) for e in runs}
         )
@@ -312,6 +324,9 @@ def build_site(
         "pull requests' verdicts.</p>"
     )
     pages[out_dir / INDEX_FILE] = page(TITLE, intro + "\n".join(sections), depth=0)
+    for result in bisects:
+        body = f'<p><a href="../{INDEX_FILE}">&larr; overview</a></p>' + bisect_page_body(result)
+        pages[out_dir / page_name(result)] = page(f"bisection - {TITLE}", body, depth=1)
     for path, text in pages.items():
         atomic_write_text(path, text)
     size = sum(p.stat().st_size for p in pages)

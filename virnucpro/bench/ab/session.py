@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
@@ -48,6 +49,7 @@ import psutil
 
 from virnucpro.bench.ab.cache import cache_lock
 from virnucpro.bench.ab.pinning import cpus_for_pair, pin_process, pinning_plan
+from virnucpro.bench.ab.profile import ProfileRecord, SideProfile
 from virnucpro.bench.ab.schema import (
     ABRecord,
     PairedRound,
@@ -64,6 +66,7 @@ from virnucpro.errors import InputError, RunFailure
 CACHE_DIR = Path(".cache") / "ab"
 MERGE_BASE_PREFIX = "merge-base:"
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
+PROFILER_SOURCE = Path(__file__).with_name("profiling.py")
 WORKER_QUIT_TIMEOUT_S = 10.0
 GIT_TIMEOUT_S = 120.0
 CHECKOUT_LOCK_TIMEOUT_S = 4 * GIT_TIMEOUT_S  # the longest another run may take to make it
@@ -85,7 +88,8 @@ class WorkerSpec:
 # ----------------------------------------------------------------------------- git
 
 
-def _git(root: Path, *args: str) -> str:
+def git(root: Path, *args: str) -> str:
+    """``git -C root args``'s output; a failure is one :class:`InputError` line."""
     try:
         done = subprocess.run(
             ["git", "-C", str(root), *args],
@@ -108,13 +112,13 @@ def resolve_ref(root: Path, ref: str) -> str:
         raise InputError("--against: give a commit, a branch or merge-base:BRANCH")
     if ref.startswith(MERGE_BASE_PREFIX):
         branch = ref[len(MERGE_BASE_PREFIX) :]
-        return _git(root, "merge-base", "HEAD", _commit_of(root, branch))
+        return git(root, "merge-base", "HEAD", _commit_of(root, branch))
     return _commit_of(root, ref)
 
 
 def _commit_of(root: Path, ref: str) -> str:
     try:
-        return _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        return git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except InputError:
         raise InputError(f"--against {ref}: not a commit in {root}") from None
 
@@ -128,12 +132,12 @@ def base_checkout(root: Path, sha: str, cache: Path) -> Path:
     path = (cache / sha).resolve()
     with cache_lock(path, timeout=CHECKOUT_LOCK_TIMEOUT_S):
         if (path / ".git").exists():
-            if _git(path, "rev-parse", "HEAD") == sha and not _git(path, "status", "--porcelain"):
+            if git(path, "rev-parse", "HEAD") == sha and not git(path, "status", "--porcelain"):
                 return path
-            _git(root, "worktree", "remove", "--force", str(path))
+            git(root, "worktree", "remove", "--force", str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        _git(root, "worktree", "prune")
-        _git(root, "worktree", "add", "--detach", "--force", str(path), sha)
+        git(root, "worktree", "prune")
+        git(root, "worktree", "add", "--detach", "--force", str(path), sha)
     return path
 
 
@@ -145,12 +149,12 @@ def remove_base_checkouts(root: Path, folder: Path) -> tuple[Path, ...]:
     """
     inside = folder.resolve()
     removed = []
-    for line in _git(root, "worktree", "list", "--porcelain").splitlines():
+    for line in git(root, "worktree", "list", "--porcelain").splitlines():
         if not line.startswith("worktree "):
             continue
         path = Path(line[len("worktree ") :])
         if path.resolve().is_relative_to(inside):
-            _git(root, "worktree", "remove", "--force", str(path))
+            git(root, "worktree", "remove", "--force", str(path))
             removed.append(path)
     return tuple(removed)
 
@@ -177,6 +181,7 @@ class Worker:
             "expected_length": spec.expected_length,
             "threads": spec.threads,
             "device": spec.device,
+            "profiler": str(PROFILER_SOURCE),
         }
         env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
         workdir.mkdir(parents=True, exist_ok=True)
@@ -255,6 +260,16 @@ class Worker:
         predicts = answer.get("predicts", 1)
         per_predict = seconds / predicts if isinstance(predicts, int) and predicts > 0 else seconds
         return RoundSample.model_validate({**answer, "harness_seconds": per_predict})
+
+    def profile(self) -> dict[str, object]:
+        """One profiled round (never a timed one): the worker's operator table."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"op": "profile"}) + "\n")
+        self.process.stdin.flush()
+        answer = self._read()
+        if "profile" not in answer:
+            raise RunFailure(f"the {self.side} worker: {answer.get('error', 'no profile')}")
+        return answer["profile"]  # type: ignore[return-value]
 
     def pin(self, cpu: int) -> None:
         """Every thread of the worker onto ``cpu`` (threads it starts later inherit it)."""
@@ -407,6 +422,27 @@ class ABSession:
     @property
     def pairs(self) -> int:
         return len(self._rounds)
+
+    def profile(self, label: str) -> ProfileRecord:
+        """One profiled round per side after the timed rounds, in a seeded order; not a pair."""
+        sides: list[Side] = ["base", "head"]
+        self._rng.shuffle(sides)
+        profiled = {side: self._profile_side(side) for side in sides}
+        return ProfileRecord(label=label, base=profiled["base"], head=profiled["head"])
+
+    def _profile_side(self, side: Side) -> SideProfile:
+        start = time.perf_counter()
+        answer = self._workers[side].profile()
+        wall = time.perf_counter() - start
+        timed = [getattr(r, side).seconds for r in self._rounds]
+        return SideProfile.model_validate(
+            {
+                **answer,
+                "commit": self._info[side].commit,
+                "wall_seconds": wall,
+                "timed_median_seconds": statistics.median(timed) if timed else None,
+            }
+        )
 
     def keep_outputs(self) -> PairOutputs:
         """Both sides' outputs of the first measured round and (read now) of the last; call

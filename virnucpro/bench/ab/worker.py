@@ -9,9 +9,11 @@ side's code. It uses only the public API that commits before the A/B mode alread
 and the ``run_metrics.json`` each predict writes, so a base commit needs nothing new.
 
 Protocol: one JSON object per line. The worker answers ``{"ready": ...}`` after loading the
-models, then reads commands from stdin (``{"op": "round"}`` or ``{"op": "quit"}``; a round may
-ask for ``"repeat": k`` predicts, whose mean times it reports, and ``"gc_off": true``: the
-garbage collector runs before the round and is off during it) and answers
+models, then reads commands from stdin (``{"op": "round"}``, ``{"op": "profile"}`` or
+``{"op": "quit"}``; a round may ask for ``"repeat": k`` predicts, whose mean times it reports,
+and ``"gc_off": true``: the garbage collector runs before the round and is off during it; a
+profile is one untimed round under ``torch.profiler``, :mod:`virnucpro.bench.ab.profiling`,
+loaded by the path the spec gives) and answers
 each round with its wall seconds, its own CPU seconds, the run metrics and the round's own
 figures (:class:`RoundProbe`): this process's peak RSS (psutil), the CUDA allocator's peaks
 (reset before the round) and the mean of the NVML GPU utilization readings taken every
@@ -319,6 +321,26 @@ def timed_round(
     }
 
 
+# ----------------------------------------------------------------------------- profile
+
+
+def profile_answer(spec: dict, torch: Any, run: Callable[[], None], models: Any, device: Any):
+    """One profiled round (``{"op": "profile"}``), by the profiler file the spec names.
+
+    The file is loaded by path, never through ``virnucpro`` (this side's checkout may predate
+    it); a failure is answered as ``{"error": ...}`` and the worker goes on.
+    """
+    import importlib.util
+
+    try:
+        loader = importlib.util.spec_from_file_location("_virnucpro_ab_profiling", spec["profiler"])
+        profiling = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(profiling)
+        return {"profile": profiling.profile_round(torch, run, models, device)}
+    except Exception as exc:  # the orchestrator names the failure; the timed rounds stand
+        return {"error": f"profiled round failed: {type(exc).__name__}: {exc}"}
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -371,8 +393,17 @@ def main() -> None:
             "ignored_options": sorted(set(wanted) - known),
         },
     )
+
+    def profiled_round() -> None:
+        sync()
+        predict(config, models=models)
+        sync()
+
     for line in sys.stdin:
         command = json.loads(line)
+        if command.get("op") == "profile":
+            _send(protocol, profile_answer(spec, torch, profiled_round, models, device))
+            continue
         if command.get("op") == "collect":  # before a round, outside the harness's clock
             gc.collect()
             _send(protocol, {"collected": True})
