@@ -178,6 +178,31 @@ def test_an_environment_holding_what_the_image_lacks_is_refused(
     assert run.calls == []
 
 
+def _egg_info(folder: Path, name: str) -> None:
+    """What an editable install leaves in a source tree: ``NAME.egg-info/PKG-INFO``."""
+    info = folder / f"{name.replace('-', '_')}.egg-info"
+    info.mkdir(parents=True)
+    (info / "PKG-INFO").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+
+
+def test_a_source_trees_egg_info_is_not_an_installation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI's tests and bench_quick sessions install the checkout editable, which leaves
+    ``virnucpro.egg-info`` at its root; the dry run (run from that root) must not count it."""
+    tree, site = tmp_path / "tree", tmp_path / "site"
+    _egg_info(tree, "made-up-dist")
+    _egg_info(site, "other-made-up-dist")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.syspath_prepend(str(tree))
+    monkeypatch.chdir(tree)
+    assert not image.installed("made-up-dist", source_root=tree)
+    assert image.installed("other-made-up-dist", source_root=tree)
+    assert str(tree) not in image.installed_paths(tree)
+    monkeypatch.chdir(tmp_path)
+    assert image.installed("made-up-dist", source_root=site)  # outside the checkout it counts
+
+
 def test_a_failing_pip_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(image, "installed", lambda dist: False)
 

@@ -35,6 +35,7 @@ from pathlib import Path
 WHEEL_DIR = ".whl"
 SITE_DIR = "/tmp/site"  # where the GPU machine installs the wheels (first on PYTHONPATH)
 CHECK_SCRIPT = "scripts/gpu_check.py"
+SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the checkout this module lies in
 PIP_TIMEOUT_S = 600.0
 GPU_PYTHON = "3.12"
 GPU_PLATFORMS = (  # pip matches manylinux tags exactly: name each one the wheels may carry
@@ -137,15 +138,20 @@ def carried(dist: str) -> bool:
     return dist in {distribution(r) for r in CARRIED_WHEELS}
 
 
-def installed(dist: str) -> bool:
-    """Whether distribution ``dist`` is installed where this interpreter looks."""
-    from importlib.metadata import PackageNotFoundError, version
+def installed_paths(source_root: Path = SOURCE_ROOT) -> list[str]:
+    """Where this interpreter finds installed distributions: :data:`sys.path` without the
+    checkout. A source tree holds ``virnucpro.egg-info`` once any venv installed it editable
+    (the ``tests`` and ``bench_quick`` sessions do); that is not an installation here."""
+    tree = {source_root.resolve(), Path.cwd().resolve()}
+    return [entry for entry in sys.path if entry and Path(entry).resolve() not in tree]
 
-    try:
-        version(dist)
-    except PackageNotFoundError:
-        return False
-    return True
+
+def installed(dist: str, source_root: Path = SOURCE_ROOT) -> bool:
+    """Whether distribution ``dist`` is installed where this interpreter looks."""
+    from importlib.metadata import distributions
+
+    found = distributions(name=dist, path=installed_paths(source_root))
+    return next(iter(found), None) is not None
 
 
 def not_on_image() -> list[str]:
