@@ -238,8 +238,8 @@ def prepare_sides(
 ) -> ABSetup:
     """Check the options, check out ``ref``, read its gate settings, generate the workload; with
     ``head_root``, that checkout is the head and this one the harness (its settings are used)."""
+    from virnucpro.bench.ab import checkout
     from virnucpro.bench.ab import env as ab_env
-    from virnucpro.bench.ab import session as ab
     from virnucpro.bench.ab.cache import new_run_dir
     from virnucpro.bench.run.runner import RUNS_DIR, check_machine, find_checkout
     from virnucpro.bench.workload.prepare import prepare_workload
@@ -249,14 +249,14 @@ def prepare_sides(
     root = harness if head_root is None else check_head_root(head_root)
     options = replace(options, output_dir=Path(options.output_dir).resolve())
     check_machine(options)
-    sha = ab.resolve_ref(root, ref)
+    sha = checkout.resolve_ref(root, ref)
     say(f"base: {ref} = {sha[:12]}; checking it out")
-    cache = options.output_dir / ab.CACHE_DIR
-    base_root = ab.base_checkout(root, sha, cache)
+    cache = options.output_dir / checkout.CACHE_DIR
+    base_root = checkout.base_checkout(root, sha, cache)
     base_python, env_note = ab_env.base_interpreter(base_root, sha, cache)
     head_python, head_note = None, None
     if head_root is not None:
-        head_sha = ab.resolve_ref(root, "HEAD")
+        head_sha = checkout.resolve_ref(root, "HEAD")
         head_python, head_note = ab_env.base_interpreter(root, head_sha, cache, side="head")
         say(f"harness: {harness}; head: {root} ({head_sha[:12]})")
     trusted = base_root if head_root is None else harness

@@ -217,7 +217,7 @@ def run_bisect(
     """Bisect ``GOOD..BAD`` with the A/B gate (see the module docstring)."""
     from tools.bench.culprit.bisect import render_bisect
     from virnucpro.atomic import atomic_write_text
-    from virnucpro.bench.ab.session import CACHE_DIR
+    from virnucpro.bench.ab.checkout import CACHE_DIR
     from virnucpro.bench.bisect.pool import WorkerPool
     from virnucpro.bench.bisect.schema import write_result
     from virnucpro.bench.bisect.search import SearchSettings, bisect

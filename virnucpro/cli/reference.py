@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.bench.history.baseline import BaselineRecord, KeyParts, stored_baseline
-from virnucpro.bench.ab.session import WorkerSpec, resolve_ref
+from virnucpro.bench.ab.checkout import resolve_ref
+from virnucpro.bench.ab.session import WorkerSpec
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.records import SchemaError
 from virnucpro.bench.run.envinfo import environment_fingerprint

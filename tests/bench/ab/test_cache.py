@@ -13,8 +13,8 @@ from filelock import FileLock
 
 from tests.repos import git, new_repo
 from virnucpro.bench.ab import cache as ab_cache
+from virnucpro.bench.ab import checkout
 from virnucpro.bench.ab import env as ab_env
-from virnucpro.bench.ab import session as ab
 from virnucpro.bench.ab.cache import cache_lock, lock_path, new_run_dir
 from virnucpro.errors import InputError
 
@@ -101,7 +101,7 @@ def repo(tmp_path: Path) -> Path:
 
 def test_runs_making_the_same_base_checkout_at_once_share_one(repo: Path, tmp_path: Path) -> None:
     sha = git(repo, "rev-parse", "HEAD")
-    paths = _at_once(4, lambda: ab.base_checkout(repo, sha, tmp_path / "cache"))
+    paths = _at_once(4, lambda: checkout.base_checkout(repo, sha, tmp_path / "cache"))
     assert len(set(paths)) == 1 and (paths[0] / "file.txt").read_text() == "0\n"
     listed = git(repo, "worktree", "list", "--porcelain").splitlines()
     assert sum(line.startswith("worktree ") for line in listed) == 2  # the repo and one checkout
@@ -109,9 +109,9 @@ def test_runs_making_the_same_base_checkout_at_once_share_one(repo: Path, tmp_pa
 
 def test_checkouts_under_a_folder_are_unregistered_and_removed(repo: Path, tmp_path: Path) -> None:
     sha = git(repo, "rev-parse", "HEAD")
-    inside = ab.base_checkout(repo, sha, tmp_path / "scratch" / "cache")
-    kept = ab.base_checkout(repo, sha, tmp_path / "kept")
-    assert ab.remove_base_checkouts(repo, tmp_path / "scratch") == (inside,)
+    inside = checkout.base_checkout(repo, sha, tmp_path / "scratch" / "cache")
+    kept = checkout.base_checkout(repo, sha, tmp_path / "kept")
+    assert checkout.remove_base_checkouts(repo, tmp_path / "scratch") == (inside,)
     assert not inside.exists() and kept.is_dir()
     listed = git(repo, "worktree", "list", "--porcelain")
     assert str(inside) not in listed and str(kept) in listed

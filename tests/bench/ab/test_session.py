@@ -10,12 +10,10 @@ import pytest
 
 from tests.bench.ab_records import round_sample, side_info, tiny_spec
 from tests.bench.fakes import FakeNvml
-from tests.repos import git, new_repo
 from virnucpro.bench.ab import session as ab
 from virnucpro.bench.ab import worker as ab_worker
 from virnucpro.bench.ab.schema import RoundProtocol, RoundSample, SideInfo
 from virnucpro.bench.workload.reads import make_reads, write_fasta
-from virnucpro.errors import InputError
 
 REPO = Path(__file__).resolve().parents[3]
 ROUND_COUNTS = {
@@ -28,34 +26,6 @@ ROUND_COUNTS = {
     "esm_tokens": 900,
     "stages": {"dnabert": 0.2},
 }
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    return new_repo(tmp_path / "repo", commits=2)
-
-
-def test_refs_resolve_to_commits(repo: Path) -> None:
-    head = git(repo, "rev-parse", "HEAD")
-    first = git(repo, "rev-parse", "HEAD~1")
-    assert ab.resolve_ref(repo, "HEAD~1") == first
-    assert ab.resolve_ref(repo, "main") == head
-    git(repo, "branch", "old", first)
-    assert ab.resolve_ref(repo, "merge-base:old") == first
-    with pytest.raises(InputError, match="not a commit"):
-        ab.resolve_ref(repo, "no-such-branch")
-    with pytest.raises(InputError, match="give a commit"):
-        ab.resolve_ref(repo, " ")
-
-
-def test_the_base_checkout_is_made_once_and_reused(repo: Path, tmp_path: Path) -> None:
-    first = git(repo, "rev-parse", "HEAD~1")
-    path = ab.base_checkout(repo, first, tmp_path / "cache")
-    assert (path / "file.txt").read_text() == "0\n"
-    (path / "marker").write_text("")  # untracked: the worktree is no longer clean
-    again = ab.base_checkout(repo, first, tmp_path / "cache")
-    assert again == path and not (path / "marker").exists()
-    assert ab.base_checkout(repo, first, tmp_path / "cache") == path
 
 
 # ----------------------------------------------------------------------------- round figures

@@ -5,7 +5,7 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
 
 - the base commit is checked out in a git worktree under ``<output>/.cache/ab/<sha>``, kept and
   reused for later runs, made under a lock so that runs started together share it
-  (:mod:`virnucpro.bench.ab.cache`);
+  (:mod:`virnucpro.bench.ab.checkout`);
 - each side runs in its own long-lived worker process (:mod:`virnucpro.bench.ab.worker`) that
   loads the models once, so rounds measure the steady state. A side runs with its own checkout
   first on ``PYTHONPATH``, and with this interpreter unless the base declares requirements this
@@ -47,7 +47,6 @@ from typing import IO
 
 import psutil
 
-from virnucpro.bench.ab.cache import cache_lock
 from virnucpro.bench.ab.pinning import cpus_for_pair, pin_process, pinning_plan
 from virnucpro.bench.ab.profile import ProfileRecord, SideProfile
 from virnucpro.bench.ab.schema import (
@@ -61,15 +60,11 @@ from virnucpro.bench.ab.schema import (
 )
 from virnucpro.bench.outputs import OutputKeeper
 from virnucpro.bench.run.host import machine_busy_seconds, others_share, process_tree_cpu_seconds
-from virnucpro.errors import InputError, RunFailure
+from virnucpro.errors import RunFailure
 
-CACHE_DIR = Path(".cache") / "ab"
-MERGE_BASE_PREFIX = "merge-base:"
 WORKER_SOURCE = Path(__file__).with_name("worker.py")
 PROFILER_SOURCE = Path(__file__).with_name("profiling.py")
 WORKER_QUIT_TIMEOUT_S = 10.0
-GIT_TIMEOUT_S = 120.0
-CHECKOUT_LOCK_TIMEOUT_S = 4 * GIT_TIMEOUT_S  # the longest another run may take to make it
 
 
 @dataclass(frozen=True)
@@ -83,80 +78,6 @@ class WorkerSpec:
     expected_length: int
     threads: int
     device: str
-
-
-# ----------------------------------------------------------------------------- git
-
-
-def git(root: Path, *args: str) -> str:
-    """``git -C root args``'s output; a failure is one :class:`InputError` line."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise InputError(f"git {' '.join(args)}: {exc}") from None
-    if done.returncode != 0:
-        detail = (done.stderr.strip().splitlines() or ["failed"])[-1]
-        raise InputError(f"git {' '.join(args)}: {detail}")
-    return done.stdout.strip()
-
-
-def resolve_ref(root: Path, ref: str) -> str:
-    """The commit ``ref`` names: a sha, a branch, a tag, or ``merge-base:BRANCH``."""
-    if not ref.strip():
-        raise InputError("--against: give a commit, a branch or merge-base:BRANCH")
-    if ref.startswith(MERGE_BASE_PREFIX):
-        branch = ref[len(MERGE_BASE_PREFIX) :]
-        return git(root, "merge-base", "HEAD", _commit_of(root, branch))
-    return _commit_of(root, ref)
-
-
-def _commit_of(root: Path, ref: str) -> str:
-    try:
-        return git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
-    except InputError:
-        raise InputError(f"--against {ref}: not a commit in {root}") from None
-
-
-def base_checkout(root: Path, sha: str, cache: Path) -> Path:
-    """A worktree of ``sha`` under ``cache`` (created once, reused while it stays clean).
-
-    Checked and made under the lock of ``<cache>/<sha>``: a run started at the same moment
-    waits, then reuses it.
-    """
-    path = (cache / sha).resolve()
-    with cache_lock(path, timeout=CHECKOUT_LOCK_TIMEOUT_S):
-        if (path / ".git").exists():
-            if git(path, "rev-parse", "HEAD") == sha and not git(path, "status", "--porcelain"):
-                return path
-            git(root, "worktree", "remove", "--force", str(path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        git(root, "worktree", "prune")
-        git(root, "worktree", "add", "--detach", "--force", str(path), sha)
-    return path
-
-
-def remove_base_checkouts(root: Path, folder: Path) -> tuple[Path, ...]:
-    """Unregister and delete the worktrees of ``root`` that lie under ``folder``.
-
-    For a caller whose output folder is temporary (the GPU check): once the folder is gone its
-    worktrees would stay registered in the repository, listed by ``git worktree list``.
-    """
-    inside = folder.resolve()
-    removed = []
-    for line in git(root, "worktree", "list", "--porcelain").splitlines():
-        if not line.startswith("worktree "):
-            continue
-        path = Path(line[len("worktree ") :])
-        if path.resolve().is_relative_to(inside):
-            git(root, "worktree", "remove", "--force", str(path))
-            removed.append(path)
-    return tuple(removed)
 
 
 # ----------------------------------------------------------------------------- workers

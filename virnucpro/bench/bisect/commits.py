@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from virnucpro.bench.ab.session import git
+from virnucpro.bench.ab.checkout import git
 from virnucpro.bench.bisect.schema import Commit
 from virnucpro.errors import InputError
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from virnucpro.bench.ab import env as ab_env
 from virnucpro.bench.ab import session as ab
+from virnucpro.bench.ab.checkout import base_checkout
 from virnucpro.bench.ab.schema import RoundProtocol, Side
 from virnucpro.bench.bisect.schema import Commit
 
@@ -55,7 +56,7 @@ class WorkerPool:
         """The commit's worktree and interpreter (created once, cached on disk)."""
         found = self._checkouts.get(commit.sha)
         if found is None:
-            root = ab.base_checkout(self.repo, commit.sha, self.cache)
+            root = base_checkout(self.repo, commit.sha, self.cache)
             python, note = ab_env.base_interpreter(root, commit.sha, self.cache)
             found = self._checkouts[commit.sha] = Checkout(root, python, note)
             if note:
