@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives in 
 from tools.bench.judge.paired import record_plan
 from tools.bench.thresholds import AB_OLD_MAX_PAIRS, DEFAULT_THRESHOLDS
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench import stats
+from virnucpro.bench import paired_stats, stats
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.ab import session as ab
 from virnucpro.bench.options import for_tier
@@ -141,7 +141,7 @@ def width(
     record: ab_schema.ABRecord,
     *,
     name: str = ab_schema.TOTAL_TIME,
-    estimator: stats.Estimator = "median",
+    estimator: paired_stats.Estimator = "median",
     pairs: int | None = None,
     confidence: float = stats.CONFIDENCE_LEVEL,
 ) -> float | None:
@@ -149,7 +149,7 @@ def width(
     ``pairs`` pairs (all when None); None when there is no interval."""
     metric = next(m for m in record.paired_metrics() if m.name == name)
     n = len(metric.base) if pairs is None else min(pairs, len(metric.base))
-    ratio = stats.paired_ratio(
+    ratio = paired_stats.paired_ratio(
         metric.base[:n], metric.head[:n], confidence=confidence, estimator=estimator
     )
     if ratio.low is None or ratio.high is None:
@@ -174,7 +174,7 @@ def trial_row(arm: str, index: int, record: ab_schema.ABRecord, file: str) -> di
     if arm == REFERENCE_ARM:
         plan = record_plan(record, DEFAULT_THRESHOLDS)
         row["judging"] = {
-            **{f"estimator {e}": width(record, estimator=e) for e in stats.ESTIMATORS},
+            **{f"estimator {e}": width(record, estimator=e) for e in paired_stats.ESTIMATORS},
             f"cap {AB_OLD_MAX_PAIRS} pairs": width(record, pairs=AB_OLD_MAX_PAIRS),
             "no cap (all pairs)": width(record),
             f"spending {plan.spending} (last look)": width(

@@ -24,6 +24,7 @@ TOOLS_MAY_IMPORT = (
     "virnucpro.bench.sequential",
     "virnucpro.bench.output_check",
     "virnucpro.bench.outputs",
+    "virnucpro.bench.paired_stats",
     "virnucpro.bench.stats",
     "virnucpro.errors",
     "virnucpro.extras",

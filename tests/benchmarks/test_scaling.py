@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-import virnucpro.bench.stats as stats
+import virnucpro.bench.paired_stats as paired_stats
 from virnucpro.bench.options import CPU_SCALING_RANKS
 from virnucpro.bench.schema import Metric, ScalingPoint, metric_from_samples
 
@@ -141,7 +141,7 @@ def _efficiency(
     )
     return metric_from_samples(
         name,
-        stats.scaling_efficiencies(base_s, seconds, workers / base),
+        paired_stats.scaling_efficiencies(base_s, seconds, workers / base),
         unit=EFFICIENCY_UNIT,
         better="higher",
         stage=None if stage == TOTAL else stage,

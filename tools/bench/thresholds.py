@@ -18,10 +18,10 @@ from pydantic import Field, ValidationError
 import virnucpro.bench.stats as stats
 from virnucpro.bench.ab.schema import Order, Pinning
 from virnucpro.bench.metric_names import TOTAL_TIME_METRIC
+from virnucpro.bench.paired_stats import Estimator
 from virnucpro.bench.records import Record, SchemaError, first_error_line, read_text_file
 from virnucpro.bench.schema import Metric
 from virnucpro.bench.sequential import Spending
-from virnucpro.bench.stats import Estimator
 
 try:
     import tomllib
@@ -62,7 +62,7 @@ AB_OLD_MAX_PAIRS = 60
 DEFAULT_AB_MAX_PAIRS = AB_SAFETY_MAX_PAIRS
 DEFAULT_AB_TIME_BUDGET_S = 180.0
 # A/B levers (issue 19), each switchable for the ablation (scripts/ablation.py):
-# - the estimator of the per-pair ratios (virnucpro.bench.stats.ESTIMATORS);
+# - the estimator of the per-pair ratios (virnucpro.bench.paired_stats.ESTIMATORS);
 # - the alpha spending over the looks of the more-pairs loop (virnucpro.bench.sequential);
 # - how each round is measured: CPU pinning of the workers ("split": each its own CPU, swapped
 #   every four pairs; "shared": both on one CPU; "off"), garbage collection off during a round

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import virnucpro.bench.paired_stats as paired_stats
 import virnucpro.bench.sequential as sequential
 import virnucpro.bench.stats as stats
 from tools.bench.judge.paired import plan_for
@@ -87,10 +88,10 @@ def detection_plan(
     if not 0.0 < target < 1.0:
         raise InputError(f"--mde must be a fraction between 0 and 1, e.g. 0.03; got {target:g}")
     total = next((m for m in record.paired_metrics() if m.name == TOTAL_TIME), None)
-    if total is None or len(total.base) < stats.MIN_PAIRS_FOR_INTERVAL:
+    if total is None or len(total.base) < paired_stats.MIN_PAIRS_FOR_INTERVAL:
         raise InputError("the pilot has too few pairs of the total time to measure its noise")
     single = sequential.single_look(thresholds.alpha)
-    pilot = stats.paired_ratio(
+    pilot = paired_stats.paired_ratio(
         total.base,
         total.head,
         confidence=single.confidence(len(total.base)),

@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import virnucpro.bench.paired_stats as paired_stats
 import virnucpro.bench.sequential as sequential
 import virnucpro.bench.stats as stats
 from tools.bench.host_gate import busy_reason
@@ -78,7 +79,7 @@ POWER = sequential.DEFAULT_POWER
 @dataclass(frozen=True)
 class _Tested:
     metric: PairedMetric
-    ratio: stats.PairedRatio
+    ratio: paired_stats.PairedRatio
     estimate: float  # worse factor: > 1 is worse
     low: float | None
     high: float | None
@@ -88,7 +89,7 @@ class _Tested:
 
 
 def _worse(
-    metric: PairedMetric, ratio: stats.PairedRatio
+    metric: PairedMetric, ratio: paired_stats.PairedRatio
 ) -> tuple[float, float | None, float | None]:
     """The ratio turned so that > 1 is worse, with its interval."""
     if metric.better == "lower":
@@ -103,7 +104,7 @@ def _test(metric: PairedMetric, thresholds: Thresholds, confidence: float) -> _T
         metric.name, metric.base, unit=metric.unit, better=metric.better
     )
     rule = rule_for(reference, thresholds)
-    ratio = stats.paired_ratio(
+    ratio = paired_stats.paired_ratio(
         metric.base, metric.head, confidence=confidence, estimator=thresholds.ab_estimator
     )
     estimate, low, high = _worse(metric, ratio)
@@ -132,7 +133,7 @@ def _describe(test: _Tested) -> str:
         else "no interval"
     )
     word = "worse" if test.estimate >= 1.0 else "better"
-    estimator = stats.ESTIMATOR_WORDS[test.ratio.estimator]
+    estimator = paired_stats.ESTIMATOR_WORDS[test.ratio.estimator]
     return (
         f"{abs(test.estimate - 1):.1%} {word} ({estimator}, {format_level(test.ratio.confidence)} "
         f"interval {interval}, {test.ratio.pairs} pairs; threshold {test.threshold:.0%})"
@@ -261,7 +262,7 @@ def _design(
         confidence=plan.confidence(pairs),
         power=POWER,
         min_detectable=detectable,
-        per_pair_cv=stats.log_ratio_spread(total.base, total.head) if total else None,
+        per_pair_cv=paired_stats.log_ratio_spread(total.base, total.head) if total else None,
     )
 
 

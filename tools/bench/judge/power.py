@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import virnucpro.bench.ab.schema as ab_schema
+import virnucpro.bench.paired_stats as paired_stats
 import virnucpro.bench.stats as stats
 from tools.bench.judge.paired import judge_record, pairs_to_add
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
@@ -89,7 +90,7 @@ def replace_thresholds(thresholds: Thresholds, **changes: float) -> Thresholds:
 
 def realized(record: ab_schema.ABRecord) -> float:
     total = next(m for m in record.paired_metrics() if m.name == ab_schema.TOTAL_TIME)
-    return stats.paired_ratio(total.base, total.head).estimate - 1.0
+    return paired_stats.paired_ratio(total.base, total.head).estimate - 1.0
 
 
 def trial_summary(

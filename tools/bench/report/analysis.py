@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import virnucpro.bench.paired_stats as paired_stats
 import virnucpro.bench.stats as stats
 from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, TOTAL_TIME_METRIC
 from virnucpro.bench.schema import GpuSample, ResultsDocument
@@ -141,8 +142,8 @@ def scaling_rows(results: ResultsDocument) -> tuple[ScalingRow, ...]:
     """Speedup and efficiency against the smallest worker count, per (kind, stage).
 
     The efficiency is the median of the per-round efficiencies
-    (:func:`virnucpro.bench.stats.scaling_efficiencies`), the figure the scaling suite records
-    as ``scaling[.<stage>].efficiency.<n>``, so the console, the report, the JSON and the
+    (:func:`virnucpro.bench.paired_stats.scaling_efficiencies`), the figure the scaling suite
+    records as ``scaling[.<stage>].efficiency.<n>``, so the console, the report, the JSON and the
     requirement give one value; the speedup is that efficiency times the ideal speedup. Points
     whose rounds cannot be paired with the base's (another number of rounds) have neither.
     """
@@ -180,7 +181,7 @@ def _median_efficiency(
 ) -> float | None:
     if len(base) != len(scaled):
         return None
-    per_round = stats.scaling_efficiencies(base, scaled, ideal)
+    per_round = paired_stats.scaling_efficiencies(base, scaled, ideal)
     return stats.median(per_round) if per_round else None
 
 

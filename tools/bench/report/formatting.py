@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from tabulate import tabulate
 
 from tools.bench.verdict import MetricJudgement, Mode, Verdict
+from virnucpro.bench.paired_stats import ESTIMATOR_WORDS
 from virnucpro.bench.schema import Metric
-from virnucpro.bench.stats import ESTIMATOR_WORDS
 
 UNAVAILABLE = "unavailable"
 TABLE_FORMAT = "github"

@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-import virnucpro.bench.stats as stats
+import virnucpro.bench.paired_stats as paired_stats
 from tests.tools.bench import make_fixtures as mf
 from tools.bench.report import analysis, targets
 from virnucpro.bench.metric_names import GPU_ROUND_UTILIZATION, TOTAL_TIME_METRIC
@@ -87,7 +87,7 @@ def test_scaling_efficiency_is_one_figure_in_console_report_json_and_targets() -
     base, scaled = (10.0, 9.0, 13.0, 11.0, 10.5), (6.0, 7.5, 6.1, 8.0, 6.2)
     metric = metric_from_samples(
         "scaling.efficiency.2",
-        stats.scaling_efficiencies(base, scaled, 2.0),
+        paired_stats.scaling_efficiencies(base, scaled, 2.0),
         unit="ratio",
         better="higher",
     )
