@@ -1,12 +1,12 @@
 """The long-lived worker of one A/B side: load the models once, then time predict rounds.
 
 This file is the *source* of the worker, not a module the measuring process imports: the
-orchestrator (:mod:`virnucpro.bench.ab.session`) runs it as ``python -c <this source> <spec JSON>``
-with
-the side's checkout first on ``PYTHONPATH``, so every ``virnucpro`` import below resolves to that
-side's code. It uses only the public API that commits before the A/B mode already had
-(``virnucpro.pipeline.predict`` / ``PredictConfig``, ``virnucpro.models.presets.load_model_set``)
-and the ``run_metrics.json`` each predict writes, so a base commit needs nothing new.
+orchestrator (:mod:`virnucpro.bench.ab.session`) runs it as ``python -c <this source> <spec
+JSON>`` with the side's checkout first on ``PYTHONPATH``, so every ``virnucpro`` import below
+resolves to that side's code. It uses only the public API that commits before the A/B mode
+already had (``virnucpro.pipeline.predict`` / ``PredictConfig``,
+``virnucpro.models.presets.load_model_set``) and the ``run_metrics.json`` each predict writes,
+so a base commit needs nothing new.
 
 Protocol: one JSON object per line. The worker answers ``{"ready": ...}`` after loading the
 models, then reads commands from stdin (``{"op": "round"}``, ``{"op": "profile"}`` or
@@ -23,6 +23,9 @@ prints goes to stderr, never into the protocol.
 
 Besides torch and the public pipeline API, the worker imports only third-party packages (psutil,
 pynvml), each where it is used, so a base commit without them still runs, its figures ``null``.
+For the same reason it is one file, a little over the ~400 lines a module is kept to: split into
+modules it would import, they would resolve to the *base* side's checkout, where they do not
+exist.
 """
 
 from __future__ import annotations
