@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tools.bench.judge import power
@@ -48,3 +49,20 @@ def test_the_default_study_has_the_issues_arms(study) -> None:
     assert power.THRESHOLDS == (0.03, 0.10)
     assert study.BUSY_SLOWDOWN in study.SLOWDOWNS
     assert study.HOG.is_file() and study.HOG_ARGS == ("--duty", "1.0", "--procs", "1")
+
+
+def _gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_the_busy_arms_hog_is_another_process_the_host_check_sees(study) -> None:
+    """A hog started as a child counts as the benchmark's own CPU time ("others 0%"); the
+    study's hog is detached, so the gate's host check sees it as another job."""
+    with study.DetachedHog() as hog:
+        assert hog.process.is_running()
+        assert hog.process.pid not in {p.pid for p in psutil.Process().children(recursive=True)}
+        tree = [hog.process, *hog.process.children(recursive=True)]
+    assert all(_gone(p) for p in tree)
