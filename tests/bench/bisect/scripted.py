@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.bench.fakes import FakeClock
 from virnucpro.bench.bisect.commits import CommitRange, resolve_range
 from virnucpro.bench.bisect.schema import BisectResult, Commit, Step, StepVerdict
 from virnucpro.bench.bisect.search import SearchSettings, StepRequest, bisect
@@ -51,14 +52,6 @@ def git_history(root: Path, n: int) -> CommitRange:
         if i == 0:
             git("tag", "good")
     return resolve_range(root, "good..main")
-
-
-@dataclass
-class FakeClock:
-    now: float = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
