@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.repos import git
 from tools.bench.history.baseline import BaselineRecord, KeyParts, stored_baseline, update_baseline
 from tools.bench.synthetic import synthetic_document
 from virnucpro.bench.records import SchemaError
@@ -16,25 +17,15 @@ from virnucpro.cli.reference import Stored, choose_reference
 KEY = "0123456789abcdef/tiny-8c0ffa9ce40c-500-fast-tiny-cpu-fp32"
 
 
-def _git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def _repo(root: Path, *, branch: str = "main", commits: int = 2) -> list[str]:
     root.mkdir(parents=True)
-    _git(root, "init", "-q", "-b", branch)
+    git(root, "init", "-q", "-b", branch)
     shas = []
     for k in range(commits):
         (root / "f.txt").write_text(f"{k}\n", encoding="utf-8")
-        _git(root, "add", "f.txt")
-        _git(root, "commit", "-q", "-m", f"c{k}")
-        shas.append(_git(root, "rev-parse", "HEAD"))
+        git(root, "add", "f.txt")
+        git(root, "commit", "-q", "-m", f"c{k}")
+        shas.append(git(root, "rev-parse", "HEAD"))
     return shas
 
 
@@ -61,10 +52,10 @@ def test_the_stored_baseline_s_commit_when_the_history_holds_it(tmp_path: Path) 
 def test_else_the_merge_base_with_the_default_branch_saying_why(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     first, second = _repo(root)
-    _git(root, "checkout", "-q", "-b", "feature", first)
+    git(root, "checkout", "-q", "-b", "feature", first)
     (root / "g.txt").write_text("x\n", encoding="utf-8")
-    _git(root, "add", "g.txt")
-    _git(root, "commit", "-q", "-m", "feature work")
+    git(root, "add", "g.txt")
+    git(root, "commit", "-q", "-m", "feature work")
     reference = choose_reference(root, _stored("f" * 40, tmp_path))
     assert reference.sha == first  # where feature left main
     assert "is the merge base of this checkout with main; the stored baseline's commit " in (
@@ -75,7 +66,7 @@ def test_else_the_merge_base_with_the_default_branch_saying_why(tmp_path: Path) 
     assert none.sha == first and f"no stored baseline for this hardware and workload ({KEY})" in (
         none.why
     )
-    _git(root, "checkout", "-q", "main")
+    git(root, "checkout", "-q", "main")
     itself = choose_reference(root, Stored(KEY, None))
     assert itself.sha == second and "(HEAD itself: the uncommitted changes" in itself.why
 
@@ -84,7 +75,7 @@ def test_a_clone_takes_the_merge_base_with_origin_head(tmp_path: Path) -> None:
     first, _ = _repo(tmp_path / "origin", branch="trunk")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(tmp_path / "origin"), str(clone)], check=True)
-    _git(clone, "reset", "-q", "--hard", first)
+    git(clone, "reset", "-q", "--hard", first)
     reference = choose_reference(clone, Stored(KEY, None))
     assert reference.sha == first and "merge base of this checkout with origin/HEAD" in (
         reference.why

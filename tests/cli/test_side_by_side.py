@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench.ab_records import ab_record, drawn_rounds
+from tests.repos import git
 from tools.bench.history.baseline import storage_key, update_baseline
 from tools.bench.history.runs import add_run, entry_from_results
 from tools.bench.judge.paired import judge_record
@@ -264,16 +265,6 @@ def _run_quick(clone: Path, out: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _git_in(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
 def _store_for_this_machine(clone: Path, commit: str) -> None:
     """A baseline for this machine's key, recorded at ``commit``, its times 0.7 of a quick
     round here: the stored run of a faster day."""
@@ -300,8 +291,8 @@ def _store_for_this_machine(clone: Path, commit: str) -> None:
     doc = doc.model_copy(update={"environment": real_env, "workload": fingerprint, "run": run})
     assert storage_key(doc) == stored.key, (storage_key(doc), stored.key)
     update_baseline(doc, options.baseline_dir)  # replaces the committed one of this key, if any
-    _git_in(clone, "add", "-A", str(options.baseline_dir))
-    _git_in(clone, "commit", "-q", "-m", "a baseline of a faster day")
+    git(clone, "add", "-A", str(options.baseline_dir))
+    git(clone, "commit", "-q", "-m", "a baseline of a faster day")
 
 
 @pytest.mark.slow
@@ -316,7 +307,7 @@ def test_untouched_code_passes_against_a_faster_day_and_slower_models_fail(
 
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(clone)], check=True)
-    recorded = _git_in(clone, "rev-parse", "HEAD")
+    recorded = git(clone, "rev-parse", "HEAD")
     _store_for_this_machine(clone, recorded)
 
     untouched = _run_quick(clone, "out-untouched")
@@ -333,7 +324,7 @@ def test_untouched_code_passes_against_a_faster_day_and_slower_models_fail(
     patched = clone / PATCHED_FILE
     text = patched.read_text(encoding="utf-8")
     patched.write_text(text.replace(FORWARD_LINE, EXTRA_WORK.format(share=0.45)), "utf-8")
-    _git_in(clone, "commit", "-q", "-am", "the models do more work")
+    git(clone, "commit", "-q", "-am", "the models do more work")
     slower = _run_quick(clone, "out-slower")
     assert slower.returncode in (1, 2), slower.stdout + slower.stderr
     if slower.returncode == 2:
