@@ -106,8 +106,9 @@ def arms() -> dict[str, ab_schema.RoundProtocol]:
 
 def run_trial(
     root: Path, spec: ab.WorkerSpec, protocol, work: Path, seed: int, seconds: float, warmup: int
-) -> ab_schema.ABRecord:
-    """Fresh A/A workers under ``protocol``, pairs until ``seconds`` of rounds have passed."""
+) -> tuple[ab_schema.ABRecord, float]:
+    """Fresh A/A workers under ``protocol``, pairs until ``seconds`` of rounds have passed; the
+    record and the loop's wall seconds (what the pairs cost, collections between rounds too)."""
     with ab.ABSession.start(
         ref="ablation",
         base_root=root,
@@ -121,7 +122,7 @@ def run_trial(
         start = time.perf_counter()
         while time.perf_counter() - start < seconds:
             session.run_pairs(BLOCK)
-        return session.record()
+        return session.record(), time.perf_counter() - start
 
 
 # ----------------------------------------------------------------------------- figures
@@ -157,13 +158,17 @@ def width(
     return ratio.high - ratio.low
 
 
-def trial_row(arm: str, index: int, record: ab_schema.ABRecord, file: str) -> dict:
-    """One trial's figures (measuring levers) and, for the reference arm, the judging levers."""
+def trial_row(
+    arm: str, index: int, record: ab_schema.ABRecord, file: str, loop_s: float | None
+) -> dict:
+    """One trial's figures (measuring levers) and, for the reference arm, the judging levers.
+    ``loop_s``: the measuring loop's wall seconds (None for trials recorded before it was)."""
     row = {
         "arm": arm,
         "trial": index,
         "file": file,
         "pairs": len(record.rounds),
+        "loop_s": loop_s,
         "pace_s": statistics.fmean(r.wall_seconds for r in record.rounds),
         "cv_wall": cv(record),
         "cv_cpu": cv(record, ab_schema.CPU_TIME),
@@ -193,10 +198,15 @@ def _median(values: list[float | None]) -> str:
     return f"{stats.median(known):.1%}" if known else "n/a"
 
 
+def _pairs_a_minute(mine: list[dict]) -> str:
+    known = [60.0 * r["pairs"] / r["loop_s"] for r in mine if r.get("loop_s")]
+    return f"{stats.median(known):.0f}" if known else "n/a"
+
+
 def _arm_cells(mine: list[dict]) -> str:
     return (
         f"| {len(mine)} | {stats.median([r['pairs'] for r in mine]):.0f} "
-        f"| {stats.median([r['pace_s'] for r in mine]):.2f} "
+        f"| {_pairs_a_minute(mine)} | {stats.median([r['pace_s'] for r in mine]):.2f} "
         f"| {_median([r['cv_wall'] for r in mine])} | {_median([r['cv_cpu'] for r in mine])} "
         f"| {_median([r['width_wall'] for r in mine])} "
         f"| {_median([r['width_cpu'] for r in mine])} "
@@ -217,9 +227,10 @@ def render(rows: list[dict], meta: dict) -> str:
         "",
         "## Measuring levers",
         "",
-        "| lever | setting | arm | trials | pairs | s a pair | per-pair CV (wall) "
-        "| per-pair CV (CPU) | 95% width (wall) | 95% width (CPU) | others' CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| lever | setting | arm | trials | pairs | pairs a minute | timed s a pair "
+        "| per-pair CV (wall) | per-pair CV (CPU) | 95% width (wall) | 95% width (CPU) "
+        "| others' CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for lever, settings in LEVERS.items():
         for setting, protocol in settings.items():
@@ -246,7 +257,11 @@ def summarize(out: Path) -> int:
     meta = {k: v for k, v in data.items() if k != "trials"}
     rows = [
         trial_row(
-            r["arm"], r["trial"], ab_schema.read_record(out / "trials" / r["file"]), r["file"]
+            r["arm"],
+            r["trial"],
+            ab_schema.read_record(out / "trials" / r["file"]),
+            r["file"],
+            r.get("loop_s"),
         )
         for r in data["trials"]
     ]
@@ -298,10 +313,10 @@ def _run(schedule, measuring, out: Path, rows: list[dict], meta: dict) -> None:
     protocols = arms()
     for n, (name, index) in enumerate(schedule):
         work = scratch / f"{n:03d}"
-        record = run_trial(root, spec, protocols[name], work, 100 + n, seconds, warmup)
+        record, loop_s = run_trial(root, spec, protocols[name], work, 100 + n, seconds, warmup)
         file = f"{n:03d}-{''.join(c if c.isalnum() else '-' for c in name)}.json"
         ab_schema.write_record(record, out / "trials" / file)
-        rows.append(trial_row(name, index, record, file))
+        rows.append(trial_row(name, index, record, file, loop_s))
         write(out, rows, meta)
         last = rows[-1]
         print(
