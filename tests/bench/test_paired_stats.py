@@ -89,3 +89,47 @@ def test_a_wider_confidence_gives_a_wider_interval_for_every_estimator() -> None
         assert wide.low < narrow.low and wide.high > narrow.high, estimator
     with pytest.raises(ValueError, match="unknown estimator"):
         paired_stats.paired_ratio(base, head, estimator="mean")  # type: ignore[arg-type]
+
+
+def test_between_processes_recovers_a_known_offset_variance() -> None:
+    rng = np.random.default_rng(11)
+    offsets = rng.normal(0.0, 0.05, 40)
+    logs = [float(o + rng.normal(0.0, 0.1)) for o in offsets for _ in range(50)]
+    groups = [g for g in range(40) for _ in range(50)]
+    variance = paired_stats.between_processes(logs, groups)
+    assert variance is not None and 0.035 < variance**0.5 < 0.065
+    assert paired_stats.between_processes(logs[:50], groups[:50]) is None  # one group
+    alike = paired_stats.between_processes([0.0, 0.1, 0.0, 0.1], [0, 0, 1, 1])
+    assert alike == 0.0
+    with pytest.raises(ValueError, match="group labels"):
+        paired_stats.between_processes([0.0], [0, 1])
+
+
+def test_widening_adds_the_offset_variance_over_the_groups_to_the_squared_error() -> None:
+    base = [1.0] * 40
+    head = [1.0 + (0.04 if i < 20 else -0.04) + 0.01 * ((i % 5) - 2) for i in range(40)]
+    ratio = paired_stats.paired_ratio(base, head, estimator="trimmed_mean")
+    logs = [float(np.log(h / b)) for b, h in zip(base, head, strict=True)]
+    groups = [0] * 20 + [1] * 20
+    wide = paired_stats.widen_for_processes(ratio, groups, logs)
+    assert wide.worker_pairs == 2 and wide.process_spread is not None
+    from scipy.stats import t as student
+
+    z = 1.959963984540054
+    se = (np.log(ratio.high) - np.log(ratio.low)) / (2 * z)
+    extra = wide.process_spread**2 / 2
+    freedom = (se**2 + extra) ** 2 / (extra**2 / 1 + se**4 / 38)
+    wanted = np.sqrt(se**2 + extra) * student.isf(0.025, freedom)
+    assert (np.log(wide.high) - np.log(wide.low)) / 2 == pytest.approx(wanted)
+    single = paired_stats.widen_for_processes(ratio, [0] * 40, logs)
+    assert (single.low, single.high, single.worker_pairs) == (ratio.low, ratio.high, 1)
+    point = paired_stats.PairedRatio(
+        estimate=1.0, low=1.0, high=1.0, confidence=0.95, p_value=1.0, pairs=4
+    )
+    spread = paired_stats.widen_for_processes(point, [0, 0, 1, 1], [-0.1, -0.1, 0.1, 0.1])
+    assert spread.low is not None and spread.high is not None
+    assert np.log(spread.high) == pytest.approx(-np.log(spread.low))
+    t_one = student.isf(0.025, 1)  # the spread alone, from two worker pairs: 1 degree
+    assert np.log(spread.high) == pytest.approx(t_one * np.sqrt(spread.process_spread**2 / 2))
+    steady = paired_stats.widen_for_processes(point, [0, 0, 1, 1], [0.0] * 4)
+    assert (steady.low, steady.high, steady.process_spread) == (1.0, 1.0, 0.0)

@@ -75,6 +75,14 @@ DEFAULT_AB_GC_OFF = False  # measured: collecting before each round halved the p
 DEFAULT_AB_ORDER = "abba"
 DEFAULT_AB_ROUND_REPEAT = 1
 MAX_AB_ROUND_REPEAT = 50
+# Fresh workers: two worker processes of the same code differ by a steady offset (measured on
+# the shared 2-core machine, 2026-12-03: -4.0% to +3.1% over 20 A/A runs, about 1.3% SD, beside
+# about 10% between single pairs) that pairing within one pair of processes cannot remove. Both
+# workers are replaced every DEFAULT_AB_FRESH_WORKERS_EVERY pairs (0: never), the interval is
+# widened by the between-process spread the run measured (virnucpro.bench.paired_stats), and a
+# decision on the total time needs pairs from DEFAULT_AB_MIN_WORKER_PAIRS pairs of workers.
+DEFAULT_AB_FRESH_WORKERS_EVERY = 40
+DEFAULT_AB_MIN_WORKER_PAIRS = 2
 THRESHOLDS_FILE_NAME = "thresholds.toml"
 # Stored-baseline mode with a run history: a metric's between-run noise is measured from the
 # medians of earlier comparable valid runs, the most recent MAX_HISTORY_RUNS that have it (older
@@ -145,6 +153,8 @@ class Thresholds(Record):
     ab_gc_off: bool = DEFAULT_AB_GC_OFF
     ab_order: Order = DEFAULT_AB_ORDER
     ab_round_repeat: int = Field(default=DEFAULT_AB_ROUND_REPEAT, ge=1, le=MAX_AB_ROUND_REPEAT)
+    ab_fresh_workers_every: int = Field(default=DEFAULT_AB_FRESH_WORKERS_EVERY, ge=0)
+    ab_min_worker_pairs: int = Field(default=DEFAULT_AB_MIN_WORKER_PAIRS, ge=1)
 
 
 DEFAULT_THRESHOLDS = Thresholds()

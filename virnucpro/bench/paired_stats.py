@@ -7,6 +7,19 @@ interval that inverts the Wilcoxon signed-rank test (its critical rank from scip
 approximation of the signed-rank statistic, Hollander & Wolfe); or their 20% trimmed mean with
 the Tukey-McLaughlin interval (``scipy.stats.mstats.trimmed_mean_ci``). The test is always the
 Wilcoxon signed-rank test on the log ratios. scipy and numpy are imported inside the functions.
+
+Pairs measured by several pairs of worker processes (the A/B gate replaces both workers every
+so many pairs) carry one more source of noise: two fresh processes of the same code differ by a
+steady offset (measured on the shared 2-core machine: about 1.3% between process pairs, against
+about 10% between single pairs), which pairing inside one process pair cannot remove.
+:func:`between_processes` estimates that offset's variance from the run itself (the one-way
+random-effects analysis of variance of the log ratios by worker pair, Searle, Casella &
+McCulloch, *Variance Components*, 1992, ch. 3) and :func:`widen_for_processes` widens an
+estimator's interval by it: the interval's standard error ``se`` (its half-width over the normal
+quantile of its level) becomes ``sqrt(se**2 + var / G)`` for ``G`` worker pairs (Kish's design
+effect for clustered samples), and the normal quantile a Student t quantile with the
+Welch-Satterthwaite degrees of freedom of that sum (``var`` is estimated from only ``G``
+worker pairs), each side of the interval scaled by the same factor.
 """
 
 from __future__ import annotations
@@ -14,7 +27,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from virnucpro.bench.stats import (
@@ -46,6 +59,8 @@ class PairedRatio:
     p_value: float  # two-sided Wilcoxon signed-rank test of the log ratios against 0
     pairs: int
     estimator: Estimator = "median"
+    worker_pairs: int = 1  # pairs of worker processes the pairs came from
+    process_spread: float | None = None  # the between-process offset's SD (log), when G >= 2
 
 
 def paired_ratios(base: Sequence[float], head: Sequence[float]) -> tuple[float, ...]:
@@ -169,3 +184,59 @@ def trimmed_mean(
     if not (math.isfinite(low) and math.isfinite(high)):
         return centre, None, None
     return centre, float(low), float(high)
+
+
+def between_processes(logs: Sequence[float], groups: Sequence[int]) -> float | None:
+    """The variance of a per-group offset in ``logs`` (the one-way random-effects ANOVA
+    estimate, truncated at 0; unequal group sizes through ``n0``); None below two groups or
+    when no group holds two values."""
+    if len(logs) != len(groups):
+        raise ValueError(f"{len(logs)} values but {len(groups)} group labels")
+    members: dict[int, list[float]] = {}
+    for value, group in zip(logs, groups, strict=True):
+        members.setdefault(group, []).append(value)
+    sizes = [len(m) for m in members.values()]
+    count, total = len(members), len(logs)
+    if count < 2 or total - count < 1:
+        return None
+    grand = statistics.fmean(logs)
+    means = [statistics.fmean(m) for m in members.values()]
+    between = sum(n * (m - grand) ** 2 for n, m in zip(sizes, means, strict=True)) / (count - 1)
+    within = sum(
+        (v - m) ** 2 for vs, m in zip(members.values(), means, strict=True) for v in vs
+    ) / (total - count)
+    n0 = (total - sum(n * n for n in sizes) / total) / (count - 1)
+    return max(0.0, (between - within) / n0)
+
+
+def widen_for_processes(
+    ratio: PairedRatio, groups: Sequence[int], logs: Sequence[float]
+) -> PairedRatio:
+    """``ratio`` with its interval widened by the between-process variance of ``logs`` (the
+    per-pair log ratios, grouped by the pair of worker processes that measured them); unchanged
+    (but with the worker pairs counted) below two worker pairs or without an interval."""
+    from scipy.stats import norm
+    from scipy.stats import t as student
+
+    count = len(set(groups))
+    variance = between_processes(logs, groups)
+    counted = replace(ratio, worker_pairs=count)
+    if variance is None or ratio.low is None or ratio.high is None:
+        return counted
+    z = float(norm.isf((1.0 - ratio.confidence) / 2.0))
+    centre, low, high = (math.log(v) for v in (ratio.estimate, ratio.low, ratio.high))
+    se = (high - low) / (2.0 * z)
+    extra = variance / count
+    total = se * se + extra
+    if total == 0.0:  # every pair alike, in every worker pair
+        return replace(counted, process_spread=0.0)
+    freedom = total * total / ((extra * extra) / (count - 1) + se**4 / (len(logs) - count))
+    quantile = float(student.isf((1.0 - ratio.confidence) / 2.0, freedom))
+    if se > 0:
+        factor = math.sqrt(total) / se * quantile / z
+        low, high = centre - (centre - low) * factor, centre + (high - centre) * factor
+    else:  # all pairs alike: the process spread alone
+        low, high = centre - quantile * math.sqrt(extra), centre + quantile * math.sqrt(extra)
+    return replace(
+        counted, low=math.exp(low), high=math.exp(high), process_spread=math.sqrt(variance)
+    )

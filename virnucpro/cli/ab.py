@@ -174,6 +174,7 @@ def round_protocol(thresholds: Thresholds) -> RoundProtocol:
         gc_off=thresholds.ab_gc_off,
         order=thresholds.ab_order,
         repeat=thresholds.ab_round_repeat,
+        fresh_workers_every=thresholds.ab_fresh_workers_every or None,
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tests.bench.ab_records import ab_record, round_sample
+from tests.bench.ab_records import ab_record, paired_rounds, round_sample
 from tests.bench.output_records import ROWS, flip, same_rounds
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.metric_names import (
@@ -198,9 +198,28 @@ def test_a_protocol_describes_itself() -> None:
     protocol = ab_schema.RoundProtocol(order="abba", gc_off=True, pin_cpus="split", repeat=3)
     assert protocol.describe() == (
         "rounds: ABBA order, collector off during a round, each worker pinned to its own CPU, "
-        "swapped every two pairs, 3 predict(s) a round"
+        "swapped every two pairs, 3 predict(s) a round, one pair of workers for the whole run"
     )
     assert "random order, collector on, not pinned" in ab_schema.RoundProtocol().describe()
+    fresh = ab_schema.RoundProtocol(fresh_workers_every=40).describe()
+    assert fresh.endswith(", fresh workers every 40 pairs")
+
+
+def test_a_record_of_schema_4_reads_as_one_pair_of_workers(tmp_path: Path) -> None:
+    record = ab_record(
+        paired_rounds([1.0] * 6, [1.0] * 6),
+        protocol=ab_schema.RoundProtocol(fresh_workers_every=3),
+    )
+    data = record.model_dump(mode="json")
+    data["schema_version"] = 4
+    del data["restart_seconds"]
+    for pair in data["rounds"]:
+        del pair["workers"]
+    del data["protocol"]["fresh_workers_every"]
+    (tmp_path / "v4.json").write_text(json.dumps(data))
+    old = ab_schema.read_record(tmp_path / "v4.json")
+    assert old.worker_pairs == 1 and old.restart_seconds == ()
+    assert old.paired_metrics()[0].workers == ()
 
 
 def _clocked(extra: float) -> Callable[[int], dict[str, object]]:
@@ -244,7 +263,7 @@ def test_the_record_checks_both_sides_outputs() -> None:
 
 def test_a_record_without_outputs_is_not_compared_and_says_why() -> None:
     assert ab_record(_rounds()).check_outputs().reason == (
-        "the pairs file (schema 4) holds no outputs"
+        f"the pairs file (schema {ab_schema.AB_SCHEMA_VERSION}) holds no outputs"
     )
     broken = ab_schema.PairOutputs(problem="head: /w/head-out/prediction_results.txt: not written")
     check = ab_record(_rounds(), outputs=broken).check_outputs()

@@ -236,8 +236,22 @@ class FakeWorker:
     def close(self) -> None:
         pass
 
+    generation = 0
+    stopped = False
+    next: FakeWorker | None = None
 
-def _session(protocol: RoundProtocol, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def successor(self) -> FakeWorker:
+        self.next = FakeWorker()
+        self.next.generation = self.generation + 1
+        return self.next
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def _session(
+    protocol: RoundProtocol, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, owns: bool = False
+):
     from virnucpro.bench.ab import pinning
 
     monkeypatch.setattr(pinning.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
@@ -248,7 +262,7 @@ def _session(protocol: RoundProtocol, tmp_path: Path, monkeypatch: pytest.Monkey
         workers=workers,  # type: ignore[arg-type]
         spec=tiny_spec(tmp_path / "w.fa"),
         seed=4,
-        owns=False,
+        owns=owns,
         protocol=protocol,
     )
     return session, workers
@@ -339,3 +353,56 @@ def test_a_real_worker_repeats_predicts_in_a_round(tmp_path: Path) -> None:
     # the harness's clock, per predict, holds the worker's own timing
     assert sample.harness_seconds is not None and sample.harness_seconds >= sample.seconds
     assert collected.harness_seconds is not None and collected.harness_seconds >= collected.seconds
+
+
+def test_fresh_workers_replace_both_sides_every_so_many_pairs(tmp_path: Path, monkeypatch) -> None:
+    protocol = RoundProtocol(order="abba", fresh_workers_every=4)
+    session, first = _session(protocol, tmp_path, monkeypatch, owns=True)
+    with session:
+        session.warm_up(2)
+        session.run_pairs(10)
+        record = session.record()
+    assert [r.workers for r in record.rounds] == [0] * 4 + [1] * 4 + [2] * 2
+    assert len(record.restart_seconds) == 2 and all(s >= 0 for s in record.restart_seconds)
+    for side in ("base", "head"):
+        second = first[side].next
+        assert first[side].stopped and second is not None and second.stopped
+        assert second.next is not None and not second.next.stopped  # the last pair still runs
+        assert len(second.protocols) == 2 + 4  # warmed up as the first pair was, then 4 pairs
+    assert record.protocol is not None and record.protocol.fresh_workers_every == 4
+    assert record.worker_pairs == 3
+    total = record.paired_metrics()[0]
+    assert total.workers == tuple(r.workers for r in record.rounds)
+
+
+def test_a_session_over_anothers_workers_never_replaces_them(tmp_path: Path, monkeypatch) -> None:
+    session, workers = _session(RoundProtocol(fresh_workers_every=2), tmp_path, monkeypatch)
+    with session:
+        session.run_pairs(6)
+        record = session.record()
+    assert not workers["base"].stopped and workers["base"].next is None
+    assert {r.workers for r in record.rounds} == {0} and record.restart_seconds == ()
+    assert record.protocol is not None and record.protocol.fresh_workers_every is None
+    assert record.paired_metrics()[0].workers == ()  # judged as one pair of workers
+
+
+@pytest.mark.slow
+def test_real_workers_are_replaced_and_the_outputs_still_compare(tmp_path: Path) -> None:
+    workload = write_fasta(make_reads(4, expected_length=300), tmp_path / "reads.fa")
+    session = ab.ABSession.start(
+        ref="main",
+        base_root=REPO,
+        head_root=REPO,
+        spec=tiny_spec(workload),
+        workdir=tmp_path / "work",
+        seed=3,
+        protocol=RoundProtocol(order="abba", fresh_workers_every=2),
+    )
+    with session:
+        session.warm_up(1)
+        session.run_pairs(5)
+        session.keep_outputs()
+        record = session.record()
+    assert [r.workers for r in record.rounds] == [0, 0, 1, 1, 2]
+    assert (tmp_path / "work" / "head-worker-2.log").is_file()
+    assert record.check_outputs().status == "same"

@@ -8,8 +8,12 @@ The intervals are *repeated confidence intervals* of a group-sequential design
 block, then after every block, up to the pairs the time budget holds at the first block's pace;
 each look's interval has the nominal confidence its share of the alpha spending allows, so the
 error rate stays at ``alpha`` however often the loop looked (``ab_spending = "none"``: a plain
-``1 - alpha`` interval at every look, as before). In the metric's *worse* direction (a slower
-time, a lower rate), with ``t`` the metric's threshold (10% for time):
+``1 - alpha`` interval at every look, as before). When the run replaced its worker processes
+(``ab_fresh_workers_every``), each interval is widened by the offset spread the run measured
+between its worker pairs (:func:`virnucpro.bench.paired_stats.widen_for_processes`), and the
+total time is decided only from pairs of ``ab_min_worker_pairs`` worker pairs or more. In the
+metric's *worse* direction (a slower time, a lower rate), with ``t`` the metric's threshold (10%
+for time):
 
 - **fail** (the total time) or **warn** (every other metric, the stage times included): the
   estimate is more than ``t`` worse, the interval excludes no change, and the Benjamini-Hochberg
@@ -42,6 +46,7 @@ look's level, from the run's own paired noise).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,6 +112,9 @@ def _test(metric: PairedMetric, thresholds: Thresholds, confidence: float) -> _T
     ratio = paired_stats.paired_ratio(
         metric.base, metric.head, confidence=confidence, estimator=thresholds.ab_estimator
     )
+    if metric.workers:
+        logs = [math.log(r) for r in paired_stats.paired_ratios(metric.base, metric.head)]
+        ratio = paired_stats.widen_for_processes(ratio, metric.workers, logs)
     estimate, low, high = _worse(metric, ratio)
     base_median = stats.median(metric.base)
     return _Tested(
@@ -136,17 +144,36 @@ def _describe(test: _Tested) -> str:
     estimator = paired_stats.ESTIMATOR_WORDS[test.ratio.estimator]
     return (
         f"{abs(test.estimate - 1):.1%} {word} ({estimator}, {format_level(test.ratio.confidence)} "
-        f"interval {interval}, {test.ratio.pairs} pairs; threshold {test.threshold:.0%})"
+        f"interval {interval}, {test.ratio.pairs} pairs{_processes(test)}; "
+        f"threshold {test.threshold:.0%})"
+    )
+
+
+def _processes(test: _Tested) -> str:
+    """' from 3 worker pairs, interval widened by their 1.2% spread', or nothing for a run
+    that kept one pair of workers."""
+    ratio = test.ratio
+    if not test.metric.workers:
+        return ""
+    if ratio.process_spread is None:
+        return f" from {ratio.worker_pairs} worker pair(s)"
+    if ratio.process_spread == 0.0:
+        return f" from {ratio.worker_pairs} worker pairs, no offset between them measured"
+    return (
+        f" from {ratio.worker_pairs} worker pairs, interval widened by their "
+        f"{ratio.process_spread:.1%} offset spread"
     )
 
 
 def _status(
-    test: _Tested, p_adjusted: float, alpha: float, floor: TimeFloor | None
+    test: _Tested, p_adjusted: float, alpha: float, floor: TimeFloor | None, min_workers: int = 1
 ) -> tuple[str, str, bool]:
     """(status, reason, whether it passed only because the slowdown is under the floor)."""
     text = _describe(test)
     if test.low is None or test.high is None:
         return UNDECIDED, f"{text}: too few pairs for an interval at this level", False
+    if test.metric.workers and test.ratio.worker_pairs < min_workers:
+        return UNDECIDED, f"{text}: a decision needs pairs from {min_workers} worker pairs", False
     limit = 1.0 + test.threshold
     significant = p_adjusted < alpha
     part_floor = floor if applies_floor(test.metric.name, test.rule) else None
@@ -180,7 +207,9 @@ def judge_metrics_paired(
     floor = _floor(metrics, thresholds)
     judgements = []
     for test, p_adjusted in zip(tests, adjusted, strict=True):
-        status, reason, immaterial = _status(test, p_adjusted, 1.0 - level, floor)
+        status, reason, immaterial = _status(
+            test, p_adjusted, 1.0 - level, floor, thresholds.ab_min_worker_pairs
+        )
         if status == UNDECIDED and final:
             status, reason = "inconclusive", f"{reason}: undecided when the rounds ran out"
         judgements.append(

@@ -3,9 +3,10 @@
 ``scripts/power_study.py`` measures the trials; this module judges them, with the gate's own
 judge (:func:`tools.bench.judge.paired.judge_record` and
 :func:`~tools.bench.judge.paired.pairs_to_add`) at each look, as ``virnucpro benchmark
---against`` would have stopped: the loop depends only on the pairs so far and the first block's
-pace (the plan's horizon), so a trial's raw pairs replay it exactly. ``--summarize`` re-judges a
-finished study with this checkout's judge (:func:`summarize`).
+--against`` would have stopped: the loop depends only on the pairs so far, the first block's
+pace (the plan's horizon) and the seconds spent (the pairs' wall time and the workers'
+replacements, :func:`loop_seconds`), so a trial's raw pairs replay it (judging time aside).
+``--summarize`` re-judges a finished study with this checkout's judge (:func:`summarize`).
 """
 
 from __future__ import annotations
@@ -59,11 +60,22 @@ def replay(
     while True:
         prefix = record.model_copy(update={"rounds": record.rounds[:used]})
         verdict = judge_record(prefix, thresholds=thresholds, label="study", final=False)
-        more = pairs_to_add(verdict, pairs=used, seconds=0.0, thresholds=thresholds)
+        more = pairs_to_add(
+            verdict, pairs=used, seconds=loop_seconds(record, used), thresholds=thresholds
+        )
         if more == 0 or used + more > len(record.rounds):
             outcome = judge_record(prefix, thresholds=thresholds, label="study").outcome
             return outcome, used, max(used + more - len(record.rounds), 0)
         used += more
+
+
+def loop_seconds(record: ab_schema.ABRecord, pairs: int) -> float:
+    """The seconds the gate's loop had spent after ``pairs`` pairs of ``record``: their wall
+    time and every replacement of the workers before them (judging in between left out)."""
+    every = record.protocol.fresh_workers_every if record.protocol is not None else None
+    restarts = (pairs - 1) // every if every and pairs > 0 else 0
+    rounds = sum(r.wall_seconds for r in record.rounds[:pairs])
+    return rounds + sum(record.restart_seconds[:restarts])
 
 
 def settings(
@@ -189,6 +201,8 @@ def _gate_words(meta: dict) -> str:
         "ab_pin_cpus",
         "ab_gc_off",
         "ab_round_repeat",
+        "ab_fresh_workers_every",
+        "ab_min_worker_pairs",
     )
     return ", ".join(f"{k} = {gate[k]}" for k in keys if k in gate)
 

@@ -16,6 +16,15 @@ A/A pair is one of those log ratios with a random sign; an arm with a slowdown `
 - ``per-trial``: a sequence keeps the pairs of one trial (its own noise level), drawn with
   replacement; the spread between trials is part of what a run meets.
 
+**Worker pairs.** Two fresh worker processes of the same code differ by a steady offset, which
+the A/A pairs of one trial share. With ``--process-spread S`` every pair of workers a sequence
+uses draws its own offset from a normal distribution with SD ``S`` (measured on this machine:
+about 0.013), added to its pairs' log ratios; the gate replaces both workers every
+``ab_fresh_workers_every`` pairs (``--fresh-every N``, 0: never), each replacement costing
+``--restart-s`` seconds of the budget, and the judge sees which worker pair measured each pair
+(the interval widened by the spread between them, a decision only from
+``ab_min_worker_pairs``). ``--process-spread 0`` (the default) keeps the sequences as measured.
+
 A **false alarm** is a FAIL (exit 1) of an A/A sequence. The rate bounded by ``alpha`` is that
 of the interval on the worse side: at a threshold near zero a FAIL is exactly "the interval
 excludes no change, slower" (a test at ``alpha / 2`` a side), so ``--threshold 0.0001`` is the
@@ -52,6 +61,7 @@ DEFAULT_SEED = 20_261_203
 DEFAULT_SEQUENCES = 2000
 BASE_SECONDS = 0.2  # the synthetic base side's round (the ratio is what is judged)
 DRAWS = ("pooled", "per-trial")
+DEFAULT_RESTART_S = 4.0  # replacing both quick-tier workers, measured 2026-12-03 (3.99, 3.99 s)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class ArmResult:
     slowdown: float
     draw: str
     sequences: int
+    process_spread: float
     outcomes: dict[str, int]
     pairs_median: float
     pairs_max: int
@@ -106,30 +117,60 @@ def load_noise(archive: Path = TRIALS_ARCHIVE) -> Noise:
     return Noise(trials=tuple(trials), pace_s=float(np.median(walls)))
 
 
-def _sequence(noise: Noise, draw: str, rng: np.random.Generator, most: int) -> np.ndarray:
+def worker_labels(thresholds: Thresholds, most: int) -> np.ndarray | None:
+    """The worker pair of each of ``most`` pairs when the gate replaces its workers, or None."""
+    every = thresholds.ab_fresh_workers_every
+    return np.arange(most) // every if every else None
+
+
+def _sequence(
+    noise: Noise,
+    draw: str,
+    rng: np.random.Generator,
+    most: int,
+    *,
+    spread: float = 0.0,
+    workers: np.ndarray | None = None,
+) -> np.ndarray:
     source = (
         noise.pooled
         if draw == "pooled"
         else np.asarray(noise.trials[rng.integers(len(noise.trials))])
     )
-    values = rng.choice(source, size=most)
-    return values * rng.choice((-1.0, 1.0), size=most)
+    values = rng.choice(source, size=most) * rng.choice((-1.0, 1.0), size=most)
+    if spread > 0.0:
+        labels = workers if workers is not None else np.zeros(most, dtype=int)
+        values = values + rng.normal(0.0, spread, int(labels.max()) + 1)[labels]
+    return values
 
 
 def run_sequence(
-    logs: np.ndarray, slowdown: float, thresholds: Thresholds, pace_s: float
+    logs: np.ndarray,
+    slowdown: float,
+    thresholds: Thresholds,
+    pace_s: float,
+    *,
+    workers: np.ndarray | None = None,
+    restart_s: float = DEFAULT_RESTART_S,
 ) -> tuple[str, int]:
-    """The gate's loop over one synthetic sequence: the outcome and the pairs it used."""
+    """The gate's loop over one synthetic sequence: the outcome and the pairs it used.
+    ``workers``: the worker pair of each pair (the gate replaces its workers)."""
     base = np.full(len(logs), BASE_SECONDS)
+    every = thresholds.ab_fresh_workers_every
     head = BASE_SECONDS * np.exp(logs + math.log1p(slowdown))
     plan = plan_for(thresholds, pace_s=pace_s)
     used = thresholds.ab_initial_pairs
     while True:
-        metric = PairedMetric(TOTAL_TIME, "s", "lower", tuple(base[:used]), tuple(head[:used]))
+        labels = () if workers is None else tuple(int(w) for w in workers[:used])
+        metric = PairedMetric(
+            TOTAL_TIME, "s", "lower", tuple(base[:used]), tuple(head[:used]), labels
+        )
         verdict = judge_paired(
             (metric,), thresholds=thresholds, label="simulated", final=False, plan=plan
         )
-        more = pairs_to_add(verdict, pairs=used, seconds=used * pace_s, thresholds=thresholds)
+        restarts = (used - 1) // every if workers is not None and every else 0
+        seconds = used * pace_s + restarts * restart_s
+        more = pairs_to_add(verdict, pairs=used, seconds=seconds, thresholds=thresholds)
         if more == 0:
             final = judge_paired(
                 (metric,), thresholds=thresholds, label="simulated", final=True, plan=plan
@@ -146,17 +187,22 @@ def simulate(
     sequences: int = DEFAULT_SEQUENCES,
     draw: str = "pooled",
     seed: int = DEFAULT_SEED,
+    process_spread: float = 0.0,
+    restart_s: float = DEFAULT_RESTART_S,
 ) -> ArmResult:
-    """``sequences`` synthetic runs of the gate with ``slowdown`` (0: A/A)."""
+    """``sequences`` synthetic runs of the gate with ``slowdown`` (0: A/A); with
+    ``process_spread``, each pair of workers adds its own offset (see the module docstring)."""
     if draw not in DRAWS:
         raise InputError(f"--draw must be one of {', '.join(DRAWS)}, not {draw!r}")
     rng = np.random.default_rng(seed)
     most = plan_for(thresholds, pace_s=noise.pace_s).most
+    workers = worker_labels(thresholds, most) if process_spread > 0.0 else None
     outcomes: Counter[str] = Counter()
     used: list[int] = []
     for _ in range(sequences):
+        logs = _sequence(noise, draw, rng, most, spread=process_spread, workers=workers)
         outcome, pairs = run_sequence(
-            _sequence(noise, draw, rng, most), slowdown, thresholds, noise.pace_s
+            logs, slowdown, thresholds, noise.pace_s, workers=workers, restart_s=restart_s
         )
         outcomes[outcome] += 1
         used.append(pairs)
@@ -164,6 +210,7 @@ def simulate(
         slowdown=slowdown,
         draw=draw,
         sequences=sequences,
+        process_spread=process_spread,
         outcomes=dict(outcomes),
         pairs_median=float(np.median(used)),
         pairs_max=int(max(used)),
@@ -180,15 +227,23 @@ def render(results: Sequence[ArmResult], thresholds: Thresholds, noise: Noise) -
         f"{thresholds.ab_time_budget_s:g} s at {noise.pace_s:.3f} s a pair "
         f"(horizon {plan_for(thresholds, pace_s=noise.pace_s).most} pairs). Noise: "
         f"{len(noise.trials)} A/A trials, {len(noise.pooled)} pairs, per-pair SD of the log "
-        f"ratio {float(np.std(noise.pooled, ddof=1)):.3f}.",
+        f"ratio {float(np.std(noise.pooled, ddof=1)):.3f}. Worker pairs: "
+        + (
+            f"fresh every {thresholds.ab_fresh_workers_every} pairs, a decision from "
+            f"{thresholds.ab_min_worker_pairs}"
+            if thresholds.ab_fresh_workers_every
+            else "one for the whole run"
+        )
+        + ".",
         "",
-        "| slowdown | draw | sequences | FAIL | PASS or WARN | INCONCLUSIVE | pairs (median, max) "
-        "| rounds s (median) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| slowdown | draw | offset SD between worker pairs | sequences | FAIL | PASS or WARN "
+        "| INCONCLUSIVE | pairs (median, max) | rounds s (median) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r.slowdown:+.0%} | {r.draw} | {r.sequences} | {r.rate('regression'):.2%} "
+            f"| {r.slowdown:+.0%} | {r.draw} | {r.process_spread:.1%} | {r.sequences} "
+            f"| {r.rate('regression'):.2%} "
             f"| {r.rate('pass', 'warn', 'improved'):.2%} | {r.rate('inconclusive'):.2%} "
             f"| {r.pairs_median:.0f}, {r.pairs_max} | {r.seconds_median:.0f} |"
         )
@@ -214,6 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block", type=int, help="ab_block_pairs")
     parser.add_argument("--budget", type=float, help="ab_time_budget_s")
     parser.add_argument("--draw", default="pooled", choices=DRAWS)
+    parser.add_argument(
+        "--process-spread", type=float, default=0.0, help="offset SD between worker pairs (0)"
+    )
+    parser.add_argument("--fresh-every", type=int, help="ab_fresh_workers_every (0: never)")
+    parser.add_argument("--restart-s", type=float, default=DEFAULT_RESTART_S)
     parser.add_argument("--archive", type=Path, default=TRIALS_ARCHIVE)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--out", type=Path, help="folder for results.json and results.md")
@@ -226,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             ab_estimator=args.estimator,
             ab_block_pairs=args.block,
             ab_time_budget_s=args.budget,
+            ab_fresh_workers_every=args.fresh_every,
         )
         noise = load_noise(args.archive)
         results = [
@@ -236,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
                 sequences=args.sequences,
                 draw=args.draw,
                 seed=args.seed + n,
+                process_spread=args.process_spread,
+                restart_s=args.restart_s,
             )
             for n, k in enumerate(_fractions(args.slowdowns))
         ]

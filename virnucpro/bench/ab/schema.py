@@ -55,8 +55,9 @@ from virnucpro.bench.records import Envelope, Record, read_json_file
 from virnucpro.bench.schema import Direction
 
 AB_KIND = "virnucpro-ab-pairs"
-AB_SCHEMA_VERSION = 4
+AB_SCHEMA_VERSION = 5
 OUTPUTS_SCHEMA_VERSION = 4  # the first schema with the harness clock and the outputs
+WORKERS_SCHEMA_VERSION = 5  # the first schema that may replace the workers during a run
 FIRST_SCHEMA_VERSION = 1
 AB_ENVELOPE = Envelope(
     AB_KIND,
@@ -142,6 +143,7 @@ class PairedRound(Record):
     wall_seconds: float
     others_share: float  # other processes' share of the CPUs over the pair
     cpus: dict[Side, int] | None = None  # the CPU each side was pinned to (None: not pinned)
+    workers: int = 0  # which pair of worker processes measured it, from 0 (schema 5)
 
 
 class RoundProtocol(Record):
@@ -151,6 +153,7 @@ class RoundProtocol(Record):
     gc_off: bool = False
     order: Order = "random"
     repeat: int = Field(default=1, ge=1)
+    fresh_workers_every: int | None = None  # pairs before both workers are replaced (schema 5)
     pinning_note: str | None = None  # why pinning asked for was not done (one CPU, ...)
 
     def describe(self) -> str:
@@ -165,6 +168,9 @@ class RoundProtocol(Record):
             "collector off during a round" if self.gc_off else "collector on",
             self.pinning_note or pinned,
             f"{self.repeat} predict(s) a round",
+            f"fresh workers every {self.fresh_workers_every} pairs"
+            if self.fresh_workers_every
+            else "one pair of workers for the whole run",
         )
         return "rounds: " + ", ".join(parts)
 
@@ -202,6 +208,7 @@ class ABRecord(Record):
     protocol: RoundProtocol | None = None  # None: a file of schema 1 or 2
     precision: str | None = None  # both sides' precision (schema 3)
     outputs: PairOutputs | None = None  # schema 3
+    restart_seconds: tuple[float, ...] = ()  # each replacement of both workers (schema 5)
 
     @field_validator("schema_version")
     @classmethod
@@ -214,7 +221,16 @@ class ABRecord(Record):
         return version
 
     def paired_metrics(self) -> tuple[PairedMetric, ...]:
-        return paired_metrics(self.rounds)
+        """Every paired metric; each knows which worker pair measured each pair when the run
+        replaced its workers by protocol (a run that kept one pair of workers: not recorded, and
+        judged as one)."""
+        replaced = self.protocol is not None and bool(self.protocol.fresh_workers_every)
+        return paired_metrics(self.rounds, by_workers=replaced)
+
+    @property
+    def worker_pairs(self) -> int:
+        """How many pairs of worker processes measured the rounds."""
+        return len({r.workers for r in self.rounds}) or 1
 
     def check_outputs(self, *, accepted: bool = False) -> OutputCheck:
         """The output check of the two sides (:mod:`virnucpro.bench.output_check`); a record
@@ -258,6 +274,7 @@ class PairedMetric:
     better: Direction
     base: tuple[float, ...]
     head: tuple[float, ...]
+    workers: tuple[int, ...] = ()  # the worker pair of each pair (empty: not recorded, one)
 
 
 @dataclass(frozen=True)
@@ -316,17 +333,21 @@ def harness_clocked(rounds: tuple[PairedRound, ...]) -> bool:
     return bool(rounds) and all(s.harness_seconds is not None for _, _, s in _sides(rounds))
 
 
-def paired_metrics(rounds: tuple[PairedRound, ...]) -> tuple[PairedMetric, ...]:
+def paired_metrics(
+    rounds: tuple[PairedRound, ...], *, by_workers: bool = False
+) -> tuple[PairedMetric, ...]:
     """Total time (the harness's clock when every round has it), process CPU time, reads/s,
     each stage's time, each model's tokens/s and, where every round on both sides has them, the
     round's memory peaks and GPU utilization, paired per round; with the harness's clock, the
-    worker's own time beside it as a companion (not judged)."""
+    worker's own time beside it as a companion (not judged). ``by_workers``: each metric
+    carries the worker pair of each pair."""
     if not rounds:
         return ()
+    workers = tuple(r.workers for r in rounds) if by_workers else ()
 
     def metric(name: str, unit: str, better: Direction, pick) -> PairedMetric:
         base, head = _per_side(rounds, pick)
-        return PairedMetric(name, unit, better, base, head)
+        return PairedMetric(name, unit, better, base, head, workers)
 
     clocked = harness_clocked(rounds)
 

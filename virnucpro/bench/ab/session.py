@@ -7,7 +7,12 @@ The measuring half of ``virnucpro benchmark --against REF`` (the judging half is
   reused for later runs, made under a lock so that runs started together share it
   (:mod:`virnucpro.bench.ab.checkout`);
 - each side runs in its own long-lived worker process (:mod:`virnucpro.bench.ab.worker`) that
-  loads the models once, so rounds measure the steady state. A side runs with its own checkout
+  loads the models once, so rounds measure the steady state. Two processes of the same code
+  differ by a steady offset of their own, so with ``fresh_workers_every`` in the protocol both
+  workers are replaced by fresh processes every so many pairs (between pairs, warmed up as the
+  first were, the seconds recorded), and every pair records which worker pair measured it: the
+  judge widens its interval by the spread between worker pairs. A session over workers it does
+  not own (the bisection's pool) never replaces them. A side runs with its own checkout
   first on ``PYTHONPATH``, and with this interpreter unless the base declares requirements this
   environment does not meet: then with its own environment, cached per commit, that shares this
   environment's torch build (:mod:`virnucpro.bench.ab.env`);
@@ -34,6 +39,7 @@ paired samples for the judge.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -87,11 +93,22 @@ class Worker:
     """One side's worker process; its stderr goes to a log file."""
 
     def __init__(
-        self, side: Side, root: Path, spec: WorkerSpec, workdir: Path, python: Path | None = None
+        self,
+        side: Side,
+        root: Path,
+        spec: WorkerSpec,
+        workdir: Path,
+        python: Path | None = None,
+        generation: int = 0,
     ) -> None:
         self.side = side
         self.root = root
-        self.log_path = workdir / f"{side}-worker.log"
+        self.spec = spec
+        self.python = python
+        self.workdir = workdir
+        self.generation = generation
+        suffix = f"-{generation}" if generation else ""
+        self.log_path = workdir / f"{side}-worker{suffix}.log"
         self.outdir = workdir / f"{side}-out"
         payload = {
             "workload": str(spec.workload),
@@ -196,6 +213,22 @@ class Worker:
         """Every thread of the worker onto ``cpu`` (threads it starts later inherit it)."""
         pin_process(self.pid, cpu)
 
+    def successor(self) -> Worker:
+        """A fresh worker process of the same side, code and options (the next generation)."""
+        return Worker(
+            self.side, self.root, self.spec, self.workdir, self.python, self.generation + 1
+        )
+
+    def stop(self) -> None:
+        """End an idle worker at once (its outputs are on disk; a replacement needs the CPU)."""
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._log.close()
+
     def close(self) -> None:
         try:
             if self.process.poll() is None and self.process.stdin is not None:
@@ -237,8 +270,13 @@ class ABSession:
         self._info: dict[str, SideInfo] = {}
         self._rounds: list[PairedRound] = []
         self._warmup = 0
-        self.protocol, self._cpus = pinning_plan(protocol or RoundProtocol())
+        protocol = protocol or RoundProtocol()
+        if not owns and protocol.fresh_workers_every:  # another's workers: never replaced
+            protocol = protocol.model_copy(update={"fresh_workers_every": None})
+        self.protocol, self._cpus = pinning_plan(protocol)
         self._pinned: dict[Side, int] = {}
+        self._generation = 0
+        self._restarts: list[float] = []
         self._keepers = {side: OutputKeeper(w.outdir) for side, w in workers.items()}
         self._outputs: PairOutputs | None = None
 
@@ -286,6 +324,38 @@ class ABSession:
                 worker.round(self.protocol)
         self._warmup += rounds
 
+    def _replace_workers(self) -> None:
+        """Both workers replaced by fresh processes of the same code, warmed up as the first
+        were; between pairs, outside every timed round (the seconds are recorded)."""
+        start = time.perf_counter()
+        old = self._workers
+        for worker in old.values():
+            worker.stop()  # idle between pairs: nothing of it is lost, and no CPU is shared
+        self._workers = {side: worker.successor() for side, worker in old.items()}
+        try:
+            info = {side: w.wait_ready() for side, w in self._workers.items()}
+        except BaseException:
+            self.close()
+            raise
+        for side, fresh in info.items():
+            if fresh.commit != self._info[side].commit:
+                raise RunFailure(
+                    f"the {side} worker's checkout moved during the run "
+                    f"({self._info[side].commit} -> {fresh.commit})"
+                )
+        self._generation += 1
+        self._pinned = {}
+        self._pin_for(len(self._rounds))
+        for _ in range(self._warmup):
+            for worker in self._workers.values():
+                worker.round(self.protocol)
+        self._restarts.append(time.perf_counter() - start)
+
+    def _fresh_workers_due(self) -> bool:
+        every = self.protocol.fresh_workers_every
+        done = len(self._rounds)
+        return bool(every) and done > 0 and done % every == 0 and done // every > self._generation
+
     def _first(self) -> Side:
         """Which side goes first in the next pair (the protocol's order)."""
         if self.protocol.order == "abba" and len(self._rounds) % 2 == 1:
@@ -305,9 +375,11 @@ class ABSession:
 
     def run_pairs(self, count: int) -> None:
         """Measure ``count`` more pairs."""
-        pids = [w.pid for w in self._workers.values()]
         cpus = psutil.cpu_count() or 1
         for _ in range(count):
+            if self._fresh_workers_due():
+                self._replace_workers()
+            pids = [w.pid for w in self._workers.values()]
             pinned = self._pin_for(len(self._rounds))
             first = self._first()
             second: Side = "head" if first == "base" else "base"
@@ -334,6 +406,7 @@ class ABSession:
                     wall_seconds=wall,
                     others_share=others_share(machine, own, wall, cpus),
                     cpus=pinned,
+                    workers=self._generation,
                 )
             )
             if len(self._rounds) == 1:  # between pairs: outside every timed round
@@ -396,4 +469,5 @@ class ABSession:
             protocol=self.protocol,
             precision=self.spec.precision,
             outputs=self._outputs,
+            restart_seconds=tuple(self._restarts),
         )

@@ -287,3 +287,42 @@ def test_an_accepted_change_gets_the_time_verdict() -> None:
     busy = _judge(_metrics(0.0), others_shares=(0.9,), outputs=same_check())
     assert busy.outcome == "invalid"
     assert busy.outputs is not None and busy.outputs.status == "same"
+
+
+def _by_workers(offsets: list[float], per: int, noise: float = 0.02) -> PairedMetric:
+    """The total time of pairs from ``len(offsets)`` worker pairs, ``per`` pairs each; the head
+    worker of pair ``g`` runs ``offsets[g]`` slower than its base (a process's steady offset)."""
+    rng = np.random.default_rng(5)
+    base, head, workers = [], [], []
+    for g, offset in enumerate(offsets):
+        for _ in range(per):
+            b = 1.0 + 0.3 * rng.random()
+            base.append(b)
+            head.append(b * (1.0 + offset) * (1.0 + noise * rng.standard_normal()))
+            workers.append(g)
+    return PairedMetric(TOTAL_TIME, "s", "lower", tuple(base), tuple(head), tuple(workers))
+
+
+def test_one_pair_of_workers_decides_nothing_when_the_run_replaces_them() -> None:
+    metric = _by_workers([0.0], 40)
+    verdict = _judge((metric,), final=True)
+    total = verdict.judgements[0]
+    assert (verdict.outcome, total.status) == ("inconclusive", "inconclusive")
+    assert "a decision needs pairs from 2 worker pairs" in total.reason
+    unrecorded = PairedMetric(TOTAL_TIME, "s", "lower", metric.base, metric.head)
+    assert _judge((unrecorded,)).outcome == "pass"  # a run that kept its workers, as before
+
+
+def test_the_offset_between_worker_pairs_widens_the_interval() -> None:
+    offsets = [0.02, -0.02, 0.025, -0.015]
+    spread = _by_workers(offsets, 30)
+    plain = PairedMetric(TOTAL_TIME, "s", "lower", spread.base, spread.head)
+    wide, narrow = _judge((spread,)).judgements[0], _judge((plain,)).judgements[0]
+    assert wide.interval_low is not None and narrow.interval_low is not None
+    assert wide.interval_high is not None and narrow.interval_high is not None
+    assert wide.interval_high - wide.interval_low > 1.5 * (
+        narrow.interval_high - narrow.interval_low
+    )
+    assert "from 4 worker pairs, interval widened by their" in wide.reason
+    steady = _judge((_by_workers([0.0] * 4, 30, noise=0.0),)).judgements[0]
+    assert "no offset between them measured" in steady.reason

@@ -120,3 +120,36 @@ def test_a_replay_follows_the_gates_spending(spending: str) -> None:
     gate = with_overrides(AT_3, ab_spending=spending)
     outcome, used, _ = power.replay(_record(0.0, 0.0, n=200, noise=0.1), gate, gated=True)
     assert outcome in ("pass", "warn", "inconclusive") and used >= 20
+
+
+def test_the_loop_seconds_count_the_workers_replacements_before_each_look() -> None:
+    rounds = tuple(
+        r.model_copy(update={"workers": r.index // 20}) for r in _record(0.0, 0.0).rounds
+    )
+    record = ab_record(
+        rounds,
+        ref="study",
+        protocol=ab_schema.RoundProtocol(fresh_workers_every=20),
+        restart_seconds=(4.0, 5.0),
+    )
+    walls = [r.wall_seconds for r in rounds]
+    assert power.loop_seconds(record, 20) == pytest.approx(sum(walls[:20]))
+    assert power.loop_seconds(record, 21) == pytest.approx(sum(walls[:21]) + 4.0)
+    assert power.loop_seconds(record, 60) == pytest.approx(sum(walls) + 9.0)
+    kept = ab_record(rounds, ref="study")  # one pair of workers: the rounds alone
+    assert power.loop_seconds(kept, 60) == pytest.approx(sum(walls))
+
+
+def test_a_replay_stops_when_the_time_budget_is_spent() -> None:
+    noisy = _record(0.02, 0.0, n=200, noise=0.2)
+    rounds = tuple(r.model_copy(update={"workers": r.index // 20}) for r in noisy.rounds)
+    record = ab_record(
+        rounds,
+        ref="study",
+        protocol=ab_schema.RoundProtocol(fresh_workers_every=20),
+        restart_seconds=(30.0,) * 9,
+    )
+    budget = with_overrides(AT_3, ab_time_budget_s=60.0)
+    assert power.replay(record, budget, gated=True)[1:] == (40, 0)  # 2 x 20 pairs + 30 s
+    unhurried = ab_record(rounds, ref="study", protocol=record.protocol)
+    assert power.replay(unhurried, budget, gated=True)[1] > 40
