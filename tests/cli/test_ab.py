@@ -82,9 +82,12 @@ def clone(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: Path) -> None:
-    """Six pairs of real rounds, head against HEAD: a verdict, a report and the raw pairs."""
+    """Six pairs of real rounds, head against HEAD, fresh workers after three: a verdict, a
+    report and the raw pairs."""
     reports = tmp_path / "reports"
-    done = _run_ab(clone, reports, "--against", "HEAD")
+    gate = tmp_path / "gate.toml"
+    gate.write_text("ab_fresh_workers_every = 3\n", encoding="utf-8")
+    done = _run_ab(clone, reports, "--against", "HEAD", "--thresholds", str(gate))
     # A/A: PASS, or exit 2 (six pairs may leave the total time undecided; a busy host is
     # INVALID); never a crash, never a regression.
     assert done.returncode in (0, 2), done.stdout + done.stderr
@@ -119,6 +122,11 @@ def test_the_checkout_against_its_own_commit_end_to_end(clone: Path, tmp_path: P
     notes = report["results"]["notes"]
     assert any(n.startswith("output check: ") for n in notes)
     assert any("the harness's clock read" in n for n in notes)
+    # fresh workers after three pairs: two worker pairs, the replacement's seconds reported
+    assert [r.workers for r in record.rounds] == [0, 0, 0, 1, 1, 1]
+    assert len(record.restart_seconds) == 1 and record.restart_seconds[0] > 0
+    assert any(n.startswith("fresh workers: both workers replaced 1 time(s)") for n in notes)
+    assert "from 2 worker pairs" in total["reason"]
 
 
 @pytest.mark.slow

@@ -154,6 +154,14 @@ def _cost_notes(record: ABRecord, outputs: OutputCheck) -> tuple[str, ...]:
             f"output check: {outputs.seconds:.3f} s (reading both sides' outputs after the "
             "first and the last measured round, and comparing them; outside the timed rounds)"
         )
+    if record.restart_seconds:
+        restarts = record.restart_seconds
+        every = record.protocol.fresh_workers_every if record.protocol is not None else None
+        notes.append(
+            f"fresh workers: both workers replaced {len(restarts)} time(s), every {every} pairs, "
+            f"{sum(restarts):.1f} s in all (median {median(restarts):.1f} s, between pairs and "
+            f"inside the time budget); the pairs come from {record.worker_pairs} worker pairs"
+        )
     overheads = record.clock_overheads()
     if overheads:
         notes.append(

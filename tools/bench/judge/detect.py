@@ -40,6 +40,7 @@ class DetectionPlan:
     safety_cap: int
     others_share: float  # median share of the CPUs other processes used in the pilot
     busy_limit: float  # the host gate's limit
+    fresh_workers_every: int = 0  # the gate replaces its workers every so many pairs (0: never)
 
     def lines(self, startup_s: float | None = None) -> list[str]:
         """What the command prints."""
@@ -68,6 +69,13 @@ class DetectionPlan:
             f"detect >= {self.budget_detectable:.1%}"
         )
         lines = [head, need, budget]
+        if self.fresh_workers_every:
+            lines.append(
+                f"the gate replaces its workers every {self.fresh_workers_every} pairs (seconds "
+                "of the budget each) and widens its interval by the offset between worker pairs, "
+                f"which this pilot of {self.pilot_pairs} pairs does not measure: the figures "
+                "above leave both out (see docs/ab-gate.md, fresh workers)"
+            )
         if self.others_share > self.busy_limit:
             lines.append(
                 f"the machine was busy during the pilot (others {self.others_share:.0%}, the "
@@ -132,4 +140,5 @@ def detection_plan(
         safety_cap=thresholds.ab_max_pairs,
         others_share=stats.median(record.others_shares()),
         busy_limit=thresholds.ab_busy_host_share,
+        fresh_workers_every=thresholds.ab_fresh_workers_every,
     )

@@ -59,4 +59,10 @@ def test_a_busy_pilot_says_so() -> None:
     )
     lines = detection_plan(busy, DEFAULT_THRESHOLDS, 0.03).lines()
     assert "others used 80% of the CPUs" in lines[0] and "INVALID" in lines[-1]
-    assert len(detection_plan(record, DEFAULT_THRESHOLDS, 0.03).lines()) == 3
+    quiet = detection_plan(record, DEFAULT_THRESHOLDS, 0.03).lines()
+    assert len(quiet) == 4 and "does not measure" in quiet[-1]
+
+
+def test_a_plan_for_a_gate_that_keeps_its_workers_has_no_offset_line() -> None:
+    kept = with_overrides(DEFAULT_THRESHOLDS, ab_fresh_workers_every=0)
+    assert len(detection_plan(_pilot(0.05), kept, 0.03).lines()) == 3
