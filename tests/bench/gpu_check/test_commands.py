@@ -96,8 +96,11 @@ def test_the_ab_self_check_has_the_same_bounds_in_a_dry_run(tmp_path: Path) -> N
     dry = ab_args(check_config(tmp_path), tmp_path)
     gpu = ab_args(check_config(tmp_path, dry_run=False), tmp_path)
     assert dry[dry.index("--gpus") + 1] == "none" and gpu[gpu.index("--gpus") + 1] == "0"
-    bounds = ["--rounds", "20", "--max-rounds", "60", "--time-budget", "60", "--against", "HEAD"]
+    bounds = ["--rounds", "20", "--max-rounds", "30", "--time-budget", "60", "--against", "HEAD"]
     assert dry[-8:] == gpu[-8:] == bounds
+    # two worker pairs within the 30 pairs: the gate decides from two
+    gate = Path(dry[dry.index("--thresholds") + 1])
+    assert gate.read_text(encoding="utf-8") == "ab_fresh_workers_every = 15\n"
 
 
 def test_a_tree_without_git_becomes_a_repository_with_one_commit(tmp_path: Path) -> None:

@@ -60,7 +60,13 @@ DRY_RUN_THRESHOLDS = "dry-run-thresholds.toml"
 QUICK_SUITES_ON_ONE_GPU = "end_to_end,throughput,memory,equivalence"  # scaling needs two GPUs
 AB_FLAG = "--against"
 AB_PAIRS = 20  # first pairs, then more up to AB_MAX_PAIRS while undecided, within AB_TIME_S
-AB_MAX_PAIRS = 60  # the gate decides from two worker pairs: fresh workers after pair 40
+AB_MAX_PAIRS = 30
+# The gate decides from two worker pairs; with its 40 pairs a worker pair, 30 pairs would never
+# reach the second, so the self-check replaces its workers every 15 pairs (its own settings file
+# in the scratch folder: everything else the gate's defaults), which also runs a replacement of
+# the workers on the GPU.
+AB_FRESH_WORKERS_EVERY = 15
+AB_GATE_FILE = "ab-self-check-gate.toml"
 AB_TIME_S = 60
 EXIT_CANNOT_JUDGE_AB = 2
 NOT_AVAILABLE_AB = "not run: A/B mode not available (virnucpro benchmark has no --against)"
@@ -232,10 +238,21 @@ def snapshot_repository(root: Path, dest: Path) -> Path:
     return dest
 
 
+def ab_gate_file(config: CheckConfig) -> Path:
+    """The self-check's gate settings (:data:`AB_FRESH_WORKERS_EVERY`), written when needed."""
+    path = config.scratch / AB_GATE_FILE
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"ab_fresh_workers_every = {AB_FRESH_WORKERS_EVERY}\n", encoding="utf-8")
+    return path
+
+
 def ab_args(config: CheckConfig, out: Path) -> list[str]:
     """``virnucpro benchmark --against HEAD``: the quick tier's A/B mode, bounded in pairs and
-    time (the same on the CPU of a dry run)."""
+    time (the same on the CPU of a dry run), fresh workers every :data:`AB_FRESH_WORKERS_EVERY`
+    pairs."""
     args = ["--quick", "--gpus", "none" if config.dry_run else "0", "--output-dir", str(out)]
+    args += ["--thresholds", str(ab_gate_file(config))]
     args += ["--rounds", str(AB_PAIRS), "--max-rounds", str(AB_MAX_PAIRS)]
     return [*args, "--time-budget", str(AB_TIME_S), AB_FLAG, "HEAD"]
 
