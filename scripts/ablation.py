@@ -46,6 +46,7 @@ from virnucpro.atomic import atomic_write_text
 from virnucpro.bench import paired_stats, stats
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.ab import session as ab
+from virnucpro.bench.ab.worker_process import WorkerSpec
 from virnucpro.bench.options import for_tier
 from virnucpro.bench.workload.prepare import prepare_workload
 from virnucpro.cli.ab import round_protocol, worker_spec
@@ -105,7 +106,7 @@ def arms() -> dict[str, ab_schema.RoundProtocol]:
 
 
 def run_trial(
-    root: Path, spec: ab.WorkerSpec, protocol, work: Path, seed: int, seconds: float, warmup: int
+    root: Path, spec: WorkerSpec, protocol, work: Path, seed: int, seconds: float, warmup: int
 ) -> tuple[ab_schema.ABRecord, float]:
     """Fresh A/A workers under ``protocol``, pairs until ``seconds`` of rounds have passed; the
     record and the loop's wall seconds (what the pairs cost, collections between rounds too)."""

@@ -61,6 +61,7 @@ from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds
 from virnucpro.bench import stats
 from virnucpro.bench.ab import schema as ab_schema
 from virnucpro.bench.ab import session as ab
+from virnucpro.bench.ab.worker_process import WorkerSpec
 from virnucpro.bench.options import for_tier
 from virnucpro.bench.workload.prepare import prepare_workload
 from virnucpro.cli.ab import round_protocol, worker_spec
@@ -150,7 +151,7 @@ def calibrated_candidate(
     return root, extra, measured
 
 
-def _start(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int) -> ab.ABSession:
+def _start(base: Path, head: Path, spec: WorkerSpec, work: Path, seed: int) -> ab.ABSession:
     return ab.ABSession.start(
         ref="study",
         base_root=base,
@@ -162,7 +163,7 @@ def _start(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int) -
     )
 
 
-def _session(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int, pairs: int):
+def _session(base: Path, head: Path, spec: WorkerSpec, work: Path, seed: int, pairs: int):
     """A calibration run with its own fresh workers."""
     start = time.perf_counter()
     with _start(base, head, spec, work, seed) as session:
@@ -175,7 +176,7 @@ def _session(base: Path, head: Path, spec: ab.WorkerSpec, work: Path, seed: int,
 def run_trial(
     arm: power.Arm,
     base: Path,
-    spec: ab.WorkerSpec,
+    spec: WorkerSpec,
     work: Path,
     seed: int,
     warmup: int,

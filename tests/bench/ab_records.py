@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from virnucpro.bench.ab import schema as ab_schema
-from virnucpro.bench.ab.session import WorkerSpec
+from virnucpro.bench.ab.worker_process import WorkerSpec
 from virnucpro.bench.schema import ResultsDocument
 
 SAMPLE_COUNTS = {

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from tools.bench.verdict import Verdict
     from virnucpro.bench.ab.profile import ProfileRecord
     from virnucpro.bench.ab.schema import ABRecord, RoundProtocol
-    from virnucpro.bench.ab.session import WorkerSpec
+    from virnucpro.bench.ab.worker_process import WorkerSpec
     from virnucpro.bench.output_check import OutputCheck
     from virnucpro.bench.schema import ResultsDocument
     from virnucpro.bench.workload.prepare import Workload
@@ -120,7 +120,7 @@ def base_thresholds(
 def worker_spec(options: BenchOptions, workload: Path) -> WorkerSpec:
     """What both workers run for these options: the device, engine and precision the command
     resolves (also what the power study's trials run)."""
-    from virnucpro.bench.ab.session import WorkerSpec
+    from virnucpro.bench.ab.worker_process import WorkerSpec
 
     gpus = resolve_gpus(options.gpus)
     device = f"cuda:{gpus[0]}" if gpus else "cpu"

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from tools.bench.thresholds import Thresholds
     from tools.bench.verdict import Verdict
     from virnucpro.bench.ab.profile import ProfileRecord
-    from virnucpro.bench.ab.session import WorkerSpec
+    from virnucpro.bench.ab.worker_process import WorkerSpec
     from virnucpro.bench.bisect.pool import WorkerPool
 
 STEM_FORMAT = "bisect_%Y%m%d_%H%M%S"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from tools.bench.history.baseline import BaselineRecord, KeyParts, stored_baseline
 from virnucpro.bench.ab.checkout import resolve_ref
-from virnucpro.bench.ab.session import WorkerSpec
+from virnucpro.bench.ab.worker_process import WorkerSpec
 from virnucpro.bench.options import BenchOptions
 from virnucpro.bench.records import SchemaError
 from virnucpro.bench.run.envinfo import environment_fingerprint

@@ -13,6 +13,7 @@ from tests.bench.fakes import FakeNvml
 from virnucpro.bench.ab import session as ab
 from virnucpro.bench.ab import worker as ab_worker
 from virnucpro.bench.ab.schema import RoundProtocol, RoundSample, SideInfo
+from virnucpro.bench.ab.worker_process import Worker
 from virnucpro.bench.workload.reads import make_reads, write_fasta
 
 REPO = Path(__file__).resolve().parents[3]
@@ -191,7 +192,7 @@ def test_a_real_worker_answers_a_round_with_its_figures(tmp_path: Path) -> None:
     """The worker source run as A/B runs it, tiny models on the CPU, one round."""
     workload = write_fasta(make_reads(4, expected_length=300), tmp_path / "reads.fa")
     spec = tiny_spec(workload)
-    worker = ab.Worker("head", REPO, spec, tmp_path / "work")
+    worker = Worker("head", REPO, spec, tmp_path / "work")
     try:
         assert worker.wait_ready().package == str(REPO / "virnucpro")
         sample = worker.round()
@@ -341,7 +342,7 @@ def test_timed_round_repeats_predicts_and_turns_the_collector_off() -> None:
 
 def test_a_real_worker_repeats_predicts_in_a_round(tmp_path: Path) -> None:
     workload = write_fasta(make_reads(4, expected_length=300), tmp_path / "reads.fa")
-    worker = ab.Worker("head", REPO, tiny_spec(workload), tmp_path / "work")
+    worker = Worker("head", REPO, tiny_spec(workload), tmp_path / "work")
     try:
         worker.wait_ready()
         sample = worker.round(RoundProtocol(repeat=2, gc_off=True))

@@ -15,8 +15,8 @@ import hashlib
 from pathlib import Path
 
 from virnucpro.bench.ab.schema import ABRecord, Side
-from virnucpro.bench.ab.session import WorkerSpec
 from virnucpro.bench.ab.worker import ON_CPU
+from virnucpro.bench.ab.worker_process import WorkerSpec
 from virnucpro.bench.metric_names import (
     BYTES,
     NVML_DEVICE_USED,

@@ -1,7 +1,7 @@
 """The long-lived worker of one A/B side: load the models once, then time predict rounds.
 
 This file is the *source* of the worker, not a module the measuring process imports: the
-orchestrator (:mod:`virnucpro.bench.ab.session`) runs it as ``python -c <this source> <spec
+harness (:mod:`virnucpro.bench.ab.worker_process`) runs it as ``python -c <this source> <spec
 JSON>`` with the side's checkout first on ``PYTHONPATH``, so every ``virnucpro`` import below
 resolves to that side's code. It uses only the public API that commits before the A/B mode
 already had (``virnucpro.pipeline.predict`` / ``PredictConfig``,

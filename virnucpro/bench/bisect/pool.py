@@ -19,6 +19,7 @@ from virnucpro.bench.ab import env as ab_env
 from virnucpro.bench.ab import session as ab
 from virnucpro.bench.ab.checkout import base_checkout
 from virnucpro.bench.ab.schema import RoundProtocol, Side
+from virnucpro.bench.ab.worker_process import Worker, WorkerSpec
 from virnucpro.bench.bisect.schema import Commit
 
 MAX_ALIVE = 3  # GOOD's worker and the two last compared; each holds a copy of the models
@@ -33,7 +34,7 @@ class Checkout:
 
 @dataclass
 class _Alive:
-    worker: ab.Worker
+    worker: Worker
     last_used: int
 
 
@@ -43,7 +44,7 @@ class WorkerPool:
 
     repo: Path
     cache: Path
-    spec: ab.WorkerSpec
+    spec: WorkerSpec
     workdir: Path
     max_alive: int = MAX_ALIVE
     notes: list[str] = field(default_factory=list)
@@ -63,13 +64,13 @@ class WorkerPool:
                 self.notes.append(note)
         return found
 
-    def _start(self, commit: Commit, side: Side) -> ab.Worker:
+    def _start(self, commit: Commit, side: Side) -> Worker:
         checkout = self.checkout(commit)
         self._started += 1
         folder = self.workdir / "workers" / f"{self._started:02d}-{commit.short}"
-        return ab.Worker(side, checkout.root, self.spec, folder, checkout.python)
+        return Worker(side, checkout.root, self.spec, folder, checkout.python)
 
-    def worker(self, commit: Commit, side: Side, *, fresh: bool, keep: set[str]) -> ab.Worker:
+    def worker(self, commit: Commit, side: Side, *, fresh: bool, keep: set[str]) -> Worker:
         """A live worker of ``commit``: the one kept from earlier steps unless ``fresh``."""
         self._uses += 1
         alive = self._alive.get(commit.sha)
@@ -104,7 +105,7 @@ class WorkerPool:
         """An A/B session over the two commits' live workers (measured by ``protocol``, the
         gate's round settings); it leaves them running."""
         keep = {base.sha, head.sha}
-        workers: dict[Side, ab.Worker] = {
+        workers: dict[Side, Worker] = {
             "base": self.worker(base, "base", fresh=fresh, keep=keep),
             "head": self.worker(head, "head", fresh=fresh, keep=keep),
         }
