@@ -73,7 +73,7 @@ def loop_seconds(record: ab_schema.ABRecord, pairs: int) -> float:
     """The seconds the gate's loop had spent after ``pairs`` pairs of ``record``: their wall
     time and every replacement of the workers before them (judging in between left out)."""
     every = record.protocol.fresh_workers_every if record.protocol is not None else None
-    restarts = (pairs - 1) // every if every and pairs > 0 else 0
+    restarts = ab_schema.replacements_before(pairs, every)
     rounds = sum(r.wall_seconds for r in record.rounds[:pairs])
     return rounds + sum(record.restart_seconds[:restarts])
 

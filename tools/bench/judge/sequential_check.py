@@ -52,7 +52,7 @@ import numpy as np
 from tools.bench.judge.paired import judge_paired, pairs_to_add, plan_for
 from tools.bench.thresholds import DEFAULT_THRESHOLDS, Thresholds, with_overrides
 from virnucpro.atomic import atomic_write_text
-from virnucpro.bench.ab.schema import TOTAL_TIME, ABRecord, PairedMetric
+from virnucpro.bench.ab.schema import TOTAL_TIME, ABRecord, PairedMetric, replacements_before
 from virnucpro.errors import InputError, VirnucproError
 
 TRIALS_ARCHIVE = Path(__file__).resolve().parents[3] / "docs" / "power-study" / "trials.tar.xz"
@@ -168,7 +168,7 @@ def run_sequence(
         verdict = judge_paired(
             (metric,), thresholds=thresholds, label="simulated", final=False, plan=plan
         )
-        restarts = (used - 1) // every if workers is not None and every else 0
+        restarts = replacements_before(used, every) if workers is not None else 0
         seconds = used * pace_s + restarts * restart_s
         more = pairs_to_add(verdict, pairs=used, seconds=seconds, thresholds=thresholds)
         if more == 0:

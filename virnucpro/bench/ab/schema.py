@@ -133,6 +133,12 @@ class RoundSample(Record):
         return self.unmeasured.get(field, NOT_RECORDED)
 
 
+def replacements_before(pairs: int, every: int | None) -> int:
+    """How many times a run that replaces its workers every ``every`` pairs had replaced them
+    before measuring its pair number ``pairs`` (0 without replacements)."""
+    return (pairs - 1) // every if every and pairs > 0 else 0
+
+
 class PairedRound(Record):
     """One pair of rounds and how busy the machine was while it ran."""
 
