@@ -102,6 +102,7 @@ def paired_ratio(
     *,
     confidence: float = CONFIDENCE_LEVEL,
     estimator: Estimator = "median",
+    workers: Sequence[int] = (),
 ) -> PairedRatio:
     """The per-pair ratios head/base summarized by ``estimator``, its interval, and the test.
 
@@ -110,7 +111,9 @@ def paired_ratio(
     are turned back into ratios. The p-value is the two-sided Wilcoxon signed-rank test of the
     log ratios against 0 (no change); all-equal pairs give p = 1. Below
     :data:`MIN_PAIRS_FOR_INTERVAL` pairs (or too few for the median's order statistics to
-    reach ``confidence``) there is no interval.
+    reach ``confidence``) there is no interval. ``workers``: the worker pair of each pair, when
+    the run replaced its workers; the interval is then widened by the spread between them
+    (:func:`widen_for_processes`).
     """
     from scipy.stats import wilcoxon
 
@@ -135,7 +138,7 @@ def paired_ratio(
         inside = len(ratios) >= MIN_PAIRS_FOR_INTERVAL
         low = math.exp(log_low) if inside and log_low is not None else None
         high = math.exp(log_high) if inside and log_high is not None else None
-    return PairedRatio(
+    ratio = PairedRatio(
         estimate=estimate,
         low=low,
         high=high,
@@ -144,6 +147,7 @@ def paired_ratio(
         pairs=len(ratios),
         estimator=estimator,
     )
+    return widen_for_processes(ratio, workers, logs) if workers else ratio
 
 
 def hodges_lehmann(

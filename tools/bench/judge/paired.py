@@ -46,7 +46,6 @@ look's level, from the run's own paired noise).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -110,11 +109,12 @@ def _test(metric: PairedMetric, thresholds: Thresholds, confidence: float) -> _T
     )
     rule = rule_for(reference, thresholds)
     ratio = paired_stats.paired_ratio(
-        metric.base, metric.head, confidence=confidence, estimator=thresholds.ab_estimator
+        metric.base,
+        metric.head,
+        confidence=confidence,
+        estimator=thresholds.ab_estimator,
+        workers=metric.workers,
     )
-    if metric.workers:
-        logs = [math.log(r) for r in paired_stats.paired_ratios(metric.base, metric.head)]
-        ratio = paired_stats.widen_for_processes(ratio, metric.workers, logs)
     estimate, low, high = _worse(metric, ratio)
     base_median = stats.median(metric.base)
     return _Tested(
