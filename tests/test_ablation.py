@@ -3,25 +3,19 @@ timed rounds' (a lever that spends time between rounds must be charged for it)."
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.bench.ab_records import ab_record, paired_rounds
+from tests.scripts import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ablation.py"
 
 
 @pytest.fixture(scope="module")
 def ablation():
-    spec = importlib.util.spec_from_file_location("ablation", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ablation"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "ablation")
 
 
 def _trial(ablation, arm: str, loop_s: float | None) -> dict:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import psutil
 import pytest
 
+from tests.scripts import load_script
 from tools.bench.judge import power
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "power_study.py"
@@ -17,12 +16,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "power_study.py"
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("power_study", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["power_study"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "power_study")
 
 
 def test_the_schedule_interleaves_every_arm_and_is_seeded(study) -> None:

@@ -3,7 +3,6 @@ models in a small git history built in a temporary folder (the bisection demo's 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
 from virnucpro.bench.ab.profile import read_profile
 from virnucpro.bench.bisect.schema import read_result
 from virnucpro.bench.options import for_tier
@@ -28,12 +28,7 @@ AB_PAIRS = ("--rounds", "6", "--max-rounds", "6", "--warmup", "1")  # the verdic
 
 @pytest.fixture(scope="module")
 def demo():
-    spec = importlib.util.spec_from_file_location("bisect_demo", DEMO)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bisect_demo"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DEMO, "bisect_demo")
 
 
 @pytest.fixture(scope="module")
